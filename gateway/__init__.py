@@ -1,0 +1,51 @@
+"""Flag Event Gateway: carries feature-flag changes to the tools around them.
+
+What this module exports is the public API: the application (``create_app``, ``EventGateway``) and
+everything a plugin may use. Plugins import nothing else from ``gateway``.
+"""
+
+from .declarations import DeliveryRef, EventSource, IntegrationRef, IntegrationType, StatusCheck
+from .events import Access, CustomProperty, Event, Member
+from .fields import Secret, TargetURL
+from .http import HttpClient, HttpResponse, TransportError
+from .inbound import InboundRequest, Received, Rejected
+from .markers import PROJECT_NAME, hookimpl
+from .outcomes import Delivered, DeliveryResult, Failed, RetryLater, Skip, Take, Verdict
+from .signatures import hmac_sha256_hex, verify_hmac_sha256
+from .targets import TargetNotAllowed, check_target_url
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PROJECT_NAME",
+    "Access",
+    "CustomProperty",
+    "Delivered",
+    "DeliveryRef",
+    "DeliveryResult",
+    "Event",
+    "EventSource",
+    "Failed",
+    "HttpClient",
+    "HttpResponse",
+    "InboundRequest",
+    "IntegrationRef",
+    "IntegrationType",
+    "Member",
+    "Received",
+    "Rejected",
+    "RetryLater",
+    "Secret",
+    "Skip",
+    "StatusCheck",
+    "Take",
+    "TargetNotAllowed",
+    "TargetURL",
+    "TransportError",
+    "Verdict",
+    "check_target_url",
+    "hmac_sha256_hex",
+    "hookimpl",
+    "verify_hmac_sha256",
+    "__version__",
+]

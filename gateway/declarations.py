@@ -1,0 +1,84 @@
+"""What plugins declare about themselves, and the references the core hands to their hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import marshmallow
+
+if TYPE_CHECKING:
+    from .events import Event
+    from .inbound import InboundRequest
+
+
+@dataclass(frozen=True)
+class IntegrationType:
+    """An integration a plugin offers (answer of the ``integration_type`` hook).
+
+    ``key`` is unique across installed plugins and names the plugin in the API (``dynatrace``).
+    ``config_schema`` is a marshmallow Schema class; fields made with :func:`gateway.Secret` are
+    secret. ``default_policy`` is the policy a new integration gets when none is given.
+    ``sources`` lists the webhook sources (see :class:`EventSource`) whose events the integration is
+    offered; events a plugin's own ``receive_webhook`` returns always go to that integration alone.
+    The policy applies to events that carry flag-platform accesses; others skip that stage.
+    """
+
+    key: str
+    name: str
+    description: str
+    config_schema: type[marshmallow.Schema]
+    default_policy: list[dict[str, Any]] = field(default_factory=list)
+    sources: tuple[str, ...] = ("launchdarkly",)
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """A webhook source served at ``POST /webhooks/<key>`` (answer of the ``event_source`` hook).
+
+    ``parse`` turns a verified request into one event, or raises :class:`gateway.Rejected`.
+    ``secret_setting`` names the ``GATEWAY_*`` setting holding the signing secret; when that setting is
+    set, ``verify`` gets the request and the secret and raises :class:`gateway.Rejected` when it does
+    not check out.
+    """
+
+    key: str
+    name: str
+    parse: Callable[[InboundRequest], Event]
+    verify: Callable[[InboundRequest, str], None] | None = None
+    secret_setting: str | None = None
+
+
+@dataclass(frozen=True)
+class IntegrationRef:
+    """The configured integration a hook is called for."""
+
+    id: str
+    name: str
+    plugin: str
+
+
+@dataclass(frozen=True)
+class DeliveryRef:
+    """The delivery a ``deliver_event`` call works on. ``id`` is a UUID fixed for the delivery, the
+    same on every retry (use it as an idempotency key); ``attempt`` counts from 1."""
+
+    id: str
+    attempt: int
+    integration: IntegrationRef
+
+
+@dataclass(frozen=True)
+class StatusCheck:
+    """One check of a configured integration a person should see (answer of ``integration_status``).
+
+    ``state`` is ``ok``, ``warning`` or ``error``; ``action`` names an action the plugin offers to fix
+    it (see the ``integration_action`` hook), with ``action_params`` to pass back.
+    """
+
+    name: str
+    state: Literal["ok", "warning", "error"]
+    message: str
+    action: str | None = None
+    action_params: dict[str, Any] = field(default_factory=dict)

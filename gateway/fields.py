@@ -1,0 +1,43 @@
+"""marshmallow fields for plugin config schemas: secrets and outbound target URLs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError, fields
+
+from .targets import TargetNotAllowed, check_target_url
+
+
+class Secret(fields.String):
+    """A secret string: write-only (``load_only``), encrypted at rest, shown masked (``****abcd``),
+    never logged. Declare every credential of a config schema with it."""
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("load_only", True)
+        metadata = dict(kwargs.pop("metadata", None) or {})
+        metadata["secret"] = True
+        super().__init__(metadata=metadata, **kwargs)
+
+
+def is_secret(field: fields.Field) -> bool:
+    """Whether a schema field holds a secret."""
+    return isinstance(field, Secret) or bool(field.metadata.get("secret"))
+
+
+class TargetURL(fields.Url):
+    """An absolute http(s) URL the gateway will send to. Refuses plain ``http://`` and private,
+    loopback and link-local addresses unless ``GATEWAY_ALLOW_PRIVATE_TARGETS=1``."""
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("schemes", {"http", "https"})
+        kwargs.setdefault("require_tld", False)
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        url = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            check_target_url(url)
+        except TargetNotAllowed as exc:
+            raise ValidationError(str(exc)) from None
+        return url

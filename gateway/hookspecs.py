@@ -1,0 +1,102 @@
+"""Every hook of the gateway.
+
+A plugin is a module (or object) published under the ``event_gateway`` entry-point group. It offers
+one integration (``integration_type``) or one webhook source (``event_source``). The gateway calls a
+plugin's other hooks only for that plugin's own integrations, one plugin at a time: what one plugin
+raises never reaches another's work, and every answer is recorded against the plugin that gave it.
+``docs/writing-plugins.md`` documents each hook; a test checks that it does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .declarations import DeliveryRef, EventSource, IntegrationRef, IntegrationType, StatusCheck
+from .events import Event
+from .http import HttpClient
+from .inbound import InboundRequest, Received
+from .markers import hookspec
+from .outcomes import DeliveryResult, Verdict
+
+
+@hookspec
+def integration_type() -> IntegrationType:
+    """Declare the integration this plugin offers: key, name, description, config schema, default policy.
+
+    Called once when the plugin is loaded. Returns an :class:`gateway.IntegrationType`.
+    """
+
+
+@hookspec
+def event_source() -> EventSource:
+    """Declare a webhook source served at ``POST /webhooks/<key>``.
+
+    Called once when the plugin is loaded. Returns an :class:`gateway.EventSource`.
+    """
+
+
+@hookspec
+def check_event(event: Event, config: dict[str, Any], integration: IntegrationRef) -> Verdict:
+    """The plugin's policy: does this integration take ``event``?
+
+    Called when an event arrives, for each enabled integration of the plugin whose policy allowed it,
+    with the integration's validated config (secrets decrypted). Returns :class:`gateway.Take` or
+    :class:`gateway.Skip` with a reason a person can act on. Must not make network calls.
+    """
+
+
+@hookspec
+def deliver_event(
+    event: Event, config: dict[str, Any], http: HttpClient, delivery: DeliveryRef
+) -> DeliveryResult:
+    """Send ``event`` to the tool.
+
+    Called by a delivery worker for each queued delivery of the plugin's integrations, with the
+    core's HTTP client (which records every attempt). Returns :class:`gateway.Delivered`,
+    :class:`gateway.RetryLater` or :class:`gateway.Failed`. An exception counts as a retryable
+    failure recorded with its message.
+    """
+
+
+@hookspec
+def receive_webhook(
+    request: InboundRequest, config: dict[str, Any], integration: IntegrationRef
+) -> Received:
+    """Read an inbound webhook sent to ``POST /webhooks/integrations/<id>`` of one of the plugin's
+    integrations.
+
+    Gets the raw request (headers, body bytes). Verifies it (raise :class:`gateway.Rejected` to refuse
+    it: nothing is stored) and returns :class:`gateway.Received` with the events it carries, which the
+    core stores and decides for that integration only. Must answer quickly and make no network calls.
+    """
+
+
+@hookspec
+def integration_status(
+    config: dict[str, Any], http: HttpClient, integration: IntegrationRef
+) -> list[StatusCheck]:
+    """Check a configured integration (``GET /api/v1/integrations/<id>/status``).
+
+    Returns a list of :class:`gateway.StatusCheck`, each ``ok``, ``warning`` or ``error`` with a message
+    a person can act on, and optionally the name of an action that fixes it.
+    """
+
+
+@hookspec
+def integration_action(
+    action: str,
+    params: dict[str, Any],
+    config: dict[str, Any],
+    http: HttpClient,
+    integration: IntegrationRef,
+) -> str:
+    """Run an action offered by ``integration_status`` (``POST /api/v1/integrations/<id>/actions/<action>``).
+
+    Returns a message saying what was done; raise :class:`gateway.Rejected` when it cannot be done.
+    """
+
+
+@hookspec
+def test_event(config: dict[str, Any], integration: IntegrationRef) -> Event:
+    """A clearly labelled sample event, sent on demand through the normal delivery path
+    (``POST /api/v1/integrations/<id>/test``)."""
