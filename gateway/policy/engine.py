@@ -1,0 +1,141 @@
+"""Compiling a policy once and evaluating events against it.
+
+Combination rules: an event is allowed when at least one allow statement matches one of its
+accesses and no deny statement matches any of them. Any deny wins, statement order never
+changes the outcome, and an event nothing matches is denied.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from . import explain
+from .accesses import AccessLike, Attributes, Tags
+from .errors import PolicyError
+from .matching import EffectMatcher
+from .resources import is_well_formed, split_inline_tags
+from .statements import CompiledStatement, compile_statement, json_kind
+
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyDecision:
+    """The answer for one event.
+
+    ``statement`` is the index of the statement that decided (the matching deny, or the
+    matching allow), or ``None`` when no statement matched.
+    """
+
+    allowed: bool
+    reason: str
+    statement: int | None
+
+
+_new_decision = object.__new__
+_set_allowed = vars(PolicyDecision)["allowed"].__set__
+_set_reason = vars(PolicyDecision)["reason"].__set__
+_set_statement = vars(PolicyDecision)["statement"].__set__
+
+
+def _decision(allowed: bool, reason: str, statement: int | None) -> PolicyDecision:
+    """Build a :class:`PolicyDecision` at about half the cost of calling the class.
+
+    A frozen dataclass's ``__init__`` routes every field through ``object.__setattr__``; this
+    sets the slots directly. It runs once per evaluation, where that difference is measurable.
+    """
+    decision = _new_decision(PolicyDecision)
+    _set_allowed(decision, allowed)
+    _set_reason(decision, reason)
+    _set_statement(decision, statement)
+    return decision
+
+
+class CompiledPolicy:
+    """A validated policy, compiled for cheap repeated evaluation. Build it with :func:`compile_policy`."""
+
+    __slots__ = ("_allow_hint", "_allows", "_denies", "_raw", "_statements")
+
+    def __init__(self, raw: list[Any], statements: list[CompiledStatement]) -> None:
+        self._raw = raw
+        self._statements = tuple(statements)
+        allows = [s for s in statements if s.effect == "allow"]
+        denies = [s for s in statements if s.effect == "deny"]
+        self._allows = EffectMatcher(allows) if allows else None
+        self._denies = EffectMatcher(denies) if denies else None
+        self._allow_hint = explain.allow_hint(allows)
+
+    @property
+    def statements(self) -> list[Any]:
+        """The policy's statements as given (a copy taken at compile time), for storing or echoing."""
+        return self._raw
+
+    def describe(self, index: int) -> str:
+        """Short human text of statement ``index``, e.g. ``"denies proj/*:env/*:flag/ops_* actions *"``."""
+        return self._statements[index].description
+
+    def evaluate(
+        self,
+        accesses: Sequence[AccessLike],
+        tags: Tags | None = None,
+        attributes: Attributes | None = None,
+    ) -> PolicyDecision:
+        """Decide on an event from its accesses and the tags and attributes it carries per scope type.
+
+        ``tags`` maps a scope type to the event's tags for it (``{"flag": ["frontend"]}``); tags
+        written into a resource string (``proj/p;mobile:env/e``) count too. ``attributes`` maps a
+        scope type to its attributes (``{"env": {"critical": True}}``). An access whose resource
+        string is malformed, or whose action is not a string or holds a NUL, matches nothing.
+
+        The reported statement is the lowest-index deny matching the first access any deny
+        matches; failing that, the lowest-index allow matching the first access any allow matches.
+        """
+        if not self._statements:
+            return _decision(False, "denied: the policy has no statements", None)
+        tags = _NOTHING if tags is None else tags
+        attributes = _NOTHING if attributes is None else attributes
+        allows, denies = self._allows, self._denies
+        allowed_by: tuple[int, str, str, str] | None = None
+        for access in accesses:
+            action, resource = access.action, access.resource
+            if not isinstance(action, str) or not isinstance(resource, str) or "\x00" in action:
+                continue
+            bare, scope_tags = resource, tags
+            if ";" in resource:
+                if not is_well_formed(resource):
+                    continue
+                bare, scope_tags = split_inline_tags(resource, tags)
+            key = f"{action}\x00{bare}"
+            if denies is not None:
+                hit = denies.first_match(key, bare, scope_tags, attributes)
+                if hit is not None:
+                    return _decision(False, hit[1] + explain.access_text(action, resource), hit[0])
+            if allowed_by is None and allows is not None:
+                hit = allows.first_match(key, bare, scope_tags, attributes)
+                if hit is not None:
+                    allowed_by = (*hit, action, resource)
+        if allowed_by is not None:
+            index, prefix, action, resource = allowed_by
+            return _decision(True, prefix + explain.access_text(action, resource), index)
+        return _decision(False, explain.nothing_allows(accesses, self._allow_hint), None)
+
+    def __repr__(self) -> str:
+        return f"<CompiledPolicy with {len(self._statements)} statements>"
+
+
+def compile_policy(raw: object) -> CompiledPolicy:
+    """Validate a raw policy (a JSON list of statements) and compile it.
+
+    Raises :class:`PolicyError` listing every problem, each under its path (``"policy[0].effect"``).
+    """
+    if not isinstance(raw, list):
+        raise PolicyError({"policy": f"must be a list of statements, got {json_kind(raw)}"})
+    errors: dict[str, str] = {}
+    statements = [compile_statement(entry, index, errors) for index, entry in enumerate(raw)]
+    if errors:
+        raise PolicyError(errors)
+    return CompiledPolicy(copy.deepcopy(raw), [s for s in statements if s is not None])
