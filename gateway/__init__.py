@@ -4,8 +4,10 @@ What this module exports is the public API: the application (``create_app``, ``E
 everything a plugin may use. Plugins import nothing else from ``gateway``.
 """
 
+from .app import create_app
 from .declarations import DeliveryRef, EventSource, IntegrationRef, IntegrationType, StatusCheck
 from .events import Access, CustomProperty, Event, Member
+from .extension import EventGateway
 from .fields import Secret, TargetURL
 from .http import HttpClient, HttpResponse, TransportError
 from .inbound import InboundRequest, Received, Rejected
@@ -14,7 +16,7 @@ from .outcomes import Delivered, DeliveryResult, Failed, RetryLater, Skip, Take,
 from .signatures import hmac_sha256_hex, verify_hmac_sha256
 from .targets import TargetNotAllowed, check_target_url
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "PROJECT_NAME",
@@ -24,6 +26,7 @@ __all__ = [
     "DeliveryRef",
     "DeliveryResult",
     "Event",
+    "EventGateway",
     "EventSource",
     "Failed",
     "HttpClient",
@@ -44,6 +47,7 @@ __all__ = [
     "TransportError",
     "Verdict",
     "check_target_url",
+    "create_app",
     "hmac_sha256_hex",
     "hookimpl",
     "verify_hmac_sha256",

@@ -85,12 +85,18 @@ class Event:
 
     def to_dict(self, *, include_raw: bool = True) -> dict[str, Any]:
         """A JSON-ready dict; :meth:`from_dict` reads it back."""
-        out = dataclasses.asdict(self)
+        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in _FIELDS}
         out["occurred_at"] = self.occurred_at.astimezone(timezone.utc).isoformat()
+        out["accesses"] = [{"action": a.action, "resource": a.resource} for a in self.accesses]
+        out["member"] = dataclasses.asdict(self.member) if self.member else None
         out["custom_properties"] = {
             key: {"name": prop.name, "values": list(prop.values)}
             for key, prop in self.custom_properties.items()
         }
+        out["flag_tags"] = list(self.flag_tags)
+        out["scope_tags"] = {k: list(v) for k, v in self.scope_tags.items()}
+        out["scope_attributes"] = {k: dict(v) for k, v in self.scope_attributes.items()}
+        out["data"] = dict(self.data)
         if not include_raw:
             out.pop("raw")
         return out
@@ -109,3 +115,6 @@ class Event:
         }
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
+
+
+_FIELDS = dataclasses.fields(Event)

@@ -1,0 +1,5 @@
+"""``python -m gateway`` is ``event-gateway``."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,49 @@
+"""The admin API's bearer token: from ``GATEWAY_ADMIN_TOKEN``, or generated once and kept only as a hash."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import sys
+
+from .crypto import write_private_file
+
+HASH_FILE = "admin-token.sha256"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def ensure_admin_token(configured: str | None, instance_path: str) -> str:
+    """The hash of the admin token. Without a configured one, the first start generates a token,
+    prints it once on stderr, and keeps only its hash in the instance folder (mode 0600)."""
+    if configured:
+        return token_hash(configured)
+    path = os.path.join(instance_path, HASH_FILE)
+    token = secrets.token_urlsafe(32)
+    try:
+        write_private_file(path, token_hash(token).encode())
+    except FileExistsError:
+        with open(path, encoding="ascii") as handle:
+            return handle.read().strip()
+    print(
+        "event-gateway: generated the admin API token (shown only this once; keep it safe):\n"
+        f"  {token}\n"
+        f"Send it as 'Authorization: Bearer <token>'. To replace it, delete {path} or set GATEWAY_ADMIN_TOKEN.",
+        file=sys.stderr,
+        flush=True,
+    )
+    return token_hash(token)
+
+
+def check_bearer(header: str | None, expected_hash: str) -> bool:
+    """Whether an ``Authorization`` header carries the admin token (compared in constant time)."""
+    if not header:
+        return False
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return False
+    return hmac.compare_digest(token_hash(token.strip()), expected_hash)

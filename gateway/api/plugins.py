@@ -1,0 +1,20 @@
+"""``GET /api/v1/plugins``."""
+
+from __future__ import annotations
+
+from flask import jsonify
+
+from ..state import get_state
+from . import bp, serialize
+from .openapi import config_json_schema
+
+
+@bp.get("/plugins")
+def list_plugins():
+    """Installed plugins: key, name, distribution, version, hooks, config JSON Schema, default policy."""
+    state = get_state()
+    items = [serialize.plugin(p, config_json_schema(p) if p.kind == "integration" else None)
+             for p in sorted(state.host.plugins.values(), key=lambda p: p.key)]
+    refused = [{"name": r.name, "distribution": r.distribution, "version": r.version, "error": r.error}
+               for r in state.host.refused]
+    return jsonify(items=items, refused=refused)

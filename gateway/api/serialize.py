@@ -1,0 +1,73 @@
+"""Rows as the API shows them: ISO 8601 times, secrets masked."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import has_request_context, request
+
+from ..plugins import OPTIONAL_HOOKS, LoadedPlugin
+from ..state import GatewayState
+from ..store.deliveries import DeliveryRow
+from ..store.events import EventRow
+from ..store.integrations import IntegrationRow
+
+
+def iso(stamp: float | None) -> str | None:
+    if stamp is None:
+        return None
+    return datetime.fromtimestamp(stamp, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def integration(state: GatewayState, row: IntegrationRow) -> dict[str, Any]:
+    out = {
+        "id": row.id, "plugin": row.plugin, "name": row.name, "enabled": row.enabled,
+        "config": state.integrations.public_config(row), "policy": row.policy,
+        "created_at": iso(row.created_at), "updated_at": iso(row.updated_at),
+    }
+    plugin = state.host.plugins.get(row.plugin)
+    if plugin is not None and plugin.has_hook("receive_webhook"):
+        path = f"/webhooks/integrations/{row.id}"
+        out["webhook_url"] = request.host_url.rstrip("/") + path if has_request_context() else path
+    return out
+
+
+def plugin(p: LoadedPlugin, config_schema: dict[str, Any] | None) -> dict[str, Any]:
+    d = p.declaration
+    out: dict[str, Any] = {
+        "key": p.key, "name": d.name, "kind": p.kind, "distribution": p.distribution,
+        "version": p.version, "hooks": p.hooks, "builtin": p.builtin,
+    }
+    if p.kind == "integration":
+        out.update(
+            description=d.description, config_schema=config_schema, default_policy=d.default_policy,
+            optional_hooks={hook: p.has_hook(hook) for hook in OPTIONAL_HOOKS}, sources=list(d.sources),
+        )
+    return out
+
+
+def attempt(a) -> dict[str, Any]:
+    return {"number": a.number, "worker": a.worker, "started_at": iso(a.started_at),
+            "duration_ms": a.duration_ms, "outcome": a.outcome, "reason": a.reason, "http": a.http}
+
+
+def delivery(d: DeliveryRow, *, with_attempts: bool = True) -> dict[str, Any]:
+    out = {
+        "id": d.id, "event_id": d.event_id, "integration_id": d.integration_id,
+        "integration_name": d.integration_name, "plugin": d.plugin, "status": d.status,
+        "reason": d.reason, "attempts": d.attempts, "next_attempt_at": iso(d.next_attempt_at),
+        "summary": d.summary, "details": d.details,
+        "created_at": iso(d.created_at), "updated_at": iso(d.updated_at),
+    }
+    if with_attempts:
+        out["attempt_log"] = [attempt(a) for a in d.attempt_log]
+    return out
+
+
+def event_summary(row: EventRow) -> dict[str, Any]:
+    return {
+        "id": row.id, "source": row.source, "source_id": row.source_id,
+        "integration_id": row.integration_id, "kind": row.kind, "title": row.title,
+        "occurred_at": iso(row.occurred_at), "received_at": iso(row.received_at),
+    }

@@ -1,0 +1,1 @@
+"""Built-in behaviour, registered as ordinary plugins."""

@@ -1,0 +1,39 @@
+"""``event-gateway events list|show``."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+
+from ..api import serialize
+from ..state import get_state
+from .output import emit
+
+
+@click.group("events")
+def events() -> None:
+    """Stored events and their decisions."""
+
+
+@events.command("list")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--source", default=None, help="Only events of this source.")
+@with_appcontext
+def list_(limit: int, source: str | None) -> None:
+    """The newest events."""
+    emit([serialize.event_summary(row) for row in get_state().db.events.list(limit=limit, source=source)])
+
+
+@events.command("show")
+@click.argument("event_id")
+@with_appcontext
+def show(event_id: str) -> None:
+    """One event with each integration's decision and attempts."""
+    state = get_state()
+    row = state.db.events.get(event_id)
+    if row is None:
+        raise click.ClickException(f"no event {event_id!r}")
+    out = serialize.event_summary(row)
+    out["event"] = row.body
+    out["decisions"] = [serialize.delivery(d) for d in state.db.deliveries.for_event(event_id)]
+    emit(out)

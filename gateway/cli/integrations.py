@@ -1,0 +1,135 @@
+"""``event-gateway integrations list|add|show|enable|disable|remove|replay|test``."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+
+from ..api import serialize
+from ..delivery.sample import CannotSend, send_test_event
+from ..plugins import MissingHook
+from ..state import get_state
+from ..store.base import now
+from ..store.deliveries import UnknownEvents
+from ..validation import InvalidInput
+from .deliveries import parse_since
+from .output import emit, fail_with_errors, parse_json_option
+
+
+def _row(integration_id: str):
+    row = get_state().db.integrations.get(integration_id)
+    if row is None:
+        raise click.ClickException(f"no integration {integration_id!r}")
+    return row
+
+
+@click.group("integrations")
+def integrations() -> None:
+    """Configured integrations."""
+
+
+@integrations.command("list")
+@with_appcontext
+def list_() -> None:
+    """List integrations (secrets masked)."""
+    state = get_state()
+    emit([serialize.integration(state, row) for row in state.db.integrations.list()])
+
+
+@integrations.command("add")
+@click.argument("plugin")
+@click.option("--name", required=True, help="A name people recognise.")
+@click.option("--config", "config", default="{}", help="Config as JSON, or @FILE.")
+@click.option("--policy", "policy", default=None, help="Policy statements as JSON, or @FILE (default: the plugin's).")
+@click.option("--disabled", is_flag=True, help="Create it disabled.")
+@with_appcontext
+def add(plugin: str, name: str, config: str, policy: str | None, disabled: bool) -> None:
+    """Add an integration of PLUGIN."""
+    state = get_state()
+    data = {"plugin": plugin, "name": name, "enabled": not disabled,
+            "config": parse_json_option(config, "--config"), "policy": parse_json_option(policy, "--policy")}
+    try:
+        row = state.integrations.create(data)
+    except InvalidInput as exc:
+        fail_with_errors("invalid integration:", exc.errors)
+    emit(serialize.integration(state, row))
+
+
+@integrations.command("show")
+@click.argument("integration_id")
+@with_appcontext
+def show(integration_id: str) -> None:
+    """Show one integration (secrets masked)."""
+    emit(serialize.integration(get_state(), _row(integration_id)))
+
+
+def _set_enabled(integration_id: str, enabled: bool) -> None:
+    state = get_state()
+    row = state.integrations.update(_row(integration_id), {"enabled": enabled})
+    emit(serialize.integration(state, row))
+
+
+@integrations.command("enable")
+@click.argument("integration_id")
+@with_appcontext
+def enable(integration_id: str) -> None:
+    """Enable an integration (its held deliveries resume)."""
+    _set_enabled(integration_id, True)
+
+
+@integrations.command("disable")
+@click.argument("integration_id")
+@with_appcontext
+def disable(integration_id: str) -> None:
+    """Disable an integration (its deliveries are held, not lost)."""
+    _set_enabled(integration_id, False)
+
+
+@integrations.command("remove")
+@click.argument("integration_id")
+@with_appcontext
+def remove(integration_id: str) -> None:
+    """Remove an integration and its deliveries (events stay)."""
+    state = get_state()
+    _row(integration_id)
+    state.db.integrations.delete(integration_id)
+    state.integrations.forget(integration_id)
+    emit({"removed": integration_id})
+
+
+@integrations.command("replay")
+@click.argument("integration_id")
+@click.option("--since", default=None, help="Re-queue its dead deliveries that went dead at or after this time "
+                                            "(ISO 8601 or seconds since the epoch).")
+@click.option("--event-id", "event_ids", multiple=True, help="Re-queue its delivery of this event, whatever its "
+                                                             "status (repeat the option for several).")
+@with_appcontext
+def replay(integration_id: str, since: str | None, event_ids: tuple[str, ...]) -> None:
+    """Put deliveries of an integration back in the queue, due now."""
+    if (since is None) == (not event_ids):
+        raise click.UsageError("give exactly one of --since or --event-id")
+    row = _row(integration_id)
+    try:
+        result = get_state().db.deliveries.replay(
+            row.id, row.plugin, now=now(), since=parse_since(since),
+            event_ids=list(event_ids) if event_ids else None)
+    except UnknownEvents as exc:
+        raise click.ClickException(f"{exc}; nothing was re-queued") from None
+    emit({"integration_id": row.id, "requeued": result.requeued + result.created, "created": result.created,
+          "in_flight": result.in_flight, "enabled": row.enabled})
+
+
+@integrations.command("test")
+@click.argument("integration_id")
+@with_appcontext
+def test(integration_id: str) -> None:
+    """Send the plugin's test event now, through the delivery path, and show the outcome."""
+    row = _row(integration_id)
+    try:
+        sent = send_test_event(get_state(), row)
+    except (MissingHook, CannotSend) as exc:
+        raise click.ClickException(str(exc)) from None
+    emit({"event_id": sent.event_id, "outcome": sent.report.outcome, "status": sent.delivery.status,
+          "reason": sent.delivery.reason, "delivery": serialize.delivery(sent.delivery)})
+    if sent.report.outcome != "delivered":
+        raise SystemExit(1)

@@ -1,0 +1,35 @@
+"""How the commands print: JSON on stdout, errors on stderr with a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+
+def emit(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def parse_json_option(value: str | None, name: str) -> Any:
+    """A JSON option value, or ``@path`` to read it from a file."""
+    if value is None:
+        return None
+    text = value
+    if value.startswith("@"):
+        try:
+            with open(value[1:], encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as exc:
+            raise click.BadParameter(f"cannot read {value[1:]}: {exc.strerror}", param_hint=name) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                                 param_hint=name) from None
+
+
+def fail_with_errors(message: str, errors: dict[str, list[str]]) -> None:
+    lines = [message] + [f"  {path}: {' '.join(msgs)}" for path, msgs in errors.items()]
+    raise click.ClickException("\n".join(lines))

@@ -1,0 +1,62 @@
+"""The Flask extension: ``EventGateway(app)`` or ``EventGateway()`` then ``init_app(app)``."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask
+
+from . import api, health, webhooks
+from .admin_token import ensure_admin_token
+from .crypto import SecretBox
+from .integrations import IntegrationService
+from .metrics import Metrics
+from .plugins import PluginHost
+from .settings import Settings, apply_defaults
+from .state import EXTENSION_KEY, GatewayState
+from .store import Database
+from .store.base import now
+
+log = logging.getLogger(__name__)
+
+
+class EventGateway:
+    """Adds the gateway (webhooks, admin API, health, metrics, CLI commands) to a Flask app.
+
+    State lives in ``app.extensions["event_gateway"]``, so one extension object may serve several
+    apps. ``plugins`` adds ``(name, plugin)`` pairs as if installed; ``entry_points=False`` loads no
+    installed plugins (both for tests and embedding).
+    """
+
+    def __init__(self, app: Flask | None = None, *, plugins: tuple[tuple[str, Any], ...] = (),
+                 entry_points: bool = True):
+        self._plugins = tuple(plugins)
+        self._entry_points = entry_points
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> GatewayState:
+        apply_defaults(app.config)
+        os.makedirs(app.instance_path, exist_ok=True)
+        settings = Settings.from_config(app.config, app.instance_path)
+        db = Database(settings.database_url)
+        db.upgrade()
+        host = PluginHost(allowed=settings.plugins, entry_points=self._entry_points, extra=self._plugins)
+        box = SecretBox(settings.secret_key, app.instance_path)
+        state = GatewayState(
+            settings=settings, db=db, host=host, box=box,
+            integrations=IntegrationService(db, host, box, settings.allow_private_targets),
+            metrics=Metrics(),
+            admin_token_hash=ensure_admin_token(settings.admin_token, app.instance_path),
+        )
+        state.metrics.watch_queue(lambda: db.deliveries.stats(now()))
+        app.extensions[EXTENSION_KEY] = state
+        app.register_blueprint(webhooks.bp)
+        app.register_blueprint(api.bp)
+        app.register_blueprint(health.bp)
+        from .cli import register_commands
+
+        register_commands(app.cli)
+        return state

@@ -1,0 +1,242 @@
+"""Integrations as the gateway uses them: config validated by the plugin's schema, secret fields
+sealed at rest and masked on the way out, the policy compiled once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import marshmallow
+
+from .crypto import SecretBox, is_mask, mask
+from .declarations import IntegrationRef
+from .fields import is_secret
+from .plugins import LoadedPlugin, PluginHost
+from .policy import CompiledPolicy, PolicyError, compile_policy
+from .store import Database
+from .store.integrations import IntegrationRow
+from .targets import reset_private_targets_allowed, set_private_targets_allowed
+from .validation import InvalidInput, flatten_errors
+
+
+ENABLED_TTL = 1.0
+
+
+@dataclass(frozen=True)
+class ActiveIntegration:
+    """An integration ready to use: its plugin, validated config (secrets in the clear, in memory
+    only), compiled policy. ``error`` is set when its stored config no longer validates."""
+
+    row: IntegrationRow
+    plugin: LoadedPlugin | None
+    config: dict[str, Any]
+    policy: CompiledPolicy | None
+    error: str | None = None
+
+    @property
+    def ref(self) -> IntegrationRef:
+        return IntegrationRef(id=self.row.id, name=self.row.name, plugin=self.row.plugin)
+
+    def secret_values(self) -> list[str]:
+        """Every secret value of the config, so that logs and attempt records can remove them."""
+        if self.plugin is None:
+            return []
+        return [str(self.config[name]) for name in secret_fields(self.plugin) if self.config.get(name)]
+
+
+def secret_fields(plugin: LoadedPlugin) -> dict[str, str]:
+    """The plugin's secret fields: attribute name -> input key."""
+    return dict(_secret_fields(plugin.declaration.config_schema))
+
+
+@lru_cache(maxsize=None)
+def _secret_fields(schema_class: type[marshmallow.Schema]) -> tuple[tuple[str, str], ...]:
+    # asked on every delivery attempt: instantiate each schema once
+    schema = schema_class()
+    return tuple((name, field.data_key or name) for name, field in schema.fields.items() if is_secret(field))
+
+
+class IntegrationService:
+    def __init__(self, db: Database, host: PluginHost, box: SecretBox, allow_private_targets: bool):
+        self.db = db
+        self.host = host
+        self.box = box
+        self.allow_private_targets = allow_private_targets
+        self._cache: dict[str, tuple[float, ActiveIntegration]] = {}
+        self._enabled: tuple[float, list[ActiveIntegration]] | None = None
+        self._lock = threading.Lock()
+
+    # validation --------------------------------------------------------------------------------
+
+    def _plugin(self, key: Any) -> LoadedPlugin:
+        plugins = self.host.integration_types()
+        if not isinstance(key, str) or key not in plugins:
+            installed = ", ".join(sorted(plugins)) or "none"
+            raise InvalidInput({"plugin": [f"unknown plugin {key!r}; installed: {installed}"]})
+        return plugins[key]
+
+    def load_config(self, plugin: LoadedPlugin, config: Any) -> dict[str, Any]:
+        """``config`` validated by the plugin's schema; :class:`InvalidInput` keyed ``config.<field>``."""
+        if not isinstance(config, dict):
+            raise InvalidInput({"config": ["must be an object"]})
+        token = set_private_targets_allowed(self.allow_private_targets)
+        try:
+            return plugin.declaration.config_schema().load(config)
+        except marshmallow.ValidationError as exc:
+            raise InvalidInput(flatten_errors(exc.messages, "config")) from None
+        finally:
+            reset_private_targets_allowed(token)
+
+    @staticmethod
+    def compile(policy: Any) -> CompiledPolicy:
+        try:
+            return compile_policy(policy)
+        except PolicyError as exc:
+            raise InvalidInput({path: [message] for path, message in exc.errors.items()}) from None
+
+    def _split(self, plugin: LoadedPlugin, config: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        keys = set(secret_fields(plugin).values())
+        plain = {k: v for k, v in config.items() if k not in keys}
+        secrets = {k: v for k, v in config.items() if k in keys and v is not None}
+        return plain, self.box.seal(secrets) if secrets else None
+
+    def stored_input(self, row: IntegrationRow) -> dict[str, Any]:
+        """The config as it was given (secrets decrypted)."""
+        return {**row.config, **self.box.open(row.secrets)}
+
+    # writing -----------------------------------------------------------------------------------
+
+    def create(self, data: dict[str, Any]) -> IntegrationRow:
+        plugin = self._plugin(data.get("plugin"))
+        config = data.get("config") or {}
+        errors: dict[str, list[str]] = {}
+        try:
+            self.load_config(plugin, config)
+        except InvalidInput as exc:
+            errors.update(exc.errors)
+        policy = data.get("policy")
+        if policy is None:
+            policy = plugin.declaration.default_policy
+        try:
+            self.compile(policy)
+        except InvalidInput as exc:
+            errors.update(exc.errors)
+        if errors:
+            raise InvalidInput(errors)
+        plain, sealed = self._split(plugin, config)
+        row = self.db.integrations.create(
+            plugin=plugin.key, name=data["name"], enabled=data.get("enabled", True),
+            config=plain, secrets=sealed, policy=list(policy),
+        )
+        self.changed()
+        return row
+
+    def update(self, row: IntegrationRow, data: dict[str, Any]) -> IntegrationRow:
+        """Apply a partial update. ``config`` keys are merged into the stored config; a secret left
+        out, or sent back masked, keeps its stored value; a key set to null is removed."""
+        changes: dict[str, Any] = {}
+        errors: dict[str, list[str]] = {}
+        if "config" in data:
+            plugin = self._plugin(row.plugin)
+            if not isinstance(data["config"], dict):
+                raise InvalidInput({"config": ["must be an object"]})
+            merged = self.stored_input(row)
+            secret_keys = set(secret_fields(plugin).values())
+            for key, value in data["config"].items():
+                if key in secret_keys and is_mask(value):
+                    continue
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            try:
+                self.load_config(plugin, merged)
+            except InvalidInput as exc:
+                errors.update(exc.errors)
+            changes["config"], changes["secrets"] = self._split(plugin, merged)
+        if "policy" in data:
+            try:
+                self.compile(data["policy"])
+            except InvalidInput as exc:
+                errors.update(exc.errors)
+            changes["policy"] = list(data["policy"]) if isinstance(data["policy"], list) else data["policy"]
+        if errors:
+            raise InvalidInput(errors)
+        for key in ("name", "enabled"):
+            if key in data:
+                changes[key] = data[key]
+        if not changes:
+            return row
+        updated = self.db.integrations.update(row.id, **changes) or row
+        self.changed()
+        return updated
+
+    # reading -----------------------------------------------------------------------------------
+
+    def public_config(self, row: IntegrationRow) -> dict[str, Any]:
+        """The config as the API shows it: defaults filled in, secrets masked."""
+        plugin = self.host.plugins.get(row.plugin)
+        if plugin is None:
+            return dict(row.config)
+        secrets = self.box.open(row.secrets)
+        try:
+            token = set_private_targets_allowed(True)
+            try:
+                loaded = plugin.declaration.config_schema().load({**row.config, **secrets})
+            finally:
+                reset_private_targets_allowed(token)
+            shown = plugin.declaration.config_schema().dump(loaded)
+        except (marshmallow.ValidationError, TypeError, ValueError, AttributeError):
+            shown = dict(row.config)
+        for key, value in secrets.items():
+            shown[key] = mask(str(value))
+        return shown
+
+    def active(self, row: IntegrationRow) -> ActiveIntegration:
+        """The integration ready to use, cached until it changes."""
+        with self._lock:
+            cached = self._cache.get(row.id)
+            if cached and cached[0] == row.updated_at:
+                return cached[1]
+        plugin = self.host.plugins.get(row.plugin)
+        if plugin is None or plugin.kind != "integration":
+            active = ActiveIntegration(row, None, {}, None,
+                                       error=f"plugin {row.plugin!r} is not installed or not loaded")
+        else:
+            try:
+                config = self.load_config(plugin, self.stored_input(row))
+                active = ActiveIntegration(row, plugin, config, self.compile(row.policy))
+            except InvalidInput as exc:
+                active = ActiveIntegration(row, plugin, {}, None,
+                                           error=f"its stored configuration is invalid: {exc}")
+            except Exception as exc:  # a secret that no longer decrypts, for one
+                active = ActiveIntegration(row, plugin, {}, None, error=str(exc))
+        with self._lock:
+            self._cache[row.id] = (row.updated_at, active)
+        return active
+
+    def forget(self, integration_id: str) -> None:
+        """Drop a removed integration from the cache."""
+        with self._lock:
+            self._cache.pop(integration_id, None)
+            self._enabled = None
+
+    def changed(self) -> None:
+        """An integration changed in this process: the next :meth:`enabled` reads them again."""
+        with self._lock:
+            self._enabled = None
+
+    def enabled(self) -> list[ActiveIntegration]:
+        """The enabled integrations, read again after a change made here, and at least every
+        :data:`ENABLED_TTL` seconds (changes made by another process, such as the CLI)."""
+        with self._lock:
+            cached = self._enabled
+        if cached is not None and time.monotonic() - cached[0] < ENABLED_TTL:
+            return cached[1]
+        active = [self.active(row) for row in self.db.integrations.list(enabled_only=True)]
+        with self._lock:
+            self._enabled = (time.monotonic(), active)
+        return active

@@ -1,0 +1,86 @@
+"""Prometheus metrics, one registry per app (so that two apps in one process never collide)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+
+if TYPE_CHECKING:
+    from .store.deliveries import QueueStats
+
+log = logging.getLogger(__name__)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.events_received = Counter(
+            "gateway_events_received", "Events accepted, by source (duplicates not counted)",
+            ["source"], registry=self.registry,
+        )
+        self.duplicates = Counter(
+            "gateway_events_duplicate", "Webhooks recognised as duplicates of a stored event",
+            ["source"], registry=self.registry,
+        )
+        self.rejected = Counter(
+            "gateway_webhooks_rejected", "Webhooks refused, by source and HTTP status",
+            ["source", "status"], registry=self.registry,
+        )
+        self.decisions = Counter(
+            "gateway_decisions", "Decisions recorded, by plugin and outcome (queued or skipped)",
+            ["plugin", "outcome"], registry=self.registry,
+        )
+        self.attempts = Counter(
+            "gateway_delivery_attempts", "Delivery attempts, by plugin and result",
+            ["plugin", "result"], registry=self.registry,
+        )
+        self.attempt_seconds = Histogram(
+            "gateway_delivery_attempt_seconds", "Duration of delivery attempts, by plugin",
+            ["plugin"], registry=self.registry,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+
+    def watch_queue(self, stats: Callable[[], QueueStats]) -> None:
+        """Publish the delivery queue's gauges, read through ``stats`` at each scrape."""
+        self.registry.register(QueueCollector(stats))
+
+
+class QueueCollector:
+    """Gauges of the delivery queue, computed from the database when scraped (so they are right
+    whichever process made the attempts)."""
+
+    def __init__(self, stats: Callable[[], QueueStats]):
+        self._stats = stats
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, ...]:
+        return (
+            GaugeMetricFamily("gateway_deliveries", "Deliveries by status", labels=["status"]),
+            GaugeMetricFamily("gateway_delivery_queue_depth",
+                              "Deliveries waiting for an attempt or in one (pending, retrying, in_flight)"),
+            GaugeMetricFamily("gateway_delivery_queue_held",
+                              "Waiting deliveries held because their integration is disabled"),
+            GaugeMetricFamily("gateway_delivery_oldest_pending_seconds",
+                              "Age of the oldest waiting delivery, seconds (0 when none waits)"),
+        )
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            stats = self._stats()
+        except Exception as exc:  # an unreachable database must not break the other metrics
+            log.warning("delivery queue metrics unavailable: %s: %s", type(exc).__name__, exc)
+            return
+        by_status, depth, held, oldest = self._families()
+        for status, count in stats.by_status.items():
+            by_status.add_metric([status], count)
+        depth.add_metric([], stats.depth)
+        held.add_metric([], stats.held)
+        oldest.add_metric([], stats.oldest_age or 0.0)
+        yield from (by_status, depth, held, oldest)

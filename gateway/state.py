@@ -1,0 +1,44 @@
+"""What one app holds: settings, database, plugins, services. Kept in ``app.extensions``."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app
+
+from .crypto import SecretBox
+from .integrations import IntegrationService
+from .metrics import Metrics
+from .plugins import PluginHost
+from .settings import Settings
+from .store import Database
+
+EXTENSION_KEY = "event_gateway"
+
+
+@dataclass
+class GatewayState:
+    settings: Settings
+    db: Database
+    host: PluginHost
+    box: SecretBox
+    integrations: IntegrationService
+    metrics: Metrics
+    admin_token_hash: str
+    new_work: threading.Condition = field(default_factory=threading.Condition)
+    workers: list = field(default_factory=list)
+
+    def notify_new_work(self) -> None:
+        """Wake the in-process delivery workers: there is something to deliver now."""
+        with self.new_work:
+            self.new_work.notify_all()
+
+
+def get_state(app: Flask | None = None) -> GatewayState:
+    """The gateway state of ``app`` (default: the current app)."""
+    app = app or current_app
+    try:
+        return app.extensions[EXTENSION_KEY]
+    except KeyError:
+        raise RuntimeError("EventGateway.init_app(app) has not been called for this app") from None

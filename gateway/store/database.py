@@ -1,0 +1,70 @@
+"""The engine: connection set-up (SQLite pragmas), schema upgrade, and the repositories."""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+
+from . import migrations
+from .deliveries import DeliveryStore
+from .events import EventStore
+from .integrations import IntegrationStore
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+    cursor.execute("PRAGMA synchronous=NORMAL")  # in WAL mode, durable across a process crash
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _begin(connection) -> None:
+    # A writing transaction takes the write lock at BEGIN, so two writers queue (busy_timeout)
+    # instead of one failing mid-transaction; a reading one reads its WAL snapshot without locking.
+    if connection.get_execution_options().get("writing"):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, future=True)
+    if parsed.database and parsed.database != ":memory:":
+        os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30, "isolation_level": None},
+        pool_size=20, max_overflow=20, future=True,
+    )
+    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "begin", _begin)
+    return engine
+
+
+class Database:
+    """One database: its engine and the repositories that read and write it."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = make_engine(url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self.integrations = IntegrationStore(self.engine)
+        self.events = EventStore(self.engine)
+        self.deliveries = DeliveryStore(self.engine)
+
+    def upgrade(self) -> int:
+        """Create or upgrade the schema in place."""
+        return migrations.upgrade(self.engine)
+
+    def ping(self) -> None:
+        """Raise when the database cannot be reached."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()

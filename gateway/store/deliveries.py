@@ -1,0 +1,559 @@
+"""Deliveries (one per event and integration: the decision, then its delivery) and their attempts.
+
+The delivery queue lives here. A worker takes one due delivery under a lease
+(:meth:`DeliveryStore.claim`), makes the attempt and records it (:meth:`DeliveryStore.finish`); a
+lease that runs out (its worker died) lets another worker take the delivery again.
+``docs/delivery.md`` describes the life of a delivery.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+from dataclasses import dataclass, field
+from functools import lru_cache
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import (
+    Connection, and_, bindparam, case, delete, exists, func, insert, or_, select, union_all, update,
+)
+
+from . import events as event_rows
+from . import integrations as integration_rows
+from .base import Repository, dumps, loads, new_id, reading, writing
+from .events import EventRow
+from .integrations import IntegrationRow
+from .tables import attempts, deliveries, events, integrations
+
+STATUSES = ("pending", "in_flight", "retrying", "delivered", "skipped", "dead")
+QUEUED = ("pending", "retrying")  # waiting for their next attempt
+REQUEUABLE = ("pending", "retrying", "dead")  # what ``retry`` accepts
+PRUNABLE = ("delivered", "skipped")
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    number: int
+    worker: str
+    started_at: float
+    duration_ms: float
+    outcome: str
+    reason: str
+    http: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    id: str
+    event_id: str
+    integration_id: str
+    integration_name: str | None
+    plugin: str
+    status: str
+    reason: str
+    attempts: int
+    next_attempt_at: float | None
+    lease_owner: str | None
+    lease_expires_at: float | None
+    summary: str | None
+    details: dict[str, Any] | None
+    created_at: float
+    updated_at: float
+    attempt_log: list[AttemptRow] = field(default_factory=list)
+    # loaded with the delivery by claim and take, for the attempt
+    event: EventRow | None = None
+    integration: IntegrationRow | None = None
+
+
+def _delivery(row, attempt_log=()) -> DeliveryRow:
+    return DeliveryRow(
+        id=row.id, event_id=row.event_id, integration_id=row.integration_id,
+        integration_name=row.integration_name, plugin=row.plugin, status=row.status,
+        reason=row.reason, attempts=row.attempts, next_attempt_at=row.next_attempt_at,
+        lease_owner=row.lease_owner, lease_expires_at=row.lease_expires_at, summary=row.summary,
+        details=loads(row.details), created_at=row.created_at, updated_at=row.updated_at,
+        attempt_log=list(attempt_log),
+    )
+
+
+def _attempt(row) -> AttemptRow:
+    return AttemptRow(
+        number=row.number, worker=row.worker, started_at=row.started_at,
+        duration_ms=row.duration_ms, outcome=row.outcome, reason=row.reason,
+        http=loads(row.http) or [],
+    )
+
+
+@dataclass(frozen=True)
+class NewAttempt:
+    """An attempt to record (see :meth:`DeliveryStore.finish`). ``outcome`` is ``delivered``,
+    ``retry`` or ``failed`` (``lost`` is recorded by :meth:`DeliveryStore.claim` for an attempt whose
+    worker never reported); ``http`` lists the attempt's exchanges."""
+
+    number: int
+    worker: str
+    started_at: float
+    duration_ms: float
+    outcome: str
+    reason: str
+    http: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """What :meth:`DeliveryStore.replay` did: deliveries put back in the queue, deliveries created for
+    events that had none for the integration, and deliveries left alone because an attempt is running."""
+
+    requeued: int
+    created: int
+    in_flight: int
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    deliveries: int
+    events: int
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """The queue at a glance. ``depth`` counts pending, retrying and in-flight deliveries; ``held``
+    those of disabled integrations among them; ``oldest_age`` is the age in seconds of the oldest of
+    them (None when the queue is empty)."""
+
+    by_status: dict[str, int]
+    depth: int
+    held: int
+    oldest_age: float | None
+
+
+class NotRetryable(Exception):
+    """The delivery is in a state a retry does not apply to; the message says why."""
+
+
+class UnknownEvents(Exception):
+    """Event ids given to :meth:`DeliveryStore.replay` that no stored event has."""
+
+    def __init__(self, ids: list[str]):
+        super().__init__("unknown event ids: " + ", ".join(ids))
+        self.ids = ids
+
+
+def _select_deliveries():
+    return select(deliveries, integrations.c.name.label("integration_name")).select_from(
+        deliveries.outerjoin(integrations, deliveries.c.integration_id == integrations.c.id)
+    )
+
+
+# The queue's statements are built once: building SQLAlchemy constructs costs more than running them.
+
+_DISABLED = select(integrations.c.id).where(integrations.c.enabled.is_(False)).scalar_subquery()
+
+
+CLAIMABLE = ("in_flight", *QUEUED)  # in flight: only once its lease ran out
+
+
+def _when(status: str):
+    """What makes a delivery of ``status`` due: its next attempt time, or for an in-flight one its lease end."""
+    return deliveries.c.lease_expires_at if status == "in_flight" else deliveries.c.next_attempt_at
+
+
+def _due_conditions(status: str, *, deadline: bool, filtered: bool) -> list:
+    """A delivery of ``status`` of an enabled integration; with ``deadline``, due by ``:now``; with
+    ``filtered``, of ``:integration_id``."""
+    when = _when(status)
+    # NOT IN keeps the planner on the (status, next_attempt_at) index
+    conditions = [deliveries.c.status == status, when.is_not(None), deliveries.c.integration_id.not_in(_DISABLED)]
+    if deadline:
+        conditions.append(when <= bindparam("now"))
+    if filtered:
+        conditions.append(deliveries.c.integration_id == bindparam("integration_id"))
+    return conditions
+
+
+@lru_cache(maxsize=None)
+def _first_due(status: str, *, deadline: bool, filtered: bool, limit: int = 1):
+    """The id and due time of the ``limit`` earliest deliveries of ``status`` that meet :func:`_due_conditions`."""
+    when = _when(status)
+    return (select(deliveries.c.id, when.label("due"))
+            .where(*_due_conditions(status, deadline=deadline, filtered=filtered)).order_by(when).limit(limit))
+
+
+_LOADED = (
+    select(deliveries, integrations.c.name.label("integration_name"),
+           *[c.label(f"evt__{c.name}") for c in events.c],
+           *[c.label(f"int__{c.name}") for c in integrations.c])
+    .select_from(deliveries.join(events, events.c.id == deliveries.c.event_id)
+                 .join(integrations, integrations.c.id == deliveries.c.integration_id))
+)
+
+_BY_ID = _LOADED.where(deliveries.c.id == bindparam("delivery_id"))
+
+
+@lru_cache(maxsize=None)
+def _claim_candidates(*, filtered: bool, sqlite: bool, limit: int) -> tuple:
+    """Statements that together return, loaded, the ``limit`` earliest due deliveries of each
+    claimable status. SQLite: one statement (the writing transaction holds the database's write
+    lock). Elsewhere: one per status, the rows locked with SKIP LOCKED so that concurrent workers
+    pass each other by."""
+    if sqlite:
+        firsts = union_all(*[select(_first_due(status, deadline=True, filtered=filtered, limit=limit).subquery())
+                             for status in CLAIMABLE]).subquery()
+        return (_LOADED.where(deliveries.c.id.in_(select(firsts.c.id))),)
+    return tuple(
+        _LOADED.where(*_due_conditions(status, deadline=True, filtered=filtered)).order_by(_when(status))
+        .limit(limit).with_for_update(skip_locked=True, of=deliveries)
+        for status in CLAIMABLE
+    )
+
+
+_TAKE = (update(deliveries).where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+         .values(status="in_flight", lease_owner=bindparam("worker_id"), lease_expires_at=bindparam("until"),
+                 attempts=deliveries.c.attempts + 1, updated_at=bindparam("now")))
+
+_RECORD_ATTEMPT = insert(attempts)
+
+_FINISH = (update(deliveries)
+           .where(deliveries.c.id == bindparam("delivery_id"), deliveries.c.status == "in_flight",
+                  deliveries.c.lease_owner == bindparam("worker_id"))
+           .values(status=bindparam("new_status"), reason=bindparam("new_reason"),
+                   next_attempt_at=bindparam("next_attempt_at"), summary=bindparam("new_summary"),
+                   details=bindparam("new_details"), lease_owner=None, lease_expires_at=None,
+                   updated_at=bindparam("now")))
+
+
+def _prefixed(row, table, prefix: str) -> SimpleNamespace:
+    mapping = row._mapping
+    return SimpleNamespace(**{c.name: mapping[f"{prefix}{c.name}"] for c in table.c})
+
+
+def _loaded(row) -> DeliveryRow:
+    """A delivery with its event and integration, from a :data:`_LOADED` row."""
+    return dataclasses.replace(
+        _delivery(row),
+        event=event_rows._row(_prefixed(row, events, "evt__")),
+        integration=integration_rows._row(_prefixed(row, integrations, "int__")),
+    )
+
+
+class DeliveryStore(Repository):
+    def _with_attempts(self, connection, rows) -> list[DeliveryRow]:
+        ids = [row.id for row in rows]
+        log: dict[str, list[AttemptRow]] = {i: [] for i in ids}
+        if ids:
+            query = select(attempts).where(attempts.c.delivery_id.in_(ids)).order_by(
+                attempts.c.delivery_id, attempts.c.number, attempts.c.id
+            )
+            for row in connection.execute(query):
+                log[row.delivery_id].append(_attempt(row))
+        return [_delivery(row, log[row.id]) for row in rows]
+
+    def for_event(self, event_id: str) -> list[DeliveryRow]:
+        """Every decision taken for an event, with the attempts of each."""
+        query = _select_deliveries().where(deliveries.c.event_id == event_id).order_by(
+            deliveries.c.created_at, deliveries.c.id
+        )
+        with reading(self.engine) as connection:
+            return self._with_attempts(connection, list(connection.execute(query)))
+
+    def get(self, delivery_id: str) -> DeliveryRow | None:
+        query = _select_deliveries().where(deliveries.c.id == delivery_id)
+        with reading(self.engine) as connection:
+            rows = list(connection.execute(query))
+            return self._with_attempts(connection, rows)[0] if rows else None
+
+    def list(self, *, integration_id: str | None = None, status: str | None = None,
+             since: float | None = None, limit: int = 50,
+             before: tuple[float, str] | None = None) -> builtins.list[DeliveryRow]:
+        """Newest first (by creation), without attempts. ``since`` keeps those created at or after it;
+        ``before`` is the (created_at, id) of the last row of the previous page."""
+        query = _select_deliveries().order_by(deliveries.c.created_at.desc(), deliveries.c.id.desc()).limit(limit)
+        if integration_id:
+            query = query.where(deliveries.c.integration_id == integration_id)
+        if status:
+            query = query.where(deliveries.c.status == status)
+        if since is not None:
+            query = query.where(deliveries.c.created_at >= since)
+        if before is not None:
+            stamp, last_id = before
+            query = query.where(or_(deliveries.c.created_at < stamp,
+                                    and_(deliveries.c.created_at == stamp, deliveries.c.id < last_id)))
+        with reading(self.engine) as connection:
+            return [_delivery(row) for row in connection.execute(query)]
+
+    # the queue ---------------------------------------------------------------------------------
+
+    def claim(self, worker_id: str, lease_seconds: float, now: float, integration_id: str | None = None,
+              *, max_attempts: int | None = None) -> DeliveryRow | None:
+        """Take one due delivery for ``worker_id`` and return it ``in_flight`` with its attempt count
+        raised and its event and integration loaded; None when nothing is due.
+
+        Due: ``in_flight`` with its lease run out (its worker died) first — that lost attempt is
+        recorded as ``lost``, and when it was the last of ``max_attempts`` the delivery goes ``dead``
+        instead — then the ``pending`` or ``retrying`` one with the earliest next attempt time passed,
+        of an enabled integration. Select and update happen in one writing transaction (on SQLite,
+        ``BEGIN IMMEDIATE`` makes it exclusive across processes; elsewhere the row is locked with
+        ``SKIP LOCKED``), so no two workers ever hold one delivery.
+        """
+        claimed = self.claim_many(worker_id, lease_seconds, now, 1, integration_id, max_attempts=max_attempts)
+        return claimed[0] if claimed else None
+
+    def claim_many(self, worker_id: str, lease_seconds: float, now: float, limit: int,
+                   integration_id: str | None = None, *, max_attempts: int | None = None) -> builtins.list[DeliveryRow]:
+        """Like :meth:`claim`, up to ``limit`` deliveries in one transaction (those due, in the same
+        order), all under one lease: a worker facing a backlog spends less on claiming."""
+        statements = _claim_candidates(filtered=integration_id is not None,
+                                       sqlite=self.engine.dialect.name == "sqlite", limit=limit)
+        params = {"now": now, "integration_id": integration_id}
+        with writing(self.engine) as connection:
+            candidates = [row for statement in statements for row in connection.execute(statement, params)]
+            chosen = []
+            for row in sorted(candidates, key=lambda r: r.status != "in_flight"):
+                if row.status == "in_flight":
+                    self._record_lost(connection, row, now)
+                    if max_attempts is not None and row.attempts >= max_attempts:
+                        self._set(connection, row.id, status="dead", now=now, reason=(
+                            f"gave up after {row.attempts} attempts: the last one never reported back "
+                            f"(worker {row.lease_owner} stopped while it held it)"))
+                        continue
+                chosen.append(row)
+            expired = [row for row in chosen if row.status == "in_flight"]
+            queued = sorted((row for row in chosen if row.status != "in_flight"), key=lambda r: r.next_attempt_at)
+            return self._take(connection, [_loaded(row) for row in (expired + queued)[:limit]],
+                              worker_id, now + lease_seconds, now)
+
+    def take(self, delivery_id: str, worker_id: str, lease_seconds: float, now: float) -> DeliveryRow | None:
+        """Claim this one delivery now if it is ``pending`` or ``retrying``, due or not, enabled or
+        not (the test send uses it); None otherwise."""
+        with writing(self.engine) as connection:
+            row = connection.execute(_BY_ID, {"delivery_id": delivery_id}).first()
+            if row is None or row.status not in QUEUED:
+                return None
+            return self._take(connection, [_loaded(row)], worker_id, now + lease_seconds, now)[0]
+
+    @staticmethod
+    def _take(connection: Connection, chosen: builtins.list[DeliveryRow], worker_id: str, until: float,
+              now: float) -> builtins.list[DeliveryRow]:
+        if chosen:
+            connection.execute(_TAKE, {"ids": [d.id for d in chosen], "worker_id": worker_id,
+                                       "until": until, "now": now})
+        return [dataclasses.replace(d, status="in_flight", lease_owner=worker_id, lease_expires_at=until,
+                                    attempts=d.attempts + 1, updated_at=now) for d in chosen]
+
+    @staticmethod
+    def _record_lost(connection: Connection, expired, now: float) -> None:
+        connection.execute(insert(attempts).values(
+            delivery_id=expired.id, number=expired.attempts, worker=expired.lease_owner or "",
+            started_at=now, duration_ms=0.0, outcome="lost", http="[]",
+            reason=(f"worker {expired.lease_owner} held this delivery until its lease ran out (it stopped "
+                    "or crashed); whether it made the attempt, and whether it reached the target, is unknown"),
+        ))
+
+    @staticmethod
+    def _set(connection: Connection, delivery_id: str, *, status: str, now: float, reason: str) -> None:
+        connection.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(
+            status=status, reason=reason, lease_owner=None, lease_expires_at=None,
+            next_attempt_at=None, updated_at=now))
+
+    def finish(self, delivery_id: str, worker_id: str, attempt: NewAttempt, *, status: str, reason: str,
+               next_attempt_at: float | None = None, summary: str | None = None,
+               details: dict[str, Any] | None = None, now: float) -> bool:
+        """Record ``attempt`` and, if ``worker_id`` still holds the lease, move the delivery to
+        ``status``. Returns whether the delivery was updated (False: the lease was lost meanwhile and
+        another worker owns the delivery; the attempt is recorded all the same)."""
+        with writing(self.engine) as connection:
+            connection.execute(_RECORD_ATTEMPT, {
+                "delivery_id": delivery_id, "number": attempt.number, "worker": attempt.worker,
+                "started_at": attempt.started_at, "duration_ms": attempt.duration_ms,
+                "outcome": attempt.outcome, "reason": attempt.reason, "http": dumps(attempt.http),
+            })
+            result = connection.execute(_FINISH, {
+                "delivery_id": delivery_id, "worker_id": worker_id, "new_status": status, "new_reason": reason,
+                "next_attempt_at": next_attempt_at, "new_summary": summary,
+                "new_details": dumps(details) if details is not None else None, "now": now,
+            })
+            return bool(result.rowcount)
+
+    def renew(self, worker_ids: builtins.list[str], until: float) -> int:
+        """Extend the leases the given workers hold to ``until``; returns how many."""
+        if not worker_ids:
+            return 0
+        with writing(self.engine) as connection:
+            result = connection.execute(
+                update(deliveries)
+                .where(deliveries.c.status == "in_flight", deliveries.c.lease_owner.in_(worker_ids))
+                .values(lease_expires_at=until)
+            )
+            return result.rowcount
+
+    def release(self, worker_ids: str | builtins.list[str], now: float) -> int:
+        """Put the deliveries the given (stopping) workers hold back in the queue, due now, with the
+        attempt count they had before they were claimed. Returns how many."""
+        ids = [worker_ids] if isinstance(worker_ids, str) else list(worker_ids)
+        if not ids:
+            return 0
+        with writing(self.engine) as connection:
+            result = connection.execute(
+                update(deliveries)
+                .where(deliveries.c.status == "in_flight", deliveries.c.lease_owner.in_(ids))
+                .values(status=case((deliveries.c.attempts > 1, "retrying"), else_="pending"),
+                        attempts=deliveries.c.attempts - 1, next_attempt_at=now,
+                        reason="released: its worker stopped before the attempt finished",
+                        lease_owner=None, lease_expires_at=None, updated_at=now)
+            )
+            return result.rowcount
+
+    def next_due_at(self) -> float | None:
+        """When the next delivery falls due: the earliest next attempt of a queued delivery of an
+        enabled integration, or the earliest lease end of an in-flight one (None: nothing waits)."""
+        with reading(self.engine) as connection:
+            times = [row.due for row in (
+                connection.execute(_first_due(status, deadline=False, filtered=False)).first()
+                for status in CLAIMABLE) if row is not None]
+        return min(times) if times else None
+
+    # by hand -----------------------------------------------------------------------------------
+
+    def retry(self, delivery_id: str, now: float) -> DeliveryRow | None:
+        """Make a ``dead``, ``retrying`` or ``pending`` delivery due now (status ``pending``; the attempt
+        count goes on from where it was). None when there is no such delivery; :class:`NotRetryable`
+        for other statuses."""
+        with writing(self.engine) as connection:
+            status = connection.execute(
+                select(deliveries.c.status).where(deliveries.c.id == delivery_id)
+            ).scalar()
+            if status is None:
+                return None
+            if status not in REQUEUABLE:
+                raise NotRetryable(_not_retryable_message(status))
+            connection.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(
+                **_requeue_values(now, "re-queued by hand (retry)")))
+            return _delivery(connection.execute(_select_deliveries().where(deliveries.c.id == delivery_id)).first())
+
+    def replay(self, integration_id: str, plugin: str, *, now: float, since: float | None = None,
+               event_ids: builtins.list[str] | None = None) -> ReplayResult:
+        """Queue deliveries of one integration again, due now.
+
+        With ``since``: its ``dead`` deliveries that went dead at or after that time. With
+        ``event_ids``: its delivery of each of those events, whatever its status (delivered and
+        skipped ones are sent again); an event it has no delivery for gets one. In-flight deliveries
+        are left alone. :class:`UnknownEvents` (and nothing changed) when an id names no event.
+        """
+        if (since is None) == (event_ids is None):
+            raise ValueError("give exactly one of since or event_ids")
+        reason = "re-queued by hand (replay)"
+        with writing(self.engine) as connection:
+            if since is not None:
+                result = connection.execute(
+                    update(deliveries)
+                    .where(deliveries.c.integration_id == integration_id, deliveries.c.status == "dead",
+                           deliveries.c.updated_at >= since)
+                    .values(**_requeue_values(now, reason))
+                )
+                return ReplayResult(requeued=result.rowcount, created=0, in_flight=0)
+            wanted = list(dict.fromkeys(event_ids))
+            found = set()
+            for chunk in _chunks(wanted):
+                found.update(connection.execute(select(events.c.id).where(events.c.id.in_(chunk))).scalars())
+            unknown = [i for i in wanted if i not in found]
+            if unknown:
+                raise UnknownEvents(unknown)
+            existing: dict[str, str] = {}
+            for chunk in _chunks(wanted):
+                existing.update(connection.execute(
+                    select(deliveries.c.event_id, deliveries.c.status)
+                    .where(deliveries.c.integration_id == integration_id, deliveries.c.event_id.in_(chunk))
+                ).all())
+            requeue = [e for e, status in existing.items() if status != "in_flight"]
+            for chunk in _chunks(requeue):
+                connection.execute(
+                    update(deliveries)
+                    .where(deliveries.c.integration_id == integration_id, deliveries.c.event_id.in_(chunk),
+                           deliveries.c.status != "in_flight")
+                    .values(**_requeue_values(now, reason))
+                )
+            missing = [e for e in wanted if e not in existing]
+            if missing:
+                connection.execute(insert(deliveries), [
+                    dict(id=new_id(), event_id=event_id, integration_id=integration_id, plugin=plugin,
+                         status="pending", reason=reason, attempts=0, next_attempt_at=now,
+                         created_at=now, updated_at=now)
+                    for event_id in missing
+                ])
+            return ReplayResult(requeued=len(requeue), created=len(missing),
+                                in_flight=len(existing) - len(requeue))
+
+    # housekeeping ------------------------------------------------------------------------------
+
+    def prune(self, before: float) -> PruneResult:
+        """Delete ``delivered`` and ``skipped`` deliveries (and their attempts) last changed before
+        ``before``, then events received before it that have no delivery left. Dead and queued
+        deliveries, and their events, are kept. Works in small transactions."""
+        removed_deliveries = removed_events = 0
+        while True:
+            with writing(self.engine) as connection:
+                ids = list(connection.execute(
+                    select(deliveries.c.id)
+                    .where(deliveries.c.status.in_(PRUNABLE), deliveries.c.updated_at < before)
+                    .limit(BATCH)
+                ).scalars())
+                if ids:
+                    connection.execute(delete(attempts).where(attempts.c.delivery_id.in_(ids)))
+                    connection.execute(delete(deliveries).where(deliveries.c.id.in_(ids)))
+            removed_deliveries += len(ids)
+            if len(ids) < BATCH:
+                break
+        while True:
+            with writing(self.engine) as connection:
+                ids = list(connection.execute(
+                    select(events.c.id)
+                    .where(events.c.received_at < before,
+                           ~exists().where(deliveries.c.event_id == events.c.id))
+                    .limit(BATCH)
+                ).scalars())
+                if ids:
+                    connection.execute(delete(events).where(events.c.id.in_(ids)))
+            removed_events += len(ids)
+            if len(ids) < BATCH:
+                break
+        return PruneResult(deliveries=removed_deliveries, events=removed_events)
+
+    def stats(self, now: float) -> QueueStats:
+        """Counts by status, queue depth, held deliveries and the age of the oldest queued one."""
+        waiting = (*QUEUED, "in_flight")
+        with reading(self.engine) as connection:
+            counts = dict(connection.execute(
+                select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
+            ).all())
+            oldest = connection.execute(
+                select(func.min(deliveries.c.created_at)).where(deliveries.c.status.in_(waiting))
+            ).scalar()
+            held = connection.execute(
+                select(func.count()).select_from(deliveries)
+                .where(deliveries.c.status.in_(QUEUED), deliveries.c.integration_id.in_(_DISABLED))
+            ).scalar() or 0
+        by_status = {status: int(counts.get(status, 0)) for status in STATUSES}
+        return QueueStats(
+            by_status=by_status, depth=sum(by_status[s] for s in waiting), held=held,
+            oldest_age=max(0.0, now - oldest) if oldest is not None else None,
+        )
+
+
+def _requeue_values(now: float, reason: str) -> dict[str, Any]:
+    return dict(status="pending", next_attempt_at=now, reason=reason, summary=None, details=None,
+                lease_owner=None, lease_expires_at=None, updated_at=now)
+
+
+def _not_retryable_message(status: str) -> str:
+    if status == "in_flight":
+        return "an attempt is running now; wait for its outcome"
+    if status == "delivered":
+        return "it was delivered; to send it again, replay its event (event_ids)"
+    return "it was skipped by the integration's policy; to send it anyway, replay its event (event_ids)"
+
+
+def _chunks(items: builtins.list[str], size: int = BATCH):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

@@ -1,0 +1,129 @@
+"""Events, written together with the decisions taken for them in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, exc, or_, select
+
+from ..events import Event
+from .base import Repository, dumps, loads, new_id, now, reading, writing
+from .tables import deliveries, events
+
+
+@dataclass(frozen=True)
+class NewDecision:
+    """A decision to record: ``pending`` (queued for delivery) or ``skipped`` with its reason."""
+
+    integration_id: str
+    plugin: str
+    status: str
+    reason: str
+    next_attempt_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The outcome of :meth:`EventStore.record`: the event's id and whether it was new."""
+
+    event_id: str
+    created: bool
+    queued: int = 0
+    skipped: int = 0
+
+
+@dataclass(frozen=True)
+class EventRow:
+    id: str
+    source: str
+    source_id: str
+    integration_id: str | None
+    kind: str
+    title: str
+    occurred_at: float
+    received_at: float
+    body: dict[str, Any]
+    raw: Any
+
+    def to_event(self) -> Event:
+        data = dict(self.body)
+        data["id"] = self.id
+        data["raw"] = self.raw
+        return Event.from_dict(data)
+
+
+def dedupe_key(source: str, source_id: str, integration_id: str | None) -> str:
+    """Events repeat per source (and, for inbound webhooks, per integration)."""
+    return f"{source}|{integration_id or ''}|{source_id}"
+
+
+def _row(row, with_raw: bool = True) -> EventRow:
+    return EventRow(
+        id=row.id, source=row.source, source_id=row.source_id, integration_id=row.integration_id,
+        kind=row.kind, title=row.title, occurred_at=row.occurred_at, received_at=row.received_at,
+        body=loads(row.body), raw=loads(row.raw) if with_raw else None,
+    )
+
+
+class EventStore(Repository):
+    def find_duplicate(self, event: Event, integration_id: str | None = None) -> str | None:
+        """The id of an earlier event with the same source id, if any."""
+        key = dedupe_key(event.source, event.source_id, integration_id)
+        with reading(self.engine) as connection:
+            return connection.execute(select(events.c.id).where(events.c.dedupe_key == key)).scalar()
+
+    def record(self, event: Event, decisions: list[NewDecision], integration_id: str | None = None) -> Recorded:
+        """Store ``event`` and its decisions in one transaction; a duplicate stores nothing."""
+        event_id = new_id()
+        stamp = now()
+        key = dedupe_key(event.source, event.source_id, integration_id)
+        body = event.to_dict(include_raw=False)
+        body["id"] = event_id
+        try:
+            with writing(self.engine) as connection:
+                existing = connection.execute(select(events.c.id).where(events.c.dedupe_key == key)).scalar()
+                if existing:
+                    return Recorded(existing, created=False)
+                connection.execute(events.insert(), dict(
+                    id=event_id, source=event.source, source_id=event.source_id,
+                    integration_id=integration_id, dedupe_key=key, kind=event.kind,
+                    title=event.title[:2000], occurred_at=event.occurred_at.timestamp(),
+                    received_at=stamp, body=dumps(body), raw=dumps(event.raw),
+                ))
+                if decisions:
+                    connection.execute(deliveries.insert(), [
+                        dict(
+                            id=new_id(), event_id=event_id, integration_id=d.integration_id,
+                            plugin=d.plugin, status=d.status, reason=d.reason, attempts=0,
+                            next_attempt_at=d.next_attempt_at, created_at=stamp, updated_at=stamp,
+                        )
+                        for d in decisions
+                    ])
+        except exc.IntegrityError:
+            existing = self.find_duplicate(event, integration_id)
+            if existing is None:
+                raise
+            return Recorded(existing, created=False)
+        queued = sum(1 for d in decisions if d.status == "pending")
+        return Recorded(event_id, created=True, queued=queued, skipped=len(decisions) - queued)
+
+    def get(self, event_id: str) -> EventRow | None:
+        with reading(self.engine) as connection:
+            row = connection.execute(select(events).where(events.c.id == event_id)).first()
+        return _row(row) if row else None
+
+    def list(self, *, limit: int = 50, before: tuple[float, str] | None = None,
+             source: str | None = None, kind: str | None = None) -> list[EventRow]:
+        """Newest first; ``before`` is the (received_at, id) of the last row of the previous page."""
+        query = select(events).order_by(events.c.received_at.desc(), events.c.id.desc()).limit(limit)
+        if before is not None:
+            stamp, last_id = before
+            query = query.where(or_(events.c.received_at < stamp,
+                                    and_(events.c.received_at == stamp, events.c.id < last_id)))
+        if source:
+            query = query.where(events.c.source == source)
+        if kind:
+            query = query.where(events.c.kind == kind)
+        with reading(self.engine) as connection:
+            return [_row(row, with_raw=False) for row in connection.execute(query)]

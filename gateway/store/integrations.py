@@ -1,0 +1,82 @@
+"""Integrations: a plugin, a name, its config (secret fields sealed apart) and its policy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from .base import Repository, dumps, loads, new_id, now, reading, writing
+from .tables import integrations
+
+
+@dataclass(frozen=True)
+class IntegrationRow:
+    id: str
+    plugin: str
+    name: str
+    enabled: bool
+    config: dict[str, Any]
+    secrets: str | None
+    policy: list[dict[str, Any]]
+    created_at: float
+    updated_at: float
+
+
+def _row(row) -> IntegrationRow:
+    return IntegrationRow(
+        id=row.id,
+        plugin=row.plugin,
+        name=row.name,
+        enabled=bool(row.enabled),
+        config=loads(row.config) or {},
+        secrets=row.secrets,
+        policy=loads(row.policy) or [],
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+class IntegrationStore(Repository):
+    def create(self, *, plugin: str, name: str, enabled: bool, config: dict, secrets: str | None, policy: list) -> IntegrationRow:
+        stamp = now()
+        values = dict(
+            id=new_id(), plugin=plugin, name=name, enabled=enabled, config=dumps(config),
+            secrets=secrets, policy=dumps(policy), created_at=stamp, updated_at=stamp,
+        )
+        with writing(self.engine) as connection:
+            connection.execute(integrations.insert().values(**values))
+        return self.get(values["id"])
+
+    def get(self, integration_id: str) -> IntegrationRow | None:
+        with reading(self.engine) as connection:
+            row = connection.execute(
+                select(integrations).where(integrations.c.id == integration_id)
+            ).first()
+        return _row(row) if row else None
+
+    def list(self, *, enabled_only: bool = False, plugin: str | None = None) -> list[IntegrationRow]:
+        query = select(integrations).order_by(integrations.c.created_at, integrations.c.id)
+        if enabled_only:
+            query = query.where(integrations.c.enabled.is_(True))
+        if plugin:
+            query = query.where(integrations.c.plugin == plugin)
+        with reading(self.engine) as connection:
+            return [_row(row) for row in connection.execute(query)]
+
+    def update(self, integration_id: str, **changes: Any) -> IntegrationRow | None:
+        values: dict[str, Any] = {}
+        for key, value in changes.items():
+            values[key] = dumps(value) if key in ("config", "policy") else value
+        values["updated_at"] = now()
+        with writing(self.engine) as connection:
+            result = connection.execute(
+                update(integrations).where(integrations.c.id == integration_id).values(**values)
+            )
+        return self.get(integration_id) if result.rowcount else None
+
+    def delete(self, integration_id: str) -> bool:
+        with writing(self.engine) as connection:
+            result = connection.execute(delete(integrations).where(integrations.c.id == integration_id))
+        return bool(result.rowcount)

@@ -1,0 +1,96 @@
+"""The tables. Times are seconds since the epoch (UTC) as floats, the same on every database."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+meta = Table(
+    "gateway_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+integrations = Table(
+    "integrations",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("plugin", String(100), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("config", Text, nullable=False),  # JSON, without the secret fields
+    Column("secrets", Text),  # Fernet token of the secret fields as JSON
+    Column("policy", Text, nullable=False),  # JSON list of statements
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("source", String(100), nullable=False),
+    Column("source_id", String(200), nullable=False),
+    Column("integration_id", String(36)),  # set for events received by one integration's webhook
+    Column("dedupe_key", String(400), nullable=False),
+    Column("kind", String(100), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("occurred_at", Float, nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("body", Text, nullable=False),  # the normalized event as JSON (without raw)
+    Column("raw", Text, nullable=False),  # the payload as received (decoded JSON, re-encoded)
+    UniqueConstraint("dedupe_key", name="uq_events_dedupe_key"),
+    Index("ix_events_received", "received_at", "id"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(36), primary_key=True),  # also the idempotency key plugins may send
+    Column("event_id", String(36), ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    Column("integration_id", String(36), ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False),
+    Column("plugin", String(100), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float),
+    Column("lease_owner", String(100)),
+    Column("lease_expires_at", Float),
+    Column("summary", Text),
+    Column("details", Text),  # JSON
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("event_id", "integration_id", name="uq_deliveries_event_integration"),
+    Index("ix_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_deliveries_integration", "integration_id", "status", "updated_at"),
+    Index("ix_deliveries_event", "event_id"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("delivery_id", String(36), ForeignKey("deliveries.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("worker", String(100), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    Column("outcome", String(20), nullable=False),  # delivered, retry, failed
+    Column("reason", Text, nullable=False),
+    Column("http", Text, nullable=False),  # JSON list of the attempt's HTTP exchanges
+    Index("ix_attempts_delivery", "delivery_id", "number"),
+)

@@ -1,0 +1,3 @@
+"""The gateway's version."""
+
+__version__ = "0.1.0"

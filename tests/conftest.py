@@ -1,0 +1,101 @@
+"""Shared fixtures: an app factory with a fresh plugin manager per test, clients, fixtures' payloads."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from waitress.server import create_server
+
+from gateway import create_app
+from gateway.state import get_state
+
+from . import plugins_for_tests as test_plugins
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+ADMIN_TOKEN = "admin-token-for-tests-0123456789"
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+def fixture_bytes(name: str) -> bytes:
+    """A payload from ../shared/fixtures (e.g. ``launchdarkly/flag-turned-on-production.json``)."""
+    return (FIXTURES / name).read_bytes()
+
+
+def fixture_json(name: str):
+    return json.loads(fixture_bytes(name))
+
+
+DEFAULT_PLUGINS = (
+    ("recorder", test_plugins.Recorder()),
+    ("picky", test_plugins.Picky()),
+    ("exploding", test_plugins.Exploding()),
+    ("inbox", test_plugins.Inbox()),
+)
+
+
+@pytest.fixture
+def make_app(tmp_path):
+    """Build a gateway app in a temporary instance folder; installed plugins are not loaded unless
+    ``entry_points=True``."""
+    apps = []
+
+    def make(config=None, plugins=DEFAULT_PLUGINS, entry_points=False, instance=None):
+        settings = {"GATEWAY_INSTANCE_PATH": str(instance or tmp_path / f"instance{len(apps)}"),
+                    "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN, "TESTING": True}
+        settings.update(config or {})
+        app = create_app(settings, plugins=plugins, entry_points=entry_points)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        get_state(app).db.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def state(app):
+    return get_state(app)
+
+
+class LiveServer:
+    """The app served by waitress (the production server) on a loopback port, in a thread."""
+
+    def __init__(self, app):
+        self.server = create_server(app, host="127.0.0.1", port=0, threads=4)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def live(app):
+    server = LiveServer(app)
+    yield server
+    server.close()
+
+
+def add_integration(client, plugin, name=None, config=None, policy=None, enabled=True):
+    body = {"plugin": plugin, "name": name or plugin, "config": config or {}, "enabled": enabled}
+    if policy is not None:
+        body["policy"] = policy
+    response = client.post("/api/v1/integrations", json=body, headers=AUTH)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()

@@ -1,0 +1,203 @@
+"""Plugins the tests register directly (a fresh plugin manager per test), good and broken ones."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+from gateway import (
+    Delivered,
+    Failed,
+    IntegrationType,
+    Secret,
+    Skip,
+    Take,
+    TargetURL,
+    hookimpl,
+)
+
+ALLOW_ALL_FLAGS = [{"effect": "allow", "resources": ["proj/*:env/*:flag/*"], "actions": ["*"]}]
+
+
+class RecorderConfig(Schema):
+    token = Secret(required=True, metadata={"description": "a credential"})
+    url = TargetURL(load_default=None)
+    label = fields.String(load_default="default")
+
+
+class Recorder:
+    """Takes every flag event its policy allows; delivering records the event."""
+
+    def __init__(self, key="recorder"):
+        self.key = key
+        self.delivered = []
+        self.checked = []
+
+    @hookimpl
+    def integration_type(self):
+        return IntegrationType(key=self.key, name="Recorder", description="records events",
+                               config_schema=RecorderConfig, default_policy=ALLOW_ALL_FLAGS)
+
+    @hookimpl
+    def check_event(self, event, config):
+        self.checked.append((event.source_id, config["token"]))
+        return Take()
+
+    @hookimpl
+    def deliver_event(self, event, config, http, delivery):
+        self.delivered.append(event.source_id)
+        return Delivered("recorded")
+
+
+class PickyConfig(Schema):
+    wanted_tag = fields.String(required=True)
+
+
+class Picky:
+    """Takes only flags carrying its configured tag; says how to fix it otherwise."""
+
+    @hookimpl
+    def integration_type(self):
+        return IntegrationType(key="picky", name="Picky", description="wants a tag",
+                               config_schema=PickyConfig, default_policy=ALLOW_ALL_FLAGS)
+
+    @hookimpl
+    def check_event(self, event, config):
+        if config["wanted_tag"] in event.flag_tags:
+            return Take()
+        return Skip(f"the flag has no tag {config['wanted_tag']!r}; add it to the flag")
+
+    @hookimpl
+    def deliver_event(self, event, config, http, delivery):
+        return Failed("not used")
+
+
+class Exploding:
+    """Its policy hook raises: it must not disturb the other plugins."""
+
+    @hookimpl
+    def integration_type(self):
+        return IntegrationType(key="exploding", name="Exploding", description="raises",
+                               config_schema=Schema, default_policy=ALLOW_ALL_FLAGS)
+
+    @hookimpl
+    def check_event(self, event):
+        raise RuntimeError("boom in check_event")
+
+    @hookimpl
+    def deliver_event(self, event):
+        raise RuntimeError("boom in deliver_event")
+
+
+# Broken plugins: each must be refused with a message naming it, the others still load.
+
+class NotASchema:
+    @hookimpl
+    def integration_type(self):
+        return IntegrationType(key="not-a-schema", name="x", description="x", config_schema=dict)
+
+    @hookimpl
+    def deliver_event(self, event):
+        return Delivered()
+
+
+class BadPolicy:
+    @hookimpl
+    def integration_type(self):
+        return IntegrationType(key="bad-policy", name="x", description="x", config_schema=Schema,
+                               default_policy=[{"effect": "allow", "resources": ["flg/*"], "actions": ["*"]}])
+
+    @hookimpl
+    def deliver_event(self, event):
+        return Delivered()
+
+
+class MisspelledHook:
+    @hookimpl
+    def integration_type(self):
+        return IntegrationType(key="misspelled", name="x", description="x", config_schema=Schema)
+
+    @hookimpl
+    def deliver_event(self, event):
+        return Delivered()
+
+    @hookimpl
+    def check_evnt(self, event):
+        return Take()
+
+
+class WrongArgument:
+    @hookimpl
+    def integration_type(self):
+        return IntegrationType(key="wrong-arg", name="x", description="x", config_schema=Schema)
+
+    @hookimpl
+    def deliver_event(self, event, settings):
+        return Delivered()
+
+
+class NoDelivery:
+    @hookimpl
+    def integration_type(self):
+        return IntegrationType(key="no-delivery", name="x", description="x", config_schema=Schema)
+
+
+class RaisingDeclaration:
+    @hookimpl
+    def integration_type(self):
+        raise ValueError("cannot declare")
+
+    @hookimpl
+    def deliver_event(self, event):
+        return Delivered()
+
+
+class BadKey:
+    @hookimpl
+    def integration_type(self):
+        return IntegrationType(key="Bad Key!", name="x", description="x", config_schema=Schema)
+
+    @hookimpl
+    def deliver_event(self, event):
+        return Delivered()
+
+
+class InboxConfig(Schema):
+    signing_secret = Secret(required=True)
+
+
+class Inbox:
+    """Receives its own webhooks: verifies a signature, returns one event per item."""
+
+    @hookimpl
+    def integration_type(self):
+        return IntegrationType(key="inbox", name="Inbox", description="inbound webhooks",
+                               config_schema=InboxConfig, default_policy=[], sources=())
+
+    @hookimpl
+    def receive_webhook(self, request, config):
+        from datetime import datetime, timezone
+
+        from gateway import Event, Received, Rejected, verify_hmac_sha256
+
+        if not verify_hmac_sha256(config["signing_secret"], request.body, request.header("X-Signature")):
+            raise Rejected(401, "bad or missing X-Signature")
+        body = request.json()
+        if body.get("type") == "ping":
+            return Received(message="pong")
+        if body.get("type") != "items":
+            return Received(ignored=f"type {body.get('type')!r} is not handled")
+        return Received(events=[
+            Event(source="inbox", source_id=str(item["id"]), kind="item",
+                  occurred_at=datetime.now(timezone.utc), title=item.get("title", ""), data=item)
+            for item in body["items"]
+        ])
+
+    @hookimpl
+    def check_event(self, event):
+        if event.data.get("wanted"):
+            return Take()
+        return Skip("the item is not wanted")
+
+    @hookimpl
+    def deliver_event(self, event):
+        return Delivered()
