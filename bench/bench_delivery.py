@@ -1,0 +1,441 @@
+"""Benchmark the delivery workers: throughput against a bare HTTP loop, webhook-to-target latency,
+and the memory of a worker facing a large backlog.
+
+Run from the repository root::
+
+    .venv/bin/python bench/bench_delivery.py            # defaults take about two minutes
+    .venv/bin/python bench/bench_delivery.py --help
+
+1. Throughput. ``--deliveries`` (10,000) queued deliveries are sent by the gateway's worker pool
+   (``--concurrency`` threads, the in-bench ``benchplugin`` POSTing each event with the core
+   ``HttpClient``) to a fake target: a threaded HTTP server on 127.0.0.1 in its own process that
+   answers 202 at once. In the same run, a bare loop of as many threads, each with a
+   ``requests.Session``, POSTs the same bodies to the same target; and two ``event-gateway worker``
+   processes of half as many threads each deliver another batch as large (the same concurrency, in
+   two interpreters). Goal: the gateway reaches at least 0.8 of the bare loop's rate.
+2. Latency. ``event-gateway serve`` (the real command, in a subprocess, with the bench plugin) gets
+   ``--latency-samples`` webhooks over HTTP, one at a time with the gateway idle in between; each
+   sample is the time from posting the webhook to the target receiving the event. Goal: p50 < 20 ms.
+3. Memory. ``event-gateway worker`` (the real command, in a subprocess) runs against a database
+   holding ``--backlog`` (100,000) pending deliveries for ``--rss-seconds``; its peak resident set
+   (``VmHWM`` in ``/proc/<pid>/status``) is read before it is stopped. Goal: under 200 MB, because
+   workers claim one delivery at a time and never load the backlog.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import queue
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import requests  # noqa: E402
+from marshmallow import Schema  # noqa: E402
+
+from gateway import Access, Delivered, Event, IntegrationType, RetryLater, TargetURL, create_app, hookimpl  # noqa: E402
+from gateway.delivery import WorkerPool  # noqa: E402
+from gateway.state import get_state  # noqa: E402
+from gateway.store.base import dumps, new_id, now  # noqa: E402
+from gateway.store.tables import deliveries, events  # noqa: E402
+from gateway.testing import FakeService, Reply, free_port, wait_until  # noqa: E402
+
+ADMIN_TOKEN = "bench-admin-token-0123456789"
+RESOURCE = "proj/bench:env/production:flag/bench-flag"
+INSERT_BATCH = 5000
+PROCESS_START_SECONDS = 5.0  # worker processes start within this; their deliveries fall due after it
+
+
+# the plugin ------------------------------------------------------------------------------------
+
+
+class BenchConfig(Schema):
+    url = TargetURL(required=True)
+
+
+class BenchPlugin:
+    """POSTs the event as JSON to ``url`` with the core's HTTP client."""
+
+    @hookimpl
+    def integration_type(self):
+        return IntegrationType(key="benchplugin", name="Bench", description="posts events to a URL",
+                               config_schema=BenchConfig,
+                               default_policy=[{"effect": "allow", "resources": ["proj/*:env/*:flag/*"], "actions": ["*"]}])
+
+    @hookimpl
+    def deliver_event(self, event, config, http, delivery):
+        response = http.post(config["url"], data=event_body(event), headers={"Content-Type": "application/json"})
+        if response.ok:
+            return Delivered(str(response.status_code))
+        return RetryLater(f"target answered {response.status_code}")
+
+
+def event_body(event: Event) -> bytes:
+    return json.dumps(event.to_dict(include_raw=False), separators=(",", ":")).encode()
+
+
+def make_bench_app(instance: str, **config: str):
+    settings = {"GATEWAY_INSTANCE_PATH": instance, "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
+                "GATEWAY_ALLOW_PRIVATE_TARGETS": "1", **config}
+    return create_app(settings, plugins=(("benchplugin", BenchPlugin()),), entry_points=False)
+
+
+# the target ------------------------------------------------------------------------------------
+
+
+def run_target() -> None:
+    """Child process: answer 202 to every POST at once; ``GET /count`` says how many arrived."""
+    count = 0
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        wbufsize = 64 * 1024  # one write per answer: no Nagle / delayed-ACK stall between header and body
+
+        def do_POST(self) -> None:
+            nonlocal count
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            with lock:
+                count += 1
+            self._answer(202, b'{"accepted":true}')
+
+        def do_GET(self) -> None:
+            with lock:
+                self._answer(200, str(count).encode())
+
+        def _answer(self, status: int, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+class Target:
+    """The fake target in its own process (so that it does not share the benchmark's interpreter)."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen([sys.executable, __file__, "--child", "target"], stdout=subprocess.PIPE, text=True)
+        self.url = f"http://127.0.0.1:{int(self.process.stdout.readline())}"
+
+    def count(self) -> int:
+        return int(requests.get(self.url + "/count", timeout=5).text)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+# queueing --------------------------------------------------------------------------------------
+
+
+def sample_event(n: int) -> Event:
+    return Event(source="bench", source_id=f"bench-{n}", kind="flag", occurred_at=datetime.now(timezone.utc),
+                 title=f"flag bench-flag turned on ({n})", accesses=[Access("updateOn", RESOURCE)],
+                 project_key="bench", environment_key="production", flag_key="bench-flag", name="Bench flag")
+
+
+def queue_deliveries(state, integration_id: str, count: int, due: float | None = None) -> list[bytes]:
+    """Store ``count`` events with one pending delivery each (due now unless told), in large
+    transactions; returns the bodies the plugin will send for them."""
+    bodies = []
+    stamp = now()
+    due = stamp if due is None else due
+    for start in range(0, count, INSERT_BATCH):
+        event_rows, delivery_rows = [], []
+        for n in range(start, min(count, start + INSERT_BATCH)):
+            event = sample_event(n)
+            event.id = new_id()
+            body = event.to_dict(include_raw=False)
+            bodies.append(event_body(event))
+            event_rows.append(dict(id=event.id, source="bench", source_id=event.source_id, integration_id=None,
+                                   dedupe_key=f"bench||{event.source_id}", kind="flag", title=event.title,
+                                   occurred_at=stamp, received_at=stamp, body=dumps(body), raw="null"))
+            delivery_rows.append(dict(id=new_id(), event_id=event.id, integration_id=integration_id,
+                                      plugin="benchplugin", status="pending", reason="bench", attempts=0,
+                                      next_attempt_at=due, created_at=stamp, updated_at=stamp))
+        with state.db.engine.begin() as connection:
+            connection.execute(events.insert(), event_rows)
+            connection.execute(deliveries.insert(), delivery_rows)
+    return bodies
+
+
+def add_integration(state, url: str) -> str:
+    return state.integrations.create({"plugin": "benchplugin", "name": "bench", "config": {"url": url}}).id
+
+
+# 1. throughput ---------------------------------------------------------------------------------
+
+
+def bare_loop(url: str, bodies: list[bytes], concurrency: int) -> float:
+    """Seconds for ``concurrency`` threads with a pooled ``requests.Session`` each to POST every body."""
+    work: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+    for body in bodies:
+        work.put(body)
+    failures = []
+
+    def run() -> None:
+        with requests.Session() as session:
+            while True:
+                try:
+                    body = work.get_nowait()
+                except queue.Empty:
+                    return
+                response = session.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=15)
+                if response.status_code != 202:
+                    failures.append(response.status_code)
+
+    threads = [threading.Thread(target=run) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise SystemExit(f"the bare loop got {len(failures)} non-202 answers")
+    return time.perf_counter() - started
+
+
+def gateway_run(state, target: Target, count: int, concurrency: int) -> float:
+    """Seconds for a worker pool of ``concurrency`` threads to deliver the ``count`` queued deliveries
+    and record them delivered. Progress is watched at the target (cheap), then confirmed in the database."""
+    pool = WorkerPool(state, concurrency, prefix="bench")
+    goal = target.count() + count
+    started = time.perf_counter()
+    pool.start()
+    try:
+        while target.count() < goal:
+            time.sleep(0.05)
+        while state.db.deliveries.stats(now()).by_status["delivered"] < count:
+            time.sleep(0.01)
+        return time.perf_counter() - started
+    finally:
+        pool.stop(grace=10)
+
+
+def processes_run(workdir: str, target: Target, count: int, concurrency: int) -> float:
+    """Seconds for two ``event-gateway worker`` processes of ``concurrency / 2`` threads each to deliver
+    ``count`` deliveries, timed from the moment they fall due (the processes start before)."""
+    instance = os.path.join(workdir, "processes")
+    state = get_state(make_bench_app(instance))
+    due = now() + PROCESS_START_SECONDS
+    queue_deliveries(state, add_integration(state, target.url + "/events"), count, due=due)
+    goal = target.count() + count
+    threads = str(max(1, concurrency // 2))
+    workers = [child_command(instance, ["worker", "--threads", threads], {}, os.path.join(workdir, f"worker{n}.log"))
+               for n in range(2)]
+    try:
+        while target.count() < goal:
+            if any(w.poll() is not None for w in workers):
+                raise SystemExit("a worker process exited; see its log in the bench's work folder")
+            time.sleep(0.05)
+        while state.db.deliveries.stats(now()).by_status["delivered"] < count:
+            time.sleep(0.01)
+        return now() - due
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(60)
+        state.db.dispose()
+
+
+def throughput(args: argparse.Namespace, target: Target, workdir: str) -> tuple[float, float, float]:
+    """Delivered/s of the bare loop, of the in-process worker pool, and of two worker processes."""
+    app = make_bench_app(os.path.join(workdir, "throughput"), GATEWAY_WORKERS=str(args.concurrency))
+    state = get_state(app)
+    bodies = queue_deliveries(state, add_integration(state, target.url + "/events"), args.deliveries)
+    before = target.count()
+    bare_seconds = bare_loop(target.url + "/events", bodies, args.concurrency)
+    gateway_seconds = gateway_run(state, target, args.deliveries, args.concurrency)
+    state.db.dispose()
+    processes_seconds = processes_run(workdir, target, args.deliveries, args.concurrency)
+    arrived = target.count() - before
+    if arrived != 3 * args.deliveries:
+        raise SystemExit(f"the target got {arrived} requests, expected {3 * args.deliveries}")
+    return (args.deliveries / bare_seconds, args.deliveries / gateway_seconds,
+            args.deliveries / processes_seconds)
+
+
+# 2. latency ------------------------------------------------------------------------------------
+
+
+def child_command(instance: str, command: list[str], env: dict[str, str], log_path: str) -> subprocess.Popen:
+    """An ``event-gateway`` command in a child process (with the bench plugin), logging to ``log_path``."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen([sys.executable, __file__, "--child", "command", instance, *command],
+                                env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=log)
+
+
+def run_command(instance: str, command: list[str]) -> None:
+    """Child process: run an ``event-gateway`` command with the bench plugin loaded."""
+    from gateway.cli.serve import serve
+    from gateway.cli.worker import worker
+
+    app = make_bench_app(instance)
+    with app.app_context():
+        {"serve": serve, "worker": worker}[command[0]].main(command[1:], standalone_mode=False)
+
+
+def ld_body(source_id: str) -> bytes:
+    return json.dumps({"_id": source_id, "kind": "flag", "date": int(time.time() * 1000),
+                       "title": "turned on bench-flag", "accesses": [{"action": "updateOn", "resource": RESOURCE}]}).encode()
+
+
+def latency(args: argparse.Namespace, workdir: str) -> list[float]:
+    instance = os.path.join(workdir, "latency")
+    seen: dict[str, float] = {}
+
+    def reply(request) -> Reply:
+        seen[json.loads(request.body)["source_id"]] = time.perf_counter()
+        return Reply(202, {})
+
+    with FakeService(reply) as target:
+        state = get_state(make_bench_app(instance))
+        add_integration(state, target.url + "/events")
+        state.db.dispose()
+        port = free_port()
+        log_path = os.path.join(workdir, "serve.log")
+        process = child_command(instance, ["serve", "--port", str(port)], {"GATEWAY_WORKERS": str(args.concurrency)},
+                                log_path)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until(lambda: _healthy(url, process, log_path), timeout=60, interval=0.05,
+                       message="the served gateway")
+            samples = []
+            with requests.Session() as session:
+                for n in range(args.latency_samples + 5):
+                    source_id = f"latency-{uuid.uuid4().hex}"
+                    sent = time.perf_counter()
+                    response = session.post(url + "/webhooks/launchdarkly", data=ld_body(source_id),
+                                            headers={"Content-Type": "application/json"}, timeout=10)
+                    if response.status_code != 202 or response.json()["queued"] != 1:
+                        raise SystemExit(f"webhook not queued: {response.status_code} {response.text}")
+                    wait_until(lambda: source_id in seen, timeout=10, interval=0.0005, message="the delivery")
+                    if n >= 5:  # the first few warm up connections
+                        samples.append((seen[source_id] - sent) * 1000)
+                    time.sleep(0.02)  # idle again before the next one
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+    return samples
+
+
+def _healthy(url: str, process: subprocess.Popen, log_path: str) -> bool:
+    if process.poll() is not None:
+        raise SystemExit(f"the gateway exited: {Path(log_path).read_text()}")
+    try:
+        return requests.get(url + "/healthz", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+# 3. memory -------------------------------------------------------------------------------------
+
+
+def peak_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise SystemExit("no VmHWM in /proc (Linux only)")
+
+
+def memory(args: argparse.Namespace, target: Target, workdir: str) -> tuple[float, int, float]:
+    instance = os.path.join(workdir, "memory")
+    state = get_state(make_bench_app(instance))
+    queue_deliveries(state, add_integration(state, target.url + "/events"), args.backlog)
+    state.db.dispose()
+    before = target.count()
+    log_path = os.path.join(workdir, "memory-worker.log")
+    process = child_command(instance, ["worker", "--threads", str(args.concurrency)], {}, log_path)
+    time.sleep(args.rss_seconds)
+    if process.poll() is not None:
+        raise SystemExit(f"the worker exited: {Path(log_path).read_text()}")
+    peak = peak_rss_mb(process.pid)
+    process.send_signal(signal.SIGTERM)
+    process.wait(60)
+    delivered = target.count() - before
+    return peak, delivered, delivered / args.rss_seconds
+
+
+# main ------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--deliveries", type=int, default=10_000, help="queued deliveries for the throughput run")
+    parser.add_argument("--concurrency", type=int, default=4, help="worker threads, and bare-loop threads")
+    parser.add_argument("--latency-samples", type=int, default=200)
+    parser.add_argument("--backlog", type=int, default=100_000, help="pending deliveries for the memory run")
+    parser.add_argument("--rss-seconds", type=float, default=15.0, help="how long the worker runs on the backlog")
+    parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        if args.child[0] == "target":
+            run_target()
+        else:
+            run_command(args.child[1], args.child[2:])
+        return
+
+    print(f"Delivery benchmark: Python {platform.python_version()}, {platform.machine()}, "
+          f"{os.cpu_count()} CPUs, concurrency {args.concurrency}")
+    target = Target()
+    with tempfile.TemporaryDirectory(prefix="bench-delivery-") as workdir:
+        try:
+            bare_rate, gateway_rate, processes_rate = throughput(args, target, workdir)
+            samples = latency(args, workdir)
+            peak, delivered, rate = memory(args, target, workdir)
+        finally:
+            target.stop()
+
+    ratio, processes_ratio = gateway_rate / bare_rate, processes_rate / bare_rate
+    half = max(1, args.concurrency // 2)
+    p50, p99 = percentile(samples, 0.5), percentile(samples, 0.99)
+    rows = [
+        ("bare requests.Session loop", f"{bare_rate:,.0f} /s", f"{args.concurrency} threads, one process"),
+        ("gateway, in-process workers", f"{gateway_rate:,.0f} /s", f"{args.concurrency} threads, as `serve` runs them"),
+        ("  / bare", f"{ratio:.3f}", "goal >= 0.80 " + ("met" if ratio >= 0.8 else "MISSED")),
+        ("gateway, 2 worker processes", f"{processes_rate:,.0f} /s", f"`event-gateway worker --threads {half}` x 2"),
+        ("  / bare", f"{processes_ratio:.3f}", "goal >= 0.80 " + ("met" if processes_ratio >= 0.8 else "MISSED")),
+        ("webhook-to-target p50", f"{p50:.1f} ms", "goal < 20 ms " + ("met" if p50 < 20 else "MISSED")),
+        ("webhook-to-target p99", f"{p99:.1f} ms", f"mean {statistics.mean(samples):.1f} ms, n={len(samples)}"),
+        (f"worker peak RSS, {args.backlog:,} pending", f"{peak:.1f} MB",
+         "goal < 200 MB " + ("met" if peak < 200 else "MISSED")),
+        ("worker rate on that backlog", f"{rate:,.0f} /s", f"{delivered:,} delivered in {args.rss_seconds:g} s"),
+    ]
+    print(f"\n{'measure':<36}{'value':>14}   notes")
+    print(f"{'-' * 36}{'-' * 14}   {'-' * 28}")
+    for label, value, note in rows:
+        print(f"{label:<36}{value:>14}   {note}")
+    print(f"\nThroughput: {args.deliveries:,} deliveries per run to a local target (its own process) answering 202.")
+
+
+if __name__ == "__main__":
+    main()

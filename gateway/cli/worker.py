@@ -1,0 +1,43 @@
+"""``event-gateway worker``: delivery workers without the web server."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import click
+from flask.cli import with_appcontext
+
+from ..delivery import WorkerPool
+from ..state import get_state
+from .stopping import on_stop_signal
+
+THREADS_WHEN_UNSET = 4
+
+
+@click.command("worker")
+@click.option("--threads", type=click.IntRange(1, 256), default=None,
+              help=f"Worker threads (default: GATEWAY_WORKERS, or {THREADS_WHEN_UNSET} when it is 0).")
+@with_appcontext
+def worker(threads: int | None) -> None:
+    """Run delivery workers against the gateway's database until SIGTERM or SIGINT.
+
+    Several may run at once, on one machine or many, beside `serve` or instead of its workers
+    (GATEWAY_WORKERS=0). They find new work by polling the database at least once a second. On
+    SIGTERM, running attempts may finish (at most GATEWAY_SHUTDOWN_GRACE_SECONDS); the rest stay queued.
+    """
+    state = get_state()
+    pool = WorkerPool(state, threads or state.settings.workers or THREADS_WHEN_UNSET)
+    stopped = threading.Event()
+
+    def stop(signum: int, _frame) -> None:
+        click.echo(f"event-gateway worker: {signal.Signals(signum).name} received, stopping", err=True)
+        stopped.set()
+
+    with on_stop_signal(stop):
+        pool.start()
+        click.echo(f"event-gateway worker running {len(pool.slots)} delivery worker(s)", err=True)
+        while not stopped.wait(0.5):
+            pass
+        released = pool.stop()
+    click.echo(f"event-gateway worker stopped ({released} delivery(ies) put back in the queue)", err=True)

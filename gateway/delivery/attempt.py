@@ -1,0 +1,181 @@
+"""One delivery attempt: hand a claimed delivery to its plugin, read the answer, record it.
+
+Whatever happens — the plugin answers, raises, the target refuses or never answers, the integration
+or its plugin is gone — the attempt is recorded with its outcome, reason, duration and HTTP exchanges,
+and the delivery moves on: ``delivered``, ``retrying`` (on schedule) or ``dead``. Nothing a plugin
+does stops the worker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from ..declarations import DeliveryRef
+from ..http import HttpClient, TransportError, make_session, redact
+from ..integrations import ActiveIntegration
+from ..outcomes import Delivered, Failed, RetryLater
+from ..state import GatewayState
+from ..store.deliveries import DeliveryRow, NewAttempt
+from ..targets import TargetNotAllowed
+from ..version import __version__
+from .schedule import RetrySchedule
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 2000
+
+
+def default_worker_prefix() -> str:
+    """``host:pid``, the prefix of this process's worker ids."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What an attempt came to: ``delivered``, ``retry`` (optionally not before ``after`` seconds)
+    or ``failed``."""
+
+    outcome: str
+    reason: str
+    summary: str | None = None
+    details: dict[str, Any] | None = None
+    after: float | None = None
+
+
+@dataclass(frozen=True)
+class AttemptReport:
+    """One attempt as it was recorded. ``status`` is the delivery's status afterwards; ``applied`` is
+    False when the worker had lost its lease meanwhile (the attempt is recorded, the delivery is
+    another worker's)."""
+
+    delivery_id: str
+    number: int
+    outcome: str
+    status: str
+    reason: str
+    summary: str | None
+    next_attempt_at: float | None
+    duration_ms: float
+    applied: bool
+    http: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+class Deliverer:
+    """Makes the attempts of one worker, through one pooled HTTP session."""
+
+    def __init__(self, state: GatewayState, worker_id: str, *, session: requests.Session | None = None,
+                 schedule: RetrySchedule | None = None, clock: Callable[[], float] = time.time):
+        self.state = state
+        self.worker_id = worker_id
+        self.session = session or make_session()
+        self.schedule = schedule or RetrySchedule(state.settings.retry_schedule)
+        self.clock = clock
+
+    def attempt(self, delivery: DeliveryRow) -> AttemptReport:
+        """Make the attempt of ``delivery`` — as claimed by this worker: ``attempts`` is its number,
+        its event and integration are loaded — and record it."""
+        started_at = self.clock()
+        started = time.perf_counter()
+        client: HttpClient | None = None
+        secrets: list[str] = []
+        try:
+            active = self._active(delivery)
+            if isinstance(active, Verdict):
+                verdict = active
+            else:
+                secrets = active.secret_values()
+                client = self._client(secrets)
+                verdict = self._call_plugin(delivery, active, client)
+        except Exception as exc:  # a stored event or config that cannot be read: keep the worker alive
+            log.exception("delivery %s: attempt %d failed before reaching the plugin", delivery.id, delivery.attempts)
+            verdict = Verdict("retry", f"the gateway could not prepare the attempt: {type(exc).__name__}: {exc}")
+        seconds = time.perf_counter() - started
+        verdict = dataclasses.replace(verdict, reason=_clip(redact(verdict.reason, secrets)),
+                                      summary=_clip(redact(verdict.summary, secrets)) if verdict.summary else None)
+        exchanges = [dataclasses.asdict(e) for e in client.exchanges] if client else []
+        return self._record(delivery, verdict, started_at, seconds, exchanges)
+
+    def _active(self, delivery: DeliveryRow) -> ActiveIntegration | Verdict:
+        active = self.state.integrations.active(delivery.integration)
+        if active.plugin is None:
+            return Verdict("retry", f"{active.error} in worker {self.worker_id}; "
+                                    "install or enable the plugin (GATEWAY_PLUGINS) and it will be retried")
+        if active.error:
+            return Verdict("failed", f"the integration cannot be used: {active.error}; fix it, then replay")
+        return active
+
+    def _client(self, secrets: list[str]) -> HttpClient:
+        settings = self.state.settings
+        return HttpClient(self.session, connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout,
+                          allow_private=settings.allow_private_targets, secrets=secrets,
+                          user_agent=f"event-gateway/{__version__}")
+
+    def _call_plugin(self, delivery: DeliveryRow, active: ActiveIntegration, client: HttpClient) -> Verdict:
+        event = delivery.event.to_event()
+        key = active.plugin.key
+        ref = DeliveryRef(id=delivery.id, attempt=delivery.attempts, integration=active.ref)
+        try:
+            result = self.state.host.call(key, "deliver_event", event=event, config=active.config,
+                                          http=client, delivery=ref)
+        except TargetNotAllowed as exc:
+            return Verdict("failed", f"target refused: {exc}")
+        except TransportError as exc:
+            return Verdict("retry", str(exc))
+        except Exception as exc:
+            log.warning("plugin %r raised in deliver_event for delivery %s: %s: %s",
+                        key, delivery.id, type(exc).__name__, exc)
+            return Verdict("retry", f"plugin {key!r} raised {type(exc).__name__}: {exc}")
+        if isinstance(result, Delivered):
+            return Verdict("delivered", result.summary or "delivered", summary=result.summary or "delivered",
+                           details=dict(result.details or {}))
+        if isinstance(result, RetryLater):
+            return Verdict("retry", result.reason, after=result.after)
+        if isinstance(result, Failed):
+            return Verdict("failed", result.reason)
+        return Verdict("retry", f"plugin {key!r} returned {type(result).__name__}, "
+                                "not Delivered, RetryLater or Failed")
+
+    def _record(self, delivery: DeliveryRow, verdict: Verdict, started_at: float, seconds: float,
+                exchanges: list[dict[str, Any]]) -> AttemptReport:
+        number = delivery.attempts
+        finished_at = self.clock()
+        next_attempt_at = None
+        if verdict.outcome == "delivered":
+            status, reason = "delivered", verdict.reason
+        elif verdict.outcome == "failed":
+            status, reason = "dead", verdict.reason
+        elif self.schedule.exhausted(number):
+            status, reason = "dead", f"gave up after {number} attempts: {verdict.reason}"
+        else:
+            status, reason = "retrying", verdict.reason
+            next_attempt_at = finished_at + max(verdict.after or 0.0, self.schedule.delay_after(number))
+        duration_ms = round(seconds * 1000, 3)
+        applied = self.state.db.deliveries.finish(
+            delivery.id, self.worker_id,
+            NewAttempt(number=number, worker=self.worker_id, started_at=started_at, duration_ms=duration_ms,
+                       outcome=verdict.outcome, reason=verdict.reason, http=exchanges),
+            status=status, reason=reason, next_attempt_at=next_attempt_at, summary=verdict.summary,
+            details=verdict.details, now=finished_at,
+        )
+        metrics = self.state.metrics
+        metrics.attempts.labels(delivery.plugin, verdict.outcome).inc()
+        metrics.attempt_seconds.labels(delivery.plugin).observe(seconds)
+        if not applied:
+            log.warning("delivery %s: worker %s lost its lease during attempt %d; the attempt is recorded, "
+                        "the delivery is another worker's", delivery.id, self.worker_id, number)
+        return AttemptReport(delivery_id=delivery.id, number=number, outcome=verdict.outcome, status=status,
+                             reason=reason, summary=verdict.summary, next_attempt_at=next_attempt_at,
+                             duration_ms=duration_ms, applied=applied, http=exchanges)

@@ -1,0 +1,198 @@
+"""The worker pool: threads that claim due deliveries and make their attempts.
+
+Each worker loops: claim due deliveries (under a lease), attempt them, repeat. It claims one at a
+time while work is sparse, so that a burst spreads over the workers; while every claim comes back
+full (a backlog) it claims up to 8 at once, which costs less per delivery. With nothing due it
+sleeps on the app's ``new_work`` condition until the next delivery falls due, at most
+``poll_seconds`` (1 s): an event accepted in this process wakes it at once, while work queued by
+another process (or a lease that ran out) is seen within that second. A housekeeping thread renews
+the leases of running attempts and prunes old records.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..http import make_session
+from ..state import GatewayState
+from ..store.base import now
+from ..store.deliveries import DeliveryRow
+from .attempt import Deliverer, default_worker_prefix
+from .schedule import RetrySchedule
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 1.0
+MAX_BATCH = 8
+PRUNE_INTERVAL_SECONDS = 3600.0
+ERROR_PAUSE_SECONDS = 1.0
+DAY = 86400.0
+
+
+@dataclass
+class WorkerSlot:
+    """One worker thread and what it is doing."""
+
+    worker_id: str
+    thread: threading.Thread | None = None
+    heartbeat: float = 0.0
+    current: str | None = None  # the delivery being attempted (or next, of those it holds)
+
+
+class WorkerPool:
+    """``count`` delivery workers of one app. Worker ids are ``<prefix>:<n>``, the prefix being
+    ``host:pid`` unless given. :meth:`start` it, :meth:`stop` it; :meth:`health` tells how it fares."""
+
+    def __init__(self, state: GatewayState, count: int, *, prefix: str | None = None,
+                 poll_seconds: float = POLL_SECONDS, prune_interval: float = PRUNE_INTERVAL_SECONDS):
+        if count < 1:
+            raise ValueError("a worker pool needs at least one worker")
+        self.state = state
+        self.poll_seconds = poll_seconds
+        self.prune_interval = prune_interval
+        self.schedule = RetrySchedule(state.settings.retry_schedule)
+        prefix = prefix or default_worker_prefix()
+        self.slots = [WorkerSlot(f"{prefix}:{n}") for n in range(1, count + 1)]
+        self._stopping = threading.Event()
+        self._housekeeper: threading.Thread | None = None
+        self.started_at: float | None = None
+
+    @property
+    def worker_ids(self) -> list[str]:
+        return [slot.worker_id for slot in self.slots]
+
+    def start(self) -> None:
+        """Start the worker threads and the housekeeping thread; the pool joins ``state.workers``."""
+        self.started_at = time.time()
+        for n, slot in enumerate(self.slots, start=1):
+            slot.heartbeat = time.time()
+            slot.thread = threading.Thread(target=self._work, args=(slot,), name=f"delivery-worker-{n}", daemon=True)
+            slot.thread.start()
+        self._housekeeper = threading.Thread(target=self._housekeeping, name="delivery-housekeeping", daemon=True)
+        self._housekeeper.start()
+        self.state.workers.append(self)
+        log.info("%d delivery worker(s) started (%s)", len(self.slots), ", ".join(self.worker_ids))
+
+    def stop(self, grace: float | None = None) -> int:
+        """Stop claiming; let running attempts finish for up to ``grace`` seconds (default
+        ``GATEWAY_SHUTDOWN_GRACE_SECONDS``); put the deliveries of attempts still running back in
+        the queue. Returns how many were put back."""
+        if grace is None:
+            grace = self.state.settings.shutdown_grace_seconds
+        self._stopping.set()
+        self.state.notify_new_work()
+        deadline = time.monotonic() + grace
+        for slot in self.slots:
+            if slot.thread is not None:
+                slot.thread.join(max(0.0, deadline - time.monotonic()))
+        if self._housekeeper is not None:
+            self._housekeeper.join(max(0.0, deadline - time.monotonic()))
+        unfinished = [slot.worker_id for slot in self.slots if slot.thread is not None and slot.thread.is_alive()]
+        released = 0
+        if unfinished:
+            try:
+                released = self.state.db.deliveries.release(unfinished, now())
+            except Exception:
+                log.exception("could not put back the deliveries of workers still running; their leases will run out")
+            log.warning("%d attempt(s) still running after %gs; %d delivery(ies) put back in the queue",
+                        len(unfinished), grace, released)
+        if self in self.state.workers:
+            self.state.workers.remove(self)
+        log.info("delivery workers stopped")
+        return released
+
+    def health(self) -> dict[str, Any]:
+        """Liveness for ``/healthz``: threads alive, busy, and the age of the oldest heartbeat."""
+        stamp = time.time()
+        alive = [slot for slot in self.slots if slot.thread is not None and slot.thread.is_alive()]
+        return {
+            "threads": len(self.slots),
+            "alive": len(alive),
+            "busy": sum(1 for slot in alive if slot.current),
+            "oldest_heartbeat_seconds": round(max((stamp - s.heartbeat for s in alive), default=0.0), 3),
+            "stopping": self._stopping.is_set(),
+        }
+
+    # the threads -------------------------------------------------------------------------------
+
+    def _work(self, slot: WorkerSlot) -> None:
+        deliveries = self.state.db.deliveries
+        lease = self.state.settings.lease_seconds
+        deliverer = Deliverer(self.state, slot.worker_id, session=make_session(), schedule=self.schedule)
+        batch_size = 1
+        while not self._stopping.is_set():
+            slot.heartbeat = time.time()
+            try:
+                batch = deliveries.claim_many(slot.worker_id, lease, now(), batch_size,
+                                              max_attempts=self.schedule.max_attempts)
+            except Exception:
+                log.exception("worker %s could not claim deliveries", slot.worker_id)
+                self._stopping.wait(ERROR_PAUSE_SECONDS)
+                continue
+            if not batch:
+                batch_size = 1
+                self._wait_for_work()
+                continue
+            batch_size = min(batch_size * 2, MAX_BATCH) if len(batch) == batch_size else 1
+            self._attempt_all(slot, deliverer, batch)
+
+    def _attempt_all(self, slot: WorkerSlot, deliverer: Deliverer, batch: list[DeliveryRow]) -> None:
+        for delivery in batch:
+            if self._stopping.is_set():  # put back the ones not attempted
+                try:
+                    self.state.db.deliveries.release([slot.worker_id], now())
+                except Exception:
+                    log.exception("worker %s could not put back the deliveries it had not attempted; "
+                                  "their lease will run out", slot.worker_id)
+                break
+            slot.current = delivery.id
+            slot.heartbeat = time.time()
+            try:
+                deliverer.attempt(delivery)
+            except Exception:
+                log.exception("worker %s could not record its attempt of delivery %s; the lease will run out "
+                              "and the delivery be taken again", slot.worker_id, delivery.id)
+                self._stopping.wait(ERROR_PAUSE_SECONDS)
+        slot.current = None
+
+    def _wait_for_work(self) -> None:
+        try:
+            due = self.state.db.deliveries.next_due_at()
+        except Exception:
+            log.exception("could not read when the next delivery is due")
+            due = None
+        timeout = self.poll_seconds if due is None else min(max(due - now(), 0.0), self.poll_seconds)
+        if timeout <= 0:
+            return
+        with self.state.new_work:
+            if not self._stopping.is_set():
+                self.state.new_work.wait(timeout)
+
+    def _housekeeping(self) -> None:
+        lease = self.state.settings.lease_seconds
+        interval = min(lease / 3, 10.0)
+        next_prune = time.monotonic()
+        while not self._stopping.wait(interval):
+            busy = [slot.worker_id for slot in self.slots if slot.current]
+            try:
+                self.state.db.deliveries.renew(busy, now() + lease)
+            except Exception:
+                log.exception("could not renew the leases of running attempts")
+            if time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + self.prune_interval
+                self._prune()
+
+    def _prune(self) -> None:
+        cutoff = now() - self.state.settings.retention_days * DAY
+        try:
+            result = self.state.db.deliveries.prune(cutoff)
+        except Exception:
+            log.exception("pruning old deliveries failed; it is tried again later")
+            return
+        if result.deliveries or result.events:
+            log.info("retention: removed %d delivered/skipped deliveries and %d events older than %g days",
+                     result.deliveries, result.events, self.state.settings.retention_days)

@@ -1,0 +1,299 @@
+"""The delivery queue in the database: claim, leases, finish, release, retry, replay, prune, stats."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+
+import pytest
+
+from gateway.store.base import now
+from gateway.store.deliveries import NewAttempt, NotRetryable, UnknownEvents
+
+from .delivery_support import add, claim_until_empty, delivery_app, dstate, queue_event, scripted  # noqa: F401
+
+LEASE = 30
+
+
+def attempt(number: int, worker: str = "w1", outcome: str = "delivered") -> NewAttempt:
+    return NewAttempt(number=number, worker=worker, started_at=now(), duration_ms=1.0, outcome=outcome,
+                      reason=outcome, http=[{"method": "POST", "status": 200}])
+
+
+def test_claim_takes_only_due_deliveries_oldest_first(dstate):
+    store, row = dstate.db.deliveries, add(dstate)
+    t = now()
+    _, later = queue_event(dstate, row.id, "later", due=t + 20)
+    _, second = queue_event(dstate, row.id, "second", due=t - 5)
+    _, first = queue_event(dstate, row.id, "first", due=t - 10)
+
+    claimed = store.claim("w1", LEASE, t)
+    assert claimed.id == first and claimed.status == "in_flight" and claimed.attempts == 1
+    assert claimed.lease_owner == "w1" and claimed.lease_expires_at == pytest.approx(t + LEASE)
+    assert store.claim("w1", LEASE, t).id == second
+    assert store.claim("w1", LEASE, t) is None
+    assert store.claim("w1", LEASE, t + 21).id == later
+
+
+def test_claim_many_takes_due_deliveries_in_order_up_to_the_limit(dstate):
+    store, row = dstate.db.deliveries, add(dstate)
+    t = now()
+    ids = [queue_event(dstate, row.id, f"e{n}", due=t - 10 + n)[1] for n in range(5)]
+    queue_event(dstate, row.id, "not-yet", due=t + 60)
+
+    first = store.claim_many("w1", LEASE, t, 3)
+    assert [d.id for d in first] == ids[:3]
+    assert all(d.status == "in_flight" and d.lease_owner == "w1" and d.attempts == 1 for d in first)
+    assert first[0].event.source_id == "e0" and first[0].integration.id == row.id
+    assert [d.id for d in store.claim_many("w2", LEASE, t, 8)] == ids[3:]
+    assert store.claim_many("w3", LEASE, t, 8) == []
+    assert store.get(ids[4]).lease_owner == "w2"
+
+
+def test_claim_skips_disabled_integrations_and_filters_by_integration(dstate):
+    store = dstate.db.deliveries
+    held, other = add(dstate, name="held"), add(dstate, name="other")
+    queue_event(dstate, held.id, "a")
+    _, other_delivery = queue_event(dstate, other.id, "b")
+    dstate.integrations.update(held, {"enabled": False})
+
+    assert store.claim("w1", LEASE, now(), integration_id=held.id) is None
+    assert store.claim("w1", LEASE, now()).id == other_delivery
+    assert store.claim("w1", LEASE, now()) is None
+    assert store.stats(now()).held == 1
+    assert store.next_due_at() is not None  # only the in-flight lease of `other`
+
+    dstate.integrations.update(dstate.db.integrations.get(held.id), {"enabled": True})
+    assert store.claim("w1", LEASE, now(), integration_id=held.id).integration_id == held.id
+
+
+def test_finish_moves_the_delivery_only_for_the_lease_holder(dstate):
+    store, row = dstate.db.deliveries, add(dstate)
+    _, delivery_id = queue_event(dstate, row.id, "e")
+    store.claim("w1", LEASE, now())
+
+    assert not store.finish(delivery_id, "intruder", attempt(1, "intruder"), status="delivered", reason="x", now=now())
+    assert store.get(delivery_id).status == "in_flight"
+    assert store.finish(delivery_id, "w1", attempt(1), status="delivered", reason="ok", summary="id 7",
+                        details={"id": 7}, now=now())
+    done = store.get(delivery_id)
+    assert (done.status, done.summary, done.details, done.lease_owner) == ("delivered", "id 7", {"id": 7}, None)
+    assert [(a.worker, a.number) for a in done.attempt_log] == [("intruder", 1), ("w1", 1)]
+    assert done.attempt_log[1].http == [{"method": "POST", "status": 200}]
+
+
+def test_expired_lease_is_taken_again_and_the_lost_attempt_recorded(dstate):
+    store, row = dstate.db.deliveries, add(dstate)
+    _, delivery_id = queue_event(dstate, row.id, "e")
+    t = now()
+    store.claim("dead-worker", 2, t)
+    assert store.claim("w2", LEASE, t + 1) is None  # the lease still holds
+
+    again = store.claim("w2", LEASE, t + 3)
+    assert again.id == delivery_id and again.lease_owner == "w2" and again.attempts == 2
+    [lost] = store.get(delivery_id).attempt_log
+    assert lost.outcome == "lost" and lost.worker == "dead-worker" and "lease ran out" in lost.reason
+    assert not store.finish(delivery_id, "dead-worker", attempt(1, "dead-worker"), status="delivered",
+                            reason="late", now=t + 4)
+    assert store.get(delivery_id).lease_owner == "w2"
+
+
+def test_expired_lease_on_the_last_attempt_goes_dead(dstate):
+    store, row = dstate.db.deliveries, add(dstate)
+    _, delivery_id = queue_event(dstate, row.id, "e")
+    t = now()
+    store.claim("w1", 1, t, max_attempts=1)
+    assert store.claim("w2", LEASE, t + 2, max_attempts=1) is None
+    dead = store.get(delivery_id)
+    assert dead.status == "dead" and "gave up after 1 attempts" in dead.reason
+
+
+def test_renew_extends_only_the_given_workers_leases(dstate):
+    store, row = dstate.db.deliveries, add(dstate)
+    _, mine = queue_event(dstate, row.id, "a")
+    _, theirs = queue_event(dstate, row.id, "b")
+    t = now()
+    store.claim("w1", 2, t)
+    store.claim("w2", 2, t)
+    assert store.renew(["w1"], t + 100) == 1
+    assert store.get(mine).lease_expires_at == t + 100
+    assert store.get(theirs).lease_expires_at == pytest.approx(t + 2)
+    assert store.claim("w3", LEASE, t + 5).id == theirs
+
+
+def test_release_puts_deliveries_back_with_their_attempt_count(dstate):
+    store, row = dstate.db.deliveries, add(dstate)
+    _, fresh = queue_event(dstate, row.id, "a")
+    store.claim("w1", LEASE, now())
+    _, retried = queue_event(dstate, row.id, "b")
+    store.claim("w2", LEASE, now())
+    store.finish(retried, "w2", attempt(1, "w2", "retry"), status="retrying", reason="503",
+                 next_attempt_at=now() - 1, now=now())
+    assert store.claim("w1", LEASE, now()).id == retried  # its second attempt
+
+    assert store.release(["w1"], now()) == 2
+    a, b = store.get(fresh), store.get(retried)
+    assert (a.status, a.attempts, a.lease_owner) == ("pending", 0, None)
+    assert (b.status, b.attempts) == ("retrying", 1)
+    assert "worker stopped" in a.reason
+
+
+def test_retry_by_hand(dstate):
+    store, row = dstate.db.deliveries, add(dstate)
+    _, delivery_id = queue_event(dstate, row.id, "e")
+    store.claim("w1", LEASE, now())
+    with pytest.raises(NotRetryable, match="attempt is running"):
+        store.retry(delivery_id, now())
+    store.finish(delivery_id, "w1", attempt(1, outcome="failed"), status="dead", reason="400", now=now())
+
+    again = store.retry(delivery_id, now())
+    assert (again.status, again.attempts, again.reason) == ("pending", 1, "re-queued by hand (retry)")
+    assert store.claim("w1", LEASE, now()).attempts == 2
+    store.finish(delivery_id, "w1", attempt(2), status="delivered", reason="ok", now=now())
+    with pytest.raises(NotRetryable, match="replay its event"):
+        store.retry(delivery_id, now())
+    assert store.retry("no-such-id", now()) is None
+
+
+def test_replay_since_requeues_recent_dead_deliveries_only(dstate):
+    store, row = dstate.db.deliveries, add(dstate)
+    other = add(dstate, name="other")
+    ids = {}
+    for name, integration, dead_at in (("old", row, 100.0), ("recent", row, 1000.0), ("others", other, 1000.0)):
+        _, ids[name] = queue_event(dstate, integration.id, name)
+        store.claim("w1", LEASE, now(), integration_id=integration.id)
+        store.finish(ids[name], "w1", attempt(1, outcome="failed"), status="dead", reason="400", now=dead_at)
+
+    result = store.replay(row.id, row.plugin, now=now(), since=500.0)
+    assert (result.requeued, result.created, result.in_flight) == (1, 0, 0)
+    assert [store.get(ids[n]).status for n in ("old", "recent", "others")] == ["dead", "pending", "dead"]
+
+
+def test_replay_event_ids_requeues_any_status_and_creates_missing_deliveries(dstate):
+    store, row = dstate.db.deliveries, add(dstate)
+    delivered_event, delivered = queue_event(dstate, row.id, "delivered")
+    store.claim("w1", LEASE, now())
+    store.finish(delivered, "w1", attempt(1), status="delivered", reason="ok", summary="s", now=now())
+    skipped_event, skipped = queue_event(dstate, row.id, "skipped", status="skipped")
+    running_event, running = queue_event(dstate, row.id, "running")
+    store.claim("w1", LEASE, now(), integration_id=row.id)
+    other = add(dstate, name="other")
+    foreign_event, _ = queue_event(dstate, other.id, "foreign")
+
+    with pytest.raises(UnknownEvents) as raised:
+        store.replay(row.id, row.plugin, now=now(), event_ids=[delivered_event, "nope"])
+    assert raised.value.ids == ["nope"]
+    assert store.get(delivered).status == "delivered"  # nothing changed
+
+    result = store.replay(row.id, row.plugin, now=now(),
+                          event_ids=[delivered_event, skipped_event, running_event, foreign_event, foreign_event])
+    assert (result.requeued, result.created, result.in_flight) == (2, 1, 1)
+    assert store.get(delivered).status == "pending" and store.get(delivered).summary is None
+    assert store.get(skipped).status == "pending"
+    assert store.get(running).status == "in_flight"
+    [created] = [d for d in store.for_event(foreign_event) if d.integration_id == row.id]
+    assert (created.status, created.plugin, created.attempts) == ("pending", "scripted", 0)
+    with pytest.raises(ValueError):
+        store.replay(row.id, row.plugin, now=now())
+
+
+def test_prune_keeps_dead_and_queued_deliveries_and_their_events(dstate):
+    store, row = dstate.db.deliveries, add(dstate)
+    t = now()
+    events = {}
+    for name, status in (("delivered", "delivered"), ("dead", "dead"), ("skipped", None), ("pending", None)):
+        events[name], delivery = queue_event(dstate, row.id, name, status="skipped" if name == "skipped" else "pending")
+        if status:
+            store.claim("w1", LEASE, now(), integration_id=row.id)
+            store.finish(delivery, "w1", attempt(1), status=status, reason=status, now=t - 1000)
+    with dstate.db.engine.begin() as connection:  # make the skipped one old too
+        connection.exec_driver_sql("UPDATE deliveries SET updated_at = ? WHERE status = 'skipped'", (t - 1000,))
+        connection.exec_driver_sql("UPDATE events SET received_at = ?", (t - 1000,))
+
+    result = store.prune(t - 500)
+    assert (result.deliveries, result.events) == (2, 2)
+    assert dstate.db.events.get(events["delivered"]) is None and dstate.db.events.get(events["skipped"]) is None
+    for kept in ("dead", "pending"):
+        assert dstate.db.events.get(events[kept]) is not None
+        assert len(store.for_event(events[kept])) == 1
+    with dstate.db.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM attempts").scalar() == 1  # the dead one's
+    assert store.prune(t - 500) == type(result)(0, 0)
+
+
+def test_prune_keeps_recent_records(dstate):
+    store, row = dstate.db.deliveries, add(dstate)
+    _, delivery = queue_event(dstate, row.id, "e")
+    store.claim("w1", LEASE, now())
+    store.finish(delivery, "w1", attempt(1), status="delivered", reason="ok", now=now())
+    assert store.prune(now() - 3600).deliveries == 0
+    assert store.get(delivery) is not None
+
+
+def test_next_due_and_stats(dstate):
+    store, row = dstate.db.deliveries, add(dstate)
+    assert store.next_due_at() is None
+    t = now()
+    queue_event(dstate, row.id, "soon", due=t + 5)
+    queue_event(dstate, row.id, "later", due=t + 50)
+    queue_event(dstate, row.id, "skipped", status="skipped")
+    assert store.next_due_at() == pytest.approx(t + 5)
+    store.claim("w1", 2, t + 6)
+    assert store.next_due_at() == pytest.approx(t + 8)  # the lease end comes first
+
+    stats = store.stats(t + 10)
+    assert stats.by_status == {"pending": 1, "in_flight": 1, "retrying": 0, "delivered": 0, "skipped": 1, "dead": 0}
+    assert stats.depth == 2 and stats.held == 0 and 9 < stats.oldest_age <= 10
+
+
+def test_list_filters_and_pages_newest_first(dstate):
+    store, row = dstate.db.deliveries, add(dstate)
+    other = add(dstate, name="other")
+    ids = [queue_event(dstate, row.id, f"e{n}")[1] for n in range(5)]
+    queue_event(dstate, other.id, "x")
+    page = store.list(integration_id=row.id, limit=3)
+    assert [d.id for d in page] == ids[::-1][:3]
+    rest = store.list(integration_id=row.id, limit=3, before=(page[-1].created_at, page[-1].id))
+    assert [d.id for d in rest] == ids[::-1][3:]
+    assert len(store.list(status="pending")) == 6 and store.list(status="dead") == []
+    assert store.list(since=now() + 10) == []
+
+
+def test_concurrent_threads_never_claim_one_delivery_twice(dstate):
+    store, row = dstate.db.deliveries, add(dstate)
+    expected = {queue_event(dstate, row.id, f"e{n}")[1] for n in range(200)}
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def work(worker_id: str) -> None:
+        for _ in range(len(expected)):
+            delivery = store.claim(worker_id, LEASE, now())
+            if delivery is None:
+                return
+            with lock:
+                claimed.append(delivery.id)
+
+    threads = [threading.Thread(target=work, args=(f"w{n}",)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(claimed) == len(set(claimed)) and set(claimed) == expected
+
+
+def test_concurrent_processes_never_claim_one_delivery_twice(dstate):
+    row = add(dstate)
+    expected = {queue_event(dstate, row.id, f"e{n}")[1] for n in range(300)}
+    context = multiprocessing.get_context("spawn")
+    results, start = context.Queue(), context.Barrier(3)
+    processes = [context.Process(target=claim_until_empty,
+                                 args=(dstate.settings.database_url, f"p{n}", start, results))
+                 for n in range(3)]
+    for process in processes:
+        process.start()
+    outcomes = dict(results.get(timeout=120) for _ in processes)
+    for process in processes:
+        process.join(30)
+    everything = [i for ids in outcomes.values() for i in ids]
+    assert len(everything) == len(set(everything)) and set(everything) == expected
+    assert sum(1 for ids in outcomes.values() if ids) >= 2, {k: len(v) for k, v in outcomes.items()}

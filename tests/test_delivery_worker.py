@@ -1,0 +1,310 @@
+"""One attempt (outcome mapping, recording, redaction, metrics) and the worker pool (wake-up,
+disabled integrations, leases, shutdown)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import requests
+
+from gateway import Delivered, Failed, RetryLater, TargetNotAllowed, TransportError
+from gateway.delivery import Deliverer, WorkerPool
+from gateway.state import get_state
+from gateway.store.base import now
+from gateway.testing import FakeService, Reply, wait_until
+
+from .delivery_support import (  # noqa: F401
+    add, delivery_app, dclient, dstate, ld_entry, queue_event, scripted,
+)
+
+SECRET = "hunter2-very-secret"
+
+
+def run_one(state, worker_id: str = "w1"):
+    """Claim the next due delivery and make its attempt; returns the report."""
+    delivery = state.db.deliveries.claim(worker_id, 30, now())
+    assert delivery is not None
+    return Deliverer(state, worker_id).attempt(delivery)
+
+
+def metric(state, name: str, **labels) -> float:
+    return state.metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+def test_delivered_records_summary_details_exchanges_and_metrics(dstate):
+    with FakeService(Reply(201, {"id": "abc"})) as target:
+        row = add(dstate, "courier", {"url": target.url + "/in", "token": SECRET})
+        _, delivery_id = queue_event(dstate, row.id, "e1")
+        report = run_one(dstate)
+    assert (report.outcome, report.status, report.number, report.applied) == ("delivered", "delivered", 1, True)
+    delivery = dstate.db.deliveries.get(delivery_id)
+    assert delivery.status == "delivered" and delivery.summary == "accepted with 201"
+    assert delivery.details == {"status": 201}
+    [entry] = delivery.attempt_log
+    assert entry.outcome == "delivered" and entry.worker == "w1" and entry.duration_ms > 0
+    [exchange] = entry.http
+    assert exchange["method"] == "POST" and exchange["status"] == 201
+    assert exchange["url"] == target.url + "/in?token=[redacted]" and exchange["excerpt"] == '{"id": "abc"}'
+    assert SECRET not in str(entry)
+    [request] = target.received()
+    assert request.json() == {"source_id": "e1", "delivery": delivery_id, "attempt": 1}
+    assert metric(dstate, "gateway_delivery_attempts_total", plugin="courier", result="delivered") == 1
+    assert metric(dstate, "gateway_delivery_attempt_seconds_count", plugin="courier") == 1
+
+
+def test_retry_later_follows_the_schedule_and_honours_after(dstate, scripted):
+    row = add(dstate)
+    _, delivery_id = queue_event(dstate, row.id, "e")
+    scripted.script = [RetryLater("busy"), RetryLater("slow down", after=60)]
+    first = run_one(dstate)
+    assert first.status == "retrying" and first.reason == "busy"
+    assert now() + 0.2 * 0.8 - 0.1 <= first.next_attempt_at <= now() + 0.2 * 1.2  # schedule: 0.2 s after attempt 1
+    dstate.db.deliveries.retry(delivery_id, now())
+    second = run_one(dstate)
+    assert second.status == "retrying" and 59 <= second.next_attempt_at - now() <= 60.5
+    assert [a.outcome for a in dstate.db.deliveries.get(delivery_id).attempt_log] == ["retry", "retry"]
+
+
+def test_gives_up_when_attempts_run_out(dstate, scripted):
+    row = add(dstate)
+    _, delivery_id = queue_event(dstate, row.id, "e")
+    scripted.script = [RetryLater(f"no {n}") for n in range(1, 6)]
+    for number in range(1, 6):
+        dstate.db.deliveries.retry(delivery_id, now())
+        report = run_one(dstate)
+        assert report.number == number
+    assert report.status == "dead" and report.reason == "gave up after 5 attempts: no 5"
+    assert dstate.db.deliveries.get(delivery_id).status == "dead"
+    assert metric(dstate, "gateway_delivery_attempts_total", plugin="scripted", result="retry") == 5
+
+
+@pytest.mark.parametrize("answer,status,reason", [
+    (Failed("bad request: field x"), "dead", "bad request: field x"),
+    (TargetNotAllowed("10.0.0.1 is private"), "dead", "target refused: 10.0.0.1 is private"),
+    (TransportError("POST https://x timed out"), "retrying", "POST https://x timed out"),
+    (KeyError("missing"), "retrying", "plugin 'scripted' raised KeyError: 'missing'"),
+    ("not a result", "retrying", "plugin 'scripted' returned str, not Delivered, RetryLater or Failed"),
+])
+def test_outcomes_and_exceptions_map_to_statuses(dstate, scripted, answer, status, reason):
+    row = add(dstate)
+    _, delivery_id = queue_event(dstate, row.id, "e")
+    scripted.script = [(lambda call: answer) if isinstance(answer, str) else answer]
+    report = run_one(dstate)
+    assert (report.status, report.reason) == (status, reason)
+    delivery = dstate.db.deliveries.get(delivery_id)
+    assert delivery.status == status and delivery.attempt_log[0].reason == reason
+
+
+def test_plugin_gets_event_config_client_and_a_stable_delivery_ref(dstate, scripted):
+    row = add(dstate, config={"password": SECRET})
+    _, delivery_id = queue_event(dstate, row.id, "e7")
+    scripted.script = [RetryLater("again"), Delivered("fine")]
+    run_one(dstate)
+    dstate.db.deliveries.retry(delivery_id, now())
+    run_one(dstate)
+    first, second = scripted.calls
+    assert first["source_id"] == "e7" and first["config"]["password"] == SECRET
+    assert first["delivery"].id == second["delivery"].id == delivery_id
+    assert (first["delivery"].attempt, second["delivery"].attempt) == (1, 2)
+    assert first["delivery"].integration.id == row.id and first["http"] is not second["http"]
+
+
+def test_secrets_are_redacted_from_reasons(dstate, scripted):
+    row = add(dstate, config={"password": SECRET})
+    _, delivery_id = queue_event(dstate, row.id, "e")
+    scripted.script = [RuntimeError(f"login with {SECRET} failed")]
+    report = run_one(dstate)
+    assert report.reason == "plugin 'scripted' raised RuntimeError: login with [redacted] failed"
+    assert SECRET not in str(dstate.db.deliveries.get(delivery_id))
+
+
+def test_missing_plugin_is_retried_and_broken_config_goes_dead(dstate, make_app, scripted):
+    row = add(dstate)
+    _, delivery_id = queue_event(dstate, row.id, "e")
+    # the same instance folder (database, key) without the plugin
+    without_plugin = make_app({"GATEWAY_RETRY_SCHEDULE": "0,1"}, plugins=(), instance=dstate.settings.instance_path)
+    report = run_one(get_state(without_plugin))
+    assert report.status == "retrying" and "'scripted' is not installed or not loaded" in report.reason
+
+    courier = add(dstate, "courier", {"url": "http://127.0.0.1:9/"})
+    _, broken = queue_event(dstate, courier.id, "e2")
+    with dstate.db.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE integrations SET config = '{}', updated_at = updated_at + 1 WHERE id = ?",
+                                   (courier.id,))
+    report = Deliverer(dstate, "w1").attempt(dstate.db.deliveries.claim("w1", 30, now(), integration_id=courier.id))
+    assert report.status == "dead" and "stored configuration is invalid" in report.reason
+    assert dstate.db.deliveries.get(broken).attempt_log[0].outcome == "failed"
+
+
+def test_lost_lease_records_the_attempt_but_leaves_the_delivery(dstate, scripted):
+    row = add(dstate)
+    _, delivery_id = queue_event(dstate, row.id, "e", due=now() - 10)
+    claimed = dstate.db.deliveries.claim("slow", 1, now() - 5)  # its lease has already run out
+    dstate.db.deliveries.claim("fast", 30, now())
+    report = Deliverer(dstate, "slow").attempt(claimed)
+    assert report.applied is False
+    delivery = dstate.db.deliveries.get(delivery_id)
+    assert delivery.status == "in_flight" and delivery.lease_owner == "fast"
+    assert [a.outcome for a in delivery.attempt_log] == ["lost", "delivered"]
+
+
+# the pool ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pool(dstate):
+    pools = []
+
+    def start(count: int = 2, **options) -> WorkerPool:
+        started = WorkerPool(dstate, count, prefix="test", **options)
+        started.start()
+        pools.append(started)
+        return started
+
+    yield start
+    for started in pools:
+        started.stop(grace=5)
+
+
+def test_new_event_wakes_an_idle_worker_at_once(dstate, dclient, pool, scripted):
+    add(dstate)
+    pool(poll_seconds=30)  # only a wake-up can deliver within the deadline below
+    wait_until(lambda: all(s.heartbeat for s in dstate.workers[0].slots))
+    answer = dclient.post("/webhooks/launchdarkly", data=ld_entry("wake-1"), content_type="application/json")
+    assert answer.status_code == 202
+    wait_until(lambda: scripted.calls, timeout=5, message="the delivery")
+    assert scripted.calls[0]["source_id"] == "wake-1"
+
+
+def test_scheduled_retries_are_picked_up(dstate, pool, scripted):
+    row = add(dstate)
+    scripted.script = [RetryLater("first"), RetryLater("second")]
+    _, delivery_id = queue_event(dstate, row.id, "e")
+    pool(1)
+    wait_until(lambda: dstate.db.deliveries.get(delivery_id).status == "delivered", timeout=10)
+    assert [a.outcome for a in dstate.db.deliveries.get(delivery_id).attempt_log] == ["retry", "retry", "delivered"]
+
+
+def test_disabled_integration_holds_deliveries_until_enabled(dstate, dclient, pool, scripted):
+    from .conftest import AUTH
+
+    row = add(dstate, enabled=False)
+    _, delivery_id = queue_event(dstate, row.id, "held")
+    pool(2)
+    wait_until(lambda: all(s.heartbeat for s in dstate.workers[0].slots))
+    assert dstate.db.deliveries.claim("probe", 30, now()) is None
+    assert dstate.db.deliveries.get(delivery_id).status == "pending" and not scripted.calls
+
+    assert dclient.patch(f"/api/v1/integrations/{row.id}", json={"enabled": True}, headers=AUTH).status_code == 200
+    wait_until(lambda: dstate.db.deliveries.get(delivery_id).status == "delivered", timeout=5)
+
+
+def test_plugin_exception_does_not_kill_the_worker(dstate, pool, scripted):
+    row = add(dstate)
+    scripted.script = [ZeroDivisionError("oops")]
+    _, bad = queue_event(dstate, row.id, "bad")
+    started = pool(1)
+    wait_until(lambda: dstate.db.deliveries.get(bad).status == "delivered", timeout=10)
+    _, good = queue_event(dstate, row.id, "good")
+    dstate.notify_new_work()
+    wait_until(lambda: dstate.db.deliveries.get(good).status == "delivered", timeout=5)
+    assert started.health()["alive"] == 1
+
+
+def test_stop_lets_running_attempts_finish_within_grace(dstate, pool, scripted):
+    row = add(dstate)
+    release = threading.Event()
+    scripted.script = [lambda call: (release.wait(10), Delivered("late but done"))[1]]
+    _, delivery_id = queue_event(dstate, row.id, "e")
+    started = pool(1)
+    wait_until(lambda: started.health()["busy"] == 1)
+    threading.Timer(0.2, release.set).start()
+    assert started.stop(grace=10) == 0
+    assert dstate.db.deliveries.get(delivery_id).status == "delivered"
+    assert started not in dstate.workers
+
+
+def test_stop_puts_back_attempts_still_running_after_grace(dstate, pool, scripted):
+    row = add(dstate)
+    release = threading.Event()
+    scripted.script = [lambda call: (release.wait(10), Delivered("too late"))[1]]
+    _, delivery_id = queue_event(dstate, row.id, "e")
+    started = pool(1)
+    wait_until(lambda: started.health()["busy"] == 1)
+    assert started.stop(grace=0.1) == 1
+    delivery = dstate.db.deliveries.get(delivery_id)
+    assert (delivery.status, delivery.attempts, delivery.lease_owner) == ("pending", 0, None)
+    release.set()
+
+
+def test_stop_between_attempts_of_a_claimed_batch_puts_the_rest_back(dstate, pool, scripted):
+    row = add(dstate)
+    t = now()
+    ids = [queue_event(dstate, row.id, f"e{n}", due=t - 10 + n)[1] for n in range(3)]
+    release, stopping = threading.Event(), []
+    scripted.script = [Delivered("first"), lambda call: (release.wait(10), Delivered("second"))[1]]
+    started = pool(1)  # claims e0 alone, then e1 and e2 together
+    wait_until(lambda: len(scripted.calls) == 2 and started.health()["busy"] == 1)
+    stopper = threading.Thread(target=lambda: stopping.append(started.stop(grace=10)))
+    stopper.start()
+    wait_until(lambda: started.health()["stopping"])
+    release.set()
+    stopper.join(15)
+    assert stopping == [0]  # nothing was left running after the grace period
+    assert [dstate.db.deliveries.get(i).status for i in ids] == ["delivered", "delivered", "pending"]
+    assert dstate.db.deliveries.get(ids[2]).attempts == 0 and len(scripted.calls) == 2
+
+
+def test_running_attempt_keeps_its_lease(make_app, scripted):
+    app = make_app({"GATEWAY_LEASE_SECONDS": "1", "GATEWAY_RETRY_SCHEDULE": "0,0.2"},
+                   plugins=(("scripted", scripted),))
+    state = get_state(app)
+    row = add(state)
+    release = threading.Event()
+    scripted.script = [lambda call: (release.wait(10), Delivered("slow"))[1]]
+    _, delivery_id = queue_event(state, row.id, "e")
+    pool = WorkerPool(state, 1, prefix="keeper")
+    pool.start()
+    try:
+        wait_until(lambda: pool.health()["busy"] == 1)
+        deadline = now() + 2.5  # over twice the lease: renewal must have happened
+        while now() < deadline:
+            assert state.db.deliveries.claim("thief", 30, now()) is None
+            release.wait(0.1)
+        release.set()
+        wait_until(lambda: state.db.deliveries.get(delivery_id).status == "delivered")
+    finally:
+        release.set()
+        pool.stop(grace=5)
+    assert len(scripted.calls) == 1
+
+
+def test_housekeeping_prunes_old_records(make_app, scripted):
+    app = make_app({"GATEWAY_RETENTION_DAYS": "0", "GATEWAY_LEASE_SECONDS": "1"}, plugins=(("scripted", scripted),))
+    state = get_state(app)
+    row = add(state)
+    event_id, delivery_id = queue_event(state, row.id, "e")
+    pool = WorkerPool(state, 1, prefix="pruner", prune_interval=0.2)
+    pool.start()
+    try:
+        wait_until(lambda: state.db.deliveries.get(delivery_id) is None and state.db.events.get(event_id) is None,
+                   timeout=10, message="pruning")
+    finally:
+        pool.stop(grace=5)
+
+
+def test_worker_health_in_healthz(dstate, dclient, pool):
+    assert dclient.get("/healthz").get_json()["workers"]["threads"] == 0
+    started = pool(3)
+    body = dclient.get("/healthz").get_json()
+    assert body["status"] == "ok"
+    assert body["workers"]["threads"] == 3 and body["workers"]["alive"] == 3
+    assert body["queue"]["depth"] == 0 and body["queue"]["by_status"]["pending"] == 0
+    started.stop(grace=5)
+    assert dclient.get("/healthz").get_json()["workers"]["threads"] == 0
+
+
+def test_requests_session_is_per_worker(dstate):
+    first, second = Deliverer(dstate, "a"), Deliverer(dstate, "b")
+    assert isinstance(first.session, requests.Session) and first.session is not second.session
