@@ -1,0 +1,104 @@
+"""The request bodies: an Events API v2 ingest and an Events API v1 event, made from a flag change.
+
+Both carry the same string properties, named as the hosted LaunchDarkly integration named them so
+that existing Dynatrace queries keep working: ``Flag name``, ``Flag key``, ``Project key``,
+``Environment key``, ``Comment``, ``User name``, ``User email`` and ``Action`` (the flag platform's
+action, such as ``updateOn``), plus ``Flag link``, ``Change description`` and ``Event Gateway event
+id``. A property with nothing to say is left out; every value is cut to Dynatrace's 4,096
+characters. That is at most 11 properties, well within Dynatrace's 100.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from gateway import Event
+
+from .limits import PROPERTY_VALUE_MAX_CHARS, REQUEST_MAX_BYTES, truncate
+from .schema import V1_EVENT_TYPE, Settings
+from .tags import tag_rule_tag
+
+SOURCE_NAMES = {"launchdarkly": "LaunchDarkly"}
+"""How the v1 ``source`` field names an event's source (the hosted integration sent ``LaunchDarkly``)."""
+
+
+class PayloadTooLarge(ValueError):
+    """The request body would exceed what Dynatrace accepts."""
+
+
+def plain_title(event: Event) -> str:
+    """The change in plain text (``Ada Lovelace turned on the flag New checkout flow in Production``)."""
+    title = " ".join(event.title.replace("`", "").split())
+    if title:
+        return title
+    flag = event.name or event.flag_key or "a feature flag"
+    return f"Feature flag {flag} changed"
+
+
+def actions(event: Event) -> str:
+    """The flag platform's actions of the change (``updateOn``), each once, comma-separated."""
+    return ", ".join(dict.fromkeys(access.action for access in event.accesses))
+
+
+def event_properties(event: Event) -> dict[str, str]:
+    """The properties of the Dynatrace event, in a fixed order, empty ones left out."""
+    member = event.member
+    candidates = {
+        "Flag name": event.name,
+        "Flag key": event.flag_key,
+        "Project key": event.project_key,
+        "Environment key": event.environment_key,
+        "Comment": event.comment,
+        "User name": member.display_name if member else None,
+        "User email": member.email if member else None,
+        "Action": actions(event),
+        "Flag link": event.target_url,
+        "Change description": event.description,
+        "Event Gateway event id": event.id,
+    }
+    return {
+        name: truncate(value.strip(), PROPERTY_VALUE_MAX_CHARS)
+        for name, value in candidates.items()
+        if value and value.strip()
+    }
+
+
+def v2_body(event: Event, settings: Settings, selector: str) -> dict[str, Any]:
+    """The Events API v2 ingest body for ``event``, attached to the entities ``selector`` picks."""
+    return {
+        "eventType": settings.event_type,
+        "title": plain_title(event),
+        "startTime": event.occurred_at_ms,
+        "entitySelector": selector,
+        "properties": event_properties(event),
+    }
+
+
+def v1_body(event: Event, settings: Settings, tags: Sequence[str]) -> dict[str, Any]:
+    """The Events API v1 body for ``event``, attached to the entities of the integration's type that
+    carry any of ``tags``."""
+    flag = event.name or event.flag_key or "unnamed"
+    return {
+        "eventType": V1_EVENT_TYPE,
+        "attachRules": {
+            "tagRule": [{"meTypes": [settings.entity_type], "tags": [tag_rule_tag(tag) for tag in tags]}]
+        },
+        "source": SOURCE_NAMES.get(event.source, f"Flag Event Gateway ({event.source})"),
+        "description": plain_title(event),
+        "configuration": f'Feature flag "{flag}"',
+        "customProperties": event_properties(event),
+        "start": event.occurred_at_ms,
+    }
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    """``body`` as the JSON bytes to send; raises :class:`PayloadTooLarge` over 1 MB."""
+    data = json.dumps(body, separators=(",", ":")).encode("ascii")
+    if len(data) > REQUEST_MAX_BYTES:
+        raise PayloadTooLarge(
+            f"the event is {len(data):,} bytes as JSON, over the {REQUEST_MAX_BYTES:,} bytes Dynatrace "
+            "accepts in one request (the change's title is too long)"
+        )
+    return data

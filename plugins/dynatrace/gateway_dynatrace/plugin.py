@@ -1,0 +1,128 @@
+"""The Dynatrace plugin's hooks: flag changes become Dynatrace events on the tagged entities.
+
+Published under the ``event_gateway`` entry-point group as ``dynatrace``.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from gateway import (
+    DeliveryResult,
+    Event,
+    Failed,
+    HttpClient,
+    IntegrationRef,
+    IntegrationType,
+    RetryLater,
+    Skip,
+    Take,
+    TargetNotAllowed,
+    TransportError,
+    Verdict,
+    hookimpl,
+)
+
+from .answers import read_v1_answer, read_v2_answer
+from .payload import PayloadTooLarge, encode, v1_body, v2_body
+from .sample import sample_event
+from .schema import DynatraceConfigSchema, Settings
+from .selector import SelectorTooLong, entity_selector
+from .tags import TagError, deliverable_tags
+
+PLUGIN_KEY = "dynatrace"
+V2_PATH = "/api/v2/events/ingest"
+V1_PATH = "/api/v1/events"
+REDACTED = "[redacted]"
+DEFAULT_POLICY = [{"effect": "allow", "resources": ["proj/*:env/production:flag/*"], "actions": ["*"]}]
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to send for an event: the API path, the tags it goes to and the JSON body."""
+
+    path: str
+    tags: list[str]
+    data: bytes
+
+
+def build_request(event: Event, settings: Settings) -> Request:
+    """The request for ``event``; raises :class:`TagError`, :class:`SelectorTooLong` or
+    :class:`PayloadTooLarge` when the event cannot be sent as it is."""
+    tags = deliverable_tags(event, settings.tag)
+    if settings.api_version == "v1":
+        return Request(V1_PATH, tags, encode(v1_body(event, settings, tags)))
+    selector = entity_selector(settings.entity_type, tags)
+    return Request(V2_PATH, tags, encode(v2_body(event, settings, selector)))
+
+
+def _without_token(result: DeliveryResult, token: str) -> DeliveryResult:
+    """``result`` with the token removed from its reason: Dynatrace's messages, quoted in reasons, may
+    repeat what it was sent."""
+    if isinstance(result, (Failed, RetryLater)) and token in result.reason:
+        return dataclasses.replace(result, reason=result.reason.replace(token, REDACTED))
+    return result
+
+
+@hookimpl
+def integration_type() -> IntegrationType:
+    """Declare the Dynatrace integration."""
+    return IntegrationType(
+        key=PLUGIN_KEY,
+        name="Dynatrace",
+        description="Sends flag changes to Dynatrace as events (Events API v2, or v1) on the monitored "
+        "entities carrying the flag's Dynatrace tags.",
+        config_schema=DynatraceConfigSchema,
+        default_policy=copy.deepcopy(DEFAULT_POLICY),
+    )
+
+
+@hookimpl
+def check_event(event: Event, config: dict[str, Any]) -> Verdict:
+    """Take flag changes that carry at least one Dynatrace tag, all of them ones Dynatrace can match."""
+    if event.kind != "flag":
+        return Skip(f"Dynatrace gets flag changes only, and this event's kind is {event.kind}")
+    settings = Settings.from_config(config)
+    try:
+        tags = deliverable_tags(event, settings.tag)
+        if settings.api_version == "v2":
+            entity_selector(settings.entity_type, tags)
+    except (TagError, SelectorTooLong) as exc:
+        return Skip(str(exc))
+    return Take()
+
+
+@hookimpl
+def deliver_event(event: Event, config: dict[str, Any], http: HttpClient) -> DeliveryResult:
+    """Send ``event`` to the integration's Dynatrace environment and read the answer."""
+    settings = Settings.from_config(config)
+    http.add_secrets(settings.api_token)
+    try:
+        request = build_request(event, settings)
+    except (TagError, SelectorTooLong, PayloadTooLarge) as exc:
+        return Failed(str(exc))
+    url = settings.url + request.path
+    headers = {
+        "Authorization": f"Api-Token {settings.api_token}",
+        "Content-Type": "application/json; charset=utf-8",
+        "Accept": "application/json",
+    }
+    try:
+        response = http.post(url, data=request.data, headers=headers)
+    except TransportError as exc:
+        return RetryLater(f"no answer from Dynatrace: {exc}")
+    except TargetNotAllowed as exc:
+        return Failed(f"the gateway may not send to the integration's url: {exc}")
+    read = read_v1_answer if settings.api_version == "v1" else read_v2_answer
+    return _without_token(
+        read(response, entity_type=settings.entity_type, tags=request.tags), settings.api_token
+    )
+
+
+@hookimpl
+def test_event(integration: IntegrationRef) -> Event:
+    """A sample flag change labelled ``[Test]`` that this integration's policy hook takes."""
+    return sample_event(integration)
