@@ -1,0 +1,81 @@
+"""The hooks of the Sentry plugin (entry point ``sentry`` in the ``event_gateway`` group)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gateway
+
+from . import metrics, policy
+from .delivery import deliver
+from .receive import read_webhook
+from .schema import SentryConfigSchema
+from .signature import verify_signature
+
+KEY = "sentry"
+
+
+@gateway.hookimpl
+def integration_type() -> gateway.IntegrationType:
+    """Sentry errors in, LaunchDarkly metric events out; no flag-platform webhooks."""
+    return gateway.IntegrationType(
+        key=KEY,
+        name="Sentry errors to LaunchDarkly metrics",
+        description=(
+            "Receives the error events of a Sentry internal integration and imports those that "
+            "carry a launchdarklyContext into LaunchDarkly as metric events, so experiments and "
+            "guarded rollouts can count errors per flag variation."
+        ),
+        config_schema=SentryConfigSchema,
+        default_policy=[],
+        sources=(),
+    )
+
+
+@gateway.hookimpl
+def receive_webhook(
+    request: gateway.InboundRequest, config: dict[str, Any], integration: gateway.IntegrationRef
+) -> gateway.Received:
+    """Verify the Sentry signature, then read the error event the webhook carries (if any)."""
+    verify_signature(request, config["client_secret"])
+    return read_webhook(request)
+
+
+@gateway.hookimpl
+def check_event(
+    event: gateway.Event, config: dict[str, Any], integration: gateway.IntegrationRef
+) -> gateway.Verdict:
+    """Take events with a usable LaunchDarkly context from a mapped Sentry project and environment."""
+    return policy.check(event, config)
+
+
+@gateway.hookimpl
+def deliver_event(
+    event: gateway.Event, config: dict[str, Any], http: gateway.HttpClient, delivery: gateway.DeliveryRef
+) -> gateway.DeliveryResult:
+    """Import the error into the mapped LaunchDarkly environment."""
+    return deliver(event, config, http, delivery)
+
+
+@gateway.hookimpl
+def integration_status(
+    config: dict[str, Any], http: gateway.HttpClient, integration: gateway.IntegrationRef
+) -> list[gateway.StatusCheck]:
+    """For each mapping, whether a LaunchDarkly metric counts the imported errors."""
+    return metrics.status_checks(config, http)
+
+
+@gateway.hookimpl
+def integration_action(
+    action: str,
+    params: dict[str, Any],
+    config: dict[str, Any],
+    http: gateway.HttpClient,
+    integration: gateway.IntegrationRef,
+) -> str:
+    """``create_metric``: create the missing metric in ``params["ld_project"]``."""
+    if action != metrics.CREATE_METRIC:
+        raise gateway.Rejected(
+            404, f"unknown action {action!r}; the Sentry plugin offers {metrics.CREATE_METRIC}"
+        )
+    return metrics.create_metric(config, http, params)
