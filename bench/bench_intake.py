@@ -32,7 +32,6 @@ from gateway.testing import GatewayProcess, free_port, wait_until
 ROOT = Path(__file__).resolve().parents[1]
 PAYLOAD = json.loads((ROOT / "examples" / "payloads" / "flag-turned-on.json").read_text())
 SECRET = "bench-signing-secret"
-THREADS = 8
 
 
 def integrations(gateway: GatewayProcess) -> None:
@@ -47,9 +46,9 @@ def integrations(gateway: GatewayProcess) -> None:
             response.raise_for_status()
 
 
-def start_bare(port: int) -> subprocess.Popen:
+def start_bare(port: int, threads: int) -> subprocess.Popen:
     process = subprocess.Popen([sys.executable, str(ROOT / "bench" / "bare_intake_app.py"), str(port),
-                                str(THREADS), SECRET], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                str(threads), SECRET], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/healthz"
 
     def up():
@@ -112,16 +111,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="length of one round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per server, alternating")
     parser.add_argument("--clients", type=int, default=8, help="concurrent client threads")
+    parser.add_argument("--threads", type=int, default=8, help="server threads, the same for both servers")
     args = parser.parse_args()
 
     instance = tempfile.mkdtemp(prefix="bench-intake-")
     gateway = GatewayProcess(instance, env={
-        "GATEWAY_WORKERS": "0", "GATEWAY_THREADS": str(THREADS), "GATEWAY_LAUNCHDARKLY_SECRET": SECRET,
+        "GATEWAY_WORKERS": "0", "GATEWAY_THREADS": str(args.threads), "GATEWAY_LAUNCHDARKLY_SECRET": SECRET,
         "GATEWAY_PLUGINS": "dynatrace,webhook",
     })
     gateway.start()
     bare_port = free_port()
-    bare = start_bare(bare_port)
+    bare = start_bare(bare_port, args.threads)
     try:
         integrations(gateway)
         targets = {"gateway": gateway.url + "/webhooks/launchdarkly",
@@ -141,7 +141,7 @@ def main() -> None:
 
     gateway_rate = statistics.median(results["gateway"])
     bare_rate = statistics.median(results["bare"])
-    print(f"intake over HTTP, waitress {THREADS} threads, {args.clients} clients, "
+    print(f"intake over HTTP, waitress {args.threads} threads, {args.clients} clients, "
           f"{args.rounds} alternating rounds of {args.seconds:g}s, median round; 10 enabled integrations")
     print(f"{'server':<44} {'accepted/s':>12}  rounds")
     print(f"{'gateway (store event + 10 decisions)':<44} {gateway_rate:>12.1f}  "

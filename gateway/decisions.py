@@ -74,13 +74,13 @@ def decide(event: Event, integration: ActiveIntegration, host: PluginHost) -> De
     if integration.error:
         stage = Stage("config", False, f"integration cannot be used: {integration.error}")
         return Decision(integration, False, stage.reason, (stage,))
-    stages = []
-    for run in (lambda: policy_stage(event, integration), lambda: plugin_stage(event, integration, host)):
-        stage = run()
-        stages.append(stage)
-        if not stage.took:
-            return Decision(integration, False, stage.reason, tuple(stages))
-    return Decision(integration, True, "; ".join(s.reason for s in stages), tuple(stages))
+    policy = policy_stage(event, integration)
+    if not policy.took:
+        return Decision(integration, False, policy.reason, (policy,))
+    plugin = plugin_stage(event, integration, host)
+    if not plugin.took:
+        return Decision(integration, False, plugin.reason, (policy, plugin))
+    return Decision(integration, True, f"{policy.reason}; {plugin.reason}", (policy, plugin))
 
 
 def candidates(event: Event, integrations: list[ActiveIntegration], receiver_id: str | None) -> list[ActiveIntegration]:

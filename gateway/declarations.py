@@ -37,7 +37,8 @@ class IntegrationType:
 class EventSource:
     """A webhook source served at ``POST /webhooks/<key>`` (answer of the ``event_source`` hook).
 
-    ``parse`` turns a verified request into one event, or raises :class:`gateway.Rejected`.
+    ``parse`` turns a verified request into one event, or raises :class:`gateway.Rejected`; the
+    event's stored raw payload is the request body as received.
     ``secret_setting`` names the ``GATEWAY_*`` setting holding the signing secret; when that setting is
     set, ``verify`` gets the request and the secret and raises :class:`gateway.Rejected` when it does
     not check out.

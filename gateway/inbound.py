@@ -33,6 +33,9 @@ class InboundRequest:
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """A header's value, looked up without regard to case."""
+        value = self.headers.get(name)  # case-insensitive already for the server's own headers
+        if value is not None:
+            return value
         lowered = name.lower()
         for key, value in self.headers.items():
             if key.lower() == lowered:

@@ -13,8 +13,10 @@ from .store.events import NewDecision, Recorded
 log = logging.getLogger(__name__)
 
 
-def accept(state: GatewayState, event: Event, receiver_id: str | None = None) -> Recorded:
+def accept(state: GatewayState, event: Event, receiver_id: str | None = None,
+           raw_json: str | None = None) -> Recorded:
     """Store ``event`` with one decision per candidate integration; a duplicate stores nothing.
+    ``raw_json``: the request body as received, when ``event.raw`` is that whole body.
 
     No outbound call happens here: queued deliveries are left to the delivery workers, which are
     woken when there is new work.
@@ -29,6 +31,7 @@ def accept(state: GatewayState, event: Event, receiver_id: str | None = None) ->
                      status=d.status, reason=d.reason, next_attempt_at=due if d.queued else None)
          for d in decisions],
         integration_id=receiver_id,
+        raw_json=raw_json,
     )
     if not recorded.created:
         state.metrics.duplicates.labels(event.source).inc()
@@ -36,7 +39,7 @@ def accept(state: GatewayState, event: Event, receiver_id: str | None = None) ->
     state.metrics.events_received.labels(event.source).inc()
     for d in decisions:
         state.metrics.decisions.labels(d.integration.row.plugin, "queued" if d.queued else "skipped").inc()
-    log.info("event %s (%s %s) stored: %d queued, %d skipped", recorded.event_id, event.source,
+    log.debug("event %s (%s %s) stored: %d queued, %d skipped", recorded.event_id, event.source,
              event.source_id, recorded.queued, recorded.skipped)
     if recorded.queued:
         state.notify_new_work()

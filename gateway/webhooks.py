@@ -37,7 +37,7 @@ def read_inbound() -> InboundRequest:
     except RequestEntityTooLarge:
         raise ApiError(413, f"the body is larger than the limit of {limit} bytes (GATEWAY_MAX_BODY_BYTES)") from None
     return InboundRequest(
-        method=request.method, path=request.path, headers=dict(request.headers), body=body,
+        method=request.method, path=request.path, headers=request.headers, body=body,
         content_type=request.content_type or "", remote_addr=request.remote_addr,
     )
 
@@ -66,7 +66,11 @@ def source_webhook(source_key: str):
         state.metrics.rejected.labels(source_key, str(status)).inc()
         log.warning("webhook for source %r refused (%d): %s", source_key, status, exc.message)
         raise ApiError(status, exc.message) from None
-    return _answer(accept(state, event))
+    try:
+        raw_json = inbound.body.decode("utf-8")  # a source event keeps the body as received
+    except UnicodeDecodeError:
+        raw_json = None
+    return _answer(accept(state, event, raw_json=raw_json))
 
 
 def _record_ignored(state, row, inbound: InboundRequest, reason: str) -> str:

@@ -8,6 +8,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 
 from . import migrations
+from .checkpoint import AUTOCHECKPOINT_PAGES, Checkpointer
 from .deliveries import DeliveryStore
 from .events import EventStore
 from .integrations import IntegrationStore
@@ -19,6 +20,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")  # in WAL mode, durable across a process crash
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")  # see checkpoint.py
     cursor.close()
 
 
@@ -53,9 +55,16 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self.checkpointer = Checkpointer(self.engine) if self.is_sqlite else None
+        if self.checkpointer is not None:
+            event.listen(self.engine, "commit", self._committed)
         self.integrations = IntegrationStore(self.engine)
         self.events = EventStore(self.engine)
         self.deliveries = DeliveryStore(self.engine)
+
+    def _committed(self, connection) -> None:
+        if connection.get_execution_options().get("writing"):
+            self.checkpointer.wrote()
 
     def upgrade(self) -> int:
         """Create or upgrade the schema in place."""
@@ -67,4 +76,6 @@ class Database:
             connection.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.engine.dispose()

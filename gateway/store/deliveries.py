@@ -21,7 +21,7 @@ from sqlalchemy import (
 
 from . import events as event_rows
 from . import integrations as integration_rows
-from .base import Repository, dumps, loads, new_id, reading, writing
+from .base import Repository, dumps, group_commit, loads, new_id, reading, writing
 from .events import EventRow
 from .integrations import IntegrationRow
 from .tables import attempts, deliveries, events, integrations
@@ -363,7 +363,7 @@ class DeliveryStore(Repository):
         """Record ``attempt`` and, if ``worker_id`` still holds the lease, move the delivery to
         ``status``. Returns whether the delivery was updated (False: the lease was lost meanwhile and
         another worker owns the delivery; the attempt is recorded all the same)."""
-        with writing(self.engine) as connection:
+        def write(connection: Connection) -> bool:
             connection.execute(_RECORD_ATTEMPT, {
                 "delivery_id": delivery_id, "number": attempt.number, "worker": attempt.worker,
                 "started_at": attempt.started_at, "duration_ms": attempt.duration_ms,
@@ -375,6 +375,9 @@ class DeliveryStore(Repository):
                 "new_details": dumps(details) if details is not None else None, "now": now,
             })
             return bool(result.rowcount)
+
+        # Workers finishing at the same time share a commit; each returns once its own is durable.
+        return group_commit(self.engine).run(write)
 
     def renew(self, worker_ids: builtins.list[str], until: float) -> int:
         """Extend the leases the given workers hold to ``until``; returns how many."""

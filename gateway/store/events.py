@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import and_, exc, or_, select
 
 from ..events import Event
-from .base import Repository, dumps, loads, new_id, now, reading, writing
+from .base import Repository, dumps, group_commit, loads, new_id, now, reading
 from .tables import deliveries, events
 
 
@@ -73,33 +73,35 @@ class EventStore(Repository):
         with reading(self.engine) as connection:
             return connection.execute(select(events.c.id).where(events.c.dedupe_key == key)).scalar()
 
-    def record(self, event: Event, decisions: list[NewDecision], integration_id: str | None = None) -> Recorded:
-        """Store ``event`` and its decisions in one transaction; a duplicate stores nothing."""
+    def record(self, event: Event, decisions: list[NewDecision], integration_id: str | None = None,
+               raw_json: str | None = None) -> Recorded:
+        """Store ``event`` and its decisions in one transaction; a duplicate stores nothing.
+        ``raw_json`` is the payload's JSON text as received, when the event is the whole body."""
         event_id = new_id()
         stamp = now()
         key = dedupe_key(event.source, event.source_id, integration_id)
         body = event.to_dict(include_raw=False)
         body["id"] = event_id
+        def write(connection) -> None:
+            # A repeat breaks the unique dedupe_key: its savepoint is rolled back and nothing stays.
+            connection.execute(events.insert(), dict(
+                id=event_id, source=event.source, source_id=event.source_id,
+                integration_id=integration_id, dedupe_key=key, kind=event.kind,
+                title=event.title[:2000], occurred_at=event.occurred_at.timestamp(),
+                received_at=stamp, body=dumps(body), raw=raw_json if raw_json is not None else dumps(event.raw),
+            ))
+            if decisions:
+                connection.execute(deliveries.insert(), [
+                    dict(
+                        id=new_id(), event_id=event_id, integration_id=d.integration_id,
+                        plugin=d.plugin, status=d.status, reason=d.reason, attempts=0,
+                        next_attempt_at=d.next_attempt_at, created_at=stamp, updated_at=stamp,
+                    )
+                    for d in decisions
+                ])
+
         try:
-            with writing(self.engine) as connection:
-                existing = connection.execute(select(events.c.id).where(events.c.dedupe_key == key)).scalar()
-                if existing:
-                    return Recorded(existing, created=False)
-                connection.execute(events.insert(), dict(
-                    id=event_id, source=event.source, source_id=event.source_id,
-                    integration_id=integration_id, dedupe_key=key, kind=event.kind,
-                    title=event.title[:2000], occurred_at=event.occurred_at.timestamp(),
-                    received_at=stamp, body=dumps(body), raw=dumps(event.raw),
-                ))
-                if decisions:
-                    connection.execute(deliveries.insert(), [
-                        dict(
-                            id=new_id(), event_id=event_id, integration_id=d.integration_id,
-                            plugin=d.plugin, status=d.status, reason=d.reason, attempts=0,
-                            next_attempt_at=d.next_attempt_at, created_at=stamp, updated_at=stamp,
-                        )
-                        for d in decisions
-                    ])
+            group_commit(self.engine).run(write)
         except exc.IntegrityError:
             existing = self.find_duplicate(event, integration_id)
             if existing is None:

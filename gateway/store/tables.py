@@ -74,10 +74,10 @@ deliveries = Table(
     Column("details", Text),  # JSON
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # also serves look-ups by event_id (its leading column)
     UniqueConstraint("event_id", "integration_id", name="uq_deliveries_event_integration"),
     Index("ix_deliveries_due", "status", "next_attempt_at"),
     Index("ix_deliveries_integration", "integration_id", "status", "updated_at"),
-    Index("ix_deliveries_event", "event_id"),
 )
 
 attempts = Table(

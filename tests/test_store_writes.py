@@ -1,0 +1,109 @@
+"""Group commit and background checkpoints of the SQLite store."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, exc, func, insert, select
+
+from gateway.store import Database
+from gateway.store.base import GroupCommit
+from gateway.testing import wait_until
+
+metadata = MetaData()
+items = Table("items", metadata, Column("id", Integer, primary_key=True), Column("name", String(20), unique=True))
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = Database(f"sqlite:///{tmp_path / 'writes.db'}")
+    metadata.create_all(database.engine)
+    yield database
+    database.dispose()
+
+
+def count(db):
+    with db.engine.connect() as connection:
+        return connection.execute(select(func.count()).select_from(items)).scalar()
+
+
+def test_a_failing_unit_is_rolled_back_alone(db):
+    committer = GroupCommit(db.engine)
+    gate = threading.Event()
+    results, errors = {}, {}
+
+    def first(connection):
+        gate.wait(5)  # hold the commit so that the others queue behind it and share the next one
+        connection.execute(insert(items).values(name="first"))
+        return "first"
+
+    def unit(name):
+        def work(connection):
+            connection.execute(insert(items).values(name=name))
+            return name
+        return work
+
+    def submit(key, work):
+        try:
+            results[key] = committer.run(work)
+        except Exception as error:  # noqa: BLE001 - the test looks at what each caller got
+            errors[key] = error
+
+    threads = [threading.Thread(target=submit, args=("first", first))]
+    threads[0].start()
+    for key, name in (("a", "a"), ("dup", "a"), ("b", "b")):
+        thread = threading.Thread(target=submit, args=(key, unit(name)))
+        threads.append(thread)
+        thread.start()
+    wait_until(lambda: len(committer._queue) == 3, 5, message="three units queued behind the first")
+    gate.set()
+    for thread in threads:
+        thread.join(10)
+    assert results == {"first": "first", "a": "a", "b": "b"} or results == {"first": "first", "dup": "a", "b": "b"}
+    assert len(errors) == 1 and isinstance(next(iter(errors.values())), exc.IntegrityError)
+    assert count(db) == 3
+
+
+def test_a_unit_alone_that_fails_leaves_nothing(db):
+    committer = GroupCommit(db.engine)
+
+    def work(connection):
+        connection.execute(insert(items).values(name="x"))
+        raise ValueError("after the insert")
+
+    with pytest.raises(ValueError, match="after the insert"):
+        committer.run(work)
+    assert count(db) == 0
+    assert committer.run(lambda connection: connection.execute(insert(items).values(name="y")).rowcount) == 1
+    assert count(db) == 1
+
+
+def test_many_threads_all_commit(db):
+    committer = GroupCommit(db.engine)
+    threads = [threading.Thread(target=committer.run,
+                                args=(lambda connection, n=n: connection.execute(insert(items).values(name=f"n{n}")),))
+               for n in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert count(db) == 40
+
+
+def test_the_log_is_checkpointed_in_the_background_after_writes_only(db):
+    checkpointer = db.checkpointer
+    checkpointer.interval = 0.02
+    calls = []
+    real = checkpointer.checkpoint
+    checkpointer.checkpoint = lambda: calls.append(1) or real()
+    for _ in range(5):  # reading transactions do not count as writes
+        with db.engine.connect() as connection:
+            with connection.begin():
+                connection.execute(select(func.count()).select_from(items))
+    assert checkpointer._thread is None and calls == []
+    GroupCommit(db.engine).run(lambda connection: connection.execute(insert(items).values(name="w")))
+    wait_until(lambda: calls, 5, message="a background checkpoint")
+    settled = len(calls)
+    threading.Event().wait(0.2)  # ten intervals with nothing new written
+    assert len(calls) == settled
