@@ -24,11 +24,17 @@ def ensure_admin_token(configured: str | None, instance_path: str) -> str:
         return token_hash(configured)
     path = os.path.join(instance_path, HASH_FILE)
     token = secrets.token_urlsafe(32)
+    # Written in full under a temporary name, then linked into place: a process starting at the
+    # same moment finds either no file or a complete one, never an empty one.
+    staging = f"{path}.{os.getpid()}.{secrets.token_hex(4)}"
+    write_private_file(staging, token_hash(token).encode())
     try:
-        write_private_file(path, token_hash(token).encode())
+        os.link(staging, path)
     except FileExistsError:
         with open(path, encoding="ascii") as handle:
             return handle.read().strip()
+    finally:
+        os.unlink(staging)
     print(
         "event-gateway: generated the admin API token (shown only this once; keep it safe):\n"
         f"  {token}\n"

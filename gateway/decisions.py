@@ -9,9 +9,11 @@ integration whose stored config no longer validates, skips the event with that r
 from __future__ import annotations
 
 import logging
+import traceback
 from dataclasses import dataclass
 
 from .events import Event
+from .http import redact
 from .integrations import ActiveIntegration
 from .outcomes import Skip, Take
 from .plugins import PluginHost
@@ -59,8 +61,11 @@ def plugin_stage(event: Event, integration: ActiveIntegration, host: PluginHost)
         verdict = host.call(plugin.key, "check_event", event=event, config=integration.config,
                             integration=integration.ref)
     except Exception as exc:
-        log.exception("plugin %r check_event raised for integration %s", plugin.key, integration.row.id)
-        return Stage("plugin", False, f"plugin {plugin.key!r} policy hook raised {type(exc).__name__}: {exc}")
+        secrets = integration.secret_values()
+        log.warning("plugin %r check_event raised for integration %s:\n%s", plugin.key, integration.row.id,
+                    redact(traceback.format_exc(), secrets))
+        return Stage("plugin", False, redact(
+            f"plugin {plugin.key!r} policy hook raised {type(exc).__name__}: {exc}", secrets))
     if isinstance(verdict, Skip):
         return Stage("plugin", False, f"plugin {plugin.key!r}: {verdict.reason}")
     if isinstance(verdict, Take):

@@ -8,12 +8,13 @@ bounded excerpt of the answer, with every secret of the integration removed — 
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -21,6 +22,7 @@ from requests.adapters import HTTPAdapter
 from .targets import TargetNotAllowed, check_resolved_target
 
 EXCERPT_CHARS = 2000
+MAX_RESPONSE_BYTES = 1024 * 1024
 RETRY_AFTER_MIN = 1.0
 RETRY_AFTER_MAX = 6 * 3600.0
 REDACTED = "[redacted]"
@@ -90,6 +92,22 @@ class HttpResponse:
         return min(max(seconds, RETRY_AFTER_MIN), RETRY_AFTER_MAX)
 
 
+def _read_bounded(response: requests.Response) -> None:
+    """Read at most :data:`MAX_RESPONSE_BYTES` of the body (an endless answer must not fill the
+    worker's memory), then give the connection back to the pool or close it."""
+    try:
+        body = b""
+        for chunk in response.iter_content(64 * 1024):
+            body += chunk
+            if len(body) > MAX_RESPONSE_BYTES:
+                body = body[:MAX_RESPONSE_BYTES]
+                response.close()  # the rest is not wanted; this connection is not reused
+                break
+        response._content = body  # what .content, .text and .json() read from
+    finally:
+        response.close()
+
+
 def make_session(pool_size: int = 10) -> requests.Session:
     """A pooled session (one connection pool per host) for :class:`HttpClient`."""
     session = requests.Session()
@@ -100,10 +118,16 @@ def make_session(pool_size: int = 10) -> requests.Session:
     return session
 
 
+def _forms(secret: str) -> set[str]:
+    """A secret as it may appear in text: as is, URL-encoded, and escaped inside a JSON string."""
+    return {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret value replaced."""
-    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
+    """``text`` with every secret value replaced, in every form it may take there."""
+    forms = {form for s in secrets if s and len(s) >= 4 for form in _forms(s)}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, REDACTED)
     return text
 
 
@@ -171,7 +195,8 @@ class HttpClient:
             self._record(method, logged_url, None, started, error=f"DNS: {exc}")
             raise TransportError(f"cannot resolve {urlsplit(url).hostname}: {exc}") from None
         try:
-            response = self._session.send(prepared, timeout=self._timeout, allow_redirects=False)
+            response = self._session.send(prepared, timeout=self._timeout, allow_redirects=False, stream=True)
+            _read_bounded(response)
         except requests.Timeout as exc:
             message = f"timed out after {self._timeout[0]:g}s connect / {self._timeout[1]:g}s read"
             self._record(method, logged_url, None, started, error=f"{message}: {type(exc).__name__}")
@@ -181,7 +206,8 @@ class HttpClient:
             self._record(method, logged_url, None, started, error=detail)
             raise TransportError(f"{method.upper()} {logged_url} failed: {detail}") from None
         result = HttpResponse(response)
-        excerpt = redact(result.content[:EXCERPT_CHARS].decode("utf-8", "replace"), self._secrets)
+        text = result.content[: EXCERPT_CHARS * 4].decode("utf-8", "replace")
+        excerpt = redact(text, self._secrets)[:EXCERPT_CHARS]  # redact first: no secret cut in two
         self._record(method, logged_url, result.status_code, started, excerpt=excerpt)
         return result
 

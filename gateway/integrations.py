@@ -218,6 +218,16 @@ class IntegrationService:
             self._cache[row.id] = (row.updated_at, active)
         return active
 
+    def remove(self, integration_id: str) -> None:
+        """Remove an integration with its deliveries (its events stay). Refused with
+        :class:`InvalidInput` while one of its attempts is running: disable it first."""
+        if self.db.deliveries.list(integration_id=integration_id, status="in_flight", limit=1):
+            raise InvalidInput({"integration": [
+                "an attempt of this integration is running; disable the integration, wait for the attempt "
+                "to finish (GET /api/v1/deliveries?status=in_flight), then remove it"]})
+        self.db.integrations.delete(integration_id)
+        self.forget(integration_id)
+
     def forget(self, integration_id: str) -> None:
         """Drop a removed integration from the cache."""
         with self._lock:

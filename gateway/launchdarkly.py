@@ -54,6 +54,8 @@ def _accesses(payload: dict[str, Any]) -> list[Access]:
     raw = payload.get("accesses")
     if not isinstance(raw, list):
         raise Rejected(400, "'accesses' must be a list of {action, resource} objects")
+    if not raw:
+        raise Rejected(400, "'accesses' is empty: it must list at least one {action, resource}")
     accesses = []
     for index, item in enumerate(raw):
         if not isinstance(item, dict):
@@ -114,7 +116,8 @@ def _string_list(value: Any) -> list[str]:
 
 
 def _target_url(payload: dict[str, Any]) -> str | None:
-    links = [(text, url) for text, url in markdown_links(payload.get("title")) if url.startswith(("http://", "https://"))]
+    links = [(text, url) for text, url in markdown_links(_text(payload, "title"))
+             if url.startswith(("http://", "https://"))]
     name = payload.get("name")
     for text, url in links:
         if text == name:

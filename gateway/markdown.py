@@ -4,23 +4,35 @@ from __future__ import annotations
 
 import re
 
-_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)(?:\s+\"[^\"]*\")?\)")
+# Every pattern stops at the next bracket or marker of its kind, so none backtracks over the rest of
+# the text: the work stays proportional to the length, whatever the input.
+_IMAGE = re.compile(r"!\[([^\[\]]*)\]\([^()]*\)")
+_LINK = re.compile(r"\[([^\[\]]*)\]\(([^()\s]*)(?:\s+\"[^\"]*\")?\)")
 _CODE = re.compile(r"`([^`]*)`")
-_EMPHASIS = re.compile(r"(\*\*|__|\*|_|~~)(?=\S)(.+?)(?<=\S)\1")
+_EMPHASIS = re.compile(
+    r"\*\*(?=\S)([^*\n]+)(?<=\S)\*\*"
+    r"|(?<!\w)__(?=\S)([^_\n]+)(?<=\S)__(?!\w)"
+    r"|~~(?=\S)([^~\n]+)(?<=\S)~~"
+    r"|\*(?=\S)([^*\n]+)(?<=\S)\*"
+    r"|(?<!\w)_(?=\S)([^_\n]+)(?<=\S)_(?!\w)"  # not inside words: snake_case stays
+)
 _SPACES = re.compile(r"[ \t]+")
 
 
+MAX_CHARS = 10_000
+"""Text past this many characters is left out (titles are a sentence; a longer one is not a title)."""
+
+
 def markdown_to_text(text: str | None) -> str:
-    """``text`` with links reduced to their text and code and emphasis marks removed."""
+    """``text`` (its first :data:`MAX_CHARS` characters) with links reduced to their text and code
+    and emphasis marks removed."""
     if not text:
         return ""
-    out = _IMAGE.sub(r"\1", text)
+    out = _IMAGE.sub(r"\1", text[:MAX_CHARS])
     out = _LINK.sub(r"\1", out)
     out = _CODE.sub(r"\1", out)
-    previous = None
-    while previous != out:
-        previous, out = out, _EMPHASIS.sub(r"\2", out)
+    for _ in range(3):  # nested emphasis (**_x_**) unwraps one level a pass
+        out = _EMPHASIS.sub(lambda m: next(g for g in m.groups() if g is not None), out)
     return _SPACES.sub(" ", out).strip()
 
 
@@ -28,4 +40,4 @@ def markdown_links(text: str | None) -> list[tuple[str, str]]:
     """The ``(text, url)`` of every link in ``text``, in order."""
     if not text:
         return []
-    return [(m.group(1), m.group(2)) for m in _LINK.finditer(text)]
+    return [(m.group(1), m.group(2)) for m in _LINK.finditer(text[:MAX_CHARS])]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
-from werkzeug.exceptions import HTTPException
+from flask import current_app, jsonify, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import RequestRedirect
 
 
 class ApiError(Exception):
@@ -36,3 +37,27 @@ def handle_http_exception(exc: HTTPException):
     if exc.code == 405 and getattr(exc, "valid_methods", None):
         response.headers["Allow"] = ", ".join(exc.valid_methods)
     return response
+
+
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def unmatched(path: str = ""):
+    """The view of a blueprint's catch-all route: a JSON 405 (with ``Allow``) when another route has
+    this path, a JSON 404 otherwise. Without it, Flask answers these with HTML."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = []
+    for method in ALL_METHODS:
+        if method == request.method:
+            continue
+        try:
+            endpoint, _ = adapter.match(request.path, method=method)
+        except (NotFound, MethodNotAllowed, RequestRedirect):
+            continue
+        if not endpoint.endswith(".unmatched"):
+            allowed.append(method)
+    if allowed:
+        response = error_response(405, f"{request.method} is not allowed here; use {', '.join(allowed)}")
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
+    return error_response(404, f"nothing at {request.path}")

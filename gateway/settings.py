@@ -20,7 +20,7 @@ KEYS: dict[str, tuple[Any, str]] = {
     "GATEWAY_ADMIN_TOKEN": (None, "bearer token of the admin API; default: generated on first start, printed once, only its hash kept"),
     "GATEWAY_LAUNCHDARKLY_SECRET": (None, "webhook signing secret; when set, `X-LD-Signature` is required and checked"),
     "GATEWAY_MAX_BODY_BYTES": (1048576, "largest accepted webhook body, in bytes"),
-    "GATEWAY_PLUGINS": (None, "comma list of plugin entry-point names to load; unset loads all, empty loads none"),
+    "GATEWAY_PLUGINS": (None, "comma list of plugin entry-point names to load; unset loads all, empty loads none (the built-in flag-platform source always loads)"),
     "GATEWAY_ALLOW_PRIVATE_TARGETS": (False, "allow plain http:// and private/loopback targets (local set-ups and tests)"),
     "GATEWAY_WORKERS": (4, "delivery worker threads run by `serve` (and by `worker`); 0 runs none in `serve`"),
     "GATEWAY_RETRY_SCHEDULE": (None, "seconds before each attempt, comma list; default `0,5,300,1800,7200,18000,36000,36000` (+-20% jitter)"),

@@ -13,7 +13,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from .events import Event
 from .inbound import InboundRequest, Received, Rejected
 from .intake import accept
-from .responses import ApiError, handle_api_error, handle_http_exception
+from .responses import ALL_METHODS, ApiError, handle_api_error, handle_http_exception, unmatched
 from .state import get_state
 from .store.base import now
 from .store.events import NewDecision
@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("gateway_webhooks", __name__)
 bp.register_error_handler(ApiError, handle_api_error)
+bp.add_url_rule("/webhooks/<path:path>", "unmatched", unmatched, methods=ALL_METHODS)
 for _code in (400, 404, 405, 413, 415):
     bp.register_error_handler(_code, handle_http_exception)
 

@@ -34,6 +34,7 @@ DEFAULT_PLUGINS = (
     ("picky", test_plugins.Picky()),
     ("exploding", test_plugins.Exploding()),
     ("inbox", test_plugins.Inbox()),
+    ("leaky", test_plugins.Leaky()),
 )
 
 

@@ -9,7 +9,9 @@ from gateway import (
     Failed,
     IntegrationType,
     Secret,
+    Rejected,
     Skip,
+    StatusCheck,
     Take,
     TargetURL,
     hookimpl,
@@ -69,6 +71,21 @@ class Picky:
     @hookimpl
     def deliver_event(self, event, config, http, delivery):
         return Failed("not used")
+
+    @hookimpl
+    def integration_status(self, config):
+        if config["wanted_tag"] == "missing":
+            return [StatusCheck("tag", "error", "the tag 'missing' is not set up", action="set_up",
+                                action_params={"tag": "missing"})]
+        return [StatusCheck("tag", "ok", f"tag {config['wanted_tag']!r} is set up")]
+
+    @hookimpl
+    def integration_action(self, action, params):
+        if action == "explode":
+            raise RuntimeError("the action broke")
+        if action != "set_up":
+            raise Rejected(404, f"unknown action {action!r}")
+        return f"set up tag {params['tag']!r}"
 
 
 class Exploding:
@@ -201,3 +218,20 @@ class Inbox:
     @hookimpl
     def deliver_event(self, event):
         return Delivered()
+
+
+class Leaky:
+    """Its hooks raise with the integration's secret in the message: the gateway must not repeat it."""
+
+    @hookimpl
+    def integration_type(self):
+        return IntegrationType(key="leaky", name="Leaky", description="raises with its secret",
+                               config_schema=RecorderConfig, default_policy=ALLOW_ALL_FLAGS)
+
+    @hookimpl
+    def check_event(self, event, config):
+        raise ValueError(f"cannot use token {config['token']}")
+
+    @hookimpl
+    def deliver_event(self, event, config):
+        raise ValueError(f"cannot use token {config['token']}")

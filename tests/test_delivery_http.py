@@ -130,3 +130,15 @@ def test_unresolvable_host_is_a_transport_error(monkeypatch):
     with pytest.raises(TransportError, match="cannot resolve nowhere.example"):
         http.get("https://nowhere.example/")
     assert http.exchanges[0].error.startswith("DNS:")
+
+
+def test_a_huge_answer_is_read_only_up_to_the_bound():
+    from gateway.http import MAX_RESPONSE_BYTES
+    from gateway.testing import FakeService, Reply
+
+    with FakeService(Reply(200, b"x" * (3 * MAX_RESPONSE_BYTES))) as service:
+        client = HttpClient(requests.Session(), allow_private=True)
+        response = client.get(service.url + "/big")
+    assert response.status_code == 200
+    assert len(response.content) == MAX_RESPONSE_BYTES
+    assert client.exchanges[-1].status == 200 and len(client.exchanges[-1].excerpt) == 2000

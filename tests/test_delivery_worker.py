@@ -7,11 +7,13 @@ import threading
 
 import pytest
 import requests
+from sqlalchemy import update
 
 from gateway import Delivered, Failed, RetryLater, TargetNotAllowed, TransportError
 from gateway.delivery import Deliverer, WorkerPool
 from gateway.state import get_state
 from gateway.store.base import now
+from gateway.store.tables import deliveries
 from gateway.testing import FakeService, Reply, wait_until
 
 from .delivery_support import (  # noqa: F401
@@ -30,6 +32,12 @@ def run_one(state, worker_id: str = "w1"):
 
 def metric(state, name: str, **labels) -> float:
     return state.metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+def make_due(state, delivery_id: str) -> None:
+    """Bring a delivery's next attempt forward to now, as time passing would."""
+    with state.db.engine.begin() as connection:
+        connection.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(next_attempt_at=now()))
 
 
 def test_delivered_records_summary_details_exchanges_and_metrics(dstate):
@@ -60,10 +68,29 @@ def test_retry_later_follows_the_schedule_and_honours_after(dstate, scripted):
     first = run_one(dstate)
     assert first.status == "retrying" and first.reason == "busy"
     assert now() + 0.2 * 0.8 - 0.1 <= first.next_attempt_at <= now() + 0.2 * 1.2  # schedule: 0.2 s after attempt 1
-    dstate.db.deliveries.retry(delivery_id, now())
+    make_due(dstate, delivery_id)
     second = run_one(dstate)
     assert second.status == "retrying" and 59 <= second.next_attempt_at - now() <= 60.5
     assert [a.outcome for a in dstate.db.deliveries.get(delivery_id).attempt_log] == ["retry", "retry"]
+
+
+def test_a_retry_by_hand_starts_a_fresh_schedule(dstate, scripted):
+    row = add(dstate)
+    _, delivery_id = queue_event(dstate, row.id, "e")
+    scripted.script = [RetryLater(f"no {n}") for n in range(1, 11)]
+    for _ in range(5):
+        make_due(dstate, delivery_id)
+        report = run_one(dstate)
+    assert report.status == "dead" and report.reason == "gave up after 5 attempts: no 5"
+    dstate.db.deliveries.retry(delivery_id, now())  # the cause is fixed, say: a whole schedule again
+    report = run_one(dstate)
+    assert report.number == 6 and report.status == "retrying"
+    assert now() + 0.2 * 0.8 - 0.1 <= report.next_attempt_at <= now() + 0.2 * 1.2  # the first delay again
+    for _ in range(4):
+        make_due(dstate, delivery_id)
+        report = run_one(dstate)
+    assert report.number == 10 and report.status == "dead"
+    assert report.reason == "gave up after 5 attempts: no 10"
 
 
 def test_gives_up_when_attempts_run_out(dstate, scripted):
@@ -71,7 +98,7 @@ def test_gives_up_when_attempts_run_out(dstate, scripted):
     _, delivery_id = queue_event(dstate, row.id, "e")
     scripted.script = [RetryLater(f"no {n}") for n in range(1, 6)]
     for number in range(1, 6):
-        dstate.db.deliveries.retry(delivery_id, now())
+        make_due(dstate, delivery_id)
         report = run_one(dstate)
         assert report.number == number
     assert report.status == "dead" and report.reason == "gave up after 5 attempts: no 5"

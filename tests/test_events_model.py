@@ -8,9 +8,11 @@ import pytest
 
 from gateway import Event, Rejected
 from gateway.launchdarkly import normalize_audit_entry, parse_resource
-from gateway.markdown import markdown_to_text
+from gateway.markdown import MAX_CHARS, markdown_to_text
 
 from .conftest import fixture_json
+
+ACCESSES = [{"action": "updateOn", "resource": "proj/p:env/e:flag/f"}]
 
 
 def test_flag_turned_on_in_production():
@@ -62,7 +64,7 @@ def test_custom_properties_accept_value_and_values():
 
 def test_an_entry_without_date_gets_the_time_of_arrival():
     before = datetime.now(timezone.utc)
-    event = normalize_audit_entry({"_id": "x", "accesses": []})
+    event = normalize_audit_entry({"_id": "x", "accesses": ACCESSES})
     assert event.occurred_at >= before and event.kind == "unknown"
 
 
@@ -80,13 +82,27 @@ def test_the_flag_access_gives_the_keys_when_there_are_several():
     ({"_id": "x"}, "missing 'accesses'"),
     ({"_id": "x", "accesses": [1]}, "accesses[0] must be an object"),
     ({"_id": "x", "accesses": [{"action": "", "resource": "proj/x"}]}, "accesses[0].action"),
-    ({"_id": "x", "accesses": [], "date": True}, "'date'"),
-    ({"_id": "x", "accesses": [], "date": 1e30}, "out of range"),
+    ({"_id": "x", "accesses": []}, "'accesses' is empty"),
+    ({"_id": "x", "accesses": ACCESSES, "date": True}, "'date'"),
+    ({"_id": "x", "accesses": ACCESSES, "date": 1e30}, "out of range"),
 ])
 def test_invalid_entries_say_what_is_wrong(payload, message):
     with pytest.raises(Rejected) as caught:
         normalize_audit_entry(payload)
     assert caught.value.status == 400 and message in caught.value.message
+
+
+def test_a_title_that_is_not_text_is_left_empty():
+    event = normalize_audit_entry({"_id": "x", "accesses": ACCESSES, "title": {"not": "text"}, "name": 5})
+    assert event.title == "" and event.name is None and event.target_url is None
+
+
+def test_markdown_to_text_keeps_snake_case_and_handles_pathological_input():
+    assert markdown_to_text("flag new_checkout_flow and _emphasis_ and __strong__") == \
+        "flag new_checkout_flow and emphasis and strong"
+    # Unclosed brackets and markers everywhere: processed in time proportional to the (capped) length.
+    for text in ("[" * 1_048_576, "*" * 1_048_576, "[a](" * 300_000, "**a" * 300_000):
+        assert len(markdown_to_text(text)) <= MAX_CHARS
 
 
 def test_markdown_to_text():

@@ -36,3 +36,19 @@ def test_openapi_document(client):
     schemas = document["components"]["schemas"]
     assert schemas["IntegrationCreate"]["required"] == ["name", "plugin"]
     assert "errors" in schemas["Error"]["properties"]
+
+
+def test_unmatched_api_and_webhook_paths_answer_json(client):
+    cases = [
+        ("GET", "/api/v1/nothing", 404, None),
+        ("GET", "/api/v1/integrations//explain", 404, None),
+        ("PUT", "/api/v1/integrations", 405, "GET, HEAD, POST, OPTIONS"),
+        ("GET", "/webhooks/launchdarkly", 405, "POST, OPTIONS"),
+        ("POST", "/webhooks/a/b", 404, None),
+    ]
+    for method, path, status, allow in cases:
+        response = client.open(path, method=method, headers=AUTH)
+        assert response.status_code == status, path
+        assert response.is_json and response.get_json()["error"], path
+        assert response.headers.get("Allow") == allow
+    assert client.get("/api/v1/nothing").status_code == 401  # the token is checked first

@@ -78,7 +78,9 @@ BAD_INPUTS = [
     pytest.param(b'{"_id": "abc", "accesses": "x"}', "application/json", 400, "'accesses' must be a list", id="accesses-not-list"),
     pytest.param(b'{"_id": "abc", "accesses": [{"action": "updateOn"}]}', "application/json", 400,
                  "accesses[0].resource", id="access-without-resource"),
-    pytest.param(b'{"_id": "abc", "accesses": [], "date": "yesterday"}', "application/json", 400, "'date'", id="bad-date"),
+    pytest.param(b'{"_id": "abc", "accesses": []}', "application/json", 400, "'accesses' is empty", id="no-accesses"),
+    pytest.param(b'{"_id": "abc", "accesses": [{"action": "a", "resource": "proj/p"}], "date": "yesterday"}',
+                 "application/json", 400, "'date'", id="bad-date"),
 ]
 
 

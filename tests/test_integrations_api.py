@@ -150,3 +150,43 @@ def test_gateway_secret_key_setting_is_used(make_app, tmp_path):
     app = make_app({"GATEWAY_SECRET_KEY": "a passphrase the operator chose"})
     add_integration(app.test_client(), "recorder", config={"token": TOKEN})
     assert not os.path.exists(os.path.join(app.instance_path, "secret.key"))
+
+
+def test_a_plugin_error_that_quotes_a_secret_is_redacted_in_reasons_and_logs(client, caplog):
+    caplog.set_level(logging.DEBUG)
+    add_integration(client, "leaky", config={"token": TOKEN})
+    answer = client.post("/webhooks/launchdarkly", content_type="application/json", data=json.dumps(
+        {"_id": "e2", "accesses": [{"action": "updateOn", "resource": "proj/p:env/e:flag/f"}], "kind": "flag"}))
+    detail = client.get(f"/api/v1/events/{answer.get_json()['event_id']}", headers=AUTH).get_json()
+    [decision] = detail["decisions"]
+    assert decision["status"] == "skipped"
+    assert decision["reason"] == "plugin 'leaky' policy hook raised ValueError: cannot use token [redacted]"
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "cannot use token [redacted]" in logged
+    assert TOKEN not in logged and TOKEN not in json.dumps(detail)
+
+
+def test_redaction_covers_encoded_forms():
+    from gateway.http import clean_url, redact
+
+    secret = "ab/cd+ef==\"gh"
+    assert clean_url("https://x.example/p?token=ab%2Fcd%2Bef%3D%3D%22gh&a=1", [secret]) == \
+        "https://x.example/p?token=[redacted]&a=1"
+    assert redact('{"echo": "ab/cd+ef==\\"gh"}', [secret]) == '{"echo": "[redacted]"}'
+    assert redact("q=ab%2Fcd%2Bef%3D%3D%22gh", [secret]) == "q=[redacted]"
+
+
+def test_an_integration_with_a_running_attempt_cannot_be_removed(client, state):
+    created = add_integration(client, "recorder", config={"token": TOKEN})
+    answer = client.post("/webhooks/launchdarkly", content_type="application/json", data=json.dumps(
+        {"_id": "e3", "accesses": [{"action": "updateOn", "resource": "proj/p:env/e:flag/f"}], "kind": "flag"}))
+    assert answer.get_json()["queued"] == 1
+    [claimed] = state.db.deliveries.claim_many("w-test", 60, 10**10, 1)  # as a worker would, mid-attempt
+    response = client.delete(f"/api/v1/integrations/{created['id']}", headers=AUTH)
+    assert response.status_code == 409 and "disable the integration" in response.get_json()["error"]
+    assert client.get(f"/api/v1/integrations/{created['id']}", headers=AUTH).status_code == 200
+    state.db.deliveries.release(["w-test"], 10**10)
+    assert client.delete(f"/api/v1/integrations/{created['id']}", headers=AUTH).status_code == 204
+    detail = client.get(f"/api/v1/events/{answer.get_json()['event_id']}", headers=AUTH).get_json()
+    assert detail["decisions"] == []  # the event stays, the removed integration's delivery goes
+    assert claimed.integration_id == created["id"]

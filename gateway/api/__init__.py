@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from ..admin_token import check_bearer
-from ..responses import ApiError, handle_api_error, handle_http_exception
+from ..responses import ALL_METHODS, ApiError, handle_api_error, handle_http_exception, unmatched
 from ..state import get_state
 
 bp = Blueprint("gateway_api", __name__, url_prefix="/api/v1")
 bp.register_error_handler(ApiError, handle_api_error)
+bp.add_url_rule("/<path:path>", "unmatched", unmatched, methods=ALL_METHODS)
 
 
 @bp.errorhandler(404)

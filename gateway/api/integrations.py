@@ -7,11 +7,7 @@ from typing import Any
 import marshmallow
 from flask import jsonify, request
 
-from ..version import __version__
-from ..declarations import StatusCheck
-from ..http import HttpClient, make_session
-from ..inbound import Rejected
-from ..plugins import MissingHook
+from ..checks import CheckError, run_action, run_status
 from ..responses import ApiError
 from ..state import GatewayState, get_state
 from ..validation import InvalidInput, flatten_errors
@@ -31,15 +27,6 @@ def get_integration_or_404(state: GatewayState, integration_id: str):
     if row is None:
         raise ApiError(404, f"no integration {integration_id!r}")
     return row
-
-
-def http_client_for(state: GatewayState, active) -> HttpClient:
-    """The core's HTTP client, as plugins get it, for one integration."""
-    return HttpClient(
-        make_session(), connect_timeout=state.settings.connect_timeout,
-        read_timeout=state.settings.read_timeout, allow_private=state.settings.allow_private_targets,
-        secrets=active.secret_values(), user_agent=f"event-gateway/{__version__}",
-    )
 
 
 @bp.get("/integrations")
@@ -83,56 +70,29 @@ def update_integration(integration_id: str):
 def delete_integration(integration_id: str):
     state = get_state()
     get_integration_or_404(state, integration_id)
-    state.db.integrations.delete(integration_id)
-    state.integrations.forget(integration_id)
+    try:
+        state.integrations.remove(integration_id)
+    except InvalidInput as exc:
+        raise ApiError(409, exc.errors["integration"][0]) from None
     return "", 204
-
-
-def _active_for_plugin_call(state: GatewayState, integration_id: str):
-    active = state.integrations.active(get_integration_or_404(state, integration_id))
-    if active.error:
-        raise ApiError(409, f"integration cannot be used: {active.error}")
-    return active
-
-
-def _check(check: Any) -> dict[str, Any]:
-    if not isinstance(check, StatusCheck):
-        return {"name": "plugin", "state": "error", "message": f"the status hook returned {type(check).__name__}"}
-    out = {"name": check.name, "state": check.state, "message": check.message}
-    if check.action:
-        out["action"] = check.action
-        out["action_params"] = check.action_params
-    return out
 
 
 @bp.get("/integrations/<integration_id>/status")
 def integration_status(integration_id: str):
     state = get_state()
-    active = _active_for_plugin_call(state, integration_id)
+    active = state.integrations.active(get_integration_or_404(state, integration_id))
     try:
-        checks = state.host.call(active.plugin.key, "integration_status", config=active.config,
-                                 http=http_client_for(state, active), integration=active.ref)
-    except MissingHook:
-        checks = []
-    except Exception as exc:
-        checks = [StatusCheck("plugin", "error", f"the status hook raised {type(exc).__name__}: {exc}")]
-    items = [_check(c) for c in checks or []]
-    overall = "error" if any(c["state"] == "error" for c in items) else (
-        "warning" if any(c["state"] == "warning" for c in items) else "ok")
-    return jsonify(integration_id=integration_id, state=overall, checks=items)
+        return jsonify(run_status(state, active))
+    except CheckError as exc:
+        raise ApiError(exc.status, exc.message) from None
 
 
 @bp.post("/integrations/<integration_id>/actions/<action>")
 def integration_action(integration_id: str, action: str):
     state = get_state()
-    active = _active_for_plugin_call(state, integration_id)
+    active = state.integrations.active(get_integration_or_404(state, integration_id))
     params = json_body() if request.get_data(cache=True) else {}
     try:
-        message = state.host.call(active.plugin.key, "integration_action", action=action, params=params,
-                                  config=active.config, http=http_client_for(state, active),
-                                  integration=active.ref)
-    except MissingHook:
-        raise ApiError(404, f"plugin {active.plugin.key!r} offers no actions") from None
-    except Rejected as exc:
+        return jsonify(action=action, message=run_action(state, active, action, params))
+    except CheckError as exc:
         raise ApiError(exc.status, exc.message) from None
-    return jsonify(action=action, message=str(message))

@@ -1,4 +1,4 @@
-"""``event-gateway integrations list|add|show|enable|disable|remove|replay|test``."""
+"""``event-gateway integrations list|add|show|enable|disable|remove|replay|test|status|action``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import click
 from flask.cli import with_appcontext
 
 from ..api import serialize
+from ..checks import CheckError, run_action, run_status
 from ..delivery.sample import CannotSend, send_test_event
 from ..plugins import MissingHook
 from ..state import get_state
@@ -92,8 +93,10 @@ def remove(integration_id: str) -> None:
     """Remove an integration and its deliveries (events stay)."""
     state = get_state()
     _row(integration_id)
-    state.db.integrations.delete(integration_id)
-    state.integrations.forget(integration_id)
+    try:
+        state.integrations.remove(integration_id)
+    except InvalidInput as exc:
+        raise click.ClickException(exc.errors["integration"][0]) from None
     emit({"removed": integration_id})
 
 
@@ -133,3 +136,36 @@ def test(integration_id: str) -> None:
           "reason": sent.delivery.reason, "delivery": serialize.delivery(sent.delivery)})
     if sent.report.outcome != "delivered":
         raise SystemExit(1)
+
+
+@integrations.command("status")
+@click.argument("integration_id")
+@with_appcontext
+def status(integration_id: str) -> None:
+    """The plugin's checks of an integration (e.g. a missing metric). Exit status 1 when one is an error."""
+    state = get_state()
+    try:
+        report = run_status(state, state.integrations.active(_row(integration_id)))
+    except CheckError as exc:
+        raise click.ClickException(exc.message) from None
+    emit(report)
+    if report["state"] == "error":
+        raise SystemExit(1)
+
+
+@integrations.command("action")
+@click.argument("integration_id")
+@click.argument("action")
+@click.option("--params", default="{}", help="Parameters as JSON (as a status check's action_params), or @FILE.")
+@with_appcontext
+def action(integration_id: str, action: str, params: str) -> None:
+    """Run an action that a status check offers (e.g. create_metric)."""
+    state = get_state()
+    values = parse_json_option(params, "--params")
+    if not isinstance(values, dict):
+        raise click.BadParameter("must be a JSON object", param_hint="--params")
+    try:
+        message = run_action(state, state.integrations.active(_row(integration_id)), action, values)
+    except CheckError as exc:
+        raise click.ClickException(exc.message) from None
+    emit({"action": action, "message": message})

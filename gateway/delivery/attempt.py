@@ -135,8 +135,8 @@ class Deliverer:
         except TransportError as exc:
             return Verdict("retry", str(exc))
         except Exception as exc:
-            log.warning("plugin %r raised in deliver_event for delivery %s: %s: %s",
-                        key, delivery.id, type(exc).__name__, exc)
+            log.warning("plugin %r raised in deliver_event for delivery %s: %s: %s", key, delivery.id,
+                        type(exc).__name__, redact(str(exc), active.secret_values()))
             return Verdict("retry", f"plugin {key!r} raised {type(exc).__name__}: {exc}")
         if isinstance(result, Delivered):
             return Verdict("delivered", result.summary or "delivered", summary=result.summary or "delivered",
@@ -157,11 +157,12 @@ class Deliverer:
             status, reason = "delivered", verdict.reason
         elif verdict.outcome == "failed":
             status, reason = "dead", verdict.reason
-        elif self.schedule.exhausted(number):
-            status, reason = "dead", f"gave up after {number} attempts: {verdict.reason}"
+        elif self.schedule.exhausted(number - delivery.schedule_start):
+            status, reason = "dead", f"gave up after {number - delivery.schedule_start} attempts: {verdict.reason}"
         else:
             status, reason = "retrying", verdict.reason
-            next_attempt_at = finished_at + max(verdict.after or 0.0, self.schedule.delay_after(number))
+            next_attempt_at = finished_at + max(
+                verdict.after or 0.0, self.schedule.delay_after(number - delivery.schedule_start))
         duration_ms = round(seconds * 1000, 3)
         applied = self.state.db.deliveries.finish(
             delivery.id, self.worker_id,

@@ -6,7 +6,7 @@ import dataclasses
 import uuid
 
 from ..events import Event
-from ..http import make_session
+from ..http import make_session, redact
 from ..plugins import MissingHook
 from ..state import GatewayState
 from ..store.base import now
@@ -51,13 +51,17 @@ def send_test_event(state: GatewayState, row: IntegrationRow) -> TestSend:
     try:
         event = state.host.call(active.plugin.key, "test_event", config=active.config, integration=active.ref)
     except Exception as exc:
-        raise CannotSend(500, f"plugin {row.plugin!r} test_event raised {type(exc).__name__}: {exc}") from None
+        raise CannotSend(500, redact(f"plugin {row.plugin!r} test_event raised {type(exc).__name__}: {exc}",
+                                     active.secret_values())) from None
     if not isinstance(event, Event):
         raise CannotSend(500, f"plugin {row.plugin!r} test_event returned {type(event).__name__}, not an Event")
     event = dataclasses.replace(event, source=TEST_SOURCE, source_id=f"test-{uuid.uuid4()}")
-    # No due time: no worker picks it up before this request takes it.
+    # Due only after a lease's time: no worker picks it up before this request takes it, and should
+    # this process die in between, a worker sends it then.
     recorded = state.db.events.record(
-        event, [NewDecision(row.id, row.plugin, "pending", "test event, sent on request")], integration_id=row.id
+        event, [NewDecision(row.id, row.plugin, "pending", "test event, sent on request",
+                            next_attempt_at=now() + state.settings.lease_seconds)],
+        integration_id=row.id,
     )
     delivery_id = state.db.deliveries.for_event(recorded.event_id)[0].id
     worker_id = f"{default_worker_prefix()}:test"

@@ -62,6 +62,7 @@ class DeliveryRow:
     created_at: float
     updated_at: float
     attempt_log: list[AttemptRow] = field(default_factory=list)
+    schedule_start: int = 0  # attempts made before the last re-queue by hand
     # loaded with the delivery by claim and take, for the attempt
     event: EventRow | None = None
     integration: IntegrationRow | None = None
@@ -71,7 +72,8 @@ def _delivery(row, attempt_log=()) -> DeliveryRow:
     return DeliveryRow(
         id=row.id, event_id=row.event_id, integration_id=row.integration_id,
         integration_name=row.integration_name, plugin=row.plugin, status=row.status,
-        reason=row.reason, attempts=row.attempts, next_attempt_at=row.next_attempt_at,
+        reason=row.reason, attempts=row.attempts, schedule_start=row.schedule_start,
+        next_attempt_at=row.next_attempt_at,
         lease_owner=row.lease_owner, lease_expires_at=row.lease_expires_at, summary=row.summary,
         details=loads(row.details), created_at=row.created_at, updated_at=row.updated_at,
         attempt_log=list(attempt_log),
@@ -313,7 +315,7 @@ class DeliveryStore(Repository):
             for row in sorted(candidates, key=lambda r: r.status != "in_flight"):
                 if row.status == "in_flight":
                     self._record_lost(connection, row, now)
-                    if max_attempts is not None and row.attempts >= max_attempts:
+                    if max_attempts is not None and row.attempts - row.schedule_start >= max_attempts:
                         self._set(connection, row.id, status="dead", now=now, reason=(
                             f"gave up after {row.attempts} attempts: the last one never reported back "
                             f"(worker {row.lease_owner} stopped while it held it)"))
@@ -431,8 +433,11 @@ class DeliveryStore(Repository):
                 return None
             if status not in REQUEUABLE:
                 raise NotRetryable(_not_retryable_message(status))
-            connection.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(
-                **_requeue_values(now, "re-queued by hand (retry)")))
+            result = connection.execute(update(deliveries).where(
+                deliveries.c.id == delivery_id, deliveries.c.status.in_(REQUEUABLE),  # a worker may have claimed it
+            ).values(**_requeue_values(now, "re-queued by hand (retry)")))
+            if not result.rowcount:
+                raise NotRetryable(_not_retryable_message("in_flight"))
             return _delivery(connection.execute(_select_deliveries().where(deliveries.c.id == delivery_id)).first())
 
     def replay(self, integration_id: str, plugin: str, *, now: float, since: float | None = None,
@@ -530,8 +535,9 @@ class DeliveryStore(Repository):
             counts = dict(connection.execute(
                 select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
             ).all())
-            oldest = connection.execute(
-                select(func.min(deliveries.c.created_at)).where(deliveries.c.status.in_(waiting))
+            oldest = connection.execute(  # held deliveries (integration disabled) wait on purpose
+                select(func.min(deliveries.c.created_at)).where(
+                    deliveries.c.status.in_(waiting), deliveries.c.integration_id.not_in(_DISABLED))
             ).scalar()
             held = connection.execute(
                 select(func.count()).select_from(deliveries)
@@ -546,7 +552,8 @@ class DeliveryStore(Repository):
 
 def _requeue_values(now: float, reason: str) -> dict[str, Any]:
     return dict(status="pending", next_attempt_at=now, reason=reason, summary=None, details=None,
-                lease_owner=None, lease_expires_at=None, updated_at=now)
+                lease_owner=None, lease_expires_at=None, updated_at=now,
+                schedule_start=deliveries.c.attempts)  # a fresh retry schedule from here
 
 
 def _not_retryable_message(status: str) -> str:

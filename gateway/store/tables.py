@@ -67,6 +67,8 @@ deliveries = Table(
     Column("status", String(20), nullable=False),
     Column("reason", Text, nullable=False, default=""),
     Column("attempts", Integer, nullable=False, default=0),
+    # attempts made before the last re-queue by hand (retry, replay): the schedule starts again there
+    Column("schedule_start", Integer, nullable=False, default=0, server_default="0"),
     Column("next_attempt_at", Float),
     Column("lease_owner", String(100)),
     Column("lease_expires_at", Float),

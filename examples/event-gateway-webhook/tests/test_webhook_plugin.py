@@ -8,15 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from gateway import hmac_sha256_hex
+from gateway import create_app, hmac_sha256_hex
 from gateway.testing import FakeService, GatewayProcess, Reply, wait_until
 
 FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "launchdarkly"
 
 
-def test_plugin_is_installed():
+def test_plugin_is_installed(tmp_path):
     names = {ep.name: ep.value for ep in metadata.entry_points(group="event_gateway")}
     assert names.get("webhook") == "gateway_webhook.plugin"
+    app = create_app({"GATEWAY_INSTANCE_PATH": str(tmp_path), "GATEWAY_ADMIN_TOKEN": "token-for-this-test",
+                      "GATEWAY_PLUGINS": "webhook"})
+    listed = app.test_client().get("/api/v1/plugins", headers={"Authorization": "Bearer token-for-this-test"}).get_json()
+    webhook = next(item for item in listed["items"] if item["key"] == "webhook")
+    assert webhook["distribution"] == "event-gateway-webhook"
+    assert webhook["config_schema"]["properties"]["secret"]["writeOnly"] is True
+    assert listed["refused"] == []
 
 
 @pytest.fixture

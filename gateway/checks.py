@@ -1,0 +1,83 @@
+"""A configured integration's status checks and the actions they offer (the plugin's
+``integration_status`` and ``integration_action`` hooks), for the API and the CLI alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .declarations import StatusCheck
+from .http import HttpClient, make_session, redact
+from .inbound import Rejected
+from .integrations import ActiveIntegration
+from .plugins import MissingHook
+from .state import GatewayState
+from .version import __version__
+
+
+class CheckError(Exception):
+    """The checks or the action cannot be run; ``status`` is the HTTP status that says why."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _usable(state: GatewayState, active: ActiveIntegration) -> None:
+    if active.plugin is None or active.error:
+        raise CheckError(409, f"integration cannot be used: {active.error}")
+
+
+def _client(state: GatewayState, active: ActiveIntegration, session) -> HttpClient:
+    settings = state.settings
+    return HttpClient(session, connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout,
+                      allow_private=settings.allow_private_targets, secrets=active.secret_values(),
+                      user_agent=f"event-gateway/{__version__}")
+
+
+def _check(check: Any) -> dict[str, Any]:
+    if not isinstance(check, StatusCheck):
+        return {"name": "plugin", "state": "error", "message": f"the status hook returned {type(check).__name__}"}
+    out: dict[str, Any] = {"name": check.name, "state": check.state, "message": check.message}
+    if check.action:
+        out["action"] = check.action
+        out["action_params"] = check.action_params
+    return out
+
+
+def run_status(state: GatewayState, active: ActiveIntegration) -> dict[str, Any]:
+    """The plugin's checks of the integration, and the worst state among them (``ok`` when none)."""
+    _usable(state, active)
+    secrets = active.secret_values()
+    try:
+        with make_session() as session:
+            checks = state.host.call(active.plugin.key, "integration_status", config=active.config,
+                                     http=_client(state, active, session), integration=active.ref)
+    except MissingHook:
+        checks = []
+    except Exception as exc:
+        checks = [StatusCheck("plugin", "error", redact(f"the status hook raised {type(exc).__name__}: {exc}", secrets))]
+    items = [_check(c) for c in checks or []]
+    for item in items:
+        item["message"] = redact(str(item["message"]), secrets)
+    states = {item["state"] for item in items}
+    overall = "error" if "error" in states else "warning" if "warning" in states else "ok"
+    return {"integration_id": active.row.id, "state": overall, "checks": items}
+
+
+def run_action(state: GatewayState, active: ActiveIntegration, action: str, params: dict[str, Any]) -> str:
+    """Run an action a status check offers; returns what the plugin says it did."""
+    _usable(state, active)
+    secrets = active.secret_values()
+    try:
+        with make_session() as session:
+            message = state.host.call(active.plugin.key, "integration_action", action=action, params=params,
+                                      config=active.config, http=_client(state, active, session),
+                                      integration=active.ref)
+    except MissingHook:
+        raise CheckError(404, f"plugin {active.plugin.key!r} offers no actions") from None
+    except Rejected as exc:
+        raise CheckError(exc.status, redact(exc.message, secrets)) from None
+    except Exception as exc:
+        raise CheckError(502, redact(f"the action hook raised {type(exc).__name__}: {exc}", secrets)) from None
+    return redact(str(message), secrets)
