@@ -212,3 +212,18 @@ def test_private_address_guard_refuses_loopback_unless_allowed(processes, tmp_pa
     assert later["skipped"] == 1
     decision = guarded.admin("GET", f"/api/v1/events/{later['event_id']}").json()["decisions"][0]
     assert decision["status"] == "skipped" and "GATEWAY_ALLOW_PRIVATE_TARGETS" in decision["reason"]
+
+
+def test_sigterm_lets_the_running_attempt_finish_and_records_it(processes, tmp_path):
+    with FakeService(Reply(200, {"ok": True}, delay=1.0)) as slow:
+        gateway = processes(tmp_path)
+        add_webhook(gateway, slow.url + "/hook")
+        [source_id] = post_events(gateway, 1)
+        slow.wait_for(1, "/hook")  # the attempt is under way: the target holds it for a second
+        assert gateway.terminate(15) == 0
+        log = gateway.log()
+        assert "SIGTERM received, stopping" in log and "delivery workers stopped" in log
+        restarted = processes(tmp_path)  # the same database: what did the stopped process record?
+        [delivery] = deliveries(restarted)
+        assert delivery["status"] == "delivered" and delivery["attempts"] == 1
+        assert source_ids(slow.received("/hook")) == [source_id]
