@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from flask import jsonify, request
@@ -16,21 +15,9 @@ from ..store.deliveries import STATUSES, NotRetryable, UnknownEvents
 from ..timestamps import parse_timestamp
 from . import bp, json_body, serialize
 from .integrations import get_integration_or_404
+from .paging import decode_cursor, encode_cursor, page_limit
 
-MAX_LIMIT = 200
 MAX_EVENT_IDS = 1000
-
-
-def encode_cursor(created_at: float, delivery_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{created_at!r}|{delivery_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[float, str]:
-    try:
-        stamp, delivery_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return float(stamp), delivery_id
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "invalid cursor: pass next_cursor from the previous page unchanged") from None
 
 
 def _since(value: Any, name: str = "since") -> float:
@@ -38,17 +25,6 @@ def _since(value: Any, name: str = "since") -> float:
         return parse_timestamp(value)
     except ValueError as exc:
         raise ApiError(400, f"invalid {name}: {exc}", {name: [str(exc)]}) from None
-
-
-def _limit() -> int:
-    raw = request.args.get("limit", "50")
-    try:
-        limit = int(raw)
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ApiError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}, got {raw!r}")
-    return limit
 
 
 @bp.get("/deliveries")
@@ -59,7 +35,7 @@ def list_deliveries():
         raise ApiError(400, f"unknown status {status!r}; statuses: {', '.join(STATUSES)}")
     since = request.args.get("since")
     cursor = request.args.get("cursor")
-    limit = _limit()
+    limit = page_limit()
     rows = state.db.deliveries.list(
         integration_id=request.args.get("integration") or None, status=status,
         since=_since(since) if since else None, limit=limit + 1,
