@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 
 import click
 from flask import current_app
@@ -43,6 +44,10 @@ def serve(host: str, port: int) -> None:
             click.echo(f"event-gateway listening on http://{host}:{server.effective_port} with {workers}", err=True)
             server.run()
         finally:
+            # Let running attempts finish while the server closes, within one grace period.
+            stopper = threading.Thread(target=pool.stop, name="stop-delivery-workers") if pool else None
+            if stopper is not None:
+                stopper.start()
             server.close()
-            if pool is not None:
-                pool.stop()
+            if stopper is not None:
+                stopper.join()
