@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from .declarations import StatusCheck
-from .http import HttpClient, make_session, redact
+from .http import make_session, redact
 from .inbound import Rejected
 from .integrations import ActiveIntegration
 from .plugins import MissingHook
 from .state import GatewayState
-from .version import __version__
 
 
 class CheckError(Exception):
@@ -23,16 +22,9 @@ class CheckError(Exception):
         self.message = message
 
 
-def _usable(state: GatewayState, active: ActiveIntegration) -> None:
+def _usable(active: ActiveIntegration) -> None:
     if active.plugin is None or active.error:
         raise CheckError(409, f"integration cannot be used: {active.error}")
-
-
-def _client(state: GatewayState, active: ActiveIntegration, session) -> HttpClient:
-    settings = state.settings
-    return HttpClient(session, connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout,
-                      allow_private=settings.allow_private_targets, secrets=active.secret_values(),
-                      user_agent=f"event-gateway/{__version__}")
 
 
 def _check(check: Any) -> dict[str, Any]:
@@ -47,12 +39,12 @@ def _check(check: Any) -> dict[str, Any]:
 
 def run_status(state: GatewayState, active: ActiveIntegration) -> dict[str, Any]:
     """The plugin's checks of the integration, and the worst state among them (``ok`` when none)."""
-    _usable(state, active)
+    _usable(active)
     secrets = active.secret_values()
     try:
         with make_session() as session:
             checks = state.host.call(active.plugin.key, "integration_status", config=active.config,
-                                     http=_client(state, active, session), integration=active.ref)
+                                     http=state.http_client(session, secrets), integration=active.ref)
     except MissingHook:
         checks = []
     except Exception as exc:
@@ -67,12 +59,12 @@ def run_status(state: GatewayState, active: ActiveIntegration) -> dict[str, Any]
 
 def run_action(state: GatewayState, active: ActiveIntegration, action: str, params: dict[str, Any]) -> str:
     """Run an action a status check offers; returns what the plugin says it did."""
-    _usable(state, active)
+    _usable(active)
     secrets = active.secret_values()
     try:
         with make_session() as session:
             message = state.host.call(active.plugin.key, "integration_action", action=action, params=params,
-                                      config=active.config, http=_client(state, active, session),
+                                      config=active.config, http=state.http_client(session, secrets),
                                       integration=active.ref)
     except MissingHook:
         raise CheckError(404, f"plugin {active.plugin.key!r} offers no actions") from None

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+import requests
 
 from flask import Flask, current_app
 
 from .crypto import SecretBox
+from .http import HttpClient
 from .integrations import IntegrationService
 from .metrics import Metrics
 from .plugins import PluginHost
 from .settings import Settings
 from .store import Database
+from .version import __version__
 
 EXTENSION_KEY = "event_gateway"
 
@@ -28,6 +33,14 @@ class GatewayState:
     admin_token_hash: str
     new_work: threading.Condition = field(default_factory=threading.Condition)
     workers: list = field(default_factory=list)
+
+    def http_client(self, session: requests.Session, secrets: Iterable[str]) -> HttpClient:
+        """The HTTP client handed to plugin hooks: this app's time-outs and target rule, and the
+        integration's secrets to remove from what it records."""
+        settings = self.settings
+        return HttpClient(session, connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout,
+                          allow_private=settings.allow_private_targets, secrets=secrets,
+                          user_agent=f"event-gateway/{__version__}")
 
     def notify_new_work(self) -> None:
         """Wake the in-process delivery workers: there is something to deliver now."""

@@ -30,8 +30,4 @@ def show_event(event_id: str):
     row = state.db.events.get(event_id)
     if row is None:
         raise ApiError(404, f"no event {event_id!r}")
-    out = serialize.event_summary(row)
-    out["event"] = row.body
-    out["raw"] = row.raw
-    out["decisions"] = [serialize.delivery(d) for d in state.db.deliveries.for_event(event_id)]
-    return jsonify(out)
+    return jsonify(serialize.event_detail(state, row))

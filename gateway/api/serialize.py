@@ -65,6 +65,16 @@ def delivery(d: DeliveryRow, *, with_attempts: bool = True) -> dict[str, Any]:
     return out
 
 
+def event_detail(state: GatewayState, row: EventRow, *, with_raw: bool = True) -> dict[str, Any]:
+    """An event with the normalized form, (the raw payload,) and each integration's decision and attempts."""
+    out = event_summary(row)
+    out["event"] = row.body
+    if with_raw:
+        out["raw"] = row.raw
+    out["decisions"] = [delivery(d) for d in state.db.deliveries.for_event(row.id)]
+    return out
+
+
 def event_summary(row: EventRow) -> dict[str, Any]:
     return {
         "id": row.id, "source": row.source, "source_id": row.source_id,

@@ -33,7 +33,4 @@ def show(event_id: str) -> None:
     row = state.db.events.get(event_id)
     if row is None:
         raise click.ClickException(f"no event {event_id!r}")
-    out = serialize.event_summary(row)
-    out["event"] = row.body
-    out["decisions"] = [serialize.delivery(d) for d in state.db.deliveries.for_event(event_id)]
-    emit(out)
+    emit(serialize.event_detail(state, row, with_raw=False))

@@ -26,7 +26,6 @@ from ..outcomes import Delivered, Failed, RetryLater
 from ..state import GatewayState
 from ..store.deliveries import DeliveryRow, NewAttempt
 from ..targets import TargetNotAllowed
-from ..version import __version__
 from .schedule import RetrySchedule
 
 log = logging.getLogger(__name__)
@@ -97,7 +96,7 @@ class Deliverer:
                 verdict = active
             else:
                 secrets = active.secret_values()
-                client = self._client(secrets)
+                client = self.state.http_client(self.session, secrets)
                 verdict = self._call_plugin(delivery, active, client)
         except Exception as exc:  # a stored event or config that cannot be read: keep the worker alive
             log.exception("delivery %s: attempt %d failed before reaching the plugin", delivery.id, delivery.attempts)
@@ -116,12 +115,6 @@ class Deliverer:
         if active.error:
             return Verdict("failed", f"the integration cannot be used: {active.error}; fix it, then replay")
         return active
-
-    def _client(self, secrets: list[str]) -> HttpClient:
-        settings = self.state.settings
-        return HttpClient(self.session, connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout,
-                          allow_private=settings.allow_private_targets, secrets=secrets,
-                          user_agent=f"event-gateway/{__version__}")
 
     def _call_plugin(self, delivery: DeliveryRow, active: ActiveIntegration, client: HttpClient) -> Verdict:
         event = delivery.event.to_event()
