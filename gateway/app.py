@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 
 from .extension import EventGateway
+from .state import get_state
 
 
 def create_app(config: Mapping[str, Any] | None = None, **extension_options: Any) -> Flask:
@@ -24,4 +25,9 @@ def create_app(config: Mapping[str, Any] | None = None, **extension_options: Any
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     EventGateway(app, **extension_options)
+    state = get_state(app)
+    if state.settings.ui:
+        from .ui import root_link
+
+        app.add_url_rule("/", "gateway_root", root_link)  # the standalone gateway's front door
     return app

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 class EventGateway:
-    """Adds the gateway (webhooks, admin API, health, metrics, CLI commands) to a Flask app.
+    """Adds the gateway (webhooks, admin API, web UI, health, metrics, CLI commands) to a Flask app.
 
     State lives in ``app.extensions["event_gateway"]``, so one extension object may serve several
     apps. ``plugins`` adds ``(name, plugin)`` pairs as if installed; ``entry_points=False`` loads no
@@ -56,6 +56,10 @@ class EventGateway:
         app.register_blueprint(webhooks.bp)
         app.register_blueprint(api.bp)
         app.register_blueprint(health.bp)
+        if settings.ui:
+            from . import ui
+
+            ui.register(app)
         from .cli import register_commands
 
         register_commands(app.cli)

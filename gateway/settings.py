@@ -30,6 +30,8 @@ KEYS: dict[str, tuple[Any, str]] = {
     "GATEWAY_LEASE_SECONDS": (120, "how long a worker holds a delivery before another may take it"),
     "GATEWAY_SHUTDOWN_GRACE_SECONDS": (20, "how long SIGTERM waits for in-flight attempts"),
     "GATEWAY_THREADS": (8, "HTTP server threads of `serve`"),
+    "GATEWAY_UI": (True, "serve the admin web UI under `/ui/`; `0` turns it off"),
+    "GATEWAY_UI_SESSION_HOURS": (8, "how long a sign-in to the web UI lasts, in hours"),
 }
 
 
@@ -107,6 +109,8 @@ class Settings:
     shutdown_grace_seconds: float
     threads: int
     instance_path: str
+    ui: bool = True
+    ui_session_hours: float = 8.0
 
     @classmethod
     def from_config(cls, config: dict[str, Any], instance_path: str) -> Settings:
@@ -130,4 +134,6 @@ class Settings:
             shutdown_grace_seconds=_number(config, "GATEWAY_SHUTDOWN_GRACE_SECONDS", float, 0),
             threads=_number(config, "GATEWAY_THREADS", int, 1),
             instance_path=instance_path,
+            ui=as_bool(config.get("GATEWAY_UI")),
+            ui_session_hours=_number(config, "GATEWAY_UI_SESSION_HOURS", float, 0.01),
         )
