@@ -6,7 +6,7 @@ PACKAGES := -e '.[test]' -e plugins/dynatrace -e plugins/sentry -e examples/even
 SETUP_FILES := setup.cfg pyproject.toml plugins/dynatrace/setup.cfg plugins/sentry/setup.cfg examples/event-gateway-webhook/setup.cfg
 TESTS := tests plugins/dynatrace/tests plugins/sentry/tests examples/event-gateway-webhook/tests
 
-.PHONY: install serve worker test bench
+.PHONY: install serve worker test bench screenshots
 
 $(BIN)/.installed: $(SETUP_FILES)
 	$(PYTHON) -m venv $(VENV)
@@ -29,3 +29,7 @@ bench: install
 	$(BIN)/python bench/bench_intake.py
 	$(BIN)/python bench/bench_policy.py
 	$(BIN)/python bench/bench_delivery.py
+
+# The screenshots of docs/ui.md, taken by the browser tests in headless Chromium.
+screenshots: install
+	GATEWAY_UI_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q tests/test_ui_browser.py

@@ -78,6 +78,11 @@ def test_sign_in_with_the_keyboard_sets_a_safe_session_cookie_and_sign_out_ends_
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and cookie["path"] == "/ui/"
     assert gateway.admin_token not in cookie["value"]
     assert gateway.admin_token not in page.content()
+    copy = page.locator("button[data-copy=flag-webhook-url]")
+    expect(copy).to_have_accessible_name("Copy the Flag platform webhook URL")
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == gateway.url + "/webhooks/launchdarkly"
 
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(gateway.url + "/ui/sign-in")
@@ -214,7 +219,7 @@ def test_a_bad_config_shows_the_error_at_its_field_and_keeps_what_was_typed(brow
     page.locator("#f-config-url").fill("https://abc12345.live.dynatrace.com/api/v2/events/ingest")
     page.locator("#f-config-api_token").fill(DT_TOKEN)
     page.locator("#f-config-entity_type").select_option("HOST")
-    page.get_by_role("button", name="Create integration").click()
+    page.get_by_label("Name").press("Enter")  # saves (not "Try the policy", the first visible button)
 
     url_field = page.locator("#f-config-url")
     expect(url_field).to_have_attribute("aria-invalid", "true")

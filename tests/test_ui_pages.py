@@ -537,7 +537,7 @@ def test_the_overview_shows_health_figures_charts_urls_and_the_unsigned_banner(u
     assert "Unsigned flag-change webhooks are accepted." in html
     assert 'value="http://localhost/webhooks/launchdarkly"' in html
     assert f'value="http://localhost/webhooks/integrations/{populated["rows"]["inbox"].id}"' in html
-    assert "Copy flag platform webhook url" in html
+    assert 'Copy<span class="visually-hidden"> the Flag platform webhook URL</span>' in html
     assert re.search(r'<span class="badge tone-ok">ok</span>', html)  # the database
     assert "Recorder: last 24 hours: 1 delivered, 0 failed attempts" in html
     assert "Scripted: last 24 hours: 0 delivered, 1 failed attempts" in html

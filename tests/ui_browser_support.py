@@ -55,6 +55,7 @@ class BrowserSession:
         self.context = self._playwright.chromium.launch_persistent_context(
             self.profile, executable_path=executable, headless=True, args=LAUNCH_FLAGS,
             viewport=viewport or {"width": 1280, "height": 900},
+            permissions=["clipboard-read", "clipboard-write"],
         )
         self.context.set_default_timeout(15000)
         self.console_errors: list[str] = []

@@ -7,11 +7,11 @@
     var input = document.getElementById(button.getAttribute("data-copy"));
     if (!input) return;
     button.hidden = false;
-    var label = button.textContent;
+    var label = button.innerHTML;
     button.addEventListener("click", function () {
       var done = function () {
         button.textContent = "Copied";
-        setTimeout(function () { button.textContent = label; }, 1500);
+        setTimeout(function () { button.innerHTML = label; }, 1500);
       };
       if (navigator.clipboard && window.isSecureContext) {
         navigator.clipboard.writeText(input.value).then(done, function () { input.select(); });
