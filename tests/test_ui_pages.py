@@ -128,7 +128,8 @@ def test_a_post_without_a_session_is_refused_and_changes_nothing(ui_app, ui_stat
     assert ui_state.db.deliveries.get(populated["decisions"]["Scripted"].id).status == "dead"
 
 
-def test_sign_in_sets_a_signed_httponly_lax_cookie_limited_to_the_ui(ui_app):
+def test_sign_in_sets_a_signed_httponly_lax_cookie_limited_to_the_ui(ui_app, caplog):
+    caplog.set_level(logging.INFO, logger="gateway.audit")
     client = ui_app.test_client()
     csrf = CSRF.search(client.get("/ui/sign-in?next=/ui/events").text).group(1)
     wrong = client.post("/ui/sign-in", data={"csrf_token": csrf, "token": "not-it", "next": "/ui/events"})
@@ -144,6 +145,10 @@ def test_sign_in_sets_a_signed_httponly_lax_cookie_limited_to_the_ui(ui_app):
     assert client.get("/ui/events").status_code == 200
     # the CSRF token changes at sign-in: one planted before it is worthless after
     assert CSRF.search(client.get("/ui/").text).group(1) != csrf
+    assert [r.getMessage() for r in caplog.records] == [
+        "admin action ui.sign_in origin=ui result=wrong token client=127.0.0.1",
+        "admin action ui.sign_in origin=ui result=signed in client=127.0.0.1"]
+    assert "not-it" not in caplog.text and ADMIN_TOKEN not in caplog.text
 
 
 def test_the_cookie_is_secure_behind_https(ui_app):
@@ -594,3 +599,16 @@ def test_a_name_error_shows_at_the_name(ui, ui_state):
     html = ui.post("/ui/integrations/new?plugin=forms", data=forms_data(name="")).text
     assert re.search(r'<p class="field-error" id="f-name-error">Length must be between 1 and 200.</p>', html)
     assert ui_state.db.integrations.list() == []
+
+
+def test_every_input_on_every_page_has_a_label_and_every_button_a_name(ui, populated):
+    for path in page_paths(populated):
+        html = re.sub(r"<template\b.*?</template>", "", ui.get(path).text, flags=re.S)
+        for tag in re.findall(r"<(?:input|select|textarea)\b[^>]*>", html):
+            if 'type="hidden"' in tag:
+                continue
+            found = re.search(r'\bid="([^"]+)"', tag)
+            assert found, (path, tag)
+            assert re.search(rf'<label[^>]*\bfor="{re.escape(found.group(1))}"', html) or "aria-label=" in tag, (path, tag)
+        for button in re.findall(r"<button\b[^>]*>(.*?)</button>", html, flags=re.S):
+            assert re.sub(r"<[^>]+>", "", button).strip(), (path, button)

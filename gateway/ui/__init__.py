@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, g, redirect, render_template, request, url_for
 
 from ..state import get_state
 from . import headers, session
@@ -80,6 +80,6 @@ def root_link():
     return redirect(url_for("gateway_ui.overview"))
 
 
-__all__ = ["abort", "bp", "register", "root_link"]
+__all__ = ["bp", "register", "root_link"]
 
 from . import filters, integration_pages, list_pages, overview_pages  # noqa: E402,F401  (routes)

@@ -65,7 +65,7 @@ def events():
     page, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(page[-1].received_at, page[-1].id) if more else None
     sources, kinds = queries.sources_and_kinds()
-    decisions = {row.id: state.db.deliveries.for_event(row.id) for row in page}
+    decisions = queries.decisions_of([row.id for row in page])
     return render_template(
         "ui/events.html", title="Events", events=page, decisions=decisions, filters=filters,
         sources=sources, kinds=kinds, statuses=STATUSES, integrations=state.db.integrations.list(),
@@ -97,10 +97,10 @@ def deliveries():
                                     limit=limit + 1, before=_cursor(request.args.get("cursor")))
     page, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
-    events_by_id = {r.event_id: state.db.events.get(r.event_id) for r in page}
+    titles = UiQueries(state.db.engine).event_titles(list({r.event_id for r in page}))
     return render_template(
         "ui/deliveries.html", title="Deliveries", deliveries=page, filters=filters, statuses=STATUSES,
-        integrations=state.db.integrations.list(), events=events_by_id, replay_since=_day_ago(),
+        integrations=state.db.integrations.list(), titles=titles, replay_since=_day_ago(),
         next_link=_next_link("gateway_ui.deliveries", filters, next_cursor),
         first_link=url_for("gateway_ui.deliveries", **{k: v for k, v in filters.items() if v})
         if request.args.get("cursor") else None,

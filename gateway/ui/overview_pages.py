@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import g, redirect, render_template, request, url_for
 from sqlalchemy.exc import SQLAlchemyError
 
+from .. import audit
 from ..admin_token import check_bearer
 from ..api.openapi import config_json_schema
 from ..health import queue_health, workers_health
@@ -26,7 +27,9 @@ def sign_in():
         token = request.form.get("token", "")
         if check_bearer(f"Bearer {token}", state.admin_token_hash):
             g.ui_session = session.sign_in(g.ui_session)
+            audit.record("ui.sign_in", "ui", result="signed in", client=request.remote_addr)
             return redirect(target)
+        audit.record("ui.sign_in", "ui", result="wrong token", client=request.remote_addr)
         error = "That is not the admin token."
     status = 401 if error else 200
     return render_template("ui/sign_in.html", title="Sign in", next=target, error=error), status
@@ -36,6 +39,7 @@ def sign_in():
 def sign_out():
     response = redirect(url_for("gateway_ui.sign_in"))
     session.clear(request, response)
+    audit.record("ui.sign_out", "ui", client=request.remote_addr)
     g.ui_signed_out = True
     return response
 

@@ -11,11 +11,20 @@ from sqlalchemy.engine import Engine
 
 from ..store.base import reading
 from ..store.events import EventRow, _row as event_row
-from ..store.tables import attempts, deliveries, events
+from ..store.tables import attempts, deliveries, events, integrations
 
 DAY = 24 * 3600
 HOUR = 3600
 WAITING = ("pending", "retrying", "in_flight")
+
+
+@dataclass(frozen=True)
+class DecisionBrief:
+    """One integration's decision on an event, for the events list."""
+
+    integration_id: str
+    integration_name: str | None
+    status: str
 
 
 @dataclass
@@ -127,3 +136,24 @@ class UiQueries:
                  .order_by(events.c.received_at.desc(), events.c.id.desc()).limit(limit))
         with reading(self.engine) as connection:
             return [event_row(row) for row in connection.execute(query)]
+
+    def decisions_of(self, event_ids: list[str]) -> dict[str, list[DecisionBrief]]:
+        """Each event's decisions (integration and status), in one query."""
+        out: dict[str, list[DecisionBrief]] = {event_id: [] for event_id in event_ids}
+        if not event_ids:
+            return out
+        query = (select(deliveries.c.event_id, deliveries.c.integration_id, integrations.c.name, deliveries.c.status)
+                 .select_from(deliveries.outerjoin(integrations, integrations.c.id == deliveries.c.integration_id))
+                 .where(deliveries.c.event_id.in_(event_ids))
+                 .order_by(deliveries.c.created_at, deliveries.c.id))
+        with reading(self.engine) as connection:
+            for row in connection.execute(query):
+                out[row[0]].append(DecisionBrief(row[1], row[2], row[3]))
+        return out
+
+    def event_titles(self, event_ids: list[str]) -> dict[str, str]:
+        """The titles of these events, in one query."""
+        if not event_ids:
+            return {}
+        with reading(self.engine) as connection:
+            return dict(connection.execute(select(events.c.id, events.c.title).where(events.c.id.in_(event_ids))).all())
