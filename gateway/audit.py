@@ -11,7 +11,7 @@ from typing import Any
 
 log = logging.getLogger("gateway.audit")
 
-ORIGINS = ("api", "ui", "cli")
+ORIGINS = ("api", "ui")
 
 
 def record(what: str, origin: str, /, **details: Any) -> None:

@@ -253,3 +253,51 @@ def test_pages_fit_a_phone_screen(chromium, gateway):
         assert not session.console_errors, session.console_errors
     finally:
         session.close()
+
+
+def test_without_javascript_rows_are_added_by_sending_the_form_and_the_integration_is_created(chromium, gateway,
+                                                                                            flag_platform):
+    from playwright.sync_api import expect
+
+    session = BrowserSession(chromium, javascript=False)
+    try:
+        page = session.page
+        sign_in(page, gateway, "/ui/integrations/new?plugin=sentry")
+        assert page.locator("button[data-copy], input[data-filter-for]").evaluate_all(
+            "els => els.every(e => e.hidden)")  # the script's conveniences stay hidden
+        page.get_by_label("Name").fill("Sentry without script")
+        page.locator("#f-config-environment_mappings-0-sentry_project").fill("storefront")
+        page.locator("#f-config-environment_mappings-0-sentry_environment").fill("prod")
+        page.locator("#f-config-environment_mappings-0-ld_project").fill("shop")
+        page.locator("#f-config-environment_mappings-0-ld_environment").fill("production")
+        page.get_by_role("button", name="Add a row to Environment mappings").click()  # a round trip
+        rows = page.locator("fieldset.row")
+        expect(rows).to_have_count(2)
+        expect(page.locator("#f-config-environment_mappings-0-sentry_project")).to_have_value("storefront")
+        expect(page.get_by_label("Name")).to_have_value("Sentry without script")
+        second = rows.nth(1)
+        second.get_by_label("Sentry project").fill("storefront")
+        second.get_by_label("Sentry environment").fill("staging")
+        second.get_by_label("LaunchDarkly project").fill("shop")
+        second.get_by_label("LaunchDarkly environment").fill("staging")
+        page.get_by_role("button", name="Add a row to Environment mappings").click()
+        expect(rows).to_have_count(3)
+        rows.nth(2).get_by_role("button", name="Remove row 3").click()
+        expect(rows).to_have_count(2)
+        page.locator("#f-config-client_secret").fill(SENTRY_SECRET)  # secrets last: a round trip clears them
+        page.locator("#f-config-access_token").fill(LD_TOKEN)
+        page.locator("#f-config-events_url").fill(flag_platform.url)
+        page.locator("#f-config-api_url").fill(flag_platform.url)
+        page.get_by_role("button", name="Create integration").click()
+        expect(page.get_by_role("heading", name="Sentry without script")).to_be_visible()
+        expect(page.locator("li.check-item")).to_have_count(2)
+        expect(page.locator("li.check-item.state-ok")).to_have_count(2)  # project shop has the metric
+        stored = gateway.admin("GET", "/api/v1/integrations").json()["items"]
+        [mine] = [i for i in stored if i["name"] == "Sentry without script"]
+        assert [(m["sentry_environment"], m["ld_environment"]) for m in mine["config"]["environment_mappings"]] == [
+            ("prod", "production"), ("staging", "staging")]
+        page.get_by_role("link", name="Delete…").click()
+        page.get_by_role("button", name="Delete Sentry without script").click()
+        expect(page.get_by_text("Deleted Sentry without script.")).to_be_visible()
+    finally:
+        session.close()

@@ -47,7 +47,7 @@ def require_chromium() -> str:
 class BrowserSession:
     """A persistent Chromium context in a fresh profile folder."""
 
-    def __init__(self, executable: str, viewport: dict | None = None):
+    def __init__(self, executable: str, viewport: dict | None = None, javascript: bool = True):
         from playwright.sync_api import sync_playwright
 
         self.profile = tempfile.mkdtemp(prefix="gateway-chromium-")
@@ -55,7 +55,7 @@ class BrowserSession:
         self.context = self._playwright.chromium.launch_persistent_context(
             self.profile, executable_path=executable, headless=True, args=LAUNCH_FLAGS,
             viewport=viewport or {"width": 1280, "height": 900},
-            permissions=["clipboard-read", "clipboard-write"],
+            permissions=["clipboard-read", "clipboard-write"], java_script_enabled=javascript,
         )
         self.context.set_default_timeout(15000)
         self.console_errors: list[str] = []
