@@ -612,3 +612,11 @@ def test_every_input_on_every_page_has_a_label_and_every_button_a_name(ui, popul
             assert re.search(rf'<label[^>]*\bfor="{re.escape(found.group(1))}"', html) or "aria-label=" in tag, (path, tag)
         for button in re.findall(r"<button\b[^>]*>(.*?)</button>", html, flags=re.S):
             assert re.sub(r"<[^>]+>", "", button).strip(), (path, button)
+
+
+def test_a_wrong_method_is_refused_without_acting(ui, ui_state, populated):
+    rid = populated["rows"]["recorder"].id
+    assert ui.get("/ui/sign-out").status_code == 405
+    assert ui.get(f"/ui/integrations/{rid}/disable").status_code == 405
+    assert ui_state.db.integrations.get(rid).enabled
+    assert ui.get("/ui/").status_code == 200

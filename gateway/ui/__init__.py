@@ -47,9 +47,10 @@ def _require_session():
 
 @bp.after_request
 def _finish(response):
-    headers.apply(response, static=request.endpoint == "gateway_ui.static")
+    static = request.endpoint == "gateway_ui.static"
+    headers.apply(response, static=static)
     ui_session = g.get("ui_session")
-    if ui_session is not None and not g.get("ui_signed_out"):
+    if ui_session is not None and not static and not g.get("ui_signed_out"):
         session.save(get_state(), ui_session, request, response)
     return response
 
