@@ -620,3 +620,32 @@ def test_a_wrong_method_is_refused_without_acting(ui, ui_state, populated):
     assert ui.get(f"/ui/integrations/{rid}/disable").status_code == 405
     assert ui_state.db.integrations.get(rid).enabled
     assert ui.get("/ui/").status_code == 200
+
+
+def test_the_hourly_figures_put_each_attempt_in_its_hour(ui_state, populated):
+    from gateway.ui.charts import hourly_chart
+    from gateway.ui.queries import UiQueries
+
+    recorder, scripted = populated["rows"]["recorder"].id, populated["rows"]["scripted"].id
+    later = now() + 3 * 3600  # seen from three hours on, the attempts were made three hours ago
+    figures = UiQueries(ui_state.db.engine).figures(later)
+    assert figures[recorder].delivered_per_hour[20] == 1 and sum(figures[recorder].delivered_per_hour) == 1
+    assert figures[scripted].failed_per_hour[20] == 1 and sum(figures[scripted].delivered_per_hour) == 0
+    assert figures[scripted].dead == 1 and figures[scripted].failed_attempts == 1
+    assert figures[recorder].last_delivered_at is not None and figures[scripted].last_delivered_at is None
+    assert UiQueries(ui_state.db.engine).figures(now() + 25 * 3600)[recorder].delivered_per_hour == [0] * 24
+    chart = hourly_chart([0] * 20 + [2, 0, 0, 1], [0] * 20 + [2, 0, 0, 0])
+    bar = chart.bars[20]
+    assert chart.peak == 4 and bar.delivered_height == bar.failed_height == 23.0 and bar.hours_ago == 3
+    assert bar.failed_y == 48 - 46 and chart.bars[23].delivered_height == 11.5
+
+
+def test_the_overview_says_when_the_database_cannot_be_reached(ui, ui_state, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    def down():
+        raise OperationalError("SELECT 1", {}, Exception("gone"))
+
+    monkeypatch.setattr(ui_state.db, "ping", down)
+    html = ui.get("/ui/").text
+    assert '<span class="badge tone-error">unreachable: OperationalError</span>' in html

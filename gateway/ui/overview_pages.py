@@ -52,16 +52,18 @@ def webhook_base() -> str:
 def overview():
     state = get_state()
     health: dict = {}
+    rows = []
     try:
         state.db.ping()
         health["database"] = "ok"
         health["queue"] = queue_health(state)
+        figures = UiQueries(state.db.engine).figures(now())
+        integrations = state.db.integrations.list()
     except SQLAlchemyError as exc:
         health["database"] = f"unreachable: {type(exc).__name__}"
+        figures, integrations = {}, []
     health["workers"] = workers_health(state)
-    figures = UiQueries(state.db.engine).figures(now())
-    rows = []
-    for row in state.db.integrations.list():
+    for row in integrations:
         plugin = state.host.plugins.get(row.plugin)
         own = figures.get(row.id) or IntegrationFigures()
         rows.append({

@@ -23,8 +23,8 @@ from ..state import GatewayState
 COOKIE = "gateway_ui_session"
 COOKIE_PATH = "/ui/"
 CSRF_FIELD = "csrf_token"
-MAX_NOTICES = 4
-MAX_NOTICE_CHARS = 600
+MAX_NOTICES = 3
+MAX_NOTICE_CHARS = 400
 
 
 @dataclass
