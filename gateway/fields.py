@@ -1,4 +1,4 @@
-"""marshmallow fields for plugin config schemas: secrets and outbound target URLs."""
+"""marshmallow fields for plugin config schemas: secrets, outbound target URLs, and URLs that are secrets."""
 
 from __future__ import annotations
 
@@ -41,3 +41,9 @@ class TargetURL(fields.Url):
         except TargetNotAllowed as exc:
             raise ValidationError(str(exc)) from None
         return url
+
+
+class SecretURL(TargetURL, Secret):
+    """A URL that is itself a credential (a chat webhook URL, a DSN carrying a key): checked as a
+    :class:`TargetURL` and kept as a :class:`Secret` — write-only, encrypted at rest, shown masked
+    (``****abcd``), and removed from every recorded request, answer and error."""
