@@ -54,8 +54,6 @@ class IntegrationActionHook(Protocol):
 
 
 class TestEventHook(Protocol):
-    __test__ = False  # not a pytest class
-
     def __call__(self, *, config: dict[str, Any], integration: IntegrationRef) -> Event: ...
 
 
