@@ -25,9 +25,9 @@ def test_scaffolded_package_installs_tests_checks_and_lists(tmp_path):
     assert (package / "gateway_chat_notify" / "py.typed").exists()
 
     venv = ChildVenv(tmp_path / "venv")
-    installed = venv.run("pip install --quiet -e '.[test]'", cwd=package)
+    installed = venv.run("pip install -e '.[test]'", cwd=package)
     assert installed.returncode == 0, installed.stdout + installed.stderr
-    tests = venv.run("pytest -q -p no:cacheprovider", cwd=package)
+    tests = venv.run("pytest", cwd=package)
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "6 passed" in tests.stdout
     check = venv.run("event-gateway plugins check chat-notify", cwd=package)
