@@ -86,10 +86,11 @@ class FakeService:
     """A threaded HTTP server on 127.0.0.1 standing in for a tool's API.
 
     ``reply`` decides each answer: a :class:`Reply`, or a function of the :class:`RecordedRequest`
-    returning one. Queue one-off answers with :meth:`queue`; they are used first, in order.
+    returning one. Queue one-off answers with :meth:`queue`; they are used first, in order. ``port``
+    0 (the default) takes a free one.
     """
 
-    def __init__(self, reply: Reply | Callable[[RecordedRequest], Reply] = Reply(200, {})):
+    def __init__(self, reply: Reply | Callable[[RecordedRequest], Reply] = Reply(200, {}), port: int = 0):
         self.reply = reply
         self.requests: list[RecordedRequest] = []
         self._queued: list[Reply] = []
@@ -125,7 +126,7 @@ class FakeService:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        self._server = ThreadingHTTPServer((LOOPBACK, port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

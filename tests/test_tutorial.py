@@ -1,51 +1,46 @@
-"""The tutorial's Python (docs/writing-plugins.md) runs: its blocks, together, are a plugin that
-passes the conformance check, and its unit-test block passes. Its shell block is what
-tests/test_scaffold.py runs, step by step."""
+"""docs/writing-plugins.md's tutorial runs as written: its package is made from its blocks, and its
+shell blocks install it, run its tests, check it, list it, and send it a test event that a local
+receiver gets. (The scaffold's block is run by tests/test_scaffold.py.)"""
 
 from __future__ import annotations
 
-import re
-import types
+import json
 
-import requests_mock as requests_mock_module
+from gateway.testing import free_port
 
-from gateway.testing import check_plugin
-
-from .conftest import ROOT
-
-DOC = (ROOT / "docs" / "writing-plugins.md").read_text()
+from .child_venv import ChildVenv
+from .tutorial_runner import all_blocks, blocks, run_shell_steps, tree_files, write_package
 
 
-def blocks(language: str) -> list[str]:
-    return re.findall(rf"^```{language}\n(.*?)^```$", DOC, flags=re.M | re.S)
+def test_every_block_is_one_the_tutorial_runs():
+    assert len(blocks("sh")) == 4 and len(blocks("text")) == 1 and len(blocks("toml")) == 1
+    assert len(blocks("ini")) == 1 and len(blocks("python")) == 3
+    languages = [language for language, _ in all_blocks()]
+    assert set(languages) == {"sh", "text", "toml", "ini", "python"}, "a block of another kind is not run"
 
 
-def tutorial_module() -> types.ModuleType:
-    module = types.ModuleType("tutorial_plugin")
-    for code in blocks("python"):
-        exec(compile(code, "docs/writing-plugins.md", "exec"), module.__dict__)
-    return module
+def test_tree_files_reads_the_layout():
+    assert tree_files(blocks("text")[0]) == [
+        "event-gateway-chat/pyproject.toml", "event-gateway-chat/setup.cfg", "event-gateway-chat/gateway_chat/__init__.py",
+        "event-gateway-chat/gateway_chat/plugin.py", "event-gateway-chat/tests/test_chat.py"]
 
 
-def test_the_tutorial_plugin_passes_the_conformance_check():
-    module = tutorial_module()
-    assert {"integration_type", "deliver_event", "test_deliver_posts_the_event"} <= set(vars(module))
-    check_plugin(module, name="tutorial").assert_passed()
-
-
-def test_the_tutorial_unit_test_passes():
-    module = tutorial_module()
-    with requests_mock_module.Mocker() as mock:
-        module.test_deliver_posts_the_event(mock)
-        assert mock.call_count == 1
-
-
-def test_the_shell_steps_are_the_ones_the_scaffold_test_runs():
-    [steps] = [b for b in blocks("sh") if "plugins new" in b]
-    commands = [line.split("#")[0].strip() for line in steps.splitlines() if line.strip()]
-    assert commands == ["event-gateway plugins new chat-notify", "cd event-gateway-chat-notify",
-                        "pip install -e '.[test]'", "pytest", "event-gateway plugins check chat-notify",
-                        "event-gateway plugins"]
-    scaffold_test = (ROOT / "tests" / "test_scaffold.py").read_text()
-    for command in commands[2:]:
-        assert f"venv.run(\"{command}\"" in scaffold_test, command
+def test_the_tutorial_from_an_empty_folder_to_a_received_test_event(tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    write_package(work)
+    venv = ChildVenv(tmp_path / "venv")
+    steps, printed = run_shell_steps(venv, work, free_port())
+    by_command = {step.command: step.result for step in steps}
+    for command, result in by_command.items():
+        assert result.returncode == 0, f"{command}:\n{result.stdout}\n{result.stderr}"
+    assert "3 passed" in by_command["pytest"].stdout
+    assert json.loads(by_command["event-gateway plugins check chat"].stdout)["passed"] is True
+    [listed] = [i for i in json.loads(by_command["event-gateway plugins"].stdout)["items"] if i["key"] == "chat"]
+    assert listed["entry_point"] == "chat" and listed["config_schema"]["properties"]["webhook_url"]["writeOnly"]
+    sent = json.loads(by_command["integrations add + integrations test"].stdout)
+    assert sent["status"] == "delivered", sent
+    integration = json.loads((work / "event-gateway-chat" / "integration.json").read_text())
+    assert integration["config"]["webhook_url"] == "****0KEN"
+    [request] = [json.loads(line) for line in printed.splitlines()]
+    assert request["path"] == "/hooks/T0KEN" and json.loads(request["body"])["text"].startswith("[Test]")
