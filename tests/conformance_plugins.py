@@ -154,3 +154,14 @@ def sample_event() -> Event:
 # module-level instances, for `event-gateway plugins check tests.conformance_plugins:NAME`
 ALWAYS_DELIVERED = AlwaysDelivered()
 NEEDS_CONFIG = NeedsConfig()
+
+
+class WrongTypes(Base):
+    key = "wrong-types"
+
+    @hookimpl
+    def deliver_event(self, event: Event, config: dict, http: "requests.Session", delivery) -> str:  # type: ignore[name-defined]
+        return "sent"
+
+
+import requests  # noqa: E402  (resolves the annotation above)

@@ -132,3 +132,11 @@ def test_cli_check_takes_config_and_event_files(tmp_path):
     assert json.loads(result.stdout)["passed"] is True
     bad = run_check("tests.conformance_plugins:NEEDS_CONFIG", "--event", '{"_id": "x", "accesses": []}')
     assert bad.returncode == 2 and "the gateway refuses this webhook body" in bad.stderr
+
+
+def test_annotations_that_disagree_with_the_specification_are_found():
+    report = check_plugin(c.WrongTypes(), name="wrong-types")
+    messages = [f.message for f in report.errors if f.check == "signatures"]
+    assert any("annotates 'http' as Session, but the gateway passes HttpClient" in m for m in messages)
+    assert any("is annotated to return str" in m for m in messages)
+    assert [f.level for f in findings(check_plugin(c.Base(), name="base"), "signatures")] == ["ok"]

@@ -15,6 +15,8 @@ import inspect
 import json
 import re
 import secrets as token_generator
+import types
+import typing
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
@@ -24,6 +26,7 @@ from marshmallow import Schema, fields
 from ..api.openapi import config_json_schema
 from ..events import Event
 from ..fields import is_secret
+from .. import hookspecs
 from ..markers import PROJECT_NAME
 from ..plugins import SPEC_NAMES, LoadedPlugin
 from .harness import Attempt, InvalidConfig, PluginHarness, PluginRefused
@@ -122,6 +125,7 @@ def check_plugin(plugin: Any, *, config: ConfigSource = None, event: Event | Non
             report.add("load", OK, f"loaded by the gateway's plugin host as {harness.key!r} "
                                    f"(hooks: {', '.join(harness.plugin.hooks)})")
             _check_unmarked_hooks(report, plugin, harness.plugin)
+            _check_signatures(report, harness.plugin)
             if harness.plugin.kind != "integration":
                 report.add("kind", OK, "a webhook source: the integration checks do not apply")
                 return report
@@ -167,6 +171,57 @@ def _check_unmarked_hooks(report: ConformanceReport, plugin: Any, loaded: Loaded
         report.add("hooks", WARNING, "no test_event hook: operators cannot send a test event "
                                      "(POST /api/v1/integrations/<id>/test answers 404); add one that "
                                      "returns a clearly labelled sample gateway.Event")
+
+
+def _members(annotation: Any) -> list[Any] | None:
+    """The classes a type stands for (a union's members, a generic's origin); None when unknown."""
+    if annotation is Any or annotation is object:
+        return [object]
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        found = [_members(arg) for arg in args]
+        return None if any(f is None for f in found) else [c for f in found for c in f]  # type: ignore[union-attr]
+    origin = typing.get_origin(annotation) or annotation
+    return [origin] if isinstance(origin, type) else None
+
+
+def _covers(wide: list[Any], narrow: list[Any]) -> bool:
+    """Every class of ``narrow`` is one of ``wide`` or a subclass of one."""
+    return all(any(w is object or issubclass(n, w) for w in wide) for n in narrow)
+
+
+def _check_signatures(report: ConformanceReport, loaded: LoadedPlugin) -> None:
+    """The annotations a hook implementation has, against its specification's: each argument must
+    take what the gateway passes, and the answer must be what the gateway reads."""
+    problems = []
+    for hook, impl in sorted(loaded.impls.items()):
+        try:
+            spec_hints = typing.get_type_hints(getattr(hookspecs, hook))
+            hints = typing.get_type_hints(impl.function)
+        except Exception:  # annotations that do not resolve here: the type checker's business
+            continue
+        for name in impl.argnames:
+            if name not in hints or name not in spec_hints:
+                continue
+            given, taken = _members(spec_hints[name]), _members(hints[name])
+            if given is not None and taken is not None and not _covers(taken, given):
+                problems.append(f"{hook}() annotates {name!r} as {_type_name(hints[name])}, but the gateway passes "
+                                f"{_type_name(spec_hints[name])}")
+        if "return" in hints and "return" in spec_hints:
+            answered, read = _members(hints["return"]), _members(spec_hints["return"])
+            if answered is not None and read is not None and not _covers(read, answered):
+                problems.append(f"{hook}() is annotated to return {_type_name(hints['return'])}, but the gateway "
+                                f"expects {_type_name(spec_hints['return'])}")
+    for problem in problems:
+        report.add("signatures", ERROR, problem + "; see the hook's specification in docs/writing-plugins.md "
+                                                  "(the typed markers of gateway.hooks let a type checker say so)")
+    if not problems:
+        report.add("signatures", OK, "every hook's arguments are ones the gateway passes, and its annotations "
+                                     "agree with the specifications")
+
+
+def _type_name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
 
 
 # the declaration ---------------------------------------------------------------------------------
