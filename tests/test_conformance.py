@@ -140,3 +140,13 @@ def test_annotations_that_disagree_with_the_specification_are_found():
     assert any("annotates 'http' as Session, but the gateway passes HttpClient" in m for m in messages)
     assert any("is annotated to return str" in m for m in messages)
     assert [f.level for f in findings(check_plugin(c.Base(), name="base"), "signatures")] == ["ok"]
+
+
+def test_credential_names():
+    from gateway.kit.conformance import looks_like_credential
+
+    for name in ("api_token", "client_secret", "password", "sentry_dsn", "apiKey", "api_key", "basic_auth",
+                 "private_key", "accessToken"):
+        assert looks_like_credential(name), name
+    for name in ("author", "event_key", "project_key", "url", "tokenizer_mode", "authority"):
+        assert not looks_like_credential(name), name

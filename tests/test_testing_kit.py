@@ -36,6 +36,13 @@ def test_all_lists_every_public_name_and_nothing_missing():
         assert getattr(testing, name).__doc__, f"gateway.testing.{name} has no docstring"
 
 
+def test_the_docs_name_everything_gateway_testing_offers():
+    from .conftest import ROOT
+
+    docs = (ROOT / "docs" / "writing-plugins.md").read_text()
+    assert [name for name in testing.__all__ if f"`{name}" not in docs] == []
+
+
 def test_parse_flag_webhook_is_the_gateway_reading(make_app):
     body = fixture_bytes("launchdarkly/flag-turned-on-production.json")
     event = parse_flag_webhook(body)

@@ -38,7 +38,17 @@ OK, WARNING, ERROR = "ok", "warning", "error"
 SERVICE_URL = "{service_url}"
 """In a config given to the check, this text is replaced by the local fake service's URL."""
 RETRY_AFTER_SECONDS = 120
-CREDENTIAL_NAME = re.compile(r"(token|secret|passw|api_?key|private_?key|credential|dsn|auth)", re.I)
+CREDENTIAL_WORDS = frozenset({"token", "tokens", "secret", "secrets", "password", "passwd", "pwd", "credential",
+                              "credentials", "dsn", "auth", "apikey"})
+CREDENTIAL_PAIRS = frozenset({("api", "key"), ("private", "key"), ("access", "key"), ("signing", "key"),
+                              ("secret", "key")})
+
+
+def looks_like_credential(name: str) -> bool:
+    """Whether a field's name says it holds a credential (``api_token``, ``client_secret``, ``dsn``...)."""
+    words = [w for w in re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", name) if w]
+    lowered = [w.lower() for w in words]
+    return bool(CREDENTIAL_WORDS & set(lowered)) or any(pair in CREDENTIAL_PAIRS for pair in zip(lowered, lowered[1:]))
 SCENARIOS = ("2xx", "3xx", "4xx", "429", "5xx", "timeout")
 
 
@@ -153,8 +163,7 @@ def _check_unmarked_hooks(report: ConformanceReport, plugin: Any, loaded: Loaded
     if isinstance(plugin, str):
         return
     members = {name: value for name, value in inspect.getmembers(plugin)
-               if not name.startswith("_") and callable(value) and inspect.isfunction(inspect.unwrap(value))
-               or inspect.ismethod(value)}
+               if not name.startswith("_") and (inspect.isfunction(value) or inspect.ismethod(value))}
     for name, value in sorted(members.items()):
         if _marked(value):
             continue
@@ -264,7 +273,7 @@ def _check_schema(report: ConformanceReport, loaded: LoadedPlugin) -> bool:
     ok = True
     for name, field in schema.fields.items():
         key = field.data_key or name
-        if CREDENTIAL_NAME.search(name) and not is_secret(field):
+        if looks_like_credential(name) and not is_secret(field):
             ok = False
             report.add("config schema", ERROR,
                        f"field {key!r} looks like a credential but is not secret: declare it with gateway.Secret "
