@@ -10,6 +10,7 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import jsonify
+from marshmallow import fields
 
 from ..version import __version__
 from ..plugins import LoadedPlugin
@@ -36,6 +37,7 @@ def _inline(node: Any, components: dict[str, Any], seen: tuple[str, ...] = ()) -
 def _schema_to_json_schema(schema_class: type) -> dict[str, Any]:
     marshmallow_plugin = MarshmallowPlugin()
     spec = APISpec("config", "1", OPENAPI_VERSION, plugins=[marshmallow_plugin])
+    marshmallow_plugin.map_to_openapi_type(fields.Url, "string", "uri")  # JSON Schema's name (apispec says "url")
     result = marshmallow_plugin.converter.schema2jsonschema(schema_class)
     components = spec.to_dict().get("components", {}).get("schemas", {})
     return _inline(result, components)
@@ -80,11 +82,13 @@ def build_spec() -> dict[str, Any]:
         info={"description": "Every request needs `Authorization: Bearer <GATEWAY_ADMIN_TOKEN>`."},
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    for name in ("PolicyStatement", "IntegrationCreate", "IntegrationUpdate", "Integration", "Plugin",
+    for name in ("PolicyStatement", "IntegrationCreate", "IntegrationUpdate", "Integration", "Plugin", "PluginList",
                  "Attempt", "Delivery", "DeliveryPage", "Replay", "ReplayResult", "TestSend", "EventSummary", "EventDetail", "EventPage", "PolicyEvaluate", "Error"):
         spec.components.schema(name, schema=getattr(schemas, f"{name}Schema"))
     integration_id = [_path_param("integration_id")]
-    spec.path("/api/v1/plugins", operations={"get": _op("installed plugins", {"200": _json("Plugin")})})
+    spec.path("/api/v1/plugins", operations={"get": _op("installed plugins, refused ones and those left out",
+                                                         {"200": _json("PluginList")},
+                                                         params=[_query("all", "boolean", "also list built-in plugins")])})
     spec.path("/api/v1/integrations", operations={
         "get": _op("list integrations", {"200": _json("Integration")}),
         "post": _op("create an integration", {"201": _json("Integration")}, body="IntegrationCreate"),

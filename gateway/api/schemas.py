@@ -47,8 +47,11 @@ class IntegrationSchema(Schema):
 
 
 class PluginSchema(Schema):
-    key = fields.String()
-    name = fields.String()
+    key = fields.String(metadata={"description": "what integrations and the API name the plugin by"})
+    name = fields.String(metadata={"description": "the display name the plugin declares"})
+    entry_point = fields.String(allow_none=True, metadata={
+        "description": "the entry-point name (what GATEWAY_PLUGINS lists); null for built-in plugins"})
+    builtin = fields.Boolean()
     description = fields.String()
     kind = fields.String()
     distribution = fields.String(allow_none=True)
@@ -58,6 +61,26 @@ class PluginSchema(Schema):
     config_schema = fields.Dict(metadata={"description": "JSON Schema of the config; secret fields are writeOnly"})
     default_policy = fields.List(fields.Nested(PolicyStatementSchema))
     sources = fields.List(fields.String())
+
+
+class RefusedPluginSchema(Schema):
+    entry_point = fields.String()
+    distribution = fields.String(allow_none=True)
+    version = fields.String(allow_none=True)
+    error = fields.String(metadata={"description": "why the gateway refused it, and what to change"})
+
+
+class FilteredPluginSchema(Schema):
+    entry_point = fields.String()
+    distribution = fields.String(allow_none=True)
+    version = fields.String(allow_none=True)
+    reason = fields.String()
+
+
+class PluginListSchema(Schema):
+    items = fields.List(fields.Nested(PluginSchema))
+    refused = fields.List(fields.Nested(RefusedPluginSchema))
+    filtered = fields.List(fields.Nested(FilteredPluginSchema))
 
 
 class AttemptSchema(Schema):

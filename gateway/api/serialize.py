@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import has_request_context, request
 
-from ..plugins import OPTIONAL_HOOKS, LoadedPlugin
 from ..state import GatewayState
 from ..store.deliveries import DeliveryRow
 from ..store.events import EventRow
@@ -30,20 +29,6 @@ def integration(state: GatewayState, row: IntegrationRow) -> dict[str, Any]:
     if plugin is not None and plugin.has_hook("receive_webhook"):
         path = f"/webhooks/integrations/{row.id}"
         out["webhook_url"] = request.host_url.rstrip("/") + path if has_request_context() else path
-    return out
-
-
-def plugin(p: LoadedPlugin, config_schema: dict[str, Any] | None) -> dict[str, Any]:
-    d = p.declaration
-    out: dict[str, Any] = {
-        "key": p.key, "name": d.name, "kind": p.kind, "distribution": p.distribution,
-        "version": p.version, "hooks": p.hooks, "builtin": p.builtin,
-    }
-    if p.kind == "integration":
-        out.update(
-            description=d.description, config_schema=config_schema, default_policy=d.default_policy,
-            optional_hooks={hook: p.has_hook(hook) for hook in OPTIONAL_HOOKS}, sources=list(d.sources),
-        )
     return out
 
 
