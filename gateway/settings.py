@@ -30,6 +30,7 @@ KEYS: dict[str, tuple[Any, str]] = {
     "GATEWAY_LEASE_SECONDS": (120, "how long a worker holds a delivery before another may take it"),
     "GATEWAY_SHUTDOWN_GRACE_SECONDS": (20, "how long SIGTERM waits for in-flight attempts"),
     "GATEWAY_THREADS": (8, "HTTP server threads of `serve`"),
+    "GATEWAY_RETRY_AFTER_SECONDS": (5, "`Retry-After` of the 503 answered while the database is unavailable, seconds"),
 }
 
 
@@ -107,6 +108,7 @@ class Settings:
     shutdown_grace_seconds: float
     threads: int
     instance_path: str
+    retry_after_seconds: int = 5
 
     @classmethod
     def from_config(cls, config: dict[str, Any], instance_path: str) -> Settings:
@@ -130,4 +132,5 @@ class Settings:
             shutdown_grace_seconds=_number(config, "GATEWAY_SHUTDOWN_GRACE_SECONDS", float, 0),
             threads=_number(config, "GATEWAY_THREADS", int, 1),
             instance_path=instance_path,
+            retry_after_seconds=_number(config, "GATEWAY_RETRY_AFTER_SECONDS", int, 1),
         )
