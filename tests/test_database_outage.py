@@ -335,3 +335,30 @@ def test_stopping_during_an_outage_leaves_the_delivery_to_its_lease(worker_app, 
     fault.clear()
     delivery = state.db.deliveries.get(delivery_id)
     assert delivery.status == "in_flight" and delivery.lease_owner == "stopper:1"  # taken again once it runs out
+
+
+def test_the_rest_of_a_batch_goes_back_to_the_queue_after_an_outage(worker_app, scripted):
+    """Claimed together, attempted one by one: after an outage the ones not yet attempted are put
+    back (their leases may have run out meanwhile), not sent."""
+    app, state, fault = worker_app
+    row = add(state)
+    ids = [queue_event(state, row.id, f"e{n}")[1] for n in range(3)]
+
+    def outage_during_the_attempt(call):
+        fault.set("unreachable")
+        threading.Timer(0.2, fault.clear).start()
+        with pytest.raises(OperationalError):
+            state.db.ping()
+        return Delivered("sent as the database went away")
+
+    scripted.script = [outage_during_the_attempt]
+    pool = WorkerPool(state, 1, prefix="batch", poll_seconds=0.05)
+    batch = state.db.deliveries.claim_many("batch:1", 30, now(), 3)
+    assert len(batch) == 3
+    slot = pool.slots[0]
+    pool._attempt_all(slot, Deliverer(state, slot.worker_id, stopping=threading.Event()), batch)
+    assert len(scripted.calls) == 1
+    rows = {i: state.db.deliveries.get(i) for i in ids}
+    sent = batch[0].id
+    assert rows[sent].status == "delivered"
+    assert [(r.status, r.attempts, r.lease_owner) for i, r in rows.items() if i != sent] == [("pending", 0, None)] * 2

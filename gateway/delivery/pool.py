@@ -175,10 +175,13 @@ class WorkerPool:
             slot.paused = False
 
     def _attempt_all(self, slot: WorkerSlot, deliverer: Deliverer, batch: list[DeliveryRow]) -> None:
+        watch = self.state.db_watch
+        generation = watch.generation
         for delivery in batch:
-            if self.state.db_watch.current() is not None and not self._stopping.is_set():
-                # The database went away: wait for it, then put back the ones not attempted (their
-                # leases may have run out meanwhile), so that any worker takes them at once.
+            if (watch.current() is not None or watch.generation != generation) and not self._stopping.is_set():
+                # The database went away meanwhile: wait for it, then put back the ones not
+                # attempted rather than attempt them — their leases may have run out and another
+                # worker taken them. Those still ours are due again at once.
                 self._pause(slot)
                 self._release_unattempted(slot)
                 break

@@ -124,7 +124,21 @@ def _driver_error(error: BaseException) -> tuple[BaseException, bool]:
 
 def unavailable(error: BaseException, *, disconnect: bool = False) -> Unavailable | None:
     """Why ``error`` means the database is unavailable now; None when it means something else.
-    ``disconnect``: SQLAlchemy already judged it a lost connection."""
+    ``disconnect``: SQLAlchemy already judged it a lost connection. An error raised while handling
+    one that means the database is unavailable (SQLite, after a full disk, has no savepoint left to
+    roll back to) is that error's consequence, and answered the same."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen and len(seen) < 8:
+        seen.add(id(error))
+        problem = _unavailable(error, disconnect=disconnect)
+        if problem is not None:
+            return problem
+        disconnect = False
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _unavailable(error: BaseException, *, disconnect: bool) -> Unavailable | None:
     driver_error, invalidated = _driver_error(error)
     reason = None
     if isinstance(driver_error, sqlite3.Error):

@@ -75,6 +75,7 @@ class DatabaseWatch:
         self._cond = threading.Condition()
         self._probe_lock = threading.Lock()
         self._outage: Outage | None = None
+        self.generation = 0  # outages opened so far: whether one came and went while you looked away
         self._prober: threading.Thread | None = None
         self._closed = threading.Event()
         self.refusals = Counter(
@@ -112,6 +113,7 @@ class DatabaseWatch:
                 return
             self._outage = Outage(first=problem, reason=problem.reason, started_at=time.time(),
                                   started=time.monotonic())
+            self.generation += 1
             if self._prober is None and not self._closed.is_set():
                 self._prober = threading.Thread(target=self._probe_until_back, name="database-probe", daemon=True)
                 self._prober.start()
