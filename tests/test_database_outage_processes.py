@@ -28,7 +28,6 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from gateway.outage import REASONS
 from gateway.testing import FakeService, GatewayProcess, Reply, wait_until
 
 from .delivery_support import ld_entry
@@ -275,5 +274,11 @@ def test_sqlite_made_unwritable_under_load(tmp_path):
                 reasons={"io_error", "disk_full", "read_only"}, during=reads_still_work)
 
 
-def test_every_reason_has_words():
-    assert {"unreachable", "shutting_down", "starting_up", "io_error", "disk_full", "read_only"} <= set(REASONS)
+def test_a_machine_without_postgresql_skips_but_ci_fails(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    require(None, "the test")  # nothing missing: it runs
+    with pytest.raises(pytest.skip.Exception, match="the test skipped: no binaries"):
+        require("no binaries", "the test")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="the test must run in CI, but no binaries"):
+        require("no binaries", "the test")

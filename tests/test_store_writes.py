@@ -134,3 +134,22 @@ def test_a_transaction_the_database_ended_fails_the_whole_batch(db):
     assert batch[2].error is batch[0].error and batch[1].error is batch[0].error
     assert unavailable(batch[0].error).reason == "io_error"  # a 503, as the disk error it follows from
     assert count(db) == 0
+
+
+def test_a_connection_lost_mid_batch_fails_the_whole_batch_with_its_error(db):
+    """The units after a lost connection fail with the loss itself (an outage, answered 503), not
+    with SQLAlchemy's complaint that the connection is invalid."""
+    import sqlite3
+
+    from gateway.outage import unavailable
+    from gateway.store.base import _Job
+
+    def lost(connection):
+        connection.invalidate()
+        raise exc.OperationalError("INSERT", {}, sqlite3.OperationalError("unable to open database file"))
+
+    batch = [_Job(lambda c: c.execute(insert(items).values(name="before"))), _Job(lost),
+             _Job(lambda c: c.execute(insert(items).values(name="after")))]
+    GroupCommit(db.engine)._lead(batch)
+    assert [unavailable(job.error).reason for job in batch] == ["unreachable"] * 3
+    assert count(db) == 0

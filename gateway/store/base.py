@@ -137,12 +137,19 @@ class GroupCommit:
 
 
 def _require_open_transaction(connection: Connection, batch: list[_Job[Any]]) -> None:
-    """Raise the batch's first error if the database ended the transaction by itself.
+    """Raise the batch's first error if its transaction is gone.
 
-    After some errors (a full disk, an I/O error) SQLite rolls the whole transaction back, not just
-    the failed unit's savepoint: the units before it are gone too, a unit run now would commit on its
-    own, and the final commit would do nothing, silently. So the whole batch fails instead."""
-    if getattr(connection.connection.dbapi_connection, "in_transaction", True):
+    A lost connection takes the transaction with it: the next unit could not even start. And after
+    some errors (a full disk, an I/O error) SQLite rolls the whole transaction back, not just the
+    failed unit's savepoint: the units before it are gone too, a unit run now would commit on its own,
+    and the final commit would do nothing, silently. Either way the whole batch fails."""
+    if connection.invalidated:
+        gone = True
+    elif connection.dialect.name == "sqlite":
+        gone = not connection.connection.dbapi_connection.in_transaction
+    else:
+        gone = False
+    if not gone:
         return
     cause = next((item.error for item in batch if item.error is not None), None)
     raise cause if cause is not None else RuntimeError("the database ended the transaction")
