@@ -6,7 +6,10 @@ the same with real processes, a real PostgreSQL server stopped and a SQLite file
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -362,3 +365,14 @@ def test_the_rest_of_a_batch_goes_back_to_the_queue_after_an_outage(worker_app, 
     sent = batch[0].id
     assert rows[sent].status == "delivered"
     assert [(r.status, r.attempts, r.lease_owner) for i, r in rows.items() if i != sent] == [("pending", 0, None)] * 2
+
+
+def test_the_command_line_says_it_in_one_line(tmp_path):
+    (tmp_path / "not-a-database").mkdir()  # SQLite cannot open a folder: as a file it may not open
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "events", "list"], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "GATEWAY_INSTANCE_PATH": str(tmp_path / "instance"),
+             "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'not-a-database'}"})
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip() == ("Error: database unavailable: it cannot be reached (unable to open database "
+                                     "file); nothing was changed, try again when it is back")
