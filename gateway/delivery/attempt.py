@@ -221,12 +221,12 @@ class Deliverer:
             return applied
 
     def _recorded(self, delivery_id: str, attempt: NewAttempt) -> bool | None:
-        """None if ``attempt`` is not in the database; else whether the delivery moved on with it
-        (False: another worker holds the delivery now)."""
+        """True if ``attempt`` is in the database already (its record and the delivery's move are one
+        transaction), None if not."""
         delivery = self.state.db.deliveries.get(delivery_id)
         if delivery is None:
             return None
         for logged in delivery.attempt_log:
             if (logged.number, logged.worker, logged.started_at) == (attempt.number, attempt.worker, attempt.started_at):
-                return not (delivery.status == "in_flight" and delivery.lease_owner == self.worker_id)
+                return True
         return None
