@@ -138,6 +138,12 @@ def test_admin_api_refused_with_503(faulty):
         response = client.open(path, method=method, json=body, headers=AUTH)
         assert response.status_code == 503, (path, response.get_data(as_text=True))
         assert response.get_json()["reason"] == "unreachable" and response.headers["Retry-After"] == "5"
+    documented = client.get("/api/v1/openapi.json", headers=AUTH).get_json()  # needs no database
+    answer = documented["paths"]["/api/v1/events"]["get"]["responses"]["503"]
+    assert "Retry-After" in answer["headers"]
+    schema = documented["components"]["schemas"]["DatabaseUnavailable"]
+    body = response.get_json()
+    assert set(body) == set(schema["properties"]) and body["reason"] in schema["properties"]["reason"]["enum"]
     fault.clear()
     assert count(state, integrations) == 1
     assert refusals(state, "unreachable") == 3
