@@ -3,6 +3,8 @@ workers and the example ``webhook`` plugin), a fake target on loopback, about 50
 webhooks a second, and
 
 - a PostgreSQL server of the test's own, stopped (``pg_ctl stop -m fast``) and started again;
+- the same server made read-only (``default_transaction_read_only``), as after a failover to a
+  standby, and writable again;
 - the SQLite database made unwritable: the gateway's file-size limit (RLIMIT_FSIZE) is lowered
   below the size of its files, so every write to them fails as on a full disk, then restored.
 
@@ -232,6 +234,20 @@ def test_postgresql_stopped_and_started_under_load(postgres, tmp_path):
         with gateway:
             outage_under_load(gateway, target, lambda: postgres.stop("fast"), postgres.start,
                               reasons={"shutting_down", "unreachable", "starting_up"})
+
+
+def test_postgresql_read_only_under_load(postgres, tmp_path):
+    """As after a failover to a standby: the server answers, reads work, writes are refused."""
+    url = postgres.create_database("dbdown_gateway")
+    with FakeService(Reply(200, {})) as target:
+        gateway = GatewayProcess(str(tmp_path), env={**ENV, "GATEWAY_DATABASE_URL": url})
+        with gateway:
+            def reads_still_work():
+                response = gateway.admin("GET", "/api/v1/events?limit=1")
+                assert response.status_code == 200, response.text
+
+            outage_under_load(gateway, target, lambda: postgres.set_read_only(True),
+                              lambda: postgres.set_read_only(False), reasons={"read_only"}, during=reads_still_work)
 
 
 def descendants(pid: int) -> list[int]:

@@ -105,6 +105,16 @@ class ThrowawayPostgres:
             connection.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def set_read_only(self, read_only: bool) -> None:
+        """Make every transaction read-only from now on (or no longer), as a standby is: what the
+        gateway meets when a failover leaves it talking to a server that takes no writes."""
+        import psycopg
+
+        with psycopg.connect(host=LOOPBACK, port=self.port, user="postgres", dbname="postgres",
+                             autocommit=True) as connection:
+            connection.execute(f"ALTER SYSTEM SET default_transaction_read_only = {'on' if read_only else 'off'}")
+            connection.execute("SELECT pg_reload_conf()")
+
     def url(self, name: str) -> str:
         return f"postgresql+psycopg://postgres@{LOOPBACK}:{self.port}/{name}"
 
