@@ -382,3 +382,31 @@ def test_the_command_line_says_it_in_one_line(tmp_path):
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.strip() == ("Error: database unavailable: it cannot be reached (unable to open database "
                                      "file); nothing was changed, try again when it is back")
+
+
+def test_a_postgresql_server_that_never_answers_fails_the_connection_in_seconds():
+    """A server that takes the connection but never answers (a failover that moved its address):
+    the connection fails after the default connect timeout, as unreachable, instead of hanging."""
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e '.[postgres]')")
+    import socket
+
+    from gateway.store.database import POSTGRES_CONNECT_TIMEOUT, make_engine
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes the handshake; nobody ever answers
+        engine = make_engine(f"postgresql+psycopg://gateway@127.0.0.1:{silent.getsockname()[1]}/gateway")
+        outcome = {}
+
+        def connect():
+            try:
+                engine.connect()
+            except Exception as exc:
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=connect, daemon=True)
+        thread.start()
+        thread.join(POSTGRES_CONNECT_TIMEOUT * 4)  # only so that a regression fails instead of hanging
+        assert not thread.is_alive(), "the connection attempt hangs"
+        engine.dispose()
+    assert unavailable(outcome["error"]).reason == "unreachable"

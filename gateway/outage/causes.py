@@ -105,10 +105,10 @@ def _postgres(error: BaseException, sqlstate: str | None) -> str | None:
     found = next((reason for text, reason in _CONNECT_MESSAGES if text in message), None)
     if found:
         return found
-    # psycopg: an OperationalError without SQLSTATE is a failed or lost connection;
+    # psycopg: an OperationalError without SQLSTATE is a failed, timed-out or lost connection;
     # an InterfaceError about the connection, one already closed
-    kind = type(error).__name__
-    if kind == "OperationalError" or (kind == "InterfaceError" and "connection" in message):
+    kinds = {kind.__name__ for kind in type(error).__mro__}
+    if "OperationalError" in kinds or ("InterfaceError" in kinds and "connection" in message):
         return "unreachable"
     return None
 
