@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PACKAGES := -e '.[test]' -e plugins/dynatrace -e plugins/sentry -e examples/event-gateway-webhook
+PACKAGES := -e '.[test,postgres]' -e plugins/dynatrace -e plugins/sentry -e examples/event-gateway-webhook
 SETUP_FILES := setup.cfg pyproject.toml plugins/dynatrace/setup.cfg plugins/sentry/setup.cfg examples/event-gateway-webhook/setup.cfg
 TESTS := tests plugins/dynatrace/tests plugins/sentry/tests examples/event-gateway-webhook/tests
 

@@ -9,6 +9,8 @@ from typing import Any
 from flask import Flask
 
 from . import api, health, webhooks
+from .outage import DatabaseWatch
+from .outage.answer import install as install_unavailable_answer
 from .admin_token import ensure_admin_token
 from .crypto import SecretBox
 from .integrations import IntegrationService
@@ -45,11 +47,13 @@ class EventGateway:
         db.upgrade()
         host = PluginHost(allowed=settings.plugins, entry_points=self._entry_points, extra=self._plugins)
         box = SecretBox(settings.secret_key, app.instance_path)
+        metrics = Metrics()
         state = GatewayState(
             settings=settings, db=db, host=host, box=box,
             integrations=IntegrationService(db, host, box, settings.allow_private_targets),
-            metrics=Metrics(),
+            metrics=metrics,
             admin_token_hash=ensure_admin_token(settings.admin_token, app.instance_path),
+            db_watch=DatabaseWatch(db.engine, metrics.registry, retry_after=settings.retry_after_seconds),
         )
         state.metrics.watch_queue(lambda: db.deliveries.stats(now()))
         app.extensions[EXTENSION_KEY] = state
@@ -60,6 +64,7 @@ class EventGateway:
             from . import ui
 
             ui.register(app)
+        install_unavailable_answer(app)  # on the app, so every blueprint answers 503 the same way
         from .cli import register_commands
 
         register_commands(app.cli)

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
+from .outage.causes import unavailable
+
 if TYPE_CHECKING:
     from .store.deliveries import QueueStats
 
@@ -75,7 +77,9 @@ class QueueCollector:
         try:
             stats = self._stats()
         except Exception as exc:  # an unreachable database must not break the other metrics
-            log.warning("delivery queue metrics unavailable: %s: %s", type(exc).__name__, exc)
+            # (an outage is logged once, by the database watch: not at every scrape)
+            level = logging.DEBUG if unavailable(exc) is not None else logging.WARNING
+            log.log(level, "delivery queue metrics unavailable: %s: %s", type(exc).__name__, exc)
             return
         by_status, depth, held, oldest = self._families()
         for status, count in stats.by_status.items():

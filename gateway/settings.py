@@ -32,6 +32,7 @@ KEYS: dict[str, tuple[Any, str]] = {
     "GATEWAY_THREADS": (8, "HTTP server threads of `serve`"),
     "GATEWAY_UI": (True, "serve the admin web UI under `/ui/`; `0` turns it off"),
     "GATEWAY_UI_SESSION_HOURS": (8, "how long a sign-in to the web UI lasts, in hours"),
+    "GATEWAY_RETRY_AFTER_SECONDS": (5, "`Retry-After` of the 503 answered while the database is unavailable, seconds"),
 }
 
 
@@ -111,6 +112,7 @@ class Settings:
     instance_path: str
     ui: bool = True
     ui_session_hours: float = 8.0
+    retry_after_seconds: int = 5
 
     @classmethod
     def from_config(cls, config: dict[str, Any], instance_path: str) -> Settings:
@@ -136,4 +138,5 @@ class Settings:
             instance_path=instance_path,
             ui=as_bool(config.get("GATEWAY_UI")),
             ui_session_hours=_number(config, "GATEWAY_UI_SESSION_HOURS", float, 0.01),
+            retry_after_seconds=_number(config, "GATEWAY_RETRY_AFTER_SECONDS", int, 1),
         )

@@ -14,6 +14,7 @@ from .crypto import SecretBox
 from .http import HttpClient
 from .integrations import IntegrationService
 from .metrics import Metrics
+from .outage.watch import DatabaseWatch
 from .plugins import PluginHost
 from .settings import Settings
 from .store import Database
@@ -31,6 +32,7 @@ class GatewayState:
     integrations: IntegrationService
     metrics: Metrics
     admin_token_hash: str
+    db_watch: DatabaseWatch
     new_work: threading.Condition = field(default_factory=threading.Condition)
     workers: list = field(default_factory=list)
 

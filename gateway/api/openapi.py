@@ -55,6 +55,8 @@ def _json(schema: str, description: str = "OK") -> dict[str, Any]:
 ERRORS = {
     "400": _json("Error", "invalid input; `errors` maps field paths to messages"),
     "401": _json("Error", "missing or wrong admin token"),
+    "503": {**_json("DatabaseUnavailable", "the database is unavailable; nothing was done, try again after Retry-After"),
+            "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}}},
 }
 
 
@@ -83,7 +85,8 @@ def build_spec() -> dict[str, Any]:
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     for name in ("PolicyStatement", "IntegrationCreate", "IntegrationUpdate", "Integration", "Plugin", "PluginList",
-                 "Attempt", "Delivery", "DeliveryPage", "Replay", "ReplayResult", "TestSend", "EventSummary", "EventDetail", "EventPage", "PolicyEvaluate", "Error"):
+                 "Attempt", "Delivery", "DeliveryPage", "Replay", "ReplayResult", "TestSend", "EventSummary", "EventDetail", "EventPage", "PolicyEvaluate", "Error",
+                 "DatabaseUnavailable"):
         spec.components.schema(name, schema=getattr(schemas, f"{name}Schema"))
     integration_id = [_path_param("integration_id")]
     spec.path("/api/v1/plugins", operations={"get": _op("installed plugins, refused ones and those left out",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from ..outage.causes import REASONS
+
 
 class PolicyStatementSchema(Schema):
     effect = fields.String(required=True, validate=validate.OneOf(["allow", "deny"]))
@@ -170,3 +172,10 @@ class PolicyEvaluateSchema(Schema):
 class ErrorSchema(Schema):
     error = fields.String()
     errors = fields.Dict(metadata={"description": "messages by field path, e.g. config.url"})
+
+
+class DatabaseUnavailableSchema(Schema):
+    error = fields.String()
+    reason = fields.String(validate=validate.OneOf(sorted(REASONS)),
+                           metadata={"description": "why the database cannot be used now"})
+    retry_after = fields.Integer(metadata={"description": "seconds to wait, as in the Retry-After header"})

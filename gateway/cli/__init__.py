@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import click
 from flask.cli import FlaskGroup
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..outage import unavailable
 
 from .deliveries import deliveries
 from .events import events
@@ -29,7 +32,22 @@ def _create_app():
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
+class GatewayGroup(FlaskGroup):
+    """Flask's command group, with one clear line instead of a traceback when the database is
+    unavailable (at start-up or during a command)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SQLAlchemyError as exc:
+            problem = unavailable(exc)
+            if problem is None:
+                raise
+            raise click.ClickException(f"database unavailable: {problem.description} ({problem.detail}); "
+                                       "nothing was changed, try again when it is back") from None
+
+
+@click.group(cls=GatewayGroup, create_app=_create_app, add_default_commands=False,
              add_version_option=False, load_dotenv=False)
 @click.version_option(package_name="event-gateway")
 def main() -> None:

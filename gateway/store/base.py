@@ -115,11 +115,13 @@ class GroupCommit:
                     batch[0].value = batch[0].work(connection)
                 else:
                     for item in batch:
+                        _require_open_transaction(connection, batch)
                         try:
                             with connection.begin_nested():
                                 item.value = item.work(connection)
                         except Exception as exc:
                             item.error = exc
+                    _require_open_transaction(connection, batch)
         except BaseException as exc:  # the commit failed: nothing of the batch was written
             for item in batch:
                 if item.error is None:
@@ -132,6 +134,25 @@ class GroupCommit:
                     item.done = True
                 self._leading = False
                 self._cond.notify_all()
+
+
+def _require_open_transaction(connection: Connection, batch: list[_Job[Any]]) -> None:
+    """Raise the batch's first error if its transaction is gone.
+
+    A lost connection takes the transaction with it: the next unit could not even start. And after
+    some errors (a full disk, an I/O error) SQLite rolls the whole transaction back, not just the
+    failed unit's savepoint: the units before it are gone too, a unit run now would commit on its own,
+    and the final commit would do nothing, silently. Either way the whole batch fails."""
+    if connection.invalidated:
+        gone = True
+    elif connection.dialect.name == "sqlite":
+        gone = not connection.connection.dbapi_connection.in_transaction
+    else:
+        gone = False
+    if not gone:
+        return
+    cause = next((item.error for item in batch if item.error is not None), None)
+    raise cause if cause is not None else RuntimeError("the database ended the transaction")
 
 
 _group_commits: weakref.WeakKeyDictionary[Engine, GroupCommit] = weakref.WeakKeyDictionary()

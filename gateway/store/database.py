@@ -33,8 +33,16 @@ def _begin(connection) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
+POSTGRES_CONNECT_TIMEOUT = 5  # seconds; a URL's own ?connect_timeout= wins
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        # A server that does not answer at all (a failover that moved its address) fails the
+        # connection in seconds, answered 503, rather than holding the request for minutes.
+        return create_engine(url, pool_pre_ping=True, future=True,
+                             connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT})
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, future=True)
     if parsed.database and parsed.database != ":memory:":

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flask import g, redirect, render_template, request, url_for
-from sqlalchemy.exc import SQLAlchemyError
 
 from .. import audit
 from ..admin_token import check_bearer
 from ..api.openapi import config_json_schema
-from ..health import queue_health, workers_health
+from ..health import database_health, workers_health
 from ..state import get_state
 from ..store.base import now
 from . import bp, safe_next, session
@@ -53,15 +52,10 @@ def overview():
     state = get_state()
     health: dict = {}
     rows = []
-    try:
-        state.db.ping()
-        health["database"] = "ok"
-        health["queue"] = queue_health(state)
+    figures, integrations = {}, []
+    if database_health(state, health):
         figures = UiQueries(state.db.engine).figures(now())
         integrations = state.db.integrations.list()
-    except SQLAlchemyError as exc:
-        health["database"] = f"unreachable: {type(exc).__name__}"
-        figures, integrations = {}, []
     health["workers"] = workers_health(state)
     for row in integrations:
         plugin = state.host.plugins.get(row.plugin)
