@@ -648,4 +648,4 @@ def test_the_overview_says_when_the_database_cannot_be_reached(ui, ui_state, mon
 
     monkeypatch.setattr(ui_state.db, "ping", down)
     html = ui.get("/ui/").text
-    assert '<span class="badge tone-error">unreachable: OperationalError</span>' in html
+    assert '<span class="badge tone-error">error: OperationalError</span>' in html
