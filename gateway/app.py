@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 
 from .extension import EventGateway
+from .responses import answer_errors_as_json
 
 
 def create_app(config: Mapping[str, Any] | None = None, **extension_options: Any) -> Flask:
@@ -24,4 +25,5 @@ def create_app(config: Mapping[str, Any] | None = None, **extension_options: Any
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     EventGateway(app, **extension_options)
+    answer_errors_as_json(app)  # the standalone app is all gateway: every error answer is JSON
     return app

@@ -8,12 +8,14 @@ from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
+from .responses import answer_errors_as_json
 from .state import get_state
 from .store.base import now
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("gateway_health", __name__)
+answer_errors_as_json(bp)
 
 
 def workers_health(state) -> dict:
@@ -48,6 +50,7 @@ def healthz():
     body["workers"] = workers_health(state)
     workers_down = body["workers"]["threads"] > 0 and body["workers"]["alive"] == 0
     body["status"] = "ok" if body["database"] == "ok" and not workers_down else "unavailable"
+    body["warnings"] = list(state.warnings)  # things to fix that do not make the gateway unavailable
     return jsonify(body), 200 if body["status"] == "ok" else 503
 
 

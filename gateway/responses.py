@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
+
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -33,10 +37,32 @@ def handle_api_error(exc: ApiError):
 
 
 def handle_http_exception(exc: HTTPException):
-    response = error_response(exc.code or 500, exc.description or exc.name)
+    """Any HTTP error (werkzeug's or Flask's) as ``{"error": ...}``, keeping its headers (``Allow``,
+    ``Retry-After``, ...)."""
+    if exc.code is None:  # a wrapped response, not an error
+        return exc
+    response = error_response(exc.code, exc.description or exc.name)
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
     if exc.code == 405 and getattr(exc, "valid_methods", None):
         response.headers["Allow"] = ", ".join(exc.valid_methods)
     return response
+
+
+def handle_uncaught(exc: Exception):
+    """An error no other handler took: logged with its traceback, answered as a JSON 500 that says
+    nothing about it (no message, no value), so nothing internal reaches the sender."""
+    log.error("unhandled error answering %s %s", request.method, request.path, exc_info=exc)
+    return error_response(500, "internal error; the gateway's log has the details")
+
+
+def answer_errors_as_json(target) -> None:
+    """Make every error answer of ``target`` (a blueprint, or the standalone app) JSON: HTTP errors
+    keep their status and message, anything else is a logged 500."""
+    target.register_error_handler(ApiError, handle_api_error)
+    target.register_error_handler(HTTPException, handle_http_exception)
+    target.register_error_handler(Exception, handle_uncaught)
 
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]

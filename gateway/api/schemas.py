@@ -43,7 +43,8 @@ class IntegrationSchema(Schema):
     policy = fields.List(fields.Nested(PolicyStatementSchema))
     created_at = fields.String(metadata={"format": "date-time"})
     updated_at = fields.String(metadata={"format": "date-time"})
-    webhook_url = fields.String(metadata={"description": "where the tool sends webhooks, for plugins that receive them"})
+    webhook_url = fields.String(metadata={"description": "where the tool sends webhooks, for plugins that receive them: "
+                                                         "GATEWAY_PUBLIC_URL and the path, or the path alone when it is unset"})
 
 
 class PluginSchema(Schema):

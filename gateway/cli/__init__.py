@@ -29,8 +29,29 @@ def _create_app():
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
+class GatewayGroup(FlaskGroup):
+    """Flask's command group, except that finding and listing commands never builds the app.
+
+    Building the app creates the instance folder, the database and the key file, and prints a new
+    admin token; ``--help`` and a command refused for its arguments must do none of that. The
+    gateway's commands are registered on this group itself, so the app is built only when a
+    command runs (``with_appcontext``).
+    """
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        self._load_plugin_commands()
+        return click.Group.get_command(self, ctx, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return sorted(click.Group.list_commands(self, ctx))
+
+
+@click.group(cls=GatewayGroup, create_app=_create_app, add_default_commands=False,
              add_version_option=False, load_dotenv=False)
 @click.version_option(package_name="event-gateway")
 def main() -> None:
     """Flag Event Gateway: carries feature-flag changes to the tools around them."""
+
+
+register_commands(main)
