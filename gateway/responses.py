@@ -68,20 +68,38 @@ def answer_errors_as_json(target) -> None:
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-def unmatched(path: str = ""):
-    """The view of a blueprint's catch-all route: a JSON 405 (with ``Allow``) when another route has
-    this path, a JSON 404 otherwise. Without it, Flask answers these with HTML."""
+def allowed_methods() -> list[str]:
+    """The methods the request's path answers, by the gateway's real routes (a blueprint's catch-all
+    route, which takes every method only to answer JSON errors, does not count)."""
     adapter = current_app.url_map.bind_to_environ(request.environ)
     allowed = []
     for method in ALL_METHODS:
-        if method == request.method:
-            continue
         try:
             endpoint, _ = adapter.match(request.path, method=method)
         except (NotFound, MethodNotAllowed, RequestRedirect):
             continue
         if not endpoint.endswith(".unmatched"):
             allowed.append(method)
+    return allowed
+
+
+def answer_options():
+    """A blueprint's ``before_request`` for ``OPTIONS``: ``Allow`` lists exactly the methods of the
+    path's real routes (Flask's own answer would list every method of the catch-all route too)."""
+    if request.method != "OPTIONS":
+        return None
+    allowed = allowed_methods()
+    if not allowed or allowed == ["OPTIONS"]:
+        return None  # no real route here: the catch-all answers 404
+    response = current_app.response_class(status=204)
+    response.headers["Allow"] = ", ".join(allowed)
+    return response
+
+
+def unmatched(path: str = ""):
+    """The view of a blueprint's catch-all route: a JSON 405 (with ``Allow``) when another route has
+    this path, a JSON 404 otherwise. Without it, Flask answers these with HTML."""
+    allowed = [method for method in allowed_methods() if method != request.method]
     if allowed:
         response = error_response(405, f"{request.method} is not allowed here; use {', '.join(allowed)}")
         response.headers["Allow"] = ", ".join(allowed)

@@ -13,7 +13,7 @@ from .events import Event
 from .inbound import InboundRequest, Received, Rejected
 from .intake import accept
 from .request_body import read_body
-from .responses import ALL_METHODS, ApiError, answer_errors_as_json, unmatched
+from .responses import ALL_METHODS, ApiError, answer_errors_as_json, answer_options, unmatched
 from .state import get_state
 from .store.base import now
 from .store.events import NewDecision
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("gateway_webhooks", __name__)
 answer_errors_as_json(bp)
 bp.add_url_rule("/webhooks/<path:path>", "unmatched", unmatched, methods=ALL_METHODS)
+bp.before_request(answer_options)
 
 
 def read_inbound() -> InboundRequest:

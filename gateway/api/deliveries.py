@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request
+from flask import request
 
 from ..delivery.sample import CannotSend, send_test_event
 from ..plugins import MissingHook
@@ -14,6 +14,7 @@ from ..store.base import now
 from ..store.deliveries import STATUSES, NotRetryable, UnknownEvents
 from ..timestamps import parse_timestamp
 from . import bp, json_body, serialize
+from .answers import answer
 from .integrations import get_integration_or_404
 from .paging import decode_cursor, encode_cursor, page_limit
 
@@ -30,20 +31,21 @@ def _since(value: Any, name: str = "since") -> float:
 @bp.get("/deliveries")
 def list_deliveries():
     state = get_state()
-    status = request.args.get("status") or None
+    status = request.args.get("status")
     if status is not None and status not in STATUSES:
-        raise ApiError(400, f"unknown status {status!r}; statuses: {', '.join(STATUSES)}")
+        raise ApiError(400, f"unknown status {status!r}; statuses: {', '.join(STATUSES)}", {"status": ["unknown status"]})
     since = request.args.get("since")
     cursor = request.args.get("cursor")
     limit = page_limit()
     rows = state.db.deliveries.list(
         integration_id=request.args.get("integration") or None, status=status,
-        since=_since(since) if since else None, limit=limit + 1,
-        before=decode_cursor(cursor) if cursor else None,
+        since=_since(since) if since is not None else None, limit=limit + 1,
+        before=decode_cursor(cursor) if cursor is not None else None,
     )
     page, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
-    return jsonify(items=[serialize.delivery(row, with_attempts=False) for row in page], next_cursor=next_cursor)
+    return answer("DeliveryPage", {"items": [serialize.delivery(row, with_attempts=False) for row in page],
+                                   "next_cursor": next_cursor})
 
 
 @bp.get("/deliveries/<delivery_id>")
@@ -51,7 +53,7 @@ def show_delivery(delivery_id: str):
     row = get_state().db.deliveries.get(delivery_id)
     if row is None:
         raise ApiError(404, f"no delivery {delivery_id!r}")
-    return jsonify(serialize.delivery(row))
+    return answer("Delivery", serialize.delivery(row))
 
 
 @bp.post("/deliveries/<delivery_id>/retry")
@@ -64,7 +66,7 @@ def retry_delivery(delivery_id: str):
     if row is None:
         raise ApiError(404, f"no delivery {delivery_id!r}")
     state.notify_new_work()
-    return jsonify(serialize.delivery(row))
+    return answer("Delivery", serialize.delivery(row))
 
 
 def _replay_request() -> dict[str, Any]:
@@ -96,8 +98,8 @@ def replay_integration(integration_id: str):
         raise ApiError(404, f"{exc}; nothing was re-queued", {"event_ids": [str(exc)]}) from None
     if result.requeued or result.created:
         state.notify_new_work()
-    return jsonify(integration_id=row.id, requeued=result.requeued + result.created, created=result.created,
-                   in_flight=result.in_flight, enabled=row.enabled)
+    return answer("ReplayResult", {"integration_id": row.id, "requeued": result.requeued + result.created,
+                                   "created": result.created, "in_flight": result.in_flight, "enabled": row.enabled})
 
 
 @bp.post("/integrations/<integration_id>/test")
@@ -110,5 +112,5 @@ def test_integration(integration_id: str):
         raise ApiError(404, f"plugin {row.plugin!r} has no test event (it does not implement 'test_event')") from None
     except CannotSend as exc:
         raise ApiError(exc.status, exc.message) from None
-    return jsonify(event_id=sent.event_id, outcome=sent.report.outcome, status=sent.delivery.status,
-                   reason=sent.delivery.reason, delivery=serialize.delivery(sent.delivery))
+    return answer("TestSend", {"event_id": sent.event_id, "outcome": sent.report.outcome, "status": sent.delivery.status,
+                               "reason": sent.delivery.reason, "delivery": serialize.delivery(sent.delivery)})

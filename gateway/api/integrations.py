@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow
-from flask import jsonify, request
+from flask import request
 
 from ..checks import CheckError, run_action, run_status
 from ..responses import ApiError
 from ..state import GatewayState, get_state
 from ..validation import InvalidInput, flatten_errors
 from . import bp, json_body, serialize
+from .answers import answer
 from .schemas import IntegrationCreateSchema, IntegrationUpdateSchema
 
 
@@ -32,7 +33,7 @@ def get_integration_or_404(state: GatewayState, integration_id: str):
 @bp.get("/integrations")
 def list_integrations():
     state = get_state()
-    return jsonify(items=[serialize.integration(state, row) for row in state.db.integrations.list()])
+    return answer("IntegrationList", {"items": [serialize.integration(state, row) for row in state.db.integrations.list()]})
 
 
 @bp.post("/integrations")
@@ -43,13 +44,13 @@ def create_integration():
         row = state.integrations.create(data)
     except InvalidInput as exc:
         raise ApiError(400, "invalid integration", exc.errors) from None
-    return jsonify(serialize.integration(state, row)), 201
+    return answer("Integration", serialize.integration(state, row), 201)
 
 
 @bp.get("/integrations/<integration_id>")
 def show_integration(integration_id: str):
     state = get_state()
-    return jsonify(serialize.integration(state, get_integration_or_404(state, integration_id)))
+    return answer("Integration", serialize.integration(state, get_integration_or_404(state, integration_id)))
 
 
 @bp.patch("/integrations/<integration_id>")
@@ -63,7 +64,7 @@ def update_integration(integration_id: str):
         raise ApiError(400, "invalid integration", exc.errors) from None
     if data.get("enabled"):
         state.notify_new_work()  # held deliveries resume
-    return jsonify(serialize.integration(state, row))
+    return answer("Integration", serialize.integration(state, row))
 
 
 @bp.delete("/integrations/<integration_id>")
@@ -82,7 +83,7 @@ def integration_status(integration_id: str):
     state = get_state()
     active = state.integrations.active(get_integration_or_404(state, integration_id))
     try:
-        return jsonify(run_status(state, active))
+        return answer("Status", run_status(state, active))
     except CheckError as exc:
         raise ApiError(exc.status, exc.message) from None
 
@@ -93,6 +94,6 @@ def integration_action(integration_id: str, action: str):
     active = state.integrations.active(get_integration_or_404(state, integration_id))
     params = json_body() if request.get_data(cache=True) else {}
     try:
-        return jsonify(action=action, message=run_action(state, active, action, params))
+        return answer("ActionResult", {"action": action, "message": run_action(state, active, action, params)})
     except CheckError as exc:
         raise ApiError(exc.status, exc.message) from None

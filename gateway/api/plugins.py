@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from flask import jsonify
-
 from ..state import get_state
 from . import bp, serialize
+from .answers import answer
 from .openapi import config_json_schema
 
 
@@ -17,4 +16,4 @@ def list_plugins():
              for p in sorted(state.host.plugins.values(), key=lambda p: p.key)]
     refused = [{"name": r.name, "distribution": r.distribution, "version": r.version, "error": r.error}
                for r in state.host.refused]
-    return jsonify(items=items, refused=refused)
+    return answer("PluginList", {"items": items, "refused": refused})

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from flask import jsonify
-
 from ..decisions import decide
 from ..events import Access
 from ..inbound import Rejected
@@ -12,6 +10,7 @@ from ..responses import ApiError
 from ..state import get_state
 from ..validation import InvalidInput
 from . import bp, json_body
+from .answers import answer
 from .integrations import get_integration_or_404
 
 
@@ -27,6 +26,10 @@ def evaluate_policy():
     """Evaluate ``policy`` against a webhook body (``event``) or one ``access``; nothing is stored."""
     state = get_state()
     body = json_body()
+    unknown = sorted(set(body) - {"policy", "event", "access"})
+    if unknown:
+        raise ApiError(400, f"unknown field(s): {', '.join(unknown)}; give 'policy' and 'event' or 'access'",
+                       {name: ["unknown field"] for name in unknown})
     if "policy" not in body:
         raise ApiError(400, "missing 'policy'", {"policy": ["required"]})
     try:
@@ -37,15 +40,15 @@ def evaluate_policy():
         raise ApiError(400, "give exactly one of 'event' (a webhook body) or 'access' ({action, resource})")
     if "access" in body:
         access = body["access"]
-        if not (isinstance(access, dict) and isinstance(access.get("action"), str)
-                and isinstance(access.get("resource"), str)):
-            raise ApiError(400, "access must be {\"action\": string, \"resource\": string}",
-                           {"access": ["must be {action, resource} strings"]})
+        if not (isinstance(access, dict) and isinstance(access.get("action"), str) and access["action"]
+                and isinstance(access.get("resource"), str) and access["resource"]):
+            raise ApiError(400, "access must be {\"action\": string, \"resource\": string}, both non-empty",
+                           {"access": ["must be {action, resource}, non-empty strings"]})
         decision = policy.evaluate([Access(access["action"], access["resource"])])
     else:
         event = _event(body["event"])
         decision = policy.evaluate(event.accesses, tags=event.scope_tags, attributes=event.scope_attributes)
-    return jsonify(allowed=decision.allowed, reason=decision.reason, statement=decision.statement)
+    return answer("PolicyDecision", {"allowed": decision.allowed, "reason": decision.reason, "statement": decision.statement})
 
 
 @bp.post("/integrations/<integration_id>/explain")
@@ -56,8 +59,8 @@ def explain(integration_id: str):
     active = state.integrations.active(get_integration_or_404(state, integration_id))
     event = _event(json_body())
     decision = decide(event, active, state.host)
-    return jsonify(
-        integration_id=integration_id, enabled=active.row.enabled,
-        outcome="queued" if decision.queued else "skipped", reason=decision.reason,
-        stages=[{"stage": s.name, "took": s.took, "reason": s.reason} for s in decision.stages],
-    )
+    return answer("Explain", {
+        "integration_id": integration_id, "enabled": active.row.enabled,
+        "outcome": "queued" if decision.queued else "skipped", "reason": decision.reason,
+        "stages": [{"stage": s.name, "took": s.took, "reason": s.reason} for s in decision.stages],
+    })
