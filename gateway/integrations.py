@@ -244,10 +244,12 @@ class IntegrationService:
             self._generation += 1
 
     def changed(self) -> None:
-        """An integration changed in this process: the next :meth:`enabled` reads them again."""
+        """An integration changed in this process: read the enabled ones again now, in the thread that
+        made the change (an admin request or a command), so that no webhook has to."""
         with self._lock:
             self._enabled = None
             self._generation += 1
+        self._read_enabled()
 
     def enabled(self) -> list[ActiveIntegration]:
         """The enabled integrations, read again after a change made here, and every
