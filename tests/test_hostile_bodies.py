@@ -113,9 +113,11 @@ def test_integration_named_with_a_lone_surrogate_is_refused(app, client):
     assert client.get("/api/v1/integrations", headers=AUTH).get_json()["items"] == []
 
 
-def test_nan_is_never_stored_nor_served_back(app, client):
-    body = json.dumps({**EVENT, "date": float("nan")}).encode()
-    assert client.post("/webhooks/launchdarkly", data=body, content_type="application/json").status_code == 400
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_nan_and_infinity_are_never_stored_nor_served_back(app, client, value):
+    body = json.dumps({**EVENT, "currentVersion": {**EVENT.get("currentVersion", {}), "score": value}}).encode()
+    response = client.post("/webhooks/launchdarkly", data=body, content_type="application/json")
+    assert response.status_code == 400 and "is not a JSON number" in response.get_json()["error"]
     assert client.get("/api/v1/events", headers=AUTH).get_json()["items"] == []
 
 
