@@ -28,8 +28,8 @@ MAX_DEPTH = 100
 MAX_INTEGER_DIGITS = 100
 """Most digits an integer (or a number's mantissa) may have."""
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
-_BRACKET = re.compile(r"[\[\]{}]")
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -42,19 +42,19 @@ class InvalidJson(ValueError):
         self.message = message
 
 
-def _depth(text: str) -> int:
-    """The deepest nesting of ``text``, counted outside strings (a single pass over the brackets)."""
-    depth = deepest = 0
-    for match in _BRACKET.finditer(_STRING.sub("", text)):
-        if match.group() in "[{":
+def _too_deep(text: str) -> bool:
+    """Whether ``text`` nests deeper than :data:`MAX_DEPTH`, counted outside strings."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return False  # not enough brackets to get there, wherever they are
+    depth = 0
+    for bracket in _NOT_BRACKET.sub("", _STRING.sub("", text)):
+        if bracket in "[{":
             depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > MAX_DEPTH:
-                    return deepest
+            if depth > MAX_DEPTH:
+                return True
         else:
             depth -= 1
-    return deepest
+    return False
 
 
 def _refuse_constant(name: str) -> Any:
@@ -105,7 +105,7 @@ def loads(body: bytes | str) -> Any:
         text = body
     if text.startswith("\ufeff"):
         raise InvalidJson("malformed JSON: the body starts with a byte order mark")
-    if _depth(text) > MAX_DEPTH:
+    if _too_deep(text):
         raise InvalidJson(f"malformed JSON: nested deeper than {MAX_DEPTH} levels")
     try:
         value = json.loads(text, parse_constant=_refuse_constant, parse_int=_integer, parse_float=_float)
