@@ -240,8 +240,7 @@ class IntegrationService:
         """Drop a removed integration from the cache."""
         with self._lock:
             self._cache.pop(integration_id, None)
-            self._enabled = None
-            self._generation += 1
+        self.changed()
 
     def changed(self) -> None:
         """An integration changed in this process: read the enabled ones again now, in the thread that
