@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from gateway.testing import GatewayProcess
+from gateway.testing import FakeService, GatewayProcess
 
 from .conftest import ROOT
 
@@ -15,10 +15,11 @@ SEED = "20261128"
 
 
 def test_schemathesis_finds_nothing(tmp_path):
-    env = {"GATEWAY_ALLOW_PRIVATE_TARGETS": "1", "GATEWAY_WORKERS": "0", "GATEWAY_PLUGINS": "webhook,sentry"}
-    with GatewayProcess(str(tmp_path), env=env) as gateway:
+    # Only the example webhook plugin, sending to a fake service on loopback: nothing leaves the machine.
+    env = {"GATEWAY_ALLOW_PRIVATE_TARGETS": "1", "GATEWAY_WORKERS": "0", "GATEWAY_PLUGINS": "webhook"}
+    with FakeService() as target, GatewayProcess(str(tmp_path), env=env) as gateway:
         created = gateway.admin("POST", "/api/v1/integrations", json={
-            "plugin": "webhook", "name": "hooks", "config": {"url": "http://127.0.0.1:9/hook"}})
+            "plugin": "webhook", "name": "hooks", "config": {"url": target.url + "/hook"}})
         assert created.status_code == 201, created.text
         flag_change = (ROOT / "examples" / "payloads" / "flag-turned-on.json").read_bytes()
         assert gateway.post_webhook(flag_change).status_code == 202
