@@ -29,3 +29,4 @@ bench: install
 	$(BIN)/python bench/bench_intake.py
 	$(BIN)/python bench/bench_policy.py
 	$(BIN)/python bench/bench_delivery.py
+	$(BIN)/python bench/bench_strict_json.py
