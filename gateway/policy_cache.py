@@ -12,7 +12,8 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from .policy import CompiledPolicy, compile_policy
+from .policy import CompiledPolicy, PolicyError, compile_policy
+from .policy.limits import limit_errors
 
 DEFAULT_SIZE = 512
 
@@ -23,7 +24,7 @@ def policy_key(raw: Any) -> str:
 
 class PolicyCache:
     """A bounded, thread-safe map from a policy's content to its compiled form (least recently used
-    ones are dropped first). Invalid policies are not kept: compiling raises :class:`PolicyError`."""
+    ones are dropped first). Invalid or oversized policies are not kept: :class:`PolicyError`."""
 
     def __init__(self, size: int = DEFAULT_SIZE):
         self._size = size
@@ -33,7 +34,11 @@ class PolicyCache:
         """How many times a policy was compiled (not found here), for tests and metrics."""
 
     def get(self, raw: Any) -> CompiledPolicy:
-        """The compiled policy, compiling it (and keeping it) when it is not here yet."""
+        """The compiled policy, compiling it (and keeping it) when it is not here yet. A policy over
+        the caps of :mod:`gateway.policy.limits` is refused (:class:`PolicyError`) before compiling."""
+        too_large = limit_errors(raw)
+        if too_large:
+            raise PolicyError(too_large)
         try:
             key = policy_key(raw)
         except (TypeError, ValueError):  # not JSON data: compile_policy says what is wrong

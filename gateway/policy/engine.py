@@ -16,7 +16,6 @@ from typing import Any
 from . import explain
 from .accesses import AccessLike, Attributes, Tags
 from .errors import PolicyError
-from .limits import limit_errors
 from .matching import EffectMatcher
 from .resources import is_well_formed, split_inline_tags
 from .statements import CompiledStatement, compile_statement, json_kind
@@ -131,14 +130,10 @@ class CompiledPolicy:
 def compile_policy(raw: object) -> CompiledPolicy:
     """Validate a raw policy (a JSON list of statements) and compile it.
 
-    Raises :class:`PolicyError` listing every problem, each under its path (``"policy[0].effect"``),
-    or the caps of :mod:`~gateway.policy.limits` it exceeds.
+    Raises :class:`PolicyError` listing every problem, each under its path (``"policy[0].effect"``).
     """
     if not isinstance(raw, list):
         raise PolicyError({"policy": f"must be a list of statements, got {json_kind(raw)}"})
-    too_large = limit_errors(raw)
-    if too_large:
-        raise PolicyError(too_large)
     errors: dict[str, str] = {}
     statements = [compile_statement(entry, index, errors) for index, entry in enumerate(raw)]
     if errors:

@@ -1,5 +1,6 @@
-"""How large a policy may be. Compiling is linear in the number of resource and action patterns, so
-these caps bound the time a save takes (a policy at every cap compiles in well under a second)."""
+"""How large a policy may be. Compiling takes time in proportion to the number and length of the
+resource and action patterns, so these caps bound what one save (or the start) can cost; a webhook
+never pays it (policies are compiled when saved)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 MAX_STATEMENTS = 200
 """Most statements in one policy."""
-MAX_PATTERNS = 1000
+MAX_PATTERNS = 500
 """Most resource and action patterns (``resources``, ``notResources``, ``actions``, ``notActions``
 entries) in one policy, all statements together."""
 MAX_PATTERN_LENGTH = 256
