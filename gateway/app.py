@@ -11,6 +11,7 @@ from flask import Flask
 
 from .extension import EventGateway
 from .state import get_state
+from .responses import answer_errors_as_json
 
 
 def create_app(config: Mapping[str, Any] | None = None, **extension_options: Any) -> Flask:
@@ -30,4 +31,5 @@ def create_app(config: Mapping[str, Any] | None = None, **extension_options: Any
         from .ui import root_link
 
         app.add_url_rule("/", "gateway_root", root_link)  # the standalone gateway's front door
+    answer_errors_as_json(app)  # the standalone app is all gateway: every error answer is JSON
     return app

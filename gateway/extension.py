@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from flask import Flask
@@ -13,10 +12,12 @@ from .outage import DatabaseWatch
 from .outage.answer import install as install_unavailable_answer
 from .admin_token import ensure_admin_token
 from .crypto import SecretBox
+from .instance_folder import make_private_folder, prepare_sqlite_file
 from .integrations import IntegrationService
 from .metrics import Metrics
 from .plugins import PluginHost
 from .settings import Settings, apply_defaults
+from .signing import signing_warnings
 from .state import EXTENSION_KEY, GatewayState
 from .store import Database
 from .store.base import now
@@ -41,8 +42,9 @@ class EventGateway:
 
     def init_app(self, app: Flask) -> GatewayState:
         apply_defaults(app.config)
-        os.makedirs(app.instance_path, exist_ok=True)
         settings = Settings.from_config(app.config, app.instance_path)
+        make_private_folder(app.instance_path)
+        prepare_sqlite_file(settings.database_url)
         db = Database(settings.database_url)
         db.upgrade()
         host = PluginHost(allowed=settings.plugins, entry_points=self._entry_points, extra=self._plugins)
@@ -56,6 +58,10 @@ class EventGateway:
             db_watch=DatabaseWatch(db.engine, metrics.registry, retry_after=settings.retry_after_seconds),
         )
         state.metrics.watch_queue(lambda: db.deliveries.stats(now()))
+        state.integrations.warm()  # every stored policy compiled now, not by the first webhook
+        state.warnings.extend(signing_warnings(host, app.config, settings.require_signed_webhooks))
+        for warning in state.warnings:
+            log.warning("%s", warning)
         app.extensions[EXTENSION_KEY] = state
         app.register_blueprint(webhooks.bp)
         app.register_blueprint(api.bp)

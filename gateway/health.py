@@ -9,12 +9,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
 from .outage import unavailable
+from .responses import answer_errors_as_json
 from .state import get_state
 from .store.base import now
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("gateway_health", __name__)
+answer_errors_as_json(bp)
 
 
 def workers_health(state) -> dict:
@@ -69,6 +71,7 @@ def healthz():
     body["workers"] = workers_health(state)
     workers_down = body["workers"]["threads"] > 0 and body["workers"]["alive"] == 0
     body["status"] = "ok" if database_ok and not workers_down else "unavailable"
+    body["warnings"] = list(state.warnings)  # things to fix that do not make the gateway unavailable
     response = jsonify(body)
     response.status_code = 200 if body["status"] == "ok" else 503
     if not database_ok:

@@ -3,6 +3,7 @@ sealed at rest and masked on the way out, the policy compiled once."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from .crypto import SecretBox, is_mask, mask
 from .declarations import IntegrationRef
 from .fields import is_secret
 from .plugins import LoadedPlugin, PluginHost
-from .policy import CompiledPolicy, PolicyError, compile_policy
+from .policy import CompiledPolicy, PolicyError
+from .policy_cache import PolicyCache
 from .store import Database
 from .store.integrations import IntegrationRow
 from .targets import reset_private_targets_allowed, set_private_targets_allowed
@@ -23,6 +25,8 @@ from .validation import InvalidInput, flatten_errors
 
 
 ENABLED_TTL = 1.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,9 @@ class IntegrationService:
         self._cache: dict[str, tuple[float, ActiveIntegration]] = {}
         self._enabled: tuple[float, list[ActiveIntegration]] | None = None
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()
+        self._generation = 0  # counts changes made here, so a slower read never undoes one
+        self.policies = PolicyCache()
 
     # validation --------------------------------------------------------------------------------
 
@@ -90,10 +97,11 @@ class IntegrationService:
         finally:
             reset_private_targets_allowed(token)
 
-    @staticmethod
-    def compile(policy: Any) -> CompiledPolicy:
+    def compile(self, policy: Any) -> CompiledPolicy:
+        """The compiled policy, from the cache of compiled policies (compiled and kept when new);
+        :class:`InvalidInput` keyed by path when it is invalid or too large."""
         try:
-            return compile_policy(policy)
+            return self.policies.get(policy)
         except PolicyError as exc:
             raise InvalidInput({path: [message] for path, message in exc.errors.items()}) from None
 
@@ -232,21 +240,55 @@ class IntegrationService:
         """Drop a removed integration from the cache."""
         with self._lock:
             self._cache.pop(integration_id, None)
-            self._enabled = None
+        self.changed()
 
     def changed(self) -> None:
-        """An integration changed in this process: the next :meth:`enabled` reads them again."""
+        """An integration changed in this process: read the enabled ones again now, in the thread that
+        made the change (an admin request or a command), so that no webhook has to."""
         with self._lock:
             self._enabled = None
+            self._generation += 1
+        self._read_enabled()
 
     def enabled(self) -> list[ActiveIntegration]:
-        """The enabled integrations, read again after a change made here, and at least every
-        :data:`ENABLED_TTL` seconds (changes made by another process, such as the CLI)."""
+        """The enabled integrations, read again after a change made here, and every
+        :data:`ENABLED_TTL` seconds (changes made by another process, such as the CLI).
+
+        A change made here was compiled when it was saved, so reading it again compiles nothing.
+        When the list is only old, it is answered as it is and read again in the background: a
+        policy changed by another process is compiled there, never while a webhook waits.
+        """
         with self._lock:
             cached = self._enabled
-        if cached is not None and time.monotonic() - cached[0] < ENABLED_TTL:
-            return cached[1]
+        if cached is None:
+            return self._read_enabled()
+        if time.monotonic() - cached[0] >= ENABLED_TTL and self._refreshing.acquire(blocking=False):
+            threading.Thread(target=self._refresh_enabled, name="integrations-refresh", daemon=True).start()
+        return cached[1]
+
+    def _refresh_enabled(self) -> None:
+        try:
+            self._read_enabled()
+        except Exception:  # the next request tries again; a database outage is reported elsewhere
+            log.exception("reading the enabled integrations failed")
+        finally:
+            self._refreshing.release()
+
+    def _read_enabled(self) -> list[ActiveIntegration]:
+        with self._lock:
+            generation = self._generation
         active = [self.active(row) for row in self.db.integrations.list(enabled_only=True)]
         with self._lock:
-            self._enabled = (time.monotonic(), active)
+            if generation == self._generation:
+                self._enabled = (time.monotonic(), active)
         return active
+
+    def enabled_one(self, integration_id: str) -> ActiveIntegration | None:
+        """The enabled integration ``integration_id`` from :meth:`enabled`, or None."""
+        return next((a for a in self.enabled() if a.row.id == integration_id), None)
+
+    def warm(self) -> None:
+        """Compile every stored policy now (at start), so that no request has to."""
+        for row in self.db.integrations.list():
+            self.active(row)
+        self._read_enabled()

@@ -179,6 +179,10 @@ def webhook_event(body: Any) -> Event:
 
 def evaluate_policy(state: GatewayState, body: dict[str, Any]) -> dict[str, Any]:
     """``policy`` against a webhook body (``event``) or one ``access``; nothing is stored."""
+    unknown = sorted(set(body) - {"policy", "event", "access"})
+    if unknown:
+        raise ApiError(400, f"unknown field(s): {', '.join(unknown)}; give 'policy' and 'event' or 'access'",
+                       {name: ["unknown field"] for name in unknown})
     if "policy" not in body:
         raise ApiError(400, "missing 'policy'", {"policy": ["required"]})
     try:
@@ -189,10 +193,10 @@ def evaluate_policy(state: GatewayState, body: dict[str, Any]) -> dict[str, Any]
         raise ApiError(400, "give exactly one of 'event' (a webhook body) or 'access' ({action, resource})")
     if "access" in body:
         access = body["access"]
-        if not (isinstance(access, dict) and isinstance(access.get("action"), str)
-                and isinstance(access.get("resource"), str)):
-            raise ApiError(400, "access must be {\"action\": string, \"resource\": string}",
-                           {"access": ["must be {action, resource} strings"]})
+        if not (isinstance(access, dict) and isinstance(access.get("action"), str) and access["action"]
+                and isinstance(access.get("resource"), str) and access["resource"]):
+            raise ApiError(400, "access must be {\"action\": string, \"resource\": string}, both non-empty",
+                           {"access": ["must be {action, resource}, non-empty strings"]})
         decision = policy.evaluate([Access(access["action"], access["resource"])])
     else:
         event = webhook_event(body["event"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 DEFAULT_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
@@ -19,7 +20,10 @@ KEYS: dict[str, tuple[Any, str]] = {
     "GATEWAY_SECRET_KEY": (None, "key that encrypts secret config fields; default: a key file generated in the instance folder (mode 0600)"),
     "GATEWAY_ADMIN_TOKEN": (None, "bearer token of the admin API; default: generated on first start, printed once, only its hash kept"),
     "GATEWAY_LAUNCHDARKLY_SECRET": (None, "webhook signing secret; when set, `X-LD-Signature` is required and checked"),
+    "GATEWAY_REQUIRE_SIGNED_WEBHOOKS": (False, "refuse flag-platform webhooks that cannot be checked: without `GATEWAY_LAUNCHDARKLY_SECRET` every one is refused (401) instead of accepted unsigned"),
+    "GATEWAY_PUBLIC_URL": (None, "the gateway's public base URL (`https://gateway.example.com`), used for the `webhook_url` it shows; unset: a path only (the request's `Host` header is never used)"),
     "GATEWAY_MAX_BODY_BYTES": (1048576, "largest accepted webhook body, in bytes"),
+    "GATEWAY_MAX_API_BODY_BYTES": (1048576, "largest accepted admin API request body, in bytes"),
     "GATEWAY_PLUGINS": (None, "comma list of plugin entry-point names to load; unset loads all, empty loads none (the built-in flag-platform source always loads)"),
     "GATEWAY_ALLOW_PRIVATE_TARGETS": (False, "allow plain http:// and private/loopback targets (local set-ups and tests)"),
     "GATEWAY_WORKERS": (4, "delivery worker threads run by `serve` (and by `worker`); 0 runs none in `serve`"),
@@ -90,6 +94,23 @@ def parse_plugin_filter(value: Any) -> frozenset[str] | None:
     return frozenset(item.strip() for item in items if item.strip())
 
 
+def parse_public_url(value: Any) -> str | None:
+    """``GATEWAY_PUBLIC_URL``: an absolute http(s) URL without query or fragment, kept without its
+    trailing slash; None when unset."""
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  (raises ValueError on a bad port)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise SettingError(f"GATEWAY_PUBLIC_URL={value!r} must be an absolute http:// or https:// URL "
+                           "such as https://gateway.example.com (a path is allowed; no query or fragment)")
+    return text.rstrip("/")
+
+
 @dataclass(frozen=True)
 class Settings:
     """The typed settings of one app."""
@@ -98,7 +119,10 @@ class Settings:
     secret_key: str | None
     admin_token: str | None
     launchdarkly_secret: str | None
+    require_signed_webhooks: bool
+    public_url: str | None
     max_body_bytes: int
+    max_api_body_bytes: int
     plugins: frozenset[str] | None
     allow_private_targets: bool
     workers: int
@@ -124,7 +148,10 @@ class Settings:
             secret_key=config.get("GATEWAY_SECRET_KEY") or None,
             admin_token=config.get("GATEWAY_ADMIN_TOKEN") or None,
             launchdarkly_secret=config.get("GATEWAY_LAUNCHDARKLY_SECRET") or None,
+            require_signed_webhooks=as_bool(config.get("GATEWAY_REQUIRE_SIGNED_WEBHOOKS")),
+            public_url=parse_public_url(config.get("GATEWAY_PUBLIC_URL")),
             max_body_bytes=_number(config, "GATEWAY_MAX_BODY_BYTES", int, 1),
+            max_api_body_bytes=_number(config, "GATEWAY_MAX_API_BODY_BYTES", int, 1),
             plugins=parse_plugin_filter(config.get("GATEWAY_PLUGINS")),
             allow_private_targets=as_bool(config.get("GATEWAY_ALLOW_PRIVATE_TARGETS")),
             workers=_number(config, "GATEWAY_WORKERS", int, 0),

@@ -35,6 +35,8 @@ class GatewayState:
     db_watch: DatabaseWatch
     new_work: threading.Condition = field(default_factory=threading.Condition)
     workers: list = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """What an operator should fix (logged at start, listed by ``/healthz``)."""
 
     def http_client(self, session: requests.Session, secrets: Iterable[str]) -> HttpClient:
         """The HTTP client handed to plugin hooks: this app's time-outs and target rule, and the

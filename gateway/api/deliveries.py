@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import request
 
 from .. import operations
 from ..operations import _since
@@ -10,6 +10,7 @@ from ..responses import ApiError
 from ..state import get_state
 from ..store.deliveries import STATUSES
 from . import bp, json_body, serialize
+from .answers import answer
 from .integrations import get_integration_or_404
 from .paging import decode_cursor, encode_cursor, page_limit
 
@@ -17,20 +18,21 @@ from .paging import decode_cursor, encode_cursor, page_limit
 @bp.get("/deliveries")
 def list_deliveries():
     state = get_state()
-    status = request.args.get("status") or None
+    status = request.args.get("status")
     if status is not None and status not in STATUSES:
-        raise ApiError(400, f"unknown status {status!r}; statuses: {', '.join(STATUSES)}")
+        raise ApiError(400, f"unknown status {status!r}; statuses: {', '.join(STATUSES)}", {"status": ["unknown status"]})
     since = request.args.get("since")
     cursor = request.args.get("cursor")
     limit = page_limit()
     rows = state.db.deliveries.list(
         integration_id=request.args.get("integration") or None, status=status,
-        since=_since(since) if since else None, limit=limit + 1,
-        before=decode_cursor(cursor) if cursor else None,
+        since=_since(since) if since is not None else None, limit=limit + 1,
+        before=decode_cursor(cursor) if cursor is not None else None,
     )
     page, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
-    return jsonify(items=[serialize.delivery(row, with_attempts=False) for row in page], next_cursor=next_cursor)
+    return answer("DeliveryPage", {"items": [serialize.delivery(row, with_attempts=False) for row in page],
+                                   "next_cursor": next_cursor})
 
 
 @bp.get("/deliveries/<delivery_id>")
@@ -38,23 +40,23 @@ def show_delivery(delivery_id: str):
     row = get_state().db.deliveries.get(delivery_id)
     if row is None:
         raise ApiError(404, f"no delivery {delivery_id!r}")
-    return jsonify(serialize.delivery(row))
+    return answer("Delivery", serialize.delivery(row))
 
 
 @bp.post("/deliveries/<delivery_id>/retry")
 def retry_delivery(delivery_id: str):
-    return jsonify(serialize.delivery(operations.retry_delivery(get_state(), delivery_id, "api")))
+    return answer("Delivery", serialize.delivery(operations.retry_delivery(get_state(), delivery_id, "api")))
 
 
 @bp.post("/integrations/<integration_id>/replay")
 def replay_integration(integration_id: str):
     state = get_state()
     get_integration_or_404(state, integration_id)
-    return jsonify(operations.replay_integration(state, integration_id, json_body(), "api"))
+    return answer("ReplayResult", operations.replay_integration(state, integration_id, json_body(), "api"))
 
 
 @bp.post("/integrations/<integration_id>/test")
 def test_integration(integration_id: str):
     sent = operations.test_integration(get_state(), integration_id, "api")
-    return jsonify(event_id=sent.event_id, outcome=sent.report.outcome, status=sent.delivery.status,
-                   reason=sent.delivery.reason, delivery=serialize.delivery(sent.delivery))
+    return answer("TestSend", {"event_id": sent.event_id, "outcome": sent.report.outcome, "status": sent.delivery.status,
+                               "reason": sent.delivery.reason, "delivery": serialize.delivery(sent.delivery)})

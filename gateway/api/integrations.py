@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import request
 
 from .. import operations
 from ..operations import get_integration_or_404
 from ..state import get_state
 from . import bp, json_body, serialize
+from .answers import answer
 
 __all__ = ["get_integration_or_404"]
 
@@ -15,20 +16,20 @@ __all__ = ["get_integration_or_404"]
 @bp.get("/integrations")
 def list_integrations():
     state = get_state()
-    return jsonify(items=[serialize.integration(state, row) for row in state.db.integrations.list()])
+    return answer("IntegrationList", {"items": [serialize.integration(state, row) for row in state.db.integrations.list()]})
 
 
 @bp.post("/integrations")
 def create_integration():
     state = get_state()
     row = operations.create_integration(state, json_body(), "api")
-    return jsonify(serialize.integration(state, row)), 201
+    return answer("Integration", serialize.integration(state, row), 201)
 
 
 @bp.get("/integrations/<integration_id>")
 def show_integration(integration_id: str):
     state = get_state()
-    return jsonify(serialize.integration(state, get_integration_or_404(state, integration_id)))
+    return answer("Integration", serialize.integration(state, get_integration_or_404(state, integration_id)))
 
 
 @bp.patch("/integrations/<integration_id>")
@@ -36,7 +37,7 @@ def update_integration(integration_id: str):
     state = get_state()
     get_integration_or_404(state, integration_id)
     row = operations.update_integration(state, integration_id, json_body(), "api")
-    return jsonify(serialize.integration(state, row))
+    return answer("Integration", serialize.integration(state, row))
 
 
 @bp.delete("/integrations/<integration_id>")
@@ -47,7 +48,7 @@ def delete_integration(integration_id: str):
 
 @bp.get("/integrations/<integration_id>/status")
 def integration_status(integration_id: str):
-    return jsonify(operations.integration_status(get_state(), integration_id))
+    return answer("Status", operations.integration_status(get_state(), integration_id))
 
 
 @bp.post("/integrations/<integration_id>/actions/<action>")
@@ -55,4 +56,5 @@ def integration_action(integration_id: str, action: str):
     state = get_state()
     get_integration_or_404(state, integration_id)
     params = json_body() if request.get_data(cache=True) else {}
-    return jsonify(action=action, message=operations.integration_action(state, integration_id, action, params, "api"))
+    return answer("ActionResult", {"action": action,
+                                   "message": operations.integration_action(state, integration_id, action, params, "api")})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import request
 
 from ..plugin_listing import plugin_listing
 from ..responses import ApiError
@@ -10,6 +10,7 @@ from ..state import get_state
 from . import bp
 
 TRUE, FALSE = frozenset({"1", "true", "yes"}), frozenset({"", "0", "false", "no"})
+from .answers import answer
 
 
 @bp.get("/plugins")
@@ -19,4 +20,4 @@ def list_plugins():
     value = request.args.get("all", "").strip().lower()
     if value not in TRUE | FALSE:
         raise ApiError(400, f"'all' must be true or false, not {request.args.get('all')!r}")
-    return jsonify(plugin_listing(get_state().host, include_builtin=value in TRUE))
+    return answer("PluginList", plugin_listing(get_state().host, include_builtin=value in TRUE))

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from flask import jsonify
-
 from .. import operations
 from ..state import get_state
 from . import bp, json_body
+from .answers import answer
 from .integrations import get_integration_or_404
 
 
 @bp.post("/policy/evaluate")
 def evaluate_policy():
     """Evaluate ``policy`` against a webhook body (``event``) or one ``access``; nothing is stored."""
-    return jsonify(operations.evaluate_policy(get_state(), json_body()))
+    return answer("PolicyDecision", operations.evaluate_policy(get_state(), json_body()))
 
 
 @bp.post("/integrations/<integration_id>/explain")
@@ -22,4 +21,4 @@ def explain(integration_id: str):
     body, without storing or sending anything."""
     state = get_state()
     get_integration_or_404(state, integration_id)
-    return jsonify(operations.explain(state, integration_id, json_body()))
+    return answer("Explain", operations.explain(state, integration_id, json_body()))

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import has_request_context, request
-
 from ..state import GatewayState
 from ..store.deliveries import DeliveryRow
 from ..store.events import EventRow
@@ -27,8 +25,8 @@ def integration(state: GatewayState, row: IntegrationRow) -> dict[str, Any]:
     }
     plugin = state.host.plugins.get(row.plugin)
     if plugin is not None and plugin.has_hook("receive_webhook"):
-        path = f"/webhooks/integrations/{row.id}"
-        out["webhook_url"] = request.host_url.rstrip("/") + path if has_request_context() else path
+        # From GATEWAY_PUBLIC_URL, never from the request's Host header (which the sender chooses).
+        out["webhook_url"] = (state.settings.public_url or "") + f"/webhooks/integrations/{row.id}"
     return out
 
 

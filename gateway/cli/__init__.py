@@ -33,8 +33,22 @@ def _create_app():
 
 
 class GatewayGroup(FlaskGroup):
-    """Flask's command group, with one clear line instead of a traceback when the database is
-    unavailable (at start-up or during a command)."""
+    """Flask's command group, except that finding and listing commands never builds the app, and a
+    database that cannot be used gives one clear line instead of a traceback.
+
+    Building the app creates the instance folder, the database and the key file, and prints a new
+    admin token; ``--help`` and a command refused for its arguments must do none of that. The
+    gateway's commands are registered on this group itself, so the app is built only when a
+    command runs (``with_appcontext``).
+    """
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        self._load_plugin_commands()
+        return click.Group.get_command(self, ctx, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return sorted(click.Group.list_commands(self, ctx))
 
     def invoke(self, ctx: click.Context):
         try:
@@ -52,3 +66,6 @@ class GatewayGroup(FlaskGroup):
 @click.version_option(package_name="event-gateway")
 def main() -> None:
     """Flag Event Gateway: carries feature-flag changes to the tools around them."""
+
+
+register_commands(main)
