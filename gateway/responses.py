@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from flask import current_app, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 
@@ -63,6 +64,18 @@ def answer_errors_as_json(target) -> None:
     target.register_error_handler(ApiError, handle_api_error)
     target.register_error_handler(HTTPException, handle_http_exception)
     target.register_error_handler(Exception, handle_uncaught)
+    target.register_error_handler(SQLAlchemyError, handle_database_error)
+
+
+def handle_database_error(error: SQLAlchemyError):
+    """A database error: 503 with ``Retry-After`` when the database is unavailable (a blueprint's
+    handler wins over the app's, so the outage answer is asked here too), else a logged 500."""
+    from .outage import unavailable
+    from .outage.answer import answer_unavailable
+
+    if unavailable(error) is None:
+        return handle_uncaught(error)
+    return answer_unavailable(error)
 
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]

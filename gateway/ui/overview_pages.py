@@ -44,7 +44,8 @@ def sign_out():
 
 
 def webhook_base() -> str:
-    return request.host_url.rstrip("/")
+    """Where the webhook URLs start: ``GATEWAY_PUBLIC_URL`` when set, else the address the browser used."""
+    return get_state().settings.public_url or request.host_url.rstrip("/")
 
 
 @bp.get("/")
