@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 from flask.cli import FlaskGroup
 
+from .db import db
 from .deliveries import deliveries
 from .events import events
 from .integrations import integrations
@@ -19,7 +20,7 @@ from .worker import worker
 
 def register_commands(group: click.Group) -> None:
     """Add the gateway's commands to ``group`` (an app's ``app.cli``)."""
-    for command in (plugins, integrations, events, deliveries, policy, serve, worker):
+    for command in (plugins, integrations, events, deliveries, policy, serve, worker, db):
         group.add_command(command)
 
 
@@ -34,3 +35,7 @@ def _create_app():
 @click.version_option(package_name="event-gateway")
 def main() -> None:
     """Flag Event Gateway: carries feature-flag changes to the tools around them."""
+
+
+# Found without building the app, so that it neither upgrades the database nor needs its settings.
+main.add_command(db)
