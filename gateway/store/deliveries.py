@@ -25,6 +25,7 @@ from .base import Repository, dumps, group_commit, loads, new_id, reading, writi
 from .events import EventRow
 from .integrations import IntegrationRow
 from .tables import attempts, deliveries, events, integrations
+from .transient import retrying
 
 STATUSES = ("pending", "in_flight", "retrying", "delivered", "skipped", "dead")
 QUEUED = ("pending", "retrying")  # waiting for their next attempt
@@ -309,6 +310,10 @@ class DeliveryStore(Repository):
         statements = _claim_candidates(filtered=integration_id is not None,
                                        sqlite=self.engine.dialect.name == "sqlite", limit=limit)
         params = {"now": now, "integration_id": integration_id}
+        return retrying(lambda: self._claim(statements, params, worker_id, lease_seconds, now, limit, max_attempts))
+
+    def _claim(self, statements, params, worker_id: str, lease_seconds: float, now: float, limit: int,
+               max_attempts: int | None) -> builtins.list[DeliveryRow]:
         with writing(self.engine) as connection:
             candidates = [row for statement in statements for row in connection.execute(statement, params)]
             chosen = []
@@ -385,13 +390,16 @@ class DeliveryStore(Repository):
         """Extend the leases the given workers hold to ``until``; returns how many."""
         if not worker_ids:
             return 0
-        with writing(self.engine) as connection:
-            result = connection.execute(
-                update(deliveries)
-                .where(deliveries.c.status == "in_flight", deliveries.c.lease_owner.in_(worker_ids))
-                .values(lease_expires_at=until)
-            )
-            return result.rowcount
+
+        def renew() -> int:
+            with writing(self.engine) as connection:
+                return connection.execute(
+                    update(deliveries)
+                    .where(deliveries.c.status == "in_flight", deliveries.c.lease_owner.in_(worker_ids))
+                    .values(lease_expires_at=until)
+                ).rowcount
+
+        return retrying(renew)
 
     def release(self, worker_ids: str | builtins.list[str], now: float) -> int:
         """Put the deliveries the given (stopping) workers hold back in the queue, due now, with the
@@ -399,16 +407,19 @@ class DeliveryStore(Repository):
         ids = [worker_ids] if isinstance(worker_ids, str) else list(worker_ids)
         if not ids:
             return 0
-        with writing(self.engine) as connection:
-            result = connection.execute(
-                update(deliveries)
-                .where(deliveries.c.status == "in_flight", deliveries.c.lease_owner.in_(ids))
-                .values(status=case((deliveries.c.attempts > 1, "retrying"), else_="pending"),
-                        attempts=deliveries.c.attempts - 1, next_attempt_at=now,
-                        reason="released: its worker stopped before the attempt finished",
-                        lease_owner=None, lease_expires_at=None, updated_at=now)
-            )
-            return result.rowcount
+
+        def release() -> int:
+            with writing(self.engine) as connection:
+                return connection.execute(
+                    update(deliveries)
+                    .where(deliveries.c.status == "in_flight", deliveries.c.lease_owner.in_(ids))
+                    .values(status=case((deliveries.c.attempts > 1, "retrying"), else_="pending"),
+                            attempts=deliveries.c.attempts - 1, next_attempt_at=now,
+                            reason="released: its worker stopped before the attempt finished",
+                            lease_owner=None, lease_expires_at=None, updated_at=now)
+                ).rowcount
+
+        return retrying(release)
 
     def next_due_at(self) -> float | None:
         """When the next delivery falls due: the earliest next attempt of a queued delivery of an
