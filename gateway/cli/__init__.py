@@ -26,8 +26,14 @@ def register_commands(group: click.Group) -> None:
 
 def _create_app():
     from ..app import create_app
+    from ..node_agreement import NodeMismatch
+    from ..store.migrations import SchemaTooNew
 
-    return create_app()
+    try:
+        return create_app()
+    except (NodeMismatch, SchemaTooNew) as exc:  # a message for the operator, not a traceback
+        click.echo(f"event-gateway: not starting: {exc}", err=True)
+        raise SystemExit(1) from None
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,

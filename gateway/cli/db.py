@@ -74,3 +74,17 @@ def current() -> None:
 def history() -> None:
     """Every revision this gateway knows, oldest first."""
     emit([{"revision": r.revision, "down_revision": r.down_revision, "doc": r.doc} for r in migrations.history()])
+
+
+@db.command("forget-admin-token")
+def forget_admin_token() -> None:
+    """Drop the admin token hash recorded in the database, to replace the token on every node: stop
+    every node, run this, then start them with the new GATEWAY_ADMIN_TOKEN (the first to start records it)."""
+    from ..node_agreement import forget_admin_token as forget
+
+    database = _open()
+    try:
+        forgotten = database.upgrade(then=None) and migrations.run_at_startup(database.engine, forget)
+    finally:
+        database.dispose()
+    emit({"forgotten": bool(forgotten)})

@@ -36,6 +36,8 @@ from . import tables
 from .base import writing
 
 log = logging.getLogger(__name__)
+# Alembic tells at INFO which dialect it found on every start; the upgrade itself is logged below.
+logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 SCRIPT_LOCATION = os.path.join(os.path.dirname(os.path.abspath(__file__)), "alembic")
 V1_REVISION = "0001"  # the schema of release 0.1
