@@ -96,7 +96,8 @@ def test_expired_lease_is_taken_again_and_the_lost_attempt_recorded(dstate):
     again = store.claim("w2", LEASE, t + 3)
     assert again.id == delivery_id and again.lease_owner == "w2" and again.attempts == 2
     [lost] = store.get(delivery_id).attempt_log
-    assert lost.outcome == "lost" and lost.worker == "dead-worker" and "lease ran out" in lost.reason
+    assert lost.outcome == "lost" and lost.worker == "dead-worker" and lost.started_at == pytest.approx(t)
+    assert lost.reason.startswith("cut off: worker dead-worker stopped renewing its lease")
     assert not store.finish(delivery_id, "dead-worker", attempt(1, "dead-worker"), status="delivered",
                             reason="late", now=t + 4)
     assert store.get(delivery_id).lease_owner == "w2"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
@@ -351,11 +352,14 @@ class DeliveryStore(Repository):
 
     @staticmethod
     def _record_lost(connection: Connection, expired, now: float) -> None:
+        """Record the attempt a worker that stopped renewing its lease was making: cut off."""
+        cut_off = datetime.fromtimestamp(expired.lease_expires_at, timezone.utc).isoformat(timespec="seconds")
         connection.execute(insert(attempts).values(
             delivery_id=expired.id, number=expired.attempts, worker=expired.lease_owner or "",
-            started_at=now, duration_ms=0.0, outcome="lost", http="[]",
-            reason=(f"worker {expired.lease_owner} held this delivery until its lease ran out (it stopped "
-                    "or crashed); whether it made the attempt, and whether it reached the target, is unknown"),
+            started_at=expired.updated_at, duration_ms=0.0, outcome="lost", http="[]",
+            reason=(f"cut off: worker {expired.lease_owner} stopped renewing its lease, which ran out at "
+                    f"{cut_off} (its process or node died, or lost the database); whether the attempt "
+                    "reached the target is unknown"),
         ))
 
     @staticmethod
