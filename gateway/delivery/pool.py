@@ -4,8 +4,10 @@ Each worker loops: claim due deliveries (under a lease), attempt them, repeat. I
 time while work is sparse, so that a burst spreads over the workers; while every claim comes back
 full (a backlog) it claims up to 8 at once, which costs less per delivery. With nothing due it
 sleeps on the app's ``new_work`` condition until the next delivery falls due, at most
-``poll_seconds`` (1 s): an event accepted in this process wakes it at once, while work queued by
-another process (or a lease that ran out) is seen within that second.
+``poll_seconds`` (1 s): an event accepted in this process wakes it at once; on PostgreSQL so does
+work queued by another process or node (``LISTEN``/``NOTIFY``, ``gateway/store/wakeups.py``); what
+nothing announces (a lease that ran out, work queued by a process on another database kind) is seen
+within that second.
 
 A heartbeat thread renews the leases the pool's workers hold every third of
 ``GATEWAY_LEASE_SECONDS``, so a lease can be short (a dead process's deliveries are taken again soon
@@ -65,6 +67,7 @@ class WorkerPool:
         self._housekeeper: threading.Thread | None = None
         self._heart: threading.Thread | None = None
         self._heart_stop = threading.Event()
+        self.listener = None  # on PostgreSQL: wakes the workers when another process queues work
         self.last_heartbeat: float | None = None  # when the leases were last renewed
         self.started_at: float | None = None
 
@@ -79,6 +82,7 @@ class WorkerPool:
             slot.heartbeat = time.time()
             slot.thread = threading.Thread(target=self._work, args=(slot,), name=f"delivery-worker-{n}", daemon=True)
             slot.thread.start()
+        self.listener = self.state.db.listen_for_work(self.state.notify_new_work)
         self._heart = threading.Thread(target=self._heartbeat, name="delivery-lease-heartbeat", daemon=True)
         self._heart.start()
         self._housekeeper = threading.Thread(target=self._housekeeping, name="delivery-housekeeping", daemon=True)
@@ -112,6 +116,8 @@ class WorkerPool:
         self._heart_stop.set()
         if self._heart is not None:
             self._heart.join(5)
+        if self.listener is not None:
+            self.listener.stop()
         if self in self.state.workers:
             self.state.workers.remove(self)
         log.info("delivery workers stopped")

@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 
+from . import wakeups
 from .transient import backoff, is_transient, retrying
 
 
@@ -54,7 +55,11 @@ def writing(engine: Engine) -> Iterator[Connection]:
     with _writer_lock(engine):
         with engine.connect().execution_options(writing=True) as connection:
             with connection.begin():
-                yield connection
+                try:
+                    yield connection
+                    wakeups.send_if_announced(connection)  # delivered by the database at the commit
+                finally:
+                    wakeups.clear(connection)
 
 
 @contextmanager

@@ -13,6 +13,7 @@ from .checkpoint import AUTOCHECKPOINT_PAGES, Checkpointer
 from .deliveries import DeliveryStore
 from .events import EventStore
 from .integrations import IntegrationStore
+from .wakeups import WorkListener
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -82,6 +83,13 @@ class Database:
         """The schema revision the database is at (None: empty)."""
         with self.engine.connect() as connection:
             return migrations.current(connection)
+
+    def listen_for_work(self, wake: Callable[[], None]) -> WorkListener | None:
+        """On PostgreSQL, a started :class:`WorkListener` calling ``wake`` when another process or node
+        queues work (None elsewhere: workers poll)."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        return WorkListener(self.engine, wake).start()
 
     def ping(self) -> None:
         """Raise when the database cannot be reached."""

@@ -27,6 +27,7 @@ from .events import EventRow
 from .integrations import IntegrationRow
 from .tables import attempts, deliveries, events, integrations
 from .transient import retrying
+from .wakeups import announce
 
 STATUSES = ("pending", "in_flight", "retrying", "delivered", "skipped", "dead")
 QUEUED = ("pending", "retrying")  # waiting for their next attempt
@@ -414,6 +415,7 @@ class DeliveryStore(Repository):
 
         def release() -> int:
             with writing(self.engine) as connection:
+                announce(connection)
                 return connection.execute(
                     update(deliveries)
                     .where(deliveries.c.status == "in_flight", deliveries.c.lease_owner.in_(ids))
@@ -453,6 +455,7 @@ class DeliveryStore(Repository):
             ).values(**_requeue_values(now, "re-queued by hand (retry)")))
             if not result.rowcount:
                 raise NotRetryable(_not_retryable_message("in_flight"))
+            announce(connection)
             return _delivery(connection.execute(_select_deliveries().where(deliveries.c.id == delivery_id)).first())
 
     def replay(self, integration_id: str, plugin: str, *, now: float, since: float | None = None,
@@ -468,6 +471,7 @@ class DeliveryStore(Repository):
             raise ValueError("give exactly one of since or event_ids")
         reason = "re-queued by hand (replay)"
         with writing(self.engine) as connection:
+            announce(connection)
             if since is not None:
                 result = connection.execute(
                     update(deliveries)

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..events import Event
 from .base import Repository, dumps, group_commit, loads, new_id, now, reading
 from .tables import deliveries, events
+from .wakeups import announce
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,8 @@ class EventStore(Repository):
             )).rowcount
             if not inserted:
                 return False
+            if any(d.status == "pending" for d in decisions):
+                announce(connection)
             if decisions:
                 connection.execute(deliveries.insert(), [
                     dict(
