@@ -6,7 +6,7 @@ PACKAGES := -e '.[test,postgres]' -e plugins/dynatrace -e plugins/sentry -e exam
 SETUP_FILES := setup.cfg pyproject.toml plugins/dynatrace/setup.cfg plugins/sentry/setup.cfg examples/event-gateway-webhook/setup.cfg
 TESTS := tests plugins/dynatrace/tests plugins/sentry/tests examples/event-gateway-webhook/tests
 
-.PHONY: install serve worker test bench
+.PHONY: install serve worker test bench bench-postgres
 
 $(BIN)/.installed: $(SETUP_FILES)
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,7 @@ bench: install
 	$(BIN)/python bench/bench_intake.py
 	$(BIN)/python bench/bench_policy.py
 	$(BIN)/python bench/bench_delivery.py
+
+# Several processes on PostgreSQL (GATEWAY_BENCH_DATABASE_URL, else the local server); needs wrk.
+bench-postgres: install
+	$(BIN)/python bench/bench_postgres.py
