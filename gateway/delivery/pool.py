@@ -199,6 +199,8 @@ class WorkerPool:
         lease = self.state.settings.lease_seconds
         ids = self.worker_ids
         while not self._heart_stop.wait(self.heartbeat_interval()):
+            if not any(slot.current for slot in self.slots):
+                continue  # nothing held (a claim made now is renewed by the next beat, well in time)
             try:
                 self.state.db.deliveries.renew(ids, now() + lease)
                 self.last_heartbeat = time.time()
