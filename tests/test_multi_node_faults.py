@@ -56,6 +56,7 @@ def test_two_nodes_and_a_worker_survive_a_sigkill_at_the_midpoint(shared_databas
 
             nodes = {"a": a, "b": b}
             accepted: list[str] = []
+            unanswered: list[str] = []  # posts the killed node never answered (then sent to a)
             answers = collections.Counter()
             lock = threading.Lock()
             midpoint = threading.Event()
@@ -71,10 +72,13 @@ def test_two_nodes_and_a_worker_survive_a_sigkill_at_the_midpoint(shared_databas
                         response = session.post(nodes[name].url + "/webhooks/launchdarkly", data=ld_entry(source_id),
                                                 headers={"Content-Type": "application/json"}, timeout=30)
                     except requests.ConnectionError:
+                        with lock:
+                            unanswered.append(source_id)
                         continue
                     with lock:
                         answers[response.status_code] += 1
-                        if response.status_code == 202:
+                        # 200: the killed node stored it, then died before it answered; the retry finds it
+                        if response.status_code == 202 or (response.status_code == 200 and source_id in unanswered):
                             accepted.append(source_id)
                             if len(accepted) >= EVENTS // 2:
                                 midpoint.set()
@@ -93,8 +97,8 @@ def test_two_nodes_and_a_worker_survive_a_sigkill_at_the_midpoint(shared_databas
                 for future in futures:
                     future.result()
             posted_seconds = time.monotonic() - killed_at
-            assert answers == {202: EVENTS}, answers  # nothing refused, no 500
-            assert len(set(accepted)) == EVENTS
+            assert set(answers) <= {202, 200} and answers[200] <= len(unanswered), answers  # no 500
+            assert len(set(accepted)) == EVENTS  # every webhook stored once
 
             def drained() -> bool:
                 queue = requests.get(a.url + "/healthz", timeout=10).json()["queue"]
@@ -113,7 +117,8 @@ def test_two_nodes_and_a_worker_survive_a_sigkill_at_the_midpoint(shared_databas
                 cut_off += [x for x in log if x["outcome"] == "lost"]
             assert all(x["worker"].split(":")[1] == str(killed_pid) and x["reason"].startswith("cut off")
                        for x in cut_off)
-            print(f"\n{shared_database_url.split(':')[0]}: {EVENTS} accepted and delivered; {len(cut_off)} attempt(s) "
+            print(f"\n{shared_database_url.split(':')[0]}: {EVENTS} accepted and delivered ({answers[200]} stored by "
+                  f"the killed node just before it died, answered 200 on the retry); {len(cut_off)} attempt(s) "
                   f"cut off by the SIGKILL, {twice} delivery(ies) received twice; drained {drain_seconds:.1f}s "
                   f"after the kill (lease {LEASE:g}s; the last webhook was accepted {posted_seconds:.1f}s after it)")
             assert twice <= len(cut_off)

@@ -83,8 +83,11 @@ def forget_admin_token() -> None:
     from ..node_agreement import forget_admin_token as forget
 
     database = _open()
+    forgotten: list[bool] = []
     try:
-        forgotten = database.upgrade(then=None) and migrations.run_at_startup(database.engine, forget)
+        database.upgrade(then=lambda connection: forgotten.append(forget(connection)))
+    except migrations.SchemaTooNew as exc:
+        raise click.ClickException(str(exc)) from None
     finally:
         database.dispose()
-    emit({"forgotten": bool(forgotten)})
+    emit({"forgotten": forgotten[0]})

@@ -123,11 +123,14 @@ class EventStore(Repository):
         try:
             created = group_commit(self.engine).run(write, order=key)
         except exc.IntegrityError:  # a database without INSERT ... ON CONFLICT: the unique key said so
-            created = False
-        if not created:
             existing = self.find_duplicate(event, integration_id)
             if existing is None:
-                raise RuntimeError(f"event {key!r} was neither stored nor found stored")
+                raise
+            return Recorded(existing, created=False)
+        if not created:
+            existing = self.find_duplicate(event, integration_id)
+            if existing is None:  # only if the first was deleted in between: not a duplicate after all
+                return self.record(event, decisions, integration_id, raw_json)
             return Recorded(existing, created=False)
         queued = sum(1 for d in decisions if d.status == "pending")
         return Recorded(event_id, created=True, queued=queued, skipped=len(decisions) - queued)
