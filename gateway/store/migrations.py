@@ -63,8 +63,12 @@ def scripts() -> ScriptDirectory:
 
 
 def head() -> str:
-    """The newest revision this code knows."""
-    return scripts().get_current_head()
+    """The newest revision this code knows (one line of history: two heads are a packaging error)."""
+    heads = scripts().get_heads()
+    if len(heads) != 1:
+        raise RuntimeError(f"the gateway's schema revisions have {len(heads)} heads ({', '.join(sorted(heads))}): "
+                           "each revision must follow the newest one (see docs/architecture.md)")
+    return heads[0]
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,7 @@ def upgrade(connection: Connection) -> tuple[str | None, str]:
                 "know: a newer release upgraded it; upgrade the gateway") from None
     target = head()
     if before != target:
-        command.upgrade(alembic_config(connection), "head")
+        command.upgrade(alembic_config(connection), target)
         log.info("database schema upgraded from %s to %s", before or "nothing (new database)", target)
     return before, target
 
