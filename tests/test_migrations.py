@@ -131,3 +131,13 @@ def test_db_command_with_a_bad_url_says_so(monkeypatch):
     monkeypatch.setenv("GATEWAY_DATABASE_URL", "nosuchdb://x/y")
     result = CliRunner().invoke(main, ["db", "current"])
     assert result.exit_code == 1 and "cannot open the database (GATEWAY_DATABASE_URL)" in result.output
+
+
+def test_two_heads_are_refused_with_a_message(monkeypatch):
+    class TwoHeads:
+        def get_heads(self):
+            return ("0003", "0003b")
+
+    monkeypatch.setattr(migrations, "scripts", lambda: TwoHeads())
+    with pytest.raises(RuntimeError, match="2 heads \\(0003, 0003b\\).*must follow the newest one"):
+        migrations.head()
