@@ -6,7 +6,7 @@ PACKAGES := -e '.[test,postgres]' -e plugins/dynatrace -e plugins/sentry -e exam
 SETUP_FILES := setup.cfg pyproject.toml plugins/dynatrace/setup.cfg plugins/sentry/setup.cfg examples/event-gateway-webhook/setup.cfg
 TESTS := tests plugins/dynatrace/tests plugins/sentry/tests examples/event-gateway-webhook/tests
 
-.PHONY: install serve worker test bench screenshots
+.PHONY: install serve worker test bench bench-postgres screenshots
 
 $(BIN)/.installed: $(SETUP_FILES)
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,11 @@ serve: install
 worker: install
 	$(BIN)/event-gateway worker
 
+# Every test on SQLite, then again on PostgreSQL (GATEWAY_TEST_DATABASE_URL, or the local server;
+# skipped with a message when there is none, unless CI=true).
 test: install
 	$(BIN)/python -m pytest -q $(TESTS)
+	$(BIN)/python tests/run_on_postgres.py -q $(TESTS)
 
 bench: install
 	$(BIN)/python bench/bench_intake.py
@@ -35,3 +38,7 @@ bench: install
 # The screenshots of docs/ui.md, taken by the browser tests in headless Chromium.
 screenshots: install
 	GATEWAY_UI_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q tests/test_ui_browser.py
+
+# Several processes on PostgreSQL (GATEWAY_BENCH_DATABASE_URL, else the local server); needs wrk.
+bench-postgres: install
+	$(BIN)/python bench/bench_postgres.py

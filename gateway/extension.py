@@ -10,11 +10,11 @@ from flask import Flask
 from . import api, health, webhooks
 from .outage import DatabaseWatch
 from .outage.answer import install as install_unavailable_answer
-from .admin_token import ensure_admin_token
 from .crypto import SecretBox
 from .instance_folder import make_private_folder, prepare_sqlite_file
 from .integrations import IntegrationService
 from .metrics import Metrics
+from .node_agreement import AdminToken, agree_on_admin_token, check_secret_key
 from .plugins import PluginHost
 from .settings import Settings, apply_defaults
 from .signing import signing_warnings
@@ -46,15 +46,27 @@ class EventGateway:
         make_private_folder(app.instance_path)
         prepare_sqlite_file(settings.database_url)
         db = Database(settings.database_url)
-        db.upgrade()
-        host = PluginHost(allowed=settings.plugins, entry_points=self._entry_points, extra=self._plugins)
         box = SecretBox(settings.secret_key, app.instance_path)
+        admin: list[AdminToken] = []
+
+        def agree(connection) -> None:  # in the start-up transaction, under its lock
+            check_secret_key(connection, box)
+            admin.append(agree_on_admin_token(connection, settings.admin_token, app.instance_path))
+
+        try:
+            db.upgrade(then=agree)
+        except Exception:
+            db.dispose()
+            raise
+        if admin[0].problem:
+            log.error("the admin API is unavailable on this node: %s", admin[0].problem)
+        host = PluginHost(allowed=settings.plugins, entry_points=self._entry_points, extra=self._plugins)
         metrics = Metrics()
         state = GatewayState(
             settings=settings, db=db, host=host, box=box,
             integrations=IntegrationService(db, host, box, settings.allow_private_targets),
             metrics=metrics,
-            admin_token_hash=ensure_admin_token(settings.admin_token, app.instance_path),
+            admin_token_hash=admin[0].hash, admin_token_problem=admin[0].problem,
             db_watch=DatabaseWatch(db.engine, metrics.registry, retry_after=settings.retry_after_seconds),
         )
         state.metrics.watch_queue(lambda: db.deliveries.stats(now()))

@@ -31,12 +31,13 @@ class GatewayState:
     box: SecretBox
     integrations: IntegrationService
     metrics: Metrics
-    admin_token_hash: str
+    admin_token_hash: str | None  # None: see admin_token_problem
     db_watch: DatabaseWatch
     new_work: threading.Condition = field(default_factory=threading.Condition)
     workers: list = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     """What an operator should fix (logged at start, listed by ``/healthz``)."""
+    admin_token_problem: str | None = None  # why this node cannot serve the admin API (node_agreement)
 
     def http_client(self, session: requests.Session, secrets: Iterable[str]) -> HttpClient:
         """The HTTP client handed to plugin hooks: this app's time-outs and target rule, and the

@@ -18,6 +18,8 @@ bp.add_url_rule("/<path:path>", "unmatched", unmatched, methods=ALL_METHODS)
 @bp.before_request
 def require_admin_token():
     state = get_state()
+    if state.admin_token_problem:
+        raise ApiError(503, f"the admin API is unavailable on this node: {state.admin_token_problem}")
     if not check_bearer(request.headers.get("Authorization"), state.admin_token_hash):
         raise ApiError(401, "missing or wrong admin token: send 'Authorization: Bearer <GATEWAY_ADMIN_TOKEN>'")
     read_body(state.settings.max_api_body_bytes, "GATEWAY_MAX_API_BODY_BYTES")

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..outage import unavailable
 
+from .db import db
 from .deliveries import deliveries
 from .events import events
 from .integrations import integrations
@@ -22,14 +23,20 @@ from .worker import worker
 
 def register_commands(group: click.Group) -> None:
     """Add the gateway's commands to ``group`` (an app's ``app.cli``)."""
-    for command in (plugins, integrations, events, deliveries, policy, serve, worker):
+    for command in (plugins, integrations, events, deliveries, policy, serve, worker, db):
         group.add_command(command)
 
 
 def _create_app():
     from ..app import create_app
+    from ..node_agreement import NodeMismatch
+    from ..store.migrations import SchemaTooNew
 
-    return create_app()
+    try:
+        return create_app()
+    except (NodeMismatch, SchemaTooNew) as exc:  # a message for the operator, not a traceback
+        click.echo(f"event-gateway: not starting: {exc}", err=True)
+        raise SystemExit(1) from None
 
 
 class GatewayGroup(FlaskGroup):
@@ -69,3 +76,5 @@ def main() -> None:
 
 
 register_commands(main)
+# Found without building the app, so that it neither upgrades the database nor needs its settings.
+main.add_command(db)
