@@ -11,8 +11,12 @@ from flask import Flask
 from . import api, health, webhooks
 from .admin_token import ensure_admin_token
 from .crypto import SecretBox
+from .flagplatform.connection import ConnectionService
+from .flagplatform.names import NameResolver
+from .http import make_session
 from .integrations import IntegrationService
 from .metrics import Metrics
+from .status import check_gauges
 from .plugins import PluginHost
 from .settings import Settings, apply_defaults
 from .state import EXTENSION_KEY, GatewayState
@@ -51,7 +55,13 @@ class EventGateway:
             metrics=Metrics(),
             admin_token_hash=ensure_admin_token(settings.admin_token, app.instance_path),
         )
+        state.connection = ConnectionService(
+            db, box, allow_private_targets=settings.allow_private_targets,
+            grace_seconds=settings.webhook_secret_grace_seconds,
+            http_factory=lambda session, secrets: state.http_client(session, secrets), make_session=make_session)
+        state.names = NameResolver(state.connection, settings.names_ttl_seconds)
         state.metrics.watch_queue(lambda: db.deliveries.stats(now()))
+        state.metrics.watch_checks(lambda: check_gauges(state))
         app.extensions[EXTENSION_KEY] = state
         app.register_blueprint(webhooks.bp)
         app.register_blueprint(api.bp)

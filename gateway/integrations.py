@@ -68,6 +68,7 @@ class IntegrationService:
         self._cache: dict[str, tuple[float, ActiveIntegration]] = {}
         self._enabled: tuple[float, list[ActiveIntegration]] | None = None
         self._lock = threading.Lock()
+        self.listeners: list = []  # called after a change made in this process (background checks)
 
     # validation --------------------------------------------------------------------------------
 
@@ -226,6 +227,7 @@ class IntegrationService:
                 "an attempt of this integration is running; disable the integration, wait for the attempt "
                 "to finish (GET /api/v1/deliveries?status=in_flight), then remove it"]})
         self.db.integrations.delete(integration_id)
+        self.db.check_results.delete(f"integration:{integration_id}")
         self.forget(integration_id)
 
     def forget(self, integration_id: str) -> None:
@@ -238,6 +240,8 @@ class IntegrationService:
         """An integration changed in this process: the next :meth:`enabled` reads them again."""
         with self._lock:
             self._enabled = None
+        for listener in self.listeners:
+            listener()
 
     def enabled(self) -> list[ActiveIntegration]:
         """The enabled integrations, read again after a change made here, and at least every

@@ -30,6 +30,9 @@ KEYS: dict[str, tuple[Any, str]] = {
     "GATEWAY_LEASE_SECONDS": (120, "how long a worker holds a delivery before another may take it"),
     "GATEWAY_SHUTDOWN_GRACE_SECONDS": (20, "how long SIGTERM waits for in-flight attempts"),
     "GATEWAY_THREADS": (8, "HTTP server threads of `serve`"),
+    "GATEWAY_CHECK_INTERVAL_SECONDS": (600, "how often `serve` runs every integration's checks and the flag-platform connection's in the background (they also run after each change)"),
+    "GATEWAY_NAMES_TTL_SECONDS": (3600, "how long project, environment and flag names read from the flag platform's API are cached"),
+    "GATEWAY_WEBHOOK_SECRET_GRACE_SECONDS": (86400, "how long the previous webhook secret is still accepted after a rotation"),
 }
 
 
@@ -107,6 +110,9 @@ class Settings:
     shutdown_grace_seconds: float
     threads: int
     instance_path: str
+    check_interval_seconds: float = 600.0
+    names_ttl_seconds: float = 3600.0
+    webhook_secret_grace_seconds: float = 86400.0
 
     @classmethod
     def from_config(cls, config: dict[str, Any], instance_path: str) -> Settings:
@@ -130,4 +136,7 @@ class Settings:
             shutdown_grace_seconds=_number(config, "GATEWAY_SHUTDOWN_GRACE_SECONDS", float, 0),
             threads=_number(config, "GATEWAY_THREADS", int, 1),
             instance_path=instance_path,
+            check_interval_seconds=_number(config, "GATEWAY_CHECK_INTERVAL_SECONDS", float, 1),
+            names_ttl_seconds=_number(config, "GATEWAY_NAMES_TTL_SECONDS", float, 0),
+            webhook_secret_grace_seconds=_number(config, "GATEWAY_WEBHOOK_SECRET_GRACE_SECONDS", float, 0),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import requests
 
@@ -33,11 +34,17 @@ class GatewayState:
     admin_token_hash: str
     new_work: threading.Condition = field(default_factory=threading.Condition)
     workers: list = field(default_factory=list)
+    connection: Any = None  # flagplatform.connection.ConnectionService
+    names: Any = None  # flagplatform.names.NameResolver
 
     def http_client(self, session: requests.Session, secrets: Iterable[str]) -> HttpClient:
         """The HTTP client handed to plugin hooks: this app's time-outs and target rule, and the
         integration's secrets to remove from what it records."""
         settings = self.settings
+        secrets = list(secrets)
+        connection = self.connection.current() if self.connection is not None else None
+        if connection is not None:  # the connection's secrets never appear in a record either
+            secrets.extend(connection.secret_values())
         return HttpClient(session, connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout,
                           allow_private=settings.allow_private_targets, secrets=secrets,
                           user_agent=f"event-gateway/{__version__}")

@@ -7,7 +7,8 @@ from typing import Any
 import marshmallow
 from flask import jsonify, request
 
-from ..checks import CheckError, run_action, run_status
+from ..checks import CheckError, run_action
+from ..status import integration_status as stored_status
 from ..responses import ApiError
 from ..state import GatewayState, get_state
 from ..validation import InvalidInput, flatten_errors
@@ -77,12 +78,25 @@ def delete_integration(integration_id: str):
     return "", 204
 
 
+def refresh_param() -> bool:
+    """``?refresh=1`` runs the checks now; without it the stored result is served."""
+    value = request.args.get("refresh")
+    if value is None:
+        return False
+    if value.lower() in ("1", "true", "yes"):
+        return True
+    if value.lower() in ("0", "false", "no", ""):
+        return False
+    raise ApiError(400, f"refresh must be 1 or 0, got {value!r}")
+
+
 @bp.get("/integrations/<integration_id>/status")
 def integration_status(integration_id: str):
     state = get_state()
     active = state.integrations.active(get_integration_or_404(state, integration_id))
+    refresh = refresh_param()
     try:
-        return jsonify(run_status(state, active))
+        return jsonify(stored_status(state, active, refresh=refresh))
     except CheckError as exc:
         raise ApiError(exc.status, exc.message) from None
 

@@ -11,6 +11,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import jsonify
 
+from ..flagplatform.connection import ConnectionSchema
 from ..version import __version__
 from ..plugins import LoadedPlugin
 from . import bp, schemas
@@ -100,7 +101,9 @@ def build_spec() -> dict[str, Any]:
                     params=integration_id),
     })
     spec.path("/api/v1/integrations/{integration_id}/status", operations={
-        "get": _op("the plugin's checks of this integration", {"200": {"description": "checks"}}, params=integration_id),
+        "get": _op("the stored result of the plugin's checks of this integration (run in the background)",
+                   {"200": {"description": "checks"}}, params=integration_id + [
+                       _query("refresh", description="1 runs the checks now; otherwise the stored result is served")]),
     })
     spec.path("/api/v1/integrations/{integration_id}/actions/{action}", operations={
         "post": _op("run an action the status checks offer", {"200": {"description": "what was done"}},
@@ -144,6 +147,33 @@ def build_spec() -> dict[str, Any]:
     })
     spec.path("/api/v1/policy/evaluate", operations={
         "post": _op("evaluate a policy against an event or an access", {"200": {"description": "decision"}}, body="PolicyEvaluate"),
+    })
+    spec.components.schema("ConnectionInput", schema=ConnectionSchema)
+    refresh = [_query("refresh", description="1 runs the checks now; otherwise the stored result is served")]
+    base = "/api/v1/connections/launchdarkly"
+    spec.path(base, operations={
+        "get": _op("the flag-platform connection (secrets masked)", {"200": {"description": "connection"},
+                                                                     "404": _json("Error", "not connected")}),
+        "put": _op("connect, or change the connection, and wire the webhook",
+                   {"200": {"description": "connection and what was done to the webhook"},
+                    "400": _json("Error", "invalid input, or the platform refused"),
+                    "502": _json("Error", "the platform could not be reached")}, body="ConnectionInput"),
+        "delete": _op("disconnect (deletes the webhook unless keep_webhook=1)",
+                      {"200": {"description": "what was done"}, "404": _json("Error"), "502": _json("Error")},
+                      params=[_query("keep_webhook", description="1 leaves the webhook in the flag platform")]),
+    })
+    spec.path(base + "/status", operations={
+        "get": _op("the stored checks of the connection and its webhook",
+                   {"200": {"description": "checks"}, "404": _json("Error")}, params=refresh),
+    })
+    spec.path(base + "/rotate-secret", operations={
+        "post": _op("a new webhook secret; the previous one is accepted for GATEWAY_WEBHOOK_SECRET_GRACE_SECONDS",
+                    {"200": {"description": "rotated"}, "404": _json("Error"), "409": _json("Error"),
+                     "502": _json("Error")}),
+    })
+    spec.path(base + "/actions/rewire", operations={
+        "post": _op("create or update the webhook again", {"200": {"description": "what was done"},
+                                                           "404": _json("Error"), "502": _json("Error")}),
     })
     spec.path("/api/v1/openapi.json", operations={"get": _op("this document", {"200": {"description": "OpenAPI"}})})
     document = spec.to_dict()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 from flask.cli import FlaskGroup
 
+from .connection import connect, connection, disconnect
 from .deliveries import deliveries
 from .events import events
 from .integrations import integrations
@@ -19,7 +20,8 @@ from .worker import worker
 
 def register_commands(group: click.Group) -> None:
     """Add the gateway's commands to ``group`` (an app's ``app.cli``)."""
-    for command in (plugins, integrations, events, deliveries, policy, serve, worker):
+    for command in (plugins, integrations, events, deliveries, policy, serve, worker, connect, disconnect,
+                    connection):
         group.add_command(command)
 
 

@@ -18,7 +18,13 @@ def _create_v1(connection: Connection) -> None:
     tables.metadata.create_all(connection)
 
 
-STEPS: list[Callable[[Connection], None]] = [_create_v1]
+def _connections_and_checks_v2(connection: Connection) -> None:
+    """The flag-platform connection and the stored results of the background checks."""
+    for table in (tables.connections, tables.check_results):
+        table.create(connection, checkfirst=True)
+
+
+STEPS: list[Callable[[Connection], None]] = [_create_v1, _connections_and_checks_v2]
 LATEST = len(STEPS)
 
 
