@@ -3,7 +3,7 @@
 :class:`FakeFlagPlatform` is a :class:`gateway.testing.FakeService` that keeps webhooks, projects
 (with environments) and flags in memory and serves ``/api/v2/webhooks`` (list, create, read, JSON
 Patch, delete), ``GET /api/v2/projects[/<key>]`` (``expand=environments`` as a page with ``items``)
-and ``GET /api/v2/flags/<project>/<flag>``, checking the ``Authorization`` header (the token itself,
+``GET /api/v2/flags/<project>/<flag>`` and ``GET /api/v2/metrics/<project>`` (one page), checking the ``Authorization`` header (the token itself,
 no scheme). ``down = True`` makes every answer a 503; :meth:`FakeService.queue` still queues one-off
 answers.
 """
@@ -26,6 +26,7 @@ class FakeFlagPlatform(FakeService):
         self.webhooks: dict[str, dict[str, Any]] = {}
         self.projects: dict[str, dict[str, Any]] = {}
         self.flags: dict[tuple[str, str], dict[str, Any]] = {}
+        self.metrics: dict[str, list[dict[str, Any]]] = {}
         self.down = False
         self._state_lock = threading.Lock()
         super().__init__(self._reply)
@@ -39,6 +40,11 @@ class FakeFlagPlatform(FakeService):
 
     def add_flag(self, project: str, key: str, name: str) -> None:
         self.flags[(project, key)] = {"key": key, "name": name}
+
+    def add_metric(self, project: str, key: str, event_key: str) -> None:
+        """A custom conversion metric of ``project`` counting ``event_key``."""
+        self.metrics.setdefault(project, []).append(
+            {"key": key, "name": key, "kind": "custom", "eventKey": event_key, "isNumeric": False})
 
     def add_webhook(self, **fields: Any) -> dict[str, Any]:
         webhook = {"_id": uuid.uuid4().hex[:24], "on": True, "tags": [], "statements": None, "name": None,
@@ -81,6 +87,11 @@ class FakeFlagPlatform(FakeService):
                     shown["environments"] = {"items": project["environments"],
                                              "totalCount": len(project["environments"])}
                 return Reply(200, shown)
+            if path[:3] == ["api", "v2", "metrics"] and len(path) == 4 and request.method == "GET":
+                if path[3] not in self.projects:
+                    return Reply(404, {"code": "not_found", "message": "Unknown project"})
+                items = self.metrics.get(path[3], [])
+                return Reply(200, {"items": items, "totalCount": len(items)})
             if path[:3] == ["api", "v2", "flags"] and len(path) == 5 and request.method == "GET":
                 flag = self.flags.get((path[3], path[4]))
                 return Reply(200, flag) if flag else Reply(404, {"code": "not_found", "message": "Unknown flag"})

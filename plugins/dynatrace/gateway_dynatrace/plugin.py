@@ -19,6 +19,7 @@ from gateway import (
     IntegrationType,
     RetryLater,
     Skip,
+    StatusCheck,
     Take,
     TargetNotAllowed,
     TransportError,
@@ -26,6 +27,7 @@ from gateway import (
     hookimpl,
 )
 
+from . import checks
 from .answers import read_v1_answer, read_v2_answer
 from .payload import PayloadTooLarge, encode, v1_body, v2_body
 from .sample import sample_event
@@ -120,6 +122,13 @@ def deliver_event(event: Event, config: dict[str, Any], http: HttpClient) -> Del
     return _without_token(
         read(response, entity_type=settings.entity_type, tags=request.tags), settings.api_token
     )
+
+
+@hookimpl
+def integration_status(config: dict[str, Any], http: HttpClient) -> list[StatusCheck]:
+    """Will Dynatrace take the token (enabled, not expired, the scope the API version needs), and does
+    an entity carry the integration's tag? See :mod:`gateway_dynatrace.checks`."""
+    return checks.status_checks(config, http)
 
 
 @hookimpl
