@@ -12,7 +12,8 @@ from gateway import StatusCheck
 from gateway_dynatrace import plugin
 from gateway_dynatrace.checks import status_checks
 
-from conftest import BASE_URL, TOKEN
+BASE_URL = "https://abc12345.live.dynatrace.com"  # the config fixture's
+TOKEN = "dt0c01.SAMPLETOKENID.SAMPLESECRETPARTSAMPLESECRETPARTSAMPLESECRETPART"
 
 LOOKUP = f"{BASE_URL}/api/v2/apiTokens/lookup"
 ENTITIES = f"{BASE_URL}/api/v2/entities"
@@ -23,6 +24,11 @@ def token(scopes, enabled=True, expires=None, name="gateway"):
     return {"id": "dt0c01.SAMPLETOKENID", "name": name, "enabled": enabled, "personalAccessToken": False,
             "owner": "ada@example.com", "creationDate": "2026-01-01T00:00:00.000Z",
             "expirationDate": expires, "scopes": scopes}
+
+
+@pytest.fixture(autouse=True)
+def same_as_the_config(config):
+    assert (config["url"], config["api_token"]) == (BASE_URL, TOKEN)
 
 
 def checks(config, http) -> dict[str, StatusCheck]:
