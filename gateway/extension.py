@@ -58,7 +58,8 @@ class EventGateway:
         state.connection = ConnectionService(
             db, box, allow_private_targets=settings.allow_private_targets,
             grace_seconds=settings.webhook_secret_grace_seconds,
-            http_factory=lambda session, secrets: state.http_client(session, secrets), make_session=make_session)
+            http_factory=lambda session, secrets, timeouts: state.http_client(session, secrets, timeouts=timeouts),
+            make_session=make_session)
         state.names = NameResolver(state.connection, settings.names_ttl_seconds)
         state.metrics.watch_queue(lambda: db.deliveries.stats(now()))
         state.metrics.watch_checks(lambda: check_gauges(state))

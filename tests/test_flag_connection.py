@@ -309,3 +309,18 @@ def test_the_cli_says_what_is_wrong(app, platform):
                                  "--api-url", platform.url, "--statements", "[{"])
     assert result.exit_code != 0 and "not valid JSON" in result.output
     assert runner.invoke(args=["disconnect"]).exit_code != 0
+
+
+def test_a_connection_stored_without_wiring_changes_neither_the_webhook_nor_the_signature_rule(client, platform):
+    answer = connect(client, platform, wire=False)
+    assert answer.status_code == 200 and answer.get_json()["webhook"] is None
+    assert platform.webhooks == {}
+    body = fixture_bytes("launchdarkly/flag-turned-on-production.json")
+    assert client.post("/webhooks/launchdarkly", data=body, content_type="application/json").status_code == 202
+    report = client.get(PATH + "/status", headers=AUTH).get_json()
+    [check] = report["checks"]
+    assert check["state"] == "warning" and check["action"] == "rewire"
+    assert client.post(PATH + "/actions/rewire", headers=AUTH).get_json()["webhook"]["action"] == "created"
+    other = fixture_bytes("launchdarkly/flag-rules-updated-staging.json")
+    assert client.post("/webhooks/launchdarkly", data=other, content_type="application/json").status_code == 401
+    assert signed(client, other, the_webhook(platform)["secret"]).status_code == 202

@@ -117,7 +117,7 @@ class FakeConnections:
     def current(self):
         return self.connection
 
-    def client(self, connection):
+    def client(self, connection, quick=False):
         from contextlib import nullcontext
 
         return nullcontext(FlagPlatformClient(HttpClient(requests.Session(), allow_private=True), API, TOKEN))
@@ -175,6 +175,10 @@ def test_events_of_other_sources_are_left_alone():
 
 def test_the_previous_secret_is_accepted_only_until_its_time():
     connection = dataclasses.replace(_connection(), previous_secret="old" * 10,
-                                     state={"previous_secret_until": 100.0})
+                                     state={"previous_secret_until": 100.0, "secret_set_on": "w1"})
     assert connection.signing_secrets(99.9) == ["w" * 40, "old" * 10]
     assert connection.signing_secrets(100.0) == ["w" * 40]
+
+
+def test_no_secret_is_required_before_one_is_set_on_a_webhook():
+    assert _connection().signing_secrets(0.0) == []

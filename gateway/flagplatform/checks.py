@@ -25,8 +25,11 @@ def connection_checks(service: ConnectionService, connection: Connection) -> lis
     fix = f"run the {REWIRE} action (event-gateway connection rewire) to set it up again"
     if not connection.webhook_id:
         error = connection.state.get("wiring_error")
-        message = f"no webhook is wired: {error}" if error else "no webhook is wired (connected with wire=false)"
-        return [StatusCheck("webhook exists", "error", f"{message}; {fix}", action=REWIRE)]
+        if error:
+            return [StatusCheck("webhook exists", "error", f"no webhook is wired: {error}; {fix}", action=REWIRE)]
+        return [StatusCheck("webhook exists", "warning", "the gateway manages no webhook (connected with wire=false): "
+                            "set the webhook up by hand, or run the rewire action to let the gateway do it",
+                            action=REWIRE)]
     try:
         with service.client(connection) as client:
             webhook = find_webhook(client, connection.webhook_url, connection.webhook_id)

@@ -40,6 +40,8 @@ DEFAULT_WEBHOOK_TAGS = ("event-gateway",)
 CACHE_SECONDS = 1.0
 LAST_EVENT_WRITE_SECONDS = 60.0
 SECRET_FIELDS = ("api_token",)
+QUICK_TIMEOUTS = (2.0, 5.0)
+"""Connect and read time-outs (seconds) of the name look-ups a delivery waits for (at most the settings')."""
 
 
 class ConnectionProblem(Exception):
@@ -125,7 +127,11 @@ class Connection:
         return [s for s in (self.api_token, self.webhook_secret, self.previous_secret) if s]
 
     def signing_secrets(self, at: float) -> list[str]:
-        """The webhook secrets accepted at ``at``: the current one, and the previous one in its grace period."""
+        """The webhook secrets accepted at ``at``: the current one, and the previous one in its grace
+        period. None until the gateway has set a secret on a webhook (a connection stored without
+        wiring leaves the way webhooks are checked as it was)."""
+        if not self.state.get("secret_set_on"):
+            return []
         accepted = [self.webhook_secret] if self.webhook_secret else []
         until = self.state.get("previous_secret_until")
         if self.previous_secret and isinstance(until, (int, float)) and at < until:
@@ -145,7 +151,8 @@ class ConnectionService:
     """Connect, disconnect, rotate the webhook secret, show; the read side is cached for a second."""
 
     def __init__(self, db: Database, box: SecretBox, *, allow_private_targets: bool, grace_seconds: float,
-                 http_factory: Callable[[Any, list[str]], HttpClient], make_session: Callable[[], Any]):
+                 http_factory: Callable[[Any, list[str], tuple[float, float] | None], HttpClient],
+                 make_session: Callable[[], Any]):
         self.db = db
         self.box = box
         self.allow_private_targets = allow_private_targets
@@ -248,10 +255,11 @@ class ConnectionService:
         self._changed()
 
     @contextmanager
-    def client(self, connection: Connection) -> Iterator[FlagPlatformClient]:
-        """A client of the platform's API for ``connection``, its secrets kept out of every record."""
+    def client(self, connection: Connection, *, quick: bool = False) -> Iterator[FlagPlatformClient]:
+        """A client of the platform's API for ``connection``, its secrets kept out of every record.
+        ``quick``: short time-outs (:data:`QUICK_TIMEOUTS`), for calls a delivery waits for."""
         with self._make_session() as session:
-            http = self._http_factory(session, connection.secret_values())
+            http = self._http_factory(session, connection.secret_values(), QUICK_TIMEOUTS if quick else None)
             yield FlagPlatformClient(http, connection.api_url, connection.api_token)
 
     def connect(self, data: Any) -> dict[str, Any]:

@@ -82,7 +82,7 @@ class NameResolver:
             flag_cached = self._flags.get((api, project_key, event.flag_key or ""))
         need_flag = bool(event.flag_key) and not event.name and not self._fresh(flag_cached)
         if not self._fresh(cached) or need_flag:
-            with self.connections.client(connection) as client:
+            with self.connections.client(connection, quick=True) as client:
                 if not self._fresh(cached):
                     project = client.get_project(project_key)
                     names = None if project is None else ProjectNames(
