@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PACKAGES := -e '.[test]' -e plugins/dynatrace -e plugins/sentry -e examples/event-gateway-webhook
+PACKAGES := -e '.[test,postgres]' -e plugins/dynatrace -e plugins/sentry -e examples/event-gateway-webhook
 SETUP_FILES := setup.cfg pyproject.toml plugins/dynatrace/setup.cfg plugins/sentry/setup.cfg examples/event-gateway-webhook/setup.cfg
 TESTS := tests plugins/dynatrace/tests plugins/sentry/tests examples/event-gateway-webhook/tests
 
@@ -22,8 +22,11 @@ serve: install
 worker: install
 	$(BIN)/event-gateway worker
 
+# Every test on SQLite, then again on PostgreSQL (GATEWAY_TEST_DATABASE_URL, or the local server;
+# skipped with a message when there is none, unless CI=true).
 test: install
 	$(BIN)/python -m pytest -q $(TESTS)
+	$(BIN)/python tests/run_on_postgres.py -q $(TESTS)
 
 bench: install
 	$(BIN)/python bench/bench_intake.py

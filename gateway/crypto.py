@@ -49,8 +49,8 @@ class SecretBox:
     """Encrypts and decrypts the secret fields of an integration's config as one JSON document."""
 
     def __init__(self, key_material: str | None, instance_path: str):
-        key = _fernet_key(key_material) if key_material else load_or_create_key(instance_path)
-        self._fernet = Fernet(key)
+        self.key = _fernet_key(key_material) if key_material else load_or_create_key(instance_path)
+        self._fernet = Fernet(self.key)
 
     def seal(self, secrets: dict[str, Any]) -> str:
         return self._fernet.encrypt(json.dumps(secrets, sort_keys=True).encode()).decode()
@@ -64,6 +64,15 @@ class SecretBox:
             raise SecretBoxError(
                 "stored secrets cannot be decrypted: GATEWAY_SECRET_KEY (or the instance key file) changed"
             ) from None
+
+
+    def can_open(self, token: str) -> bool:
+        """Whether this key opens ``token`` (sealed by :meth:`seal`)."""
+        try:
+            self._fernet.decrypt(token.encode())
+        except InvalidToken:
+            return False
+        return True
 
 
 def mask(value: str) -> str:

@@ -9,17 +9,17 @@ from typing import Any
 from flask import Flask
 
 from . import api, health, webhooks
-from .admin_token import ensure_admin_token
 from .crypto import SecretBox
 from .flagplatform.connection import ConnectionService
 from .flagplatform.names import NameResolver
 from .http import make_session
 from .integrations import IntegrationService
 from .metrics import Metrics
-from .status import check_gauges
+from .node_agreement import AdminToken, agree_on_admin_token, check_secret_key
 from .plugins import PluginHost
 from .settings import Settings, apply_defaults
 from .state import EXTENSION_KEY, GatewayState
+from .status import check_gauges
 from .store import Database
 from .store.base import now
 
@@ -46,14 +46,26 @@ class EventGateway:
         os.makedirs(app.instance_path, exist_ok=True)
         settings = Settings.from_config(app.config, app.instance_path)
         db = Database(settings.database_url)
-        db.upgrade()
-        host = PluginHost(allowed=settings.plugins, entry_points=self._entry_points, extra=self._plugins)
         box = SecretBox(settings.secret_key, app.instance_path)
+        admin: list[AdminToken] = []
+
+        def agree(connection) -> None:  # in the start-up transaction, under its lock
+            check_secret_key(connection, box)
+            admin.append(agree_on_admin_token(connection, settings.admin_token, app.instance_path))
+
+        try:
+            db.upgrade(then=agree)
+        except Exception:
+            db.dispose()
+            raise
+        if admin[0].problem:
+            log.error("the admin API is unavailable on this node: %s", admin[0].problem)
+        host = PluginHost(allowed=settings.plugins, entry_points=self._entry_points, extra=self._plugins)
         state = GatewayState(
             settings=settings, db=db, host=host, box=box,
             integrations=IntegrationService(db, host, box, settings.allow_private_targets),
             metrics=Metrics(),
-            admin_token_hash=ensure_admin_token(settings.admin_token, app.instance_path),
+            admin_token_hash=admin[0].hash, admin_token_problem=admin[0].problem,
         )
         state.connection = ConnectionService(
             db, box, allow_private_targets=settings.allow_private_targets,

@@ -27,7 +27,7 @@ KEYS: dict[str, tuple[Any, str]] = {
     "GATEWAY_RETENTION_DAYS": (30, "days delivered and skipped records are kept; dead ones are kept until replayed or deleted"),
     "GATEWAY_CONNECT_TIMEOUT": (5.0, "outbound connect time-out, seconds"),
     "GATEWAY_READ_TIMEOUT": (15.0, "outbound read time-out, seconds"),
-    "GATEWAY_LEASE_SECONDS": (120, "how long a worker holds a delivery before another may take it"),
+    "GATEWAY_LEASE_SECONDS": (15, "how long a delivery's lease lasts without a heartbeat: workers renew it every third of this while the attempt runs; a stopped worker's deliveries are taken again once it runs out"),
     "GATEWAY_SHUTDOWN_GRACE_SECONDS": (20, "how long SIGTERM waits for in-flight attempts"),
     "GATEWAY_THREADS": (8, "HTTP server threads of `serve`"),
     "GATEWAY_CHECK_INTERVAL_SECONDS": (600, "how often `serve` runs every integration's checks and the flag-platform connection's in the background (they also run after each change)"),

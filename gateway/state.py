@@ -31,11 +31,12 @@ class GatewayState:
     box: SecretBox
     integrations: IntegrationService
     metrics: Metrics
-    admin_token_hash: str
+    admin_token_hash: str | None  # None: see admin_token_problem
     new_work: threading.Condition = field(default_factory=threading.Condition)
     workers: list = field(default_factory=list)
     connection: Any = None  # flagplatform.connection.ConnectionService
     names: Any = None  # flagplatform.names.NameResolver
+    admin_token_problem: str | None = None  # why this node cannot serve the admin API (node_agreement)
 
     def http_client(self, session: requests.Session, secrets: Iterable[str],
                     timeouts: tuple[float, float] | None = None) -> HttpClient:

@@ -22,7 +22,10 @@ def _http_error(exc):
 
 @bp.before_request
 def require_admin_token():
-    if not check_bearer(request.headers.get("Authorization"), get_state().admin_token_hash):
+    state = get_state()
+    if state.admin_token_problem:
+        raise ApiError(503, f"the admin API is unavailable on this node: {state.admin_token_problem}")
+    if not check_bearer(request.headers.get("Authorization"), state.admin_token_hash):
         raise ApiError(401, "missing or wrong admin token: send 'Authorization: Bearer <GATEWAY_ADMIN_TOKEN>'")
 
 

@@ -29,6 +29,8 @@ def serve(host: str, port: int) -> None:
 
     app = current_app._get_current_object()
     state = get_state(app)
+    if state.admin_token_problem:
+        raise click.ClickException(f"not starting: {state.admin_token_problem}")
     server = create_server(app, host=host, port=port, threads=state.settings.threads, ident="event-gateway")
     pool = WorkerPool(state, state.settings.workers) if state.settings.workers else None
     checks = CheckRunner(state, state.settings.check_interval_seconds)

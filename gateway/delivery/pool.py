@@ -4,9 +4,15 @@ Each worker loops: claim due deliveries (under a lease), attempt them, repeat. I
 time while work is sparse, so that a burst spreads over the workers; while every claim comes back
 full (a backlog) it claims up to 8 at once, which costs less per delivery. With nothing due it
 sleeps on the app's ``new_work`` condition until the next delivery falls due, at most
-``poll_seconds`` (1 s): an event accepted in this process wakes it at once, while work queued by
-another process (or a lease that ran out) is seen within that second. A housekeeping thread renews
-the leases of running attempts and prunes old records.
+``poll_seconds`` (1 s): an event accepted in this process wakes it at once; on PostgreSQL so does
+work queued by another process or node (``LISTEN``/``NOTIFY``, ``gateway/store/wakeups.py``); what
+nothing announces (a lease that ran out, work queued by a process on another database kind) is seen
+within that second.
+
+A heartbeat thread renews the leases the pool's workers hold every third of
+``GATEWAY_LEASE_SECONDS``, so a lease can be short (a dead process's deliveries are taken again soon
+after it stops beating) while an attempt that runs long, but runs, keeps its lease. A housekeeping
+thread prunes old records.
 """
 
 from __future__ import annotations
@@ -59,6 +65,10 @@ class WorkerPool:
         self.slots = [WorkerSlot(f"{prefix}:{n}") for n in range(1, count + 1)]
         self._stopping = threading.Event()
         self._housekeeper: threading.Thread | None = None
+        self._heart: threading.Thread | None = None
+        self._heart_stop = threading.Event()
+        self.listener = None  # on PostgreSQL: wakes the workers when another process queues work
+        self.last_heartbeat: float | None = None  # when the leases were last renewed
         self.started_at: float | None = None
 
     @property
@@ -72,6 +82,9 @@ class WorkerPool:
             slot.heartbeat = time.time()
             slot.thread = threading.Thread(target=self._work, args=(slot,), name=f"delivery-worker-{n}", daemon=True)
             slot.thread.start()
+        self.listener = self.state.db.listen_for_work(self.state.notify_new_work)
+        self._heart = threading.Thread(target=self._heartbeat, name="delivery-lease-heartbeat", daemon=True)
+        self._heart.start()
         self._housekeeper = threading.Thread(target=self._housekeeping, name="delivery-housekeeping", daemon=True)
         self._housekeeper.start()
         self.state.workers.append(self)
@@ -100,6 +113,11 @@ class WorkerPool:
                 log.exception("could not put back the deliveries of workers still running; their leases will run out")
             log.warning("%d attempt(s) still running after %gs; %d delivery(ies) put back in the queue",
                         len(unfinished), grace, released)
+        self._heart_stop.set()
+        if self._heart is not None:
+            self._heart.join(5)
+        if self.listener is not None:
+            self.listener.stop()
         if self in self.state.workers:
             self.state.workers.remove(self)
         log.info("delivery workers stopped")
@@ -172,16 +190,25 @@ class WorkerPool:
             if not self._stopping.is_set():
                 self.state.new_work.wait(timeout)
 
-    def _housekeeping(self) -> None:
+    def heartbeat_interval(self) -> float:
+        return self.state.settings.lease_seconds / 3
+
+    def _heartbeat(self) -> None:
+        """Renew the leases of every delivery the pool's workers hold, every third of the lease, until
+        :meth:`stop` is done with the attempts (they may still be finishing while it waits)."""
         lease = self.state.settings.lease_seconds
-        interval = min(lease / 3, 10.0)
-        next_prune = time.monotonic()
-        while not self._stopping.wait(interval):
-            busy = [slot.worker_id for slot in self.slots if slot.current]
+        ids = self.worker_ids
+        while not self._heart_stop.wait(self.heartbeat_interval()):
             try:
-                self.state.db.deliveries.renew(busy, now() + lease)
+                self.state.db.deliveries.renew(ids, now() + lease)
+                self.last_heartbeat = time.time()
             except Exception:
-                log.exception("could not renew the leases of running attempts")
+                log.exception("could not renew the leases of running attempts; another worker may take "
+                              "them once they run out")
+
+    def _housekeeping(self) -> None:
+        next_prune = time.monotonic()
+        while not self._stopping.wait(min(self.prune_interval, 10.0)):
             if time.monotonic() >= next_prune:
                 next_prune = time.monotonic() + self.prune_interval
                 self._prune()

@@ -14,6 +14,9 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 
+from . import wakeups
+from .transient import backoff, is_transient, retrying
+
 
 def now() -> float:
     """The current time, seconds since the epoch."""
@@ -52,7 +55,11 @@ def writing(engine: Engine) -> Iterator[Connection]:
     with _writer_lock(engine):
         with engine.connect().execution_options(writing=True) as connection:
             with connection.begin():
-                yield connection
+                try:
+                    yield connection
+                    wakeups.send_if_announced(connection)  # delivered by the database at the commit
+                finally:
+                    wakeups.clear(connection)
 
 
 @contextmanager
@@ -67,10 +74,11 @@ T = TypeVar("T")
 
 
 class _Job(Generic[T]):
-    __slots__ = ("work", "done", "value", "error")
+    __slots__ = ("work", "order", "done", "value", "error")
 
-    def __init__(self, work: Callable[[Connection], T]):
+    def __init__(self, work: Callable[[Connection], T], order: str):
         self.work = work
+        self.order = order
         self.done = False
         self.value: T | None = None
         self.error: BaseException | None = None
@@ -84,7 +92,9 @@ class GroupCommit:
     others wait. Each caller returns only after the commit that holds its work, so what it answers
     is as durable as with a transaction of its own; a unit that raises is rolled back to its
     savepoint and raises for its caller alone. Under load this turns many short transactions, each
-    waiting for the write lock, into a few larger ones.
+    waiting for the write lock, into a few larger ones. A transaction chosen as a deadlock's victim
+    (or that could not be serialized) is run again whole (:mod:`.transient`): units must be safe to
+    run again.
     """
 
     def __init__(self, engine: Engine):
@@ -93,8 +103,11 @@ class GroupCommit:
         self._queue: list[_Job[Any]] = []
         self._leading = False
 
-    def run(self, work: Callable[[Connection], T]) -> T:
-        job: _Job[T] = _Job(work)
+    def run(self, work: Callable[[Connection], T], order: str = "") -> T:
+        """Run ``work`` in the next commit; returns its value once that commit is done. Units of one
+        batch run sorted by ``order``: units that lock rows by a key (an event's dedupe key) take
+        them in one order on every node, so that batches of two nodes do not deadlock."""
+        job: _Job[T] = _Job(work, order)
         with self._cond:
             self._queue.append(job)
             while self._leading and not job.done:
@@ -110,16 +123,7 @@ class GroupCommit:
 
     def _lead(self, batch: list[_Job[Any]]) -> None:
         try:
-            with writing(self.engine) as connection:
-                if len(batch) == 1:  # alone, the transaction itself is the unit
-                    batch[0].value = batch[0].work(connection)
-                else:
-                    for item in batch:
-                        try:
-                            with connection.begin_nested():
-                                item.value = item.work(connection)
-                        except Exception as exc:
-                            item.error = exc
+            retrying(lambda: self._commit(batch))
         except BaseException as exc:  # the commit failed: nothing of the batch was written
             for item in batch:
                 if item.error is None:
@@ -132,6 +136,26 @@ class GroupCommit:
                     item.done = True
                 self._leading = False
                 self._cond.notify_all()
+
+    def _commit(self, batch: list[_Job[Any]]) -> None:
+        """One transaction for the batch (run again whole by :meth:`_lead` after a deadlock or
+        serialization failure, which rolls all of it back)."""
+        for item in batch:
+            item.error = item.value = None
+        with writing(self.engine) as connection:
+            if len(batch) == 1:  # alone, the transaction itself is the unit
+                batch[0].value = batch[0].work(connection)
+                return
+            for item in sorted(batch, key=lambda job: job.order):
+                try:
+                    with connection.begin_nested():
+                        item.value = item.work(connection)
+                except Exception as exc:
+                    if is_transient(exc):
+                        # A deadlock's victim: the locks the batch took before this unit are still
+                        # held, so only running the whole batch again (after a pause) gets by.
+                        raise
+                    item.error = exc
 
 
 _group_commits: weakref.WeakKeyDictionary[Engine, GroupCommit] = weakref.WeakKeyDictionary()

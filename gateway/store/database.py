@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 
 from . import migrations
@@ -14,14 +15,15 @@ from .connections import ConnectionStore
 from .deliveries import DeliveryStore
 from .events import EventStore
 from .integrations import IntegrationStore
+from .wakeups import WorkListener
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL waits for the lock too
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
     cursor.execute("PRAGMA synchronous=NORMAL")  # in WAL mode, durable across a process crash
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")  # see checkpoint.py
     cursor.close()
 
@@ -70,9 +72,28 @@ class Database:
         if connection.get_execution_options().get("writing"):
             self.checkpointer.wrote()
 
-    def upgrade(self) -> int:
-        """Create or upgrade the schema in place."""
-        return migrations.upgrade(self.engine)
+    def upgrade(self, then: Callable[[Connection], None] | None = None) -> str:
+        """Create or upgrade the schema in place, under the start-up lock (see ``migrations``), then
+        run ``then`` in the same transaction and lock (start-up checks). Returns the revision."""
+        def work(connection: Connection) -> str:
+            _, revision = migrations.upgrade(connection)
+            if then is not None:
+                then(connection)
+            return revision
+
+        return migrations.run_at_startup(self.engine, work)
+
+    def revision(self) -> str | None:
+        """The schema revision the database is at (None: empty)."""
+        with self.engine.connect() as connection:
+            return migrations.current(connection)
+
+    def listen_for_work(self, wake: Callable[[], None]) -> WorkListener | None:
+        """On PostgreSQL, a started :class:`WorkListener` calling ``wake`` when another process or node
+        queues work (None elsewhere: workers poll)."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        return WorkListener(self.engine, wake).start()
 
     def ping(self) -> None:
         """Raise when the database cannot be reached."""

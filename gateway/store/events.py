@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, exc, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..events import Event
 from .base import Repository, dumps, group_commit, loads, new_id, now, reading, writing
 from .tables import deliveries, events
+from .wakeups import announce
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,19 @@ def _row(row, with_raw: bool = True) -> EventRow:
     )
 
 
+_INSERT_IGNORING_REPEATS = {
+    "postgresql": postgresql.insert(events).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+    "sqlite": sqlite.insert(events).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+}
+
+
+def _insert_event(dialect: str):
+    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING where the database has it: a repeat, even one
+    committed by another node at the same moment, inserts nothing rather than failing; elsewhere a
+    plain insert (the unique key fails it, and its savepoint is rolled back)."""
+    return _INSERT_IGNORING_REPEATS.get(dialect, events.insert())
+
+
 class EventStore(Repository):
     def find_duplicate(self, event: Event, integration_id: str | None = None) -> str | None:
         """The id of an earlier event with the same source id, if any."""
@@ -82,14 +97,18 @@ class EventStore(Repository):
         key = dedupe_key(event.source, event.source_id, integration_id)
         body = event.to_dict(include_raw=False)
         body["id"] = event_id
-        def write(connection) -> None:
-            # A repeat breaks the unique dedupe_key: its savepoint is rolled back and nothing stays.
-            connection.execute(events.insert(), dict(
+        def write(connection) -> bool:
+            # A repeat (here, or committed meanwhile by another node) inserts nothing and stores nothing.
+            inserted = connection.execute(_insert_event(connection.dialect.name), dict(
                 id=event_id, source=event.source, source_id=event.source_id,
                 integration_id=integration_id, dedupe_key=key, kind=event.kind,
                 title=event.title[:2000], occurred_at=event.occurred_at.timestamp(),
                 received_at=stamp, body=dumps(body), raw=raw_json if raw_json is not None else dumps(event.raw),
-            ))
+            )).rowcount
+            if not inserted:
+                return False
+            if any(d.status == "pending" for d in decisions):
+                announce(connection)
             if decisions:
                 connection.execute(deliveries.insert(), [
                     dict(
@@ -99,13 +118,16 @@ class EventStore(Repository):
                     )
                     for d in decisions
                 ])
+            return True
 
         try:
-            group_commit(self.engine).run(write)
-        except exc.IntegrityError:
+            created = group_commit(self.engine).run(write, order=key)
+        except exc.IntegrityError:  # a database without INSERT ... ON CONFLICT: the unique key said so
+            created = False
+        if not created:
             existing = self.find_duplicate(event, integration_id)
             if existing is None:
-                raise
+                raise RuntimeError(f"event {key!r} was neither stored nor found stored")
             return Recorded(existing, created=False)
         queued = sum(1 for d in decisions if d.status == "pending")
         return Recorded(event_id, created=True, queued=queued, skipped=len(decisions) - queued)
