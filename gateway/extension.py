@@ -12,6 +12,9 @@ from .outage import DatabaseWatch
 from .outage.answer import install as install_unavailable_answer
 from .crypto import SecretBox
 from .instance_folder import make_private_folder, prepare_sqlite_file
+from .flagplatform.connection import ConnectionService
+from .flagplatform.names import NameResolver
+from .http import make_session
 from .integrations import IntegrationService
 from .metrics import Metrics
 from .node_agreement import AdminToken, agree_on_admin_token, check_secret_key
@@ -19,6 +22,7 @@ from .plugins import PluginHost
 from .settings import Settings, apply_defaults
 from .signing import signing_warnings
 from .state import EXTENSION_KEY, GatewayState
+from .status import check_gauges
 from .store import Database
 from .store.base import now
 
@@ -69,11 +73,18 @@ class EventGateway:
             admin_token_hash=admin[0].hash, admin_token_problem=admin[0].problem,
             db_watch=DatabaseWatch(db.engine, metrics.registry, retry_after=settings.retry_after_seconds),
         )
+        state.connection = ConnectionService(
+            db, box, allow_private_targets=settings.allow_private_targets,
+            grace_seconds=settings.webhook_secret_grace_seconds,
+            http_factory=lambda session, secrets, timeouts: state.http_client(session, secrets, timeouts=timeouts),
+            make_session=make_session)
+        state.names = NameResolver(state.connection, settings.names_ttl_seconds)
         state.metrics.watch_queue(lambda: db.deliveries.stats(now()))
         state.integrations.warm()  # every stored policy compiled now, not by the first webhook
         state.warnings.extend(signing_warnings(host, app.config, settings.require_signed_webhooks))
         for warning in state.warnings:
             log.warning("%s", warning)
+        state.metrics.watch_checks(lambda: check_gauges(state))
         app.extensions[EXTENSION_KEY] = state
         app.register_blueprint(webhooks.bp)
         app.register_blueprint(api.bp)

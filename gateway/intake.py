@@ -21,6 +21,8 @@ def accept(state: GatewayState, event: Event, receiver_id: str | None = None,
     No outbound call happens here: queued deliveries are left to the delivery workers, which are
     woken when there is new work.
     """
+    if event.source == "launchdarkly" and event.kind in ("project", "environment") and state.names is not None:
+        state.names.forget(event.project_key)  # names change with them: read again on next use
     first_delay = state.settings.retry_schedule[0]
     decisions = [decide(event, integration, state.host)
                  for integration in candidates(event, state.integrations.enabled(), receiver_id)]

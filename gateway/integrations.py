@@ -75,6 +75,7 @@ class IntegrationService:
         self._refreshing = threading.Lock()
         self._generation = 0  # counts changes made here, so a slower read never undoes one
         self.policies = PolicyCache()
+        self.listeners: list = []  # called after a change made in this process (background checks)
 
     # validation --------------------------------------------------------------------------------
 
@@ -234,6 +235,7 @@ class IntegrationService:
                 "an attempt of this integration is running; disable the integration, wait for the attempt "
                 "to finish (GET /api/v1/deliveries?status=in_flight), then remove it"]})
         self.db.integrations.delete(integration_id)
+        self.db.check_results.delete(f"integration:{integration_id}")
         self.forget(integration_id)
 
     def forget(self, integration_id: str) -> None:
@@ -249,6 +251,8 @@ class IntegrationService:
             self._enabled = None
             self._generation += 1
         self._read_enabled()
+        for listener in self.listeners:
+            listener()
 
     def enabled(self) -> list[ActiveIntegration]:
         """The enabled integrations, read again after a change made here, and every

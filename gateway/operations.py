@@ -10,7 +10,8 @@ import marshmallow
 
 from . import audit
 from .api.schemas import IntegrationCreateSchema, IntegrationUpdateSchema
-from .checks import CheckError, run_action, run_status
+from .checks import CheckError, run_action
+from .status import integration_status as stored_status
 from .decisions import decide
 from .delivery.sample import CannotSend, TestSend, send_test_event
 from .events import Access, Event
@@ -76,10 +77,12 @@ def delete_integration(state: GatewayState, integration_id: str, origin: str) ->
     audit.record("integration.delete", origin, integration=integration_id)
 
 
-def integration_status(state: GatewayState, integration_id: str) -> dict[str, Any]:
+def integration_status(state: GatewayState, integration_id: str, *, refresh: bool = False) -> dict[str, Any]:
+    """The integration's stored check results (the background checks keep them fresh); ``refresh``
+    runs the checks now."""
     active = state.integrations.active(get_integration_or_404(state, integration_id))
     try:
-        return run_status(state, active)
+        return stored_status(state, active, refresh=refresh)
     except CheckError as exc:
         raise ApiError(exc.status, exc.message) from None
 

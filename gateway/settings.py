@@ -22,6 +22,7 @@ KEYS: dict[str, tuple[Any, str]] = {
     "GATEWAY_LAUNCHDARKLY_SECRET": (None, "webhook signing secret; when set, `X-LD-Signature` is required and checked"),
     "GATEWAY_REQUIRE_SIGNED_WEBHOOKS": (False, "refuse flag-platform webhooks that cannot be checked: without `GATEWAY_LAUNCHDARKLY_SECRET` every one is refused (401) instead of accepted unsigned"),
     "GATEWAY_PUBLIC_URL": (None, "the gateway's public base URL (`https://gateway.example.com`), used for the `webhook_url` it shows; unset: a path only (the request's `Host` header is never used)"),
+    "GATEWAY_LAUNCHDARKLY_SECRET": (None, "webhook signing secret; when set, `X-LD-Signature` is required and checked (the connection's stored secret is accepted too)"),
     "GATEWAY_MAX_BODY_BYTES": (1048576, "largest accepted webhook body, in bytes"),
     "GATEWAY_MAX_API_BODY_BYTES": (1048576, "largest accepted admin API request body, in bytes"),
     "GATEWAY_PLUGINS": (None, "comma list of plugin entry-point names to load; unset loads all, empty loads none (the built-in flag-platform source always loads)"),
@@ -37,6 +38,9 @@ KEYS: dict[str, tuple[Any, str]] = {
     "GATEWAY_UI": (True, "serve the admin web UI under `/ui/`; `0` turns it off"),
     "GATEWAY_UI_SESSION_HOURS": (8, "how long a sign-in to the web UI lasts, in hours"),
     "GATEWAY_RETRY_AFTER_SECONDS": (5, "`Retry-After` of the 503 answered while the database is unavailable, seconds"),
+    "GATEWAY_CHECK_INTERVAL_SECONDS": (600, "how often `serve` runs every integration's checks and the flag-platform connection's in the background (they also run after each change)"),
+    "GATEWAY_NAMES_TTL_SECONDS": (3600, "how long project, environment and flag names read from the flag platform's API are cached"),
+    "GATEWAY_WEBHOOK_SECRET_GRACE_SECONDS": (86400, "how long the previous webhook secret is still accepted after a rotation"),
 }
 
 
@@ -137,6 +141,9 @@ class Settings:
     ui: bool = True
     ui_session_hours: float = 8.0
     retry_after_seconds: int = 5
+    check_interval_seconds: float = 600.0
+    names_ttl_seconds: float = 3600.0
+    webhook_secret_grace_seconds: float = 86400.0
 
     @classmethod
     def from_config(cls, config: dict[str, Any], instance_path: str) -> Settings:
@@ -166,4 +173,7 @@ class Settings:
             ui=as_bool(config.get("GATEWAY_UI")),
             ui_session_hours=_number(config, "GATEWAY_UI_SESSION_HOURS", float, 0.01),
             retry_after_seconds=_number(config, "GATEWAY_RETRY_AFTER_SECONDS", int, 1),
+            check_interval_seconds=_number(config, "GATEWAY_CHECK_INTERVAL_SECONDS", float, 1),
+            names_ttl_seconds=_number(config, "GATEWAY_NAMES_TTL_SECONDS", float, 0),
+            webhook_secret_grace_seconds=_number(config, "GATEWAY_WEBHOOK_SECRET_GRACE_SECONDS", float, 0),
         )

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, jsonify, request
 
-from . import strict_json
+from . import launchdarkly, strict_json
 from .events import Event
 from .inbound import InboundRequest, Received, Rejected
 from .intake import accept
@@ -41,6 +41,33 @@ def _answer(recorded) -> tuple:
     return jsonify(event_id=recorded.event_id, queued=recorded.queued, skipped=recorded.skipped), 202
 
 
+def _verify(state, source, inbound: InboundRequest) -> None:
+    """Check the signature against every secret the source accepts: its setting's and, for the flag
+    platform, the connection's webhook secret (and the previous one in its grace period). Without
+    any secret, nothing is checked. A request signed with the connection's secret is noted for the
+    connection's last-event check."""
+    configured = current_app.config.get(source.secret_setting) if source.secret_setting else None
+    connection = state.connection.current() if source.key == launchdarkly.SOURCE else None
+    connection_secrets = connection.signing_secrets(now()) if connection is not None else []
+    candidates = ([configured] if configured else []) + connection_secrets
+    if not candidates:
+        if state.settings.require_signed_webhooks:
+            raise Rejected(401, f"unsigned webhooks are refused (GATEWAY_REQUIRE_SIGNED_WEBHOOKS) and no signing "
+                                f"secret is configured ({source.secret_setting})")
+        return
+    first: Rejected | None = None
+    for secret in candidates:
+        try:
+            source.verify(inbound, secret)
+        except Rejected as exc:
+            first = first or exc
+            continue
+        if secret in connection_secrets:
+            state.connection.event_seen(now())
+        return
+    raise first
+
+
 @bp.post("/webhooks/<source_key>")
 def source_webhook(source_key: str):
     state = get_state()
@@ -50,12 +77,8 @@ def source_webhook(source_key: str):
     source = plugin.declaration
     try:
         inbound = read_inbound()
-        secret = current_app.config.get(source.secret_setting) if source.secret_setting else None
-        if secret and source.verify is not None:
-            source.verify(inbound, secret)
-        elif source.verify is not None and state.settings.require_signed_webhooks:
-            raise Rejected(401, f"unsigned webhooks are refused (GATEWAY_REQUIRE_SIGNED_WEBHOOKS) and no signing "
-                                f"secret is configured ({source.secret_setting})")
+        if source.verify is not None:
+            _verify(state, source, inbound)
         event = source.parse(inbound)
     except (Rejected, ApiError) as exc:
         status = exc.status

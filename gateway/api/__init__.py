@@ -39,4 +39,4 @@ def json_body() -> dict:
     return data
 
 
-from . import deliveries, events, integrations, openapi, plugins, policy  # noqa: E402,F401  (routes)
+from . import connection, deliveries, events, integrations, openapi, plugins, policy  # noqa: E402,F401  (routes)

@@ -7,6 +7,7 @@ from flask import request
 from .. import operations
 from ..operations import get_integration_or_404
 from ..state import get_state
+from ..responses import ApiError
 from . import bp, json_body, serialize
 from .answers import answer
 
@@ -46,9 +47,21 @@ def delete_integration(integration_id: str):
     return "", 204
 
 
+def refresh_param() -> bool:
+    """``?refresh=1`` runs the checks now; without it the stored result is served."""
+    value = request.args.get("refresh")
+    if value is None:
+        return False
+    if value.lower() in ("1", "true", "yes"):
+        return True
+    if value.lower() in ("0", "false", "no", ""):
+        return False
+    raise ApiError(400, f"refresh must be 1 or 0, got {value!r}")
+
+
 @bp.get("/integrations/<integration_id>/status")
 def integration_status(integration_id: str):
-    return answer("Status", operations.integration_status(get_state(), integration_id))
+    return answer("Status", operations.integration_status(get_state(), integration_id, refresh=refresh_param()))
 
 
 @bp.post("/integrations/<integration_id>/actions/<action>")

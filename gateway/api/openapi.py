@@ -12,6 +12,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import jsonify
 from marshmallow import fields
 
+from ..flagplatform.connection import ConnectionSchema
 from ..plugins import LoadedPlugin
 from ..state import get_state
 from ..store.deliveries import STATUSES
@@ -97,6 +98,8 @@ def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str
 
 LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50},
                f"page size, 1 to {MAX_LIMIT} (plain decimal digits)")
+REFRESH = _query("refresh", {"type": "string", "enum": ["0", "1"]},
+                 "1 runs the checks now; otherwise the stored result is served")
 CURSOR = _query("cursor", {"type": "string", "minLength": 1}, "next_cursor of the previous page, unchanged")
 COMPONENTS = (
     "PolicyStatement", "IntegrationCreate", "IntegrationUpdate", "Integration", "IntegrationList", "Plugin",
@@ -153,8 +156,8 @@ def build_spec(integration_plugins: list[str] = ()) -> dict[str, Any]:
                     body="AuditEntry", params=integration_id),
     })
     spec.path("/api/v1/integrations/{integration_id}/status", operations={
-        "get": _op("the plugin's checks of this integration", {"200": _json("Status"), "409": conflict},
-                   params=integration_id),
+        "get": _op("the stored result of the plugin's checks of this integration (run in the background)",
+                   {"200": _json("Status"), "409": conflict}, params=integration_id + [REFRESH]),
     })
     spec.path("/api/v1/integrations/{integration_id}/actions/{action}", operations={
         "post": _op("run an action the status checks offer",
@@ -202,6 +205,33 @@ def build_spec(integration_plugins: list[str] = ()) -> dict[str, Any]:
     spec.path("/api/v1/openapi.json", operations={
         "get": _op("this document", {"200": {"description": "OpenAPI 3.0",
                                              "content": {"application/json": {"schema": {"type": "object"}}}}}),
+    })
+    spec.components.schema("ConnectionInput", schema=ConnectionSchema)
+    refresh = [REFRESH]
+    base = "/api/v1/connections/launchdarkly"
+    spec.path(base, operations={
+        "get": _op("the flag-platform connection (secrets masked)", {"200": {"description": "connection"},
+                                                                     "404": _json("Error", "not connected")}),
+        "put": _op("connect, or change the connection, and wire the webhook",
+                   {"200": {"description": "connection and what was done to the webhook"},
+                    "400": _json("Error", "invalid input, or the platform refused"),
+                    "502": _json("Error", "the platform could not be reached")}, body="ConnectionInput"),
+        "delete": _op("disconnect (deletes the webhook unless keep_webhook=1)",
+                      {"200": {"description": "what was done"}, "404": _json("Error"), "502": _json("Error")},
+                      params=[_query("keep_webhook", {"type": "string", "enum": ["0", "1"]}, "1 leaves the webhook in the flag platform")]),
+    })
+    spec.path(base + "/status", operations={
+        "get": _op("the stored checks of the connection and its webhook",
+                   {"200": {"description": "checks"}, "404": _json("Error")}, params=refresh),
+    })
+    spec.path(base + "/rotate-secret", operations={
+        "post": _op("a new webhook secret; the previous one is accepted for GATEWAY_WEBHOOK_SECRET_GRACE_SECONDS",
+                    {"200": {"description": "rotated"}, "404": _json("Error"), "409": _json("Error"),
+                     "502": _json("Error")}),
+    })
+    spec.path(base + "/actions/rewire", operations={
+        "post": _op("create or update the webhook again", {"200": {"description": "what was done"},
+                                                           "404": _json("Error"), "502": _json("Error")}),
     })
     document = spec.to_dict()
     document["security"] = [{"bearer": []}]

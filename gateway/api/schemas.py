@@ -123,6 +123,8 @@ class StatusSchema(Schema):
     integration_id = fields.String(required=True)
     state = fields.String(required=True, metadata={"enum": ["ok", "warning", "error"]})
     checks = fields.List(fields.Nested(CheckSchema), required=True)
+    checked_at = fields.String(allow_none=True, metadata={**TIME, "description": "when the checks ran"})
+    stale = fields.Boolean(metadata={"description": "the integration changed since the checks ran"})
 
 
 class ActionParamsSchema(Schema):

@@ -41,6 +41,7 @@ def delivery(d: DeliveryRow, *, with_attempts: bool = True) -> dict[str, Any]:
         "integration_name": d.integration_name, "plugin": d.plugin, "status": d.status,
         "reason": d.reason, "attempts": d.attempts, "next_attempt_at": iso(d.next_attempt_at),
         "summary": d.summary, "details": d.details,
+        "warnings": list((d.details or {}).get("warnings") or []) if isinstance(d.details, dict) else [],
         "created_at": iso(d.created_at), "updated_at": iso(d.updated_at),
     }
     if with_attempts:

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..outage import unavailable
 
+from .connection import connect, connection, disconnect
 from .db import db
 from .deliveries import deliveries
 from .events import events
@@ -23,7 +24,8 @@ from .worker import worker
 
 def register_commands(group: click.Group) -> None:
     """Add the gateway's commands to ``group`` (an app's ``app.cli``)."""
-    for command in (plugins, integrations, events, deliveries, policy, serve, worker, db):
+    for command in (plugins, integrations, events, deliveries, policy, serve, worker, db, connect, disconnect,
+                    connection):
         group.add_command(command)
 
 

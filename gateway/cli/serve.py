@@ -9,6 +9,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from ..check_runner import CheckRunner
 from ..delivery import WorkerPool
 from ..state import get_state
 from .stopping import on_stop_signal
@@ -32,6 +33,7 @@ def serve(host: str, port: int) -> None:
         raise click.ClickException(f"not starting: {state.admin_token_problem}")
     server = create_server(app, host=host, port=port, threads=state.settings.threads, ident="event-gateway")
     pool = WorkerPool(state, state.settings.workers) if state.settings.workers else None
+    checks = CheckRunner(state, state.settings.check_interval_seconds)
 
     def stop(signum: int, _frame) -> None:
         # waitress's loop ends on SystemExit raised in it (and lets its request threads finish).
@@ -43,6 +45,7 @@ def serve(host: str, port: int) -> None:
         try:
             if pool is not None:
                 pool.start()
+            checks.start()
             click.echo(f"event-gateway listening on http://{host}:{server.effective_port} with {workers}", err=True)
             server.run()
         finally:
@@ -51,5 +54,6 @@ def serve(host: str, port: int) -> None:
             if stopper is not None:
                 stopper.start()
             server.close()
+            checks.stop()
             if stopper is not None:
                 stopper.join()

@@ -26,6 +26,7 @@ import requests
 
 from ..declarations import DeliveryRef
 from ..http import HttpClient, TransportError, make_session, redact
+from ..flagplatform.names import names_of
 from ..integrations import ActiveIntegration
 from ..outage import unavailable
 from ..outcomes import Delivered, Failed, RetryLater
@@ -105,6 +106,9 @@ class Deliverer:
             else:
                 secrets = active.secret_values()
                 client = self.state.http_client(self.session, secrets)
+                connection = self.state.connection.current() if self.state.connection else None
+                if connection is not None:
+                    secrets = secrets + connection.secret_values()
                 verdict = self._call_plugin(delivery, active, client)
         except Exception as exc:  # a stored event or config that cannot be read: keep the worker alive
             if unavailable(exc) is None:  # (an outage is logged once, by the database watch)
@@ -113,6 +117,8 @@ class Deliverer:
         seconds = time.perf_counter() - started
         verdict = dataclasses.replace(verdict, reason=_clip(redact(verdict.reason, secrets)),
                                       summary=_clip(redact(verdict.summary, secrets)) if verdict.summary else None)
+        if verdict.details and verdict.details.get("warnings"):
+            verdict.details["warnings"] = [_clip(redact(w, secrets)) for w in verdict.details["warnings"]]
         exchanges = [dataclasses.asdict(e) for e in client.exchanges] if client else []
         return self._record(delivery, verdict, started_at, seconds, exchanges)
 
@@ -125,8 +131,29 @@ class Deliverer:
             return Verdict("failed", f"the integration cannot be used: {active.error}; fix it, then replay")
         return active
 
-    def _call_plugin(self, delivery: DeliveryRow, active: ActiveIntegration, client: HttpClient) -> Verdict:
+    def _with_names(self, delivery: DeliveryRow):
+        """The event with the flag platform's names (or why there are none), stored with the event
+        the first time they are known."""
         event = delivery.event.to_event()
+        names = self.state.names
+        if names is None or event.source != "launchdarkly":
+            return event
+        try:
+            named = names.resolve(event)
+        except Exception as exc:  # names are a nicety: never a reason not to deliver
+            log.warning("delivery %s: names not resolved: %s: %s", delivery.id, type(exc).__name__, exc)
+            return dataclasses.replace(event, names_unavailable=f"the gateway could not read the names: "
+                                                                f"{type(exc).__name__}")
+        fields = names_of(named)
+        if any(delivery.event.body.get(k) != v for k, v in fields.items()):
+            try:
+                self.state.db.events.set_fields(delivery.event_id, fields)
+            except Exception as exc:
+                log.warning("event %s: names not stored: %s", delivery.event_id, exc)
+        return named
+
+    def _call_plugin(self, delivery: DeliveryRow, active: ActiveIntegration, client: HttpClient) -> Verdict:
+        event = self._with_names(delivery)
         key = active.plugin.key
         ref = DeliveryRef(id=delivery.id, attempt=delivery.attempts, integration=active.ref)
         try:
@@ -141,8 +168,13 @@ class Deliverer:
                         type(exc).__name__, redact(str(exc), active.secret_values()))
             return Verdict("retry", f"plugin {key!r} raised {type(exc).__name__}: {exc}")
         if isinstance(result, Delivered):
-            return Verdict("delivered", result.summary or "delivered", summary=result.summary or "delivered",
-                           details=dict(result.details or {}))
+            details = dict(result.details or {})
+            warnings = [str(w) for w in (result.warnings or ())]
+            reason = result.summary or "delivered"
+            if warnings:
+                details["warnings"] = warnings
+                reason = f"{reason} (warning: {'; '.join(warnings)})"
+            return Verdict("delivered", reason, summary=result.summary or "delivered", details=details)
         if isinstance(result, RetryLater):
             return Verdict("retry", result.reason, after=result.after)
         if isinstance(result, Failed):

@@ -34,6 +34,9 @@ MEANINGS: dict[type, dict[str, str]] = {
         "scope_tags": "Tags by resource type (`flag`, `env`, `proj`, ...), from the changed item and from the `;tags` of the accesses' resources: what policy `tags` conditions match.",
         "scope_attributes": "Plain attributes (strings, numbers, booleans) of the changed item by resource type, from `currentVersion`: what policy attribute conditions match.",
         "data": "What another source's event carries (a Sentry error, for one); empty for flag-platform events.",
+        "project_name": "The project's display name, read from the flag platform's API when the gateway is connected to it (`event-gateway connect launchdarkly`); filled in by the delivery worker before `deliver_event`. None without a connection, or when the API could not say (see `names_unavailable`).",
+        "environment_name": "The environment's display name (\"Production\"), read like `project_name`; None when unknown.",
+        "names_unavailable": "Why `project_name` and `environment_name` are missing (no connection, the API down, an unknown project); None when they were found. The event is delivered all the same.",
         "raw": "The payload exactly as it was decoded (the audit-log entry). Do not rely on it where a field above says the same.",
     },
     Access: {

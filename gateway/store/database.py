@@ -9,7 +9,9 @@ from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 
 from . import migrations
+from .check_results import CheckResultStore
 from .checkpoint import AUTOCHECKPOINT_PAGES, Checkpointer
+from .connections import ConnectionStore
 from .deliveries import DeliveryStore
 from .events import EventStore
 from .integrations import IntegrationStore
@@ -71,6 +73,8 @@ class Database:
         self.integrations = IntegrationStore(self.engine)
         self.events = EventStore(self.engine)
         self.deliveries = DeliveryStore(self.engine)
+        self.connections = ConnectionStore(self.engine)
+        self.check_results = CheckResultStore(self.engine)
 
     def _committed(self, connection) -> None:
         if connection.get_execution_options().get("writing"):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exc, or_, select
+from sqlalchemy import and_, exc, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..events import Event
-from .base import Repository, dumps, group_commit, loads, new_id, now, reading
+from .base import Repository, dumps, group_commit, loads, new_id, now, reading, writing
 from .tables import deliveries, events
 from .wakeups import announce
 
@@ -134,6 +134,15 @@ class EventStore(Repository):
             return Recorded(existing, created=False)
         queued = sum(1 for d in decisions if d.status == "pending")
         return Recorded(event_id, created=True, queued=queued, skipped=len(decisions) - queued)
+
+    def set_fields(self, event_id: str, fields: dict[str, Any]) -> None:
+        """Merge ``fields`` into the stored normalized event (names read after it arrived)."""
+        with writing(self.engine) as connection:
+            body = connection.execute(select(events.c.body).where(events.c.id == event_id)).scalar()
+            if body is None:
+                return
+            merged = {**(loads(body) or {}), **fields}
+            connection.execute(update(events).where(events.c.id == event_id).values(body=dumps(merged)))
 
     def get(self, event_id: str) -> EventRow | None:
         with reading(self.engine) as connection:

@@ -96,3 +96,26 @@ attempts = Table(
     Column("http", Text, nullable=False),  # JSON list of the attempt's HTTP exchanges
     Index("ix_attempts_delivery", "delivery_id", "number"),
 )
+
+
+connections = Table(
+    "connections",
+    metadata,
+    Column("key", String(50), primary_key=True),  # the platform: "launchdarkly"
+    Column("config", Text, nullable=False),  # JSON, without the secrets
+    Column("secrets", Text),  # Fernet token of the secrets as JSON (API token, webhook secrets)
+    Column("state", Text, nullable=False),  # JSON: what the gateway knows of the wired webhook
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+check_results = Table(
+    "check_results",
+    metadata,
+    # "integration:<id>" or "connection:<key>"
+    Column("subject", String(100), primary_key=True),
+    Column("state", String(20), nullable=False),  # ok, warning, error
+    Column("checks", Text, nullable=False),  # JSON list of {name, state, message, ...}
+    Column("checked_at", Float, nullable=False),
+    Column("subject_updated_at", Float, nullable=False),  # the subject's updated_at when checked
+)

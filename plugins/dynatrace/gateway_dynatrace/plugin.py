@@ -20,6 +20,7 @@ from gateway import (
     IntegrationType,
     RetryLater,
     Skip,
+    StatusCheck,
     Take,
     TargetNotAllowed,
     TransportError,
@@ -27,6 +28,7 @@ from gateway import (
     hooks,
 )
 
+from . import checks
 from .answers import read_v1_answer, read_v2_answer
 from .payload import PayloadTooLarge, encode, v1_body, v2_body
 from .sample import sample_event
@@ -123,6 +125,13 @@ def deliver_event(
     return _without_token(
         read(response, entity_type=settings.entity_type, tags=request.tags), settings.api_token
     )
+
+
+@hooks.integration_status
+def integration_status(config: dict[str, Any], http: HttpClient, integration: IntegrationRef) -> list[StatusCheck]:
+    """Will Dynatrace take the token (enabled, not expired, the scope the API version needs), and does
+    an entity carry the integration's tag? See :mod:`gateway_dynatrace.checks`."""
+    return checks.status_checks(config, http)
 
 
 @hooks.test_event

@@ -6,7 +6,7 @@ from typing import Any
 
 import gateway
 
-from . import metrics, policy
+from . import metrics, policy, projects
 from .delivery import deliver
 from .receive import read_webhook
 from .schema import SentryConfigSchema
@@ -61,8 +61,9 @@ def deliver_event(
 def integration_status(
     config: dict[str, Any], http: gateway.HttpClient, integration: gateway.IntegrationRef
 ) -> list[gateway.StatusCheck]:
-    """For each mapping, whether a LaunchDarkly metric counts the imported errors."""
-    return metrics.status_checks(config, http)
+    """For each mapping, whether its LaunchDarkly project and environment exist, and whether a
+    LaunchDarkly metric counts the imported errors."""
+    return projects.mapping_checks(config, http) + metrics.status_checks(config, http)
 
 
 @gateway.hooks.integration_action
