@@ -1,4 +1,4 @@
-"""The record of admin actions: what was done, to what, and where it came from (``api`` or ``ui``).
+"""The record of admin actions: what was done, to what, and where it came from (``api``, ``ui`` or ``cli``).
 
 Each action is one line on the ``gateway.audit`` logger. Secrets never appear: callers pass ids,
 names and counts only.
@@ -11,7 +11,7 @@ from typing import Any
 
 log = logging.getLogger("gateway.audit")
 
-ORIGINS = ("api", "ui")
+ORIGINS = frozenset({"api", "ui", "cli"})
 
 
 def record(what: str, origin: str, /, **details: Any) -> None:

@@ -119,11 +119,25 @@ class IntegrationService:
     # writing -----------------------------------------------------------------------------------
 
     def create(self, data: dict[str, Any]) -> IntegrationRow:
+        plugin, config, policy = self.check_new(data)
+        plain, sealed = self._split(plugin, config)
+        row = self.db.integrations.create(
+            plugin=plugin.key, name=data["name"], enabled=data.get("enabled", True),
+            config=plain, secrets=sealed, policy=list(policy),
+        )
+        self.changed()
+        return row
+
+    def check_new(self, data: dict[str, Any], *, with_config: bool = True) -> tuple[LoadedPlugin, dict[str, Any], Any]:
+        """The plugin, config and policy of a new integration, each checked; :class:`InvalidInput`
+        with every error of the config and the policy together (``with_config=False`` leaves the
+        config out, when it is known to be wrong already)."""
         plugin = self._plugin(data.get("plugin"))
         config = data.get("config") or {}
         errors: dict[str, list[str]] = {}
         try:
-            self.load_config(plugin, config)
+            if with_config:
+                self.load_config(plugin, config)
         except InvalidInput as exc:
             errors.update(exc.errors)
         policy = data.get("policy")
@@ -135,17 +149,12 @@ class IntegrationService:
             errors.update(exc.errors)
         if errors:
             raise InvalidInput(errors)
-        plain, sealed = self._split(plugin, config)
-        row = self.db.integrations.create(
-            plugin=plugin.key, name=data["name"], enabled=data.get("enabled", True),
-            config=plain, secrets=sealed, policy=list(policy),
-        )
-        self.changed()
-        return row
+        return plugin, config, policy
 
-    def update(self, row: IntegrationRow, data: dict[str, Any]) -> IntegrationRow:
+    def update(self, row: IntegrationRow, data: dict[str, Any], *, check_only: bool = False) -> IntegrationRow:
         """Apply a partial update. ``config`` keys are merged into the stored config; a secret left
-        out, or sent back masked, keeps its stored value; a key set to null is removed."""
+        out, or sent back masked, keeps its stored value; a key set to null is removed. With
+        ``check_only`` nothing is written: only the errors are raised."""
         changes: dict[str, Any] = {}
         errors: dict[str, list[str]] = {}
         if "config" in data:
@@ -174,6 +183,8 @@ class IntegrationService:
             changes["policy"] = list(data["policy"]) if isinstance(data["policy"], list) else data["policy"]
         if errors:
             raise InvalidInput(errors)
+        if check_only:
+            return row
         for key in ("name", "enabled"):
             if key in data:
                 changes[key] = data[key]

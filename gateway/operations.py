@@ -36,17 +36,33 @@ def get_integration_or_404(state: GatewayState, integration_id: str) -> Integrat
     return row
 
 
-def _load(schema: marshmallow.Schema, data: dict[str, Any]) -> dict[str, Any]:
+def _load(schema: marshmallow.Schema, data: dict[str, Any], check_rest) -> dict[str, Any]:
+    """``data`` loaded by ``schema``. When its own fields are wrong, ``check_rest`` is still given the
+    plugin, config and policy it has, so that one answer names every error of the request."""
     try:
         return schema.load(data)
     except marshmallow.ValidationError as exc:
-        raise ApiError(400, "invalid integration", flatten_errors(exc.messages)) from None
+        errors = flatten_errors(exc.messages)
+    rest = {key: data[key] for key in ("plugin", "config", "policy")
+            if key in data and not any(path == key or path.startswith(key + ".") for path in errors)}
+    try:
+        check_rest(rest)
+    except InvalidInput as exc:
+        for path, messages in exc.errors.items():
+            errors.setdefault(path, []).extend(messages)
+    except ApiError:
+        pass  # the integration itself is gone: the request's own errors say enough
+    raise ApiError(400, "invalid integration", errors)
 
 
 # integrations ----------------------------------------------------------------------------------
 
 def create_integration(state: GatewayState, body: dict[str, Any], origin: str) -> IntegrationRow:
-    data = _load(IntegrationCreateSchema(), body)
+    def check_rest(rest: dict[str, Any]) -> None:
+        if "plugin" in rest:
+            state.integrations.check_new(rest, with_config="config" in rest or "config" not in body)
+
+    data = _load(IntegrationCreateSchema(), body, check_rest)
     try:
         row = state.integrations.create(data)
     except InvalidInput as exc:
@@ -57,7 +73,9 @@ def create_integration(state: GatewayState, body: dict[str, Any], origin: str) -
 
 def update_integration(state: GatewayState, integration_id: str, body: dict[str, Any], origin: str) -> IntegrationRow:
     row = get_integration_or_404(state, integration_id)
-    data = _load(IntegrationUpdateSchema(), body)
+    data = _load(IntegrationUpdateSchema(), body,
+                 lambda rest: state.integrations.update(row, {k: v for k, v in rest.items() if k != "plugin"},
+                                                        check_only=True))
     try:
         row = state.integrations.update(row, data)
     except InvalidInput as exc:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from .. import operations
 from ..api import serialize
 from ..checks import CheckError, run_action
 from ..status import integration_status
 from ..delivery.sample import CannotSend, send_test_event
 from ..plugins import MissingHook
+from ..responses import ApiError
 from ..state import get_state
 from ..store.base import now
 from ..store.deliveries import UnknownEvents
@@ -51,9 +53,9 @@ def add(plugin: str, name: str, config: str, policy: str | None, disabled: bool)
     data = {"plugin": plugin, "name": name, "enabled": not disabled,
             "config": parse_json_option(config, "--config"), "policy": parse_json_option(policy, "--policy")}
     try:
-        row = state.integrations.create(data)
-    except InvalidInput as exc:
-        fail_with_errors("invalid integration:", exc.errors)
+        row = operations.create_integration(state, data, "cli")
+    except ApiError as exc:
+        fail_with_errors(f"{exc.message}:", exc.errors or {})
     emit(serialize.integration(state, row))
 
 
