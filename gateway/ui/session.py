@@ -58,7 +58,9 @@ class UiSession:
 
 
 def _serializer(state: GatewayState) -> URLSafeTimedSerializer:
-    key = state.box.derive_key("ui-session:" + state.admin_token_hash)
+    # A node without the admin token (see gateway.node_agreement) signs with a key no browser holds:
+    # every session is refused, and sign-in fails as the API's token check does.
+    key = state.box.derive_key("ui-session:" + (state.admin_token_hash or "no-admin-token:" + secrets.token_hex(16)))
     return URLSafeTimedSerializer(key, salt="gateway-ui-session")
 
 
