@@ -50,3 +50,24 @@ def test_a_real_command_still_builds_the_instance(tmp_path):
                          timeout=60)
     assert run.returncode == 0, run.stderr
     assert (instance / "gateway.db").exists() and "admin API token" in run.stderr
+
+
+def test_the_help_shows_only_the_gateways_own_options(tmp_path):
+    env = {**os.environ, "GATEWAY_INSTANCE_PATH": str(tmp_path / "instance")}
+    run = subprocess.run([sys.executable, "-m", "gateway", "--help"], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    for flask_option in ("--app", "--env-file", "--debug", "python-dotenv"):
+        assert flask_option not in run.stdout, flask_option
+    assert "--version" in run.stdout and "--help" in run.stdout
+    refused = subprocess.run([sys.executable, "-m", "gateway", "--app", "other", "events", "list"], env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "No such option '--app'" in refused.stderr
+    assert not (tmp_path / "instance").exists()
+
+
+def test_flask_keeps_its_own_options_for_the_gateway_app(tmp_path):
+    env = {**os.environ, "GATEWAY_INSTANCE_PATH": str(tmp_path / "instance")}
+    run = subprocess.run([sys.executable, "-m", "flask", "--app", "gateway", "--help"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "--app" in run.stdout and "integrations" in run.stdout

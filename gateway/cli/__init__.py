@@ -41,6 +41,9 @@ def _create_app():
         raise SystemExit(1) from None
 
 
+FLASK_OPTIONS = frozenset({"app", "env_file", "debug"})
+
+
 class GatewayGroup(FlaskGroup):
     """Flask's command group, except that finding and listing commands never builds the app, and a
     database that cannot be used gives one clear line instead of a traceback.
@@ -50,6 +53,12 @@ class GatewayGroup(FlaskGroup):
     gateway's commands are registered on this group itself, so the app is built only when a
     command runs (``with_appcontext``).
     """
+
+    def __init__(self, **extra) -> None:
+        super().__init__(**extra)
+        # Flask's own options (--app, --env-file, --debug) mean nothing for this command: the app is
+        # the gateway, configured by GATEWAY_* settings. `flask --app gateway ...` still has them.
+        self.params = [p for p in self.params if p.name not in FLASK_OPTIONS]
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         self._load_plugin_commands()
