@@ -8,11 +8,17 @@ TESTS := tests plugins/dynatrace/tests plugins/sentry/tests examples/event-gatew
 
 .PHONY: install serve worker test bench bench-postgres screenshots
 
+# Quiet on purpose: setuptools' warnings about editable installs (PYTHONWARNINGS) and pip's progress
+# say nothing a user needs; what was installed and where is said in one line at the end.
+PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip --quiet --disable-pip-version-check
+
 $(BIN)/.installed: $(SETUP_FILES)
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet $(PACKAGES)
-	touch $@
+	@echo "Installing the gateway, its Dynatrace, Sentry and example plugins and the test tools into $(VENV)/ ..."
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) install --upgrade pip
+	@$(PIP) install $(PACKAGES)
+	@touch $@
+	@echo "Installed event-gateway $$($(BIN)/python -c 'from gateway.version import __version__; print(__version__)'). Its command is $(BIN)/event-gateway (or run 'source $(BIN)/activate' first)."
 
 install: $(BIN)/.installed
 
