@@ -5,7 +5,7 @@ everything a plugin may use. Plugins import nothing else from ``gateway``.
 """
 
 from .app import create_app
-from .declarations import DeliveryRef, EventSource, IntegrationRef, IntegrationType, StatusCheck
+from .declarations import Batching, BatchItem, DeliveryRef, EventSource, IntegrationRef, IntegrationType, StatusCheck
 from .events import Access, CustomProperty, Event, Member
 from .extension import EventGateway
 from .fields import Secret, TargetURL
@@ -21,6 +21,8 @@ from .version import __version__
 __all__ = [
     "PROJECT_NAME",
     "Access",
+    "BatchItem",
+    "Batching",
     "CustomProperty",
     "Delivered",
     "DeliveryRef",
