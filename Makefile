@@ -32,3 +32,4 @@ bench: install
 	$(BIN)/python bench/bench_intake.py
 	$(BIN)/python bench/bench_policy.py
 	$(BIN)/python bench/bench_delivery.py
+	$(BIN)/python bench/bench_sentry_batch.py
