@@ -66,7 +66,10 @@ class CheckRunner:
         """Run every check that is due; returns how many subjects were checked."""
         ran = 0
         at = now()
-        for active in self.state.integrations.enabled():
+        # Read the rows here rather than through IntegrationService.enabled(): its short cache serves
+        # the intake, and a read made here must not hold a list the intake then uses.
+        for row in self.state.db.integrations.list(enabled_only=True):
+            active = self.state.integrations.active(row)
             if self._stopping.is_set():
                 return ran
             if active.plugin is None or active.error:

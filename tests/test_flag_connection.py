@@ -324,3 +324,12 @@ def test_a_connection_stored_without_wiring_changes_neither_the_webhook_nor_the_
     other = fixture_bytes("launchdarkly/flag-rules-updated-staging.json")
     assert client.post("/webhooks/launchdarkly", data=other, content_type="application/json").status_code == 401
     assert signed(client, other, the_webhook(platform)["secret"]).status_code == 202
+
+
+def test_settings_left_out_of_a_later_connect_are_kept(client, platform):
+    statements = [{"effect": "allow", "resources": ["proj/checkout:env/*"], "actions": ["*"]}]
+    connect(client, platform, webhook_name="Gateway EU", webhook_tags=["eu"], webhook_statements=statements)
+    again = client.put(PATH, json={"public_url": "https://eu.example.com"}, headers=AUTH)
+    assert again.get_json()["webhook"]["changed"] == ["url"]
+    shown = client.get(PATH, headers=AUTH).get_json()["webhook"]
+    assert (shown["name"], shown["tags"], shown["statements"]) == ("Gateway EU", ["eu"], statements)

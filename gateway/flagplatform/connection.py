@@ -233,8 +233,11 @@ class ConnectionService:
         data = dict(data)
         if existing is not None and (data.get("api_token") is None or is_mask(data.get("api_token"))):
             data["api_token"] = existing.api_token  # left out or sent back masked: kept
-        if existing is not None:
-            for key, value in (("public_url", existing.public_url), ("api_url", existing.api_url)):
+        if existing is not None:  # what is left out stays as it was
+            for key, value in (("public_url", existing.public_url), ("api_url", existing.api_url),
+                               ("webhook_name", existing.webhook_name),
+                               ("webhook_tags", list(existing.webhook_tags)),
+                               ("webhook_statements", existing.webhook_statements)):
                 data.setdefault(key, value)
         token = set_private_targets_allowed(self.allow_private_targets)
         try:
