@@ -9,6 +9,9 @@ work queued by another process or node (``LISTEN``/``NOTIFY``, ``gateway/store/w
 nothing announces (a lease that ran out, work queued by a process on another database kind) is seen
 within that second.
 
+The deliveries of an integration whose plugin delivers in batches are gathered and handed over
+together (``gateway/delivery/batch.py``); the others are attempted one at a time.
+
 A heartbeat thread renews the leases the pool's workers hold every third of
 ``GATEWAY_LEASE_SECONDS``, so a lease can be short (a dead process's deliveries are taken again soon
 after it stops beating) while an attempt that runs long, but runs, keeps its lease. A housekeeping
