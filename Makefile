@@ -40,6 +40,7 @@ bench: install
 	$(BIN)/python bench/bench_delivery.py
 	$(BIN)/python bench/bench_author_path.py
 	$(BIN)/python bench/bench_strict_json.py
+	$(BIN)/python bench/bench_sentry_batch.py
 
 # The screenshots of docs/ui.md, taken by the browser tests in headless Chromium.
 screenshots: install

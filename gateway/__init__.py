@@ -6,7 +6,7 @@ everything a plugin may use. Plugins import nothing else from ``gateway`` (``gat
 
 from . import hooks
 from .app import create_app
-from .declarations import DeliveryRef, EventSource, IntegrationRef, IntegrationType, StatusCheck
+from .declarations import Batching, BatchItem, DeliveryRef, EventSource, IntegrationRef, IntegrationType, StatusCheck
 from .events import Access, CustomProperty, Event, Member
 from .extension import EventGateway
 from .fields import Secret, SecretURL, TargetURL
@@ -22,6 +22,8 @@ from .version import __version__
 __all__ = [
     "PROJECT_NAME",
     "Access",
+    "BatchItem",
+    "Batching",
     "CustomProperty",
     "Delivered",
     "DeliveryRef",

@@ -71,6 +71,32 @@ class DeliveryRef:
 
 
 @dataclass(frozen=True)
+class Batching:
+    """How a plugin that delivers in batches wants them gathered (answer of ``batch_limits``).
+
+    The core hands the plugin at most ``max_size`` due deliveries of one integration at once, and
+    holds the first of them at most ``max_delay`` seconds while it gathers more.
+    """
+
+    max_size: int
+    max_delay: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_size, int) or isinstance(self.max_size, bool) or self.max_size < 1:
+            raise ValueError(f"Batching.max_size must be a whole number of at least 1, got {self.max_size!r}")
+        if not isinstance(self.max_delay, (int, float)) or not 0 <= self.max_delay <= 60:
+            raise ValueError(f"Batching.max_delay must be between 0 and 60 seconds, got {self.max_delay!r}")
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One delivery of a batch handed to ``deliver_batch``: the event and the delivery."""
+
+    event: Event
+    delivery: DeliveryRef
+
+
+@dataclass(frozen=True)
 class StatusCheck:
     """One check of a configured integration a person should see (answer of ``integration_status``).
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, TypeVar
 
-from .declarations import DeliveryRef, EventSource, IntegrationRef, IntegrationType, StatusCheck
+from .declarations import Batching, BatchItem, DeliveryRef, EventSource, IntegrationRef, IntegrationType, StatusCheck
 from .events import Event
 from .http import HttpClient
 from .inbound import InboundRequest, Received
@@ -36,6 +36,15 @@ class CheckEventHook(Protocol):
 class DeliverEventHook(Protocol):
     def __call__(self, *, event: Event, config: dict[str, Any], http: HttpClient,
                  delivery: DeliveryRef) -> DeliveryResult: ...
+
+
+class BatchLimitsHook(Protocol):
+    def __call__(self, *, config: dict[str, Any], integration: IntegrationRef) -> Batching | None: ...
+
+
+class DeliverBatchHook(Protocol):
+    def __call__(self, *, items: list[BatchItem], config: dict[str, Any], http: HttpClient,
+                 integration: IntegrationRef) -> dict[str, DeliveryResult]: ...
 
 
 class ReceiveWebhookHook(Protocol):
@@ -61,6 +70,8 @@ _IntegrationType = TypeVar("_IntegrationType", bound=IntegrationTypeHook)
 _EventSource = TypeVar("_EventSource", bound=EventSourceHook)
 _CheckEvent = TypeVar("_CheckEvent", bound=CheckEventHook)
 _DeliverEvent = TypeVar("_DeliverEvent", bound=DeliverEventHook)
+_BatchLimits = TypeVar("_BatchLimits", bound=BatchLimitsHook)
+_DeliverBatch = TypeVar("_DeliverBatch", bound=DeliverBatchHook)
 _ReceiveWebhook = TypeVar("_ReceiveWebhook", bound=ReceiveWebhookHook)
 _IntegrationStatus = TypeVar("_IntegrationStatus", bound=IntegrationStatusHook)
 _IntegrationAction = TypeVar("_IntegrationAction", bound=IntegrationActionHook)
@@ -85,6 +96,16 @@ def check_event(function: _CheckEvent) -> _CheckEvent:
 def deliver_event(function: _DeliverEvent) -> _DeliverEvent:
     """Mark the ``deliver_event`` hook (``(event, config, http, delivery) -> Delivered | RetryLater | Failed``)."""
     return hookimpl(specname="deliver_event")(function)
+
+
+def batch_limits(function: _BatchLimits) -> _BatchLimits:
+    """Mark the ``batch_limits`` hook (``(config, integration) -> Batching | None``)."""
+    return hookimpl(specname="batch_limits")(function)
+
+
+def deliver_batch(function: _DeliverBatch) -> _DeliverBatch:
+    """Mark the ``deliver_batch`` hook (``(items, config, http, integration) -> {delivery id: outcome}``)."""
+    return hookimpl(specname="deliver_batch")(function)
 
 
 def receive_webhook(function: _ReceiveWebhook) -> _ReceiveWebhook:
@@ -114,6 +135,8 @@ PROTOCOLS: dict[str, type] = {
     "event_source": EventSourceHook,
     "check_event": CheckEventHook,
     "deliver_event": DeliverEventHook,
+    "batch_limits": BatchLimitsHook,
+    "deliver_batch": DeliverBatchHook,
     "receive_webhook": ReceiveWebhookHook,
     "integration_status": IntegrationStatusHook,
     "integration_action": IntegrationActionHook,

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .declarations import DeliveryRef, EventSource, IntegrationRef, IntegrationType, StatusCheck
+from .declarations import (
+    Batching, BatchItem, DeliveryRef, EventSource, IntegrationRef, IntegrationType, StatusCheck,
+)
 from .events import Event
 from .http import HttpClient
 from .inbound import InboundRequest, Received
@@ -55,6 +57,30 @@ def deliver_event(
     core's HTTP client (which records every attempt). Returns :class:`gateway.Delivered`,
     :class:`gateway.RetryLater` or :class:`gateway.Failed`. An exception counts as a retryable
     failure recorded with its message.
+    """
+
+
+@hookspec
+def batch_limits(config: dict[str, Any], integration: IntegrationRef) -> Batching | None:
+    """Whether this integration's deliveries go to ``deliver_batch``, and how they are gathered.
+
+    Returns :class:`gateway.Batching` (``max_size``, ``max_delay``) or None to deliver one at a time
+    through ``deliver_event``. Called by delivery workers with the integration's config; must not
+    make network calls. A plugin implements this and ``deliver_batch`` together, or neither.
+    """
+
+
+@hookspec
+def deliver_batch(
+    items: list[BatchItem], config: dict[str, Any], http: HttpClient, integration: IntegrationRef
+) -> dict[str, DeliveryResult]:
+    """Send several due deliveries of one integration at once.
+
+    ``items`` (at most ``batch_limits(...).max_size``) each carry an event and its delivery. Returns
+    an outcome per delivery, keyed by delivery id: :class:`gateway.Delivered`,
+    :class:`gateway.RetryLater` or :class:`gateway.Failed`. Each delivery keeps its own status and
+    attempt log; a delivery given no outcome is retried, an exception retries the whole batch.
+    Deliveries that are retried together come back together, alone, in one later call.
     """
 
 

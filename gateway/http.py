@@ -7,6 +7,7 @@ bounded excerpt of the answer, with every secret of the integration removed — 
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import json
 import time
@@ -43,6 +44,7 @@ class Exchange:
     duration_ms: float
     excerpt: str | None = None
     error: str | None = None
+    deliveries: tuple[str, ...] | None = None  # in a batch: the deliveries the request carried (None: all)
 
 
 class HttpResponse:
@@ -166,6 +168,7 @@ class HttpClient:
         self._secrets = [s for s in secrets if s]
         self._user_agent = user_agent
         self.exchanges: list[Exchange] = []
+        self._for: tuple[str, ...] | None = None
 
     def add_secrets(self, *values: str) -> None:
         """Also remove these values from what is recorded."""
@@ -180,10 +183,13 @@ class HttpClient:
         data: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, Any] | None = None,
+        deliveries: Iterable[str] | None = None,
     ) -> HttpResponse:
         """Send a request. Raises :class:`TransportError` when no answer came and
         :class:`gateway.TargetNotAllowed` when the target is forbidden; any answer, 4xx and 5xx
-        included, is returned."""
+        included, is returned. In ``deliver_batch``, ``deliveries`` names the deliveries the request
+        carries: the exchange is then recorded in their attempt logs only (by default, in all)."""
+        self._for = tuple(deliveries) if deliveries is not None else None
         all_headers = {"User-Agent": self._user_agent}
         all_headers.update(headers or {})
         prepared = requests.Request(
@@ -231,5 +237,13 @@ class HttpClient:
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
                 excerpt=excerpt,
                 error=error,
+                deliveries=self._for,
             )
         )
+
+    def exchanges_for(self, delivery_id: str) -> list[dict[str, Any]]:
+        """The exchanges of ``delivery_id``'s attempt: those made for it, or for no delivery in particular."""
+        return [
+            {k: v for k, v in dataclasses.asdict(e).items() if k != "deliveries"}
+            for e in self.exchanges if e.deliveries is None or delivery_id in e.deliveries
+        ]

@@ -23,9 +23,11 @@ SPEC_NAMES = frozenset(
     name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), f"{PROJECT_NAME}_spec")
 )
 INTEGRATION_HOOKS = frozenset(
-    {"check_event", "deliver_event", "receive_webhook", "integration_status", "integration_action", "test_event"}
+    {"check_event", "deliver_event", "receive_webhook", "integration_status", "integration_action", "test_event",
+     "batch_limits", "deliver_batch"}
 )
-OPTIONAL_HOOKS = ("receive_webhook", "integration_status", "integration_action", "test_event")
+OPTIONAL_HOOKS = ("receive_webhook", "integration_status", "integration_action", "test_event",
+                  "batch_limits", "deliver_batch")
 
 # Built-in behaviour, registered as ordinary plugins under these names. A plugin that declares a
 # source with the same key replaces the built-in one.
@@ -183,6 +185,8 @@ class PluginHost:
         else:
             if "deliver_event" not in impls:
                 raise PluginError("an integration plugin must implement 'deliver_event'")
+            if ("batch_limits" in impls) != ("deliver_batch" in impls):
+                raise PluginError("a plugin implements 'batch_limits' and 'deliver_batch' together, or neither")
             declaration = self._declare(impls["integration_type"], IntegrationType)
             self._check_integration(declaration)
             kind = "integration"

@@ -92,5 +92,6 @@ def test_plugins_api_lists_schema_and_hooks(client):
     assert recorder["config_schema"]["required"] == ["token"]
     assert recorder["default_policy"] == p.ALLOW_ALL_FLAGS
     assert recorder["optional_hooks"] == {"receive_webhook": False, "integration_status": False,
-                                          "integration_action": False, "test_event": False}
+                                          "integration_action": False, "test_event": False,
+                                          "batch_limits": False, "deliver_batch": False}
     assert "check_event" in recorder["hooks"]

@@ -79,6 +79,33 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
+def verdict_of(result: Any, key: str) -> Verdict:
+    """What a plugin's answer (``Delivered``, ``RetryLater``, ``Failed``, or anything else) comes to."""
+    if isinstance(result, Delivered):
+        details = dict(result.details or {})
+        warnings = [str(w) for w in (result.warnings or ())]
+        reason = result.summary or "delivered"
+        if warnings:
+            details["warnings"] = warnings
+            reason = f"{reason} (warning: {'; '.join(warnings)})"
+        return Verdict("delivered", reason, summary=result.summary or "delivered", details=details)
+    if isinstance(result, RetryLater):
+        return Verdict("retry", result.reason, after=result.after)
+    if isinstance(result, Failed):
+        return Verdict("failed", result.reason)
+    return Verdict("retry", f"plugin {key!r} returned {type(result).__name__}, "
+                            "not Delivered, RetryLater or Failed")
+
+
+def cleaned(verdict: Verdict, secrets: list[str]) -> Verdict:
+    """``verdict`` with every secret removed from its texts, and its texts clipped."""
+    verdict = dataclasses.replace(verdict, reason=_clip(redact(verdict.reason, secrets)),
+                                  summary=_clip(redact(verdict.summary, secrets)) if verdict.summary else None)
+    if verdict.details and verdict.details.get("warnings"):
+        verdict.details["warnings"] = [_clip(redact(w, secrets)) for w in verdict.details["warnings"]]
+    return verdict
+
+
 class Deliverer:
     """Makes the attempts of one worker, through one pooled HTTP session."""
 
@@ -115,11 +142,8 @@ class Deliverer:
                 log.exception("delivery %s: attempt %d failed before reaching the plugin", delivery.id, delivery.attempts)
             verdict = Verdict("retry", f"the gateway could not prepare the attempt: {type(exc).__name__}: {exc}")
         seconds = time.perf_counter() - started
-        verdict = dataclasses.replace(verdict, reason=_clip(redact(verdict.reason, secrets)),
-                                      summary=_clip(redact(verdict.summary, secrets)) if verdict.summary else None)
-        if verdict.details and verdict.details.get("warnings"):
-            verdict.details["warnings"] = [_clip(redact(w, secrets)) for w in verdict.details["warnings"]]
-        exchanges = [dataclasses.asdict(e) for e in client.exchanges] if client else []
+        verdict = cleaned(verdict, secrets)
+        exchanges = client.exchanges_for(delivery.id) if client else []
         return self._record(delivery, verdict, started_at, seconds, exchanges)
 
     def _active(self, delivery: DeliveryRow) -> ActiveIntegration | Verdict:
@@ -167,25 +191,13 @@ class Deliverer:
             log.warning("plugin %r raised in deliver_event for delivery %s: %s: %s", key, delivery.id,
                         type(exc).__name__, redact(str(exc), active.secret_values()))
             return Verdict("retry", f"plugin {key!r} raised {type(exc).__name__}: {exc}")
-        if isinstance(result, Delivered):
-            details = dict(result.details or {})
-            warnings = [str(w) for w in (result.warnings or ())]
-            reason = result.summary or "delivered"
-            if warnings:
-                details["warnings"] = warnings
-                reason = f"{reason} (warning: {'; '.join(warnings)})"
-            return Verdict("delivered", reason, summary=result.summary or "delivered", details=details)
-        if isinstance(result, RetryLater):
-            return Verdict("retry", result.reason, after=result.after)
-        if isinstance(result, Failed):
-            return Verdict("failed", result.reason)
-        return Verdict("retry", f"plugin {key!r} returned {type(result).__name__}, "
-                                "not Delivered, RetryLater or Failed")
+        return verdict_of(result, key)
 
-    def _record(self, delivery: DeliveryRow, verdict: Verdict, started_at: float, seconds: float,
-                exchanges: list[dict[str, Any]]) -> AttemptReport:
+    def status_after(self, delivery: DeliveryRow, verdict: Verdict, finished_at: float,
+                     delay: float | None = None) -> tuple[str, str, float | None]:
+        """The delivery's status, reason and next attempt time after an attempt that came to
+        ``verdict``. ``delay``: the schedule's wait to use (a batch retried together shares one)."""
         number = delivery.attempts
-        finished_at = self.clock()
         next_attempt_at = None
         if verdict.outcome == "delivered":
             status, reason = "delivered", verdict.reason
@@ -195,8 +207,16 @@ class Deliverer:
             status, reason = "dead", f"gave up after {number - delivery.schedule_start} attempts: {verdict.reason}"
         else:
             status, reason = "retrying", verdict.reason
-            next_attempt_at = finished_at + max(
-                verdict.after or 0.0, self.schedule.delay_after(number - delivery.schedule_start))
+            if delay is None:
+                delay = self.schedule.delay_after(number - delivery.schedule_start)
+            next_attempt_at = finished_at + max(verdict.after or 0.0, delay)
+        return status, reason, next_attempt_at
+
+    def _record(self, delivery: DeliveryRow, verdict: Verdict, started_at: float, seconds: float,
+                exchanges: list[dict[str, Any]]) -> AttemptReport:
+        number = delivery.attempts
+        finished_at = self.clock()
+        status, reason, next_attempt_at = self.status_after(delivery, verdict, finished_at)
         duration_ms = round(seconds * 1000, 3)
         attempt = NewAttempt(number=number, worker=self.worker_id, started_at=started_at, duration_ms=duration_ms,
                              outcome=verdict.outcome, reason=verdict.reason, http=exchanges)

@@ -9,6 +9,9 @@ work queued by another process or node (``LISTEN``/``NOTIFY``, ``gateway/store/w
 nothing announces (a lease that ran out, work queued by a process on another database kind) is seen
 within that second.
 
+The deliveries of an integration whose plugin delivers in batches are gathered and handed over
+together (``gateway/delivery/batch.py``); the others are attempted one at a time.
+
 A heartbeat thread renews the leases the pool's workers hold every third of
 ``GATEWAY_LEASE_SECONDS``, so a lease can be short (a dead process's deliveries are taken again soon
 after it stops beating) while an attempt that runs long, but runs, keeps its lease. A housekeeping
@@ -33,6 +36,7 @@ from ..state import GatewayState
 from ..store.base import now
 from ..store.deliveries import DeliveryRow
 from .attempt import Deliverer, default_worker_prefix
+from .batch import BatchDeliverer, BatchGatherer, BatchPlan, batch_plan
 from .schedule import RetrySchedule
 
 log = logging.getLogger(__name__)
@@ -154,6 +158,9 @@ class WorkerPool:
         lease = self.state.settings.lease_seconds
         deliverer = Deliverer(self.state, slot.worker_id, session=make_session(), schedule=self.schedule,
                               stopping=self._stopping)
+        batches = BatchDeliverer(deliverer)
+        gatherer = BatchGatherer(self.state, slot.worker_id, max_attempts=self.schedule.max_attempts,
+                                 stopping=self._stopping.is_set)
         batch_size = 1
         while not self._stopping.is_set():
             slot.heartbeat = time.time()
@@ -175,7 +182,69 @@ class WorkerPool:
                 self._wait_for_work()
                 continue
             batch_size = min(batch_size * 2, MAX_BATCH) if len(batch) == batch_size else 1
-            self._attempt_all(slot, deliverer, batch)
+            singles = self._attempt_batches(slot, batches, gatherer, batch)
+            self._attempt_all(slot, deliverer, singles)
+
+    def _attempt_batches(self, slot: WorkerSlot, batches: BatchDeliverer, gatherer: BatchGatherer,
+                         claimed: list[DeliveryRow]) -> list[DeliveryRow]:
+        """Attempt the deliveries of integrations that deliver in batches, gathering more of each;
+        returns the others, to be attempted one at a time."""
+        singles: list[DeliveryRow] = []
+        plans: dict[str, BatchPlan | None] = {}
+        held: dict[str, list[DeliveryRow]] = {}
+        for delivery in claimed:
+            try:
+                if delivery.integration_id not in plans:
+                    plans[delivery.integration_id] = batch_plan(self.state, delivery)
+            except Exception:
+                log.exception("worker %s could not tell whether delivery %s is delivered in a batch",
+                              slot.worker_id, delivery.id)
+                plans[delivery.integration_id] = None
+            if plans[delivery.integration_id] is None:
+                singles.append(delivery)
+            else:
+                held.setdefault(delivery.integration_id, []).append(delivery)
+        for integration_id, deliveries in held.items():
+            plan = plans[integration_id]
+            try:
+                retried = [d for d in deliveries if d.batch_id]
+                fresh = [d for d in deliveries if not d.batch_id]
+                if fresh:
+                    slot.current = fresh[0].id  # held while the batch gathers
+                    fresh, more_retried = gatherer.fill(fresh, plan)
+                    retried += more_retried
+                todo = gatherer.retried_batches(retried) + self._chunks(fresh, plan.limits.max_size)
+            except Exception:
+                log.exception("worker %s could not gather a batch; the deliveries it holds are put back",
+                              slot.worker_id)
+                self._release(slot)
+                self._stopping.wait(ERROR_PAUSE_SECONDS)
+                return []
+            for batch in todo:
+                if self._stopping.is_set():
+                    self._release(slot)
+                    return []
+                slot.current = batch[0].id
+                slot.heartbeat = time.time()
+                try:
+                    batches.attempt(batch, plan)
+                except Exception:
+                    log.exception("worker %s could not record its attempt of a batch of %d deliveries; the "
+                                  "lease will run out and they be taken again", slot.worker_id, len(batch))
+                    self._stopping.wait(ERROR_PAUSE_SECONDS)
+        slot.current = None
+        return singles
+
+    @staticmethod
+    def _chunks(deliveries: list[DeliveryRow], size: int) -> list[list[DeliveryRow]]:
+        return [deliveries[i:i + size] for i in range(0, len(deliveries), size)]
+
+    def _release(self, slot: WorkerSlot) -> None:
+        try:
+            self.state.db.deliveries.release([slot.worker_id], now())
+        except Exception:
+            log.exception("worker %s could not put back the deliveries it had not attempted; "
+                          "their lease will run out", slot.worker_id)
 
     def _pause(self, slot: WorkerSlot) -> None:
         """Wait while the database is unavailable (or until the pool stops), beating meanwhile."""

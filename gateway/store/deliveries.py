@@ -66,6 +66,7 @@ class DeliveryRow:
     updated_at: float
     attempt_log: list[AttemptRow] = field(default_factory=list)
     schedule_start: int = 0  # attempts made before the last re-queue by hand
+    batch_id: str | None = None  # set while it waits to be retried with the rest of its batch
     # loaded with the delivery by claim and take, for the attempt
     event: EventRow | None = None
     integration: IntegrationRow | None = None
@@ -75,7 +76,7 @@ def _delivery(row, attempt_log=()) -> DeliveryRow:
     return DeliveryRow(
         id=row.id, event_id=row.event_id, integration_id=row.integration_id,
         integration_name=row.integration_name, plugin=row.plugin, status=row.status,
-        reason=row.reason, attempts=row.attempts, schedule_start=row.schedule_start,
+        reason=row.reason, attempts=row.attempts, schedule_start=row.schedule_start, batch_id=row.batch_id,
         next_attempt_at=row.next_attempt_at,
         lease_owner=row.lease_owner, lease_expires_at=row.lease_expires_at, summary=row.summary,
         details=loads(row.details), created_at=row.created_at, updated_at=row.updated_at,
@@ -104,6 +105,20 @@ class NewAttempt:
     outcome: str
     reason: str
     http: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """One delivery of a batch, as :meth:`DeliveryStore.finish_many` records it."""
+
+    delivery_id: str
+    attempt: NewAttempt
+    status: str
+    reason: str
+    next_attempt_at: float | None = None
+    summary: str | None = None
+    details: dict[str, Any] | None = None
+    batch_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -227,6 +242,9 @@ _FINISH = (update(deliveries)
                    next_attempt_at=bindparam("next_attempt_at"), summary=bindparam("new_summary"),
                    details=bindparam("new_details"), lease_owner=None, lease_expires_at=None,
                    updated_at=bindparam("now")))
+
+
+_FINISH_IN_BATCH = _FINISH.values(batch_id=bindparam("new_batch_id"))
 
 
 def _prefixed(row, table, prefix: str) -> SimpleNamespace:
@@ -390,6 +408,46 @@ class DeliveryStore(Repository):
 
         # Workers finishing at the same time share a commit; each returns once its own is durable.
         return group_commit(self.engine).run(write)
+
+    def finish_many(self, worker_id: str, finished: builtins.list[Finished], now: float) -> builtins.list[bool]:
+        """:meth:`finish` for the deliveries of one batch, in one transaction: each attempt recorded,
+        each delivery moved to its own status (and, when it is to be retried with others of its
+        batch, given their ``batch_id``). Returns, in order, whether each delivery was updated."""
+        def write(connection: Connection) -> builtins.list[bool]:
+            if not finished:
+                return []
+            connection.execute(_RECORD_ATTEMPT, [{
+                "delivery_id": f.delivery_id, "number": f.attempt.number, "worker": f.attempt.worker,
+                "started_at": f.attempt.started_at, "duration_ms": f.attempt.duration_ms,
+                "outcome": f.attempt.outcome, "reason": f.attempt.reason, "http": dumps(f.attempt.http),
+            } for f in finished])
+            applied = []
+            for f in finished:
+                result = connection.execute(_FINISH_IN_BATCH, {
+                    "delivery_id": f.delivery_id, "worker_id": worker_id, "new_status": f.status,
+                    "new_reason": f.reason, "next_attempt_at": f.next_attempt_at, "new_summary": f.summary,
+                    "new_details": dumps(f.details) if f.details is not None else None, "now": now,
+                    "new_batch_id": f.batch_id,
+                })
+                applied.append(bool(result.rowcount))
+            return applied
+
+        return group_commit(self.engine).run(write)
+
+    def claim_batch(self, batch_id: str, worker_id: str, lease_seconds: float, now: float,
+                    exclude: builtins.list[str] = ()) -> builtins.list[DeliveryRow]:
+        """Take the queued deliveries of ``batch_id`` (due or not: they were retried together and
+        are due together) for ``worker_id``, leaving out ``exclude`` (those it holds already)."""
+        def claim() -> builtins.list[DeliveryRow]:
+            with writing(self.engine) as connection:
+                query = _LOADED.where(deliveries.c.batch_id == batch_id, deliveries.c.status.in_(QUEUED))
+                if self.engine.dialect.name != "sqlite":  # SQLite: the transaction holds the write lock
+                    query = query.with_for_update(skip_locked=True, of=deliveries)
+                rows = connection.execute(query).all()
+                chosen = [_loaded(row) for row in rows if row.id not in set(exclude)]
+                return self._take(connection, chosen, worker_id, now + lease_seconds, now)
+
+        return retrying(claim)
 
     def renew(self, worker_ids: builtins.list[str], until: float) -> int:
         """Extend the leases the given workers hold to ``until``; returns how many."""
@@ -571,7 +629,7 @@ class DeliveryStore(Repository):
 
 def _requeue_values(now: float, reason: str) -> dict[str, Any]:
     return dict(status="pending", next_attempt_at=now, reason=reason, summary=None, details=None,
-                lease_owner=None, lease_expires_at=None, updated_at=now,
+                lease_owner=None, lease_expires_at=None, updated_at=now, batch_id=None,
                 schedule_start=deliveries.c.attempts)  # a fresh retry schedule from here
 
 

@@ -76,10 +76,13 @@ deliveries = Table(
     Column("details", Text),  # JSON
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # deliveries a plugin's deliver_batch retried together share this id, and are attempted together
+    Column("batch_id", String(36)),
     # also serves look-ups by event_id (its leading column)
     UniqueConstraint("event_id", "integration_id", name="uq_deliveries_event_integration"),
     Index("ix_deliveries_due", "status", "next_attempt_at"),
     Index("ix_deliveries_integration", "integration_id", "status", "updated_at"),
+    Index("ix_deliveries_batch", "batch_id"),
 )
 
 attempts = Table(

@@ -70,8 +70,10 @@ def token_check(http: HttpClient, settings: Settings, now: datetime) -> tuple[St
         return StatusCheck(TOKEN, "error", f"Dynatrace answered 404 to the token lookup{_said(response)}: the "
                            "url is not a Dynatrace environment's base URL"), None
     if not response.ok:
-        state = "warning" if response.is_retryable else "error"
-        return StatusCheck(TOKEN, state, f"Dynatrace answered {response.status_code} to the token lookup"
+        if response.is_retryable:
+            return StatusCheck(TOKEN, "warning", f"Dynatrace answered {response.status_code} to the token lookup"
+                               f"{_said(response)}"), None
+        return StatusCheck(TOKEN, "error", f"Dynatrace answered {response.status_code} to the token lookup"
                            f"{_said(response)}"), None
     try:
         body = response.json()

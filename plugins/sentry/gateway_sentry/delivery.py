@@ -53,10 +53,10 @@ def deliver(
             f"LaunchDarkly answered {response.status_code} ({error_detail(response)}); will retry",
             after=response.retry_after,
         )
-    return gateway.Failed(_failure_reason(response, mapping))
+    return gateway.Failed(failure_reason(response, mapping))
 
 
-def _failure_reason(response: gateway.HttpResponse, mapping: Mapping) -> str:
+def failure_reason(response: gateway.HttpResponse, mapping: Mapping) -> str:
     status, detail = response.status_code, error_detail(response)
     environment = f"{mapping.ld_project}/{mapping.ld_environment}"
     if status == 400:

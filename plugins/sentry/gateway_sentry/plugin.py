@@ -6,7 +6,7 @@ from typing import Any
 
 import gateway
 
-from . import metrics, policy, projects
+from . import batch, metrics, policy, projects
 from .delivery import deliver
 from .receive import read_webhook
 from .schema import SentryConfigSchema
@@ -55,6 +55,23 @@ def deliver_event(
 ) -> gateway.DeliveryResult:
     """Import the error into the mapped LaunchDarkly environment."""
     return deliver(event, config, http, delivery)
+
+
+@gateway.hooks.batch_limits
+def batch_limits(config: dict[str, Any], integration: gateway.IntegrationRef) -> gateway.Batching | None:
+    """Errors are imported in batches of ``batch_size``, gathered for ``batch_delay_seconds``."""
+    return batch.batch_limits(config)
+
+
+@gateway.hooks.deliver_batch
+def deliver_batch(
+    items: list[gateway.BatchItem],
+    config: dict[str, Any],
+    http: gateway.HttpClient,
+    integration: gateway.IntegrationRef,
+) -> dict[str, gateway.DeliveryResult]:
+    """Import many errors per request, per LaunchDarkly project and environment."""
+    return batch.deliver_batch(items, config, http)
 
 
 @gateway.hooks.integration_status

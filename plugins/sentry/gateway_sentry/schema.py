@@ -11,6 +11,10 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 DEFAULT_EVENT_KEY = "sentry-errors"
 DEFAULT_EVENTS_URL = "https://events.launchdarkly.com"
 DEFAULT_API_URL = "https://app.launchdarkly.com"
+DEFAULT_BATCH_SIZE = 100
+MAX_BATCH_SIZE = 1000
+DEFAULT_BATCH_DELAY_SECONDS = 1.0
+MAX_BATCH_DELAY_SECONDS = 10.0
 
 _SENTRY_ID = re.compile(r"[0-9]+")
 _SENTRY_SLUG = re.compile(r"[a-z0-9_-]+")
@@ -124,6 +128,24 @@ class SentryConfigSchema(Schema):
     api_url = gateway.TargetURL(
         load_default=DEFAULT_API_URL,
         metadata={"description": "Base URL of the LaunchDarkly REST API (metrics)."},
+    )
+    batch_size = fields.Integer(
+        load_default=DEFAULT_BATCH_SIZE,
+        strict=True,
+        validate=validate.Range(min=1, max=MAX_BATCH_SIZE),
+        metadata={
+            "description": "At most this many errors are imported per request, grouped by LaunchDarkly "
+            f"project and environment (1 to {MAX_BATCH_SIZE}; 1 sends one request per error)."
+        },
+    )
+    batch_delay_seconds = fields.Float(
+        load_default=DEFAULT_BATCH_DELAY_SECONDS,
+        allow_nan=False,
+        validate=validate.Range(min=0, max=MAX_BATCH_DELAY_SECONDS),
+        metadata={
+            "description": "How long an error may wait for others to share its request, in seconds "
+            f"(0 to {MAX_BATCH_DELAY_SECONDS:g}). Under a burst requests fill at once and none waits."
+        },
     )
 
     @validates_schema

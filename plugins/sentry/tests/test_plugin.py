@@ -32,6 +32,8 @@ def test_hooks_match_the_gateway_hookspecs():
         "receive_webhook",
         "check_event",
         "deliver_event",
+        "batch_limits",
+        "deliver_batch",
         "integration_status",
         "integration_action",
     }

@@ -70,6 +70,16 @@ REASON_FRAGMENTS = [
     "may not create metrics in project",
     "already has a metric with key",
     "unknown action",
+    # batches
+    "in a request of",
+    # sentry-flags
+    "Sentry refused the signature",
+    "Sentry has no change-tracking webhook at webhook_url",
+    "Sentry refused the payload as invalid",
+    "check webhook_url",
+    "webhook_url may not be sent to",
+    "not a flag change",
+    "use the generic format",
 ]
 
 
