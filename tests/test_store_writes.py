@@ -138,7 +138,7 @@ def test_a_transaction_the_database_ended_fails_the_whole_batch(db):
         connection.exec_driver_sql("ROLLBACK")  # what SQLite does by itself on SQLITE_IOERR or SQLITE_FULL
         raise exc.OperationalError("INSERT", {}, sqlite3.OperationalError("disk I/O error"))
 
-    batch = [_Job(fine("before")), _Job(disk_io_error), _Job(fine("after"))]
+    batch = [_Job(fine("before"), "1"), _Job(disk_io_error, "2"), _Job(fine("after"), "3")]
     GroupCommit(db.engine)._lead(batch)
     assert all(job.done and job.error is not None and job.value is None for job in batch)
     assert batch[2].error is batch[0].error and batch[1].error is batch[0].error
@@ -158,8 +158,8 @@ def test_a_connection_lost_mid_batch_fails_the_whole_batch_with_its_error(db):
         connection.invalidate()
         raise exc.OperationalError("INSERT", {}, sqlite3.OperationalError("unable to open database file"))
 
-    batch = [_Job(lambda c: c.execute(insert(items).values(name="before"))), _Job(lost),
-             _Job(lambda c: c.execute(insert(items).values(name="after")))]
+    batch = [_Job(lambda c: c.execute(insert(items).values(name="before")), "1"), _Job(lost, "2"),
+             _Job(lambda c: c.execute(insert(items).values(name="after")), "3")]
     GroupCommit(db.engine)._lead(batch)
     assert [unavailable(job.error).reason for job in batch] == ["unreachable"] * 3
     assert count(db) == 0
