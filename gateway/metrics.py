@@ -94,8 +94,9 @@ class ChecksCollector:
     def collect(self) -> Iterator[GaugeMetricFamily]:
         try:
             gauges = self._gauges()
-        except Exception as exc:
-            log.warning("check metrics unavailable: %s: %s", type(exc).__name__, exc)
+        except Exception as exc:  # as for the queue gauges: an outage is logged once, by the watch
+            level = logging.DEBUG if unavailable(exc) is not None else logging.WARNING
+            log.log(level, "check metrics unavailable: %s: %s", type(exc).__name__, exc)
             return
         state, stamp = self._families()
         for gauge in gauges:

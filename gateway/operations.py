@@ -12,6 +12,7 @@ from . import audit
 from .api.schemas import IntegrationCreateSchema, IntegrationUpdateSchema
 from .checks import CheckError, run_action
 from .status import integration_status as stored_status
+from .status import run_integration_checks
 from .decisions import decide
 from .delivery.sample import CannotSend, TestSend, send_test_event
 from .events import Access, Event
@@ -115,6 +116,12 @@ def integration_action(state: GatewayState, integration_id: str, action: str, pa
                      result=f"refused ({exc.status})")
         raise ApiError(exc.status, exc.message) from None
     audit.record("integration.action", origin, integration=integration_id, action=action, result="done")
+    # The action changed what the checks look at: store fresh results, so that the status served
+    # next (API, UI, metrics) shows its effect rather than the state before it.
+    try:
+        run_integration_checks(state, active)
+    except CheckError:
+        pass  # the checks cannot run now; the background checks will try again
     return message
 
 

@@ -187,12 +187,13 @@ def test_sentry_mappings_as_rows_one_red_until_create_metric_makes_it_green(brow
 
     expect(page.get_by_role("heading", name="Sentry browser")).to_be_visible()
     checks = page.locator("li.check-item")
-    expect(checks).to_have_count(2)
+    expect(checks).to_have_count(4)  # per mapping: its environment exists, and its metric
     red = page.locator("li.check-item.state-error")
     expect(red).to_have_count(1)
     expect(red).to_contain_text("payments")
     expect(red.locator(".badge")).to_have_text("red")
-    expect(page.locator("li.check-item.state-ok")).to_contain_text("shop")
+    expect(page.locator("li.check-item.state-ok")).to_have_count(3)
+    expect(page.locator("li.check-item.state-ok").filter(has_text="metric for Sentry")).to_contain_text("shop")
     expect(page.locator("#webhook-url")).to_have_value(f"{gateway.url}/webhooks/integrations/{page.url.rsplit('/', 1)[1]}")
     content = page.content()
     assert SENTRY_SECRET not in content and LD_TOKEN not in content
@@ -201,7 +202,7 @@ def test_sentry_mappings_as_rows_one_red_until_create_metric_makes_it_green(brow
     red.get_by_role("button", name="Create metric in payments").click()
     expect(page.get_by_role("status").filter(has_text="created custom conversion metric")).to_be_visible()
     expect(page.locator("li.check-item.state-error")).to_have_count(0)
-    expect(page.locator("li.check-item.state-ok")).to_have_count(2)
+    expect(page.locator("li.check-item.state-ok")).to_have_count(4)
     [created] = flag_platform.metrics.metrics["payments"]
     assert created["eventKey"] == "sentry-errors"
     posts = [r for r in flag_platform.received("/api/v2/metrics/payments") if r.method == "POST"]
@@ -290,8 +291,8 @@ def test_without_javascript_rows_are_added_by_sending_the_form_and_the_integrati
         page.locator("#f-config-api_url").fill(flag_platform.url)
         page.get_by_role("button", name="Create integration").click()
         expect(page.get_by_role("heading", name="Sentry without script")).to_be_visible()
-        expect(page.locator("li.check-item")).to_have_count(2)
-        expect(page.locator("li.check-item.state-ok")).to_have_count(2)  # project shop has the metric
+        expect(page.locator("li.check-item")).to_have_count(4)
+        expect(page.locator("li.check-item.state-ok")).to_have_count(4)  # project shop has the metric
         stored = gateway.admin("GET", "/api/v1/integrations").json()["items"]
         [mine] = [i for i in stored if i["name"] == "Sentry without script"]
         assert [(m["sentry_environment"], m["ld_environment"]) for m in mine["config"]["environment_mappings"]] == [

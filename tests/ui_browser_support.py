@@ -79,7 +79,8 @@ def screenshot(page, name: str, full_page: bool = True) -> None:
 
 
 class FakeFlagPlatform:
-    """The flag platform's metrics API (list per project, create) and its events import, on loopback."""
+    """The flag platform's metrics API (list per project, create), its projects (with their
+    environments) and its events import, on loopback."""
 
     def __init__(self, metrics: dict[str, list[dict]]):
         self.metrics = {project: list(items) for project, items in metrics.items()}
@@ -96,4 +97,11 @@ class FakeFlagPlatform:
             body = request.json()
             self.metrics.setdefault(match.group(1), []).append(body)
             return Reply(201, body)
+        project = re.fullmatch(r"/api/v2/projects/([^/]+)", path)
+        if project and request.method == "GET":  # each project of the metrics has production and staging
+            key = project.group(1)
+            if key not in self.metrics:
+                return Reply(404, {"code": "not_found", "message": "Unknown project"})
+            return Reply(200, {"key": key, "name": key.title(), "environments": {"items": [
+                {"key": "production", "name": "Production"}, {"key": "staging", "name": "Staging"}]}})
         return Reply(202, None)

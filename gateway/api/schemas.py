@@ -158,6 +158,8 @@ class DeliverySchema(Schema):
     next_attempt_at = fields.String(allow_none=True, required=True, metadata=TIME)
     summary = fields.String(allow_none=True, required=True)
     details = fields.Dict(allow_none=True, required=True)
+    warnings = fields.List(fields.String(), required=True, metadata={
+        "description": "what a person should know about a delivered event (a Sentry import no metric counts)"})
     created_at = fields.String(required=True, metadata=TIME)
     updated_at = fields.String(required=True, metadata=TIME)
     attempt_log = fields.List(fields.Nested(AttemptSchema), metadata={"description": "left out in lists"})
