@@ -29,5 +29,11 @@ def test_schemathesis_finds_nothing(tmp_path):
              "--no-color", "-H", f"Authorization: Bearer {gateway.admin_token}"],
             capture_output=True, text=True, timeout=600, cwd=tmp_path,
         )
+        document = gateway.admin("GET", "/api/v1/openapi.json").json()
     assert run.returncode == 0, run.stdout[-20000:] + run.stderr[-5000:]
-    assert "17/17" in run.stdout  # every operation of the document was tested
+    operations = sum(1 for path, item in document["paths"].items() for method in item
+                     if method in ("get", "put", "post", "patch", "delete")
+                     and not path.endswith("/openapi.json"))  # schemathesis leaves the document itself out
+    writes_of_the_connection = 4  # left out by the config: they call the flag platform's API
+    tested = operations - writes_of_the_connection
+    assert f"{tested}/{operations}" in run.stdout  # every other operation of the document was tested

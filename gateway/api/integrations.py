@@ -52,11 +52,9 @@ def refresh_param() -> bool:
     value = request.args.get("refresh")
     if value is None:
         return False
-    if value.lower() in ("1", "true", "yes"):
-        return True
-    if value.lower() in ("0", "false", "no", ""):
-        return False
-    raise ApiError(400, f"refresh must be 1 or 0, got {value!r}")
+    if value in ("0", "1"):
+        return value == "1"
+    raise ApiError(400, f"refresh must be 1 or 0, got {value!r}", {"refresh": ["must be 1 or 0"]})
 
 
 @bp.get("/integrations/<integration_id>/status")

@@ -81,9 +81,9 @@ class ConnectionSchema(Schema):
 
     api_token = Secret(required=True, validate=validate.Length(min=1),
                        metadata={"description": "API access token of the flag platform (write-only)"})
-    public_url = PublicURL(required=True, metadata={
+    public_url = PublicURL(required=True, validate=validate.Length(min=1), metadata={
         "description": "The gateway's public base URL; the webhook points at <public_url>/webhooks/launchdarkly"})
-    api_url = TargetURL(load_default=DEFAULT_API_URL, metadata={
+    api_url = TargetURL(load_default=DEFAULT_API_URL, validate=validate.Length(min=1), metadata={
         "description": "The flag platform's API base URL (another instance, or a test double)"})
     webhook_name = fields.String(load_default=DEFAULT_WEBHOOK_NAME, validate=validate.Length(min=1, max=200))
     webhook_tags = fields.List(fields.String(validate=validate.Length(min=1, max=64)),
