@@ -6,7 +6,7 @@ PACKAGES := -e '.[test]' -e plugins/dynatrace -e plugins/sentry -e examples/even
 SETUP_FILES := setup.cfg pyproject.toml plugins/dynatrace/setup.cfg plugins/sentry/setup.cfg examples/event-gateway-webhook/setup.cfg
 TESTS := tests plugins/dynatrace/tests plugins/sentry/tests examples/event-gateway-webhook/tests
 
-.PHONY: install serve worker test bench
+.PHONY: install serve worker test bench mutation
 
 $(BIN)/.installed: $(SETUP_FILES)
 	$(PYTHON) -m venv $(VENV)
@@ -29,3 +29,8 @@ bench: install
 	$(BIN)/python bench/bench_intake.py
 	$(BIN)/python bench/bench_policy.py
 	$(BIN)/python bench/bench_delivery.py
+
+# Mutation testing of the target guard, the signatures, the policy engine and the retry schedule
+# (slow: tens of minutes; not part of `make test`). Survivors must be listed in docs/mutation-survivors.md.
+mutation: install
+	$(BIN)/python tools/mutation.py

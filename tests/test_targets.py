@@ -244,6 +244,24 @@ def test_no_ipv6_address_that_python_thinks_non_global_is_public(number):
         assert why_not_public(ip) is not None
 
 
+NEAR_SPECIAL = [ipaddress.ip_network(n) for n in (
+    "0.0.0.0/7", "10.0.0.0/7", "100.0.0.0/8", "126.0.0.0/7", "169.254.0.0/15", "172.0.0.0/8", "192.0.0.0/16",
+    "192.168.0.0/15", "198.0.0.0/8", "203.0.0.0/16", "224.0.0.0/3",
+    "::/64", "64:ff9b::/32", "100::/56", "2001::/16", "2001:d00::/24", "3fff::/16", "5f00::/12", "fc00::/6",
+    "fe00::/9", "fe00::/7", "2002::/15",
+)]
+
+
+@given(st.sampled_from(NEAR_SPECIAL), st.integers(min_value=0, max_value=2**128 - 1))
+def test_near_special_ranges_no_address_python_thinks_non_global_is_public(network, number):
+    ip = network.network_address + number % network.num_addresses
+    if isinstance(ip, ipaddress.IPv6Address) and any(ip in net for net in EMBEDDING) \
+            and ip not in ipaddress.IPv6Network("::/127"):
+        return  # judged by the IPv4 address they carry (tested above)
+    if not ip.is_global or ip.is_multicast:
+        assert why_not_public(ip) is not None
+
+
 @given(st.sampled_from(EMBEDDING), st.integers(min_value=0, max_value=2**32 - 1))
 def test_an_embedded_ipv4_address_decides_for_the_ipv6_one(network, number):
     inner = ipaddress.IPv4Address(number)
@@ -487,3 +505,35 @@ def test_an_explicit_rule_wins_over_the_context_and_the_environment(monkeypatch,
     monkeypatch.setenv("GATEWAY_ALLOW_PRIVATE_TARGETS", "0")
     check_target_url("https://127.0.0.1/", allow_private=True)
     assert pin_target("https://127.0.0.1/", allow_private=True).addresses is None
+
+
+# --- whole messages ---------------------------------------------------------------------------
+
+HINT = ("the gateway sends only to public addresses, never to private, loopback or link-local ones "
+        "(GATEWAY_ALLOW_PRIVATE_TARGETS=1 allows them for local set-ups)")
+
+
+@pytest.mark.parametrize("url, resolved, message", [
+    ("https://10.0.0.1/", None, f"10.0.0.1 is private (10.0.0.0/8); {HINT}"),
+    ("https://tool.example/", ["::1"], f"tool.example resolves to ::1, loopback (::1/128); {HINT}"),
+    ("https://[64:ff9b::7f00:1]/", None,
+     f"64:ff9b::7f00:1 is NAT64 (64:ff9b::/96), carrying 127.0.0.1: loopback (127.0.0.0/8); {HINT}"),
+    ("https://api.localhost/", None, f"api.localhost names this machine (loopback: localhost and *.localhost); {HINT}"),
+    ("http://tool.example/", [PUBLIC_IP],
+     "'http://tool.example/' uses plain http://; use https:// (GATEWAY_ALLOW_PRIVATE_TARGETS=1 allows it for local set-ups)"),
+    ("https://x.invalid:70000/", None, "'https://x.invalid:70000/' is not a valid URL: port out of range 0-65535"),
+    ("ftp://tool.example/", None, "'ftp://tool.example/' is not an absolute http(s) URL"),
+])
+def test_whole_messages(dns, url, resolved, message):
+    if resolved:
+        dns["tool.example"] = resolved
+    with pytest.raises(TargetNotAllowed) as raised:
+        check_target_url(url)
+    assert str(raised.value) == message
+
+
+def test_check_resolved_target_pins_like_pin_target(dns):
+    dns["tool.example"] = [PUBLIC_IP]
+    assert targets.check_resolved_target("https://tool.example/").addresses == (PUBLIC_IP,)
+    with pytest.raises(TargetNotAllowed):
+        targets.check_resolved_target("https://127.0.0.1/", allow_private=False)
