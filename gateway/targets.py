@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 import requests
 
 from .addresses import IPAddress, parse_address, why_not_public
+from .settings import as_bool
 
 _allow_private: ContextVar[bool | None] = ContextVar("gateway_allow_private_targets", default=None)
 
-TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
 ALLOW_HINT = (
     "the gateway sends only to public addresses, never to private, loopback or link-local ones "
@@ -49,7 +49,7 @@ def private_targets_allowed() -> bool:
     ``GATEWAY_ALLOW_PRIVATE_TARGETS`` environment variable."""
     value = _allow_private.get()
     if value is None:
-        return os.environ.get("GATEWAY_ALLOW_PRIVATE_TARGETS", "").strip().lower() in TRUE_WORDS
+        return as_bool(os.environ.get("GATEWAY_ALLOW_PRIVATE_TARGETS"))
     return value
 
 
@@ -119,19 +119,17 @@ def parse_target(url: str) -> Target:
         prepared.prepare_url(url, None)
     except (requests.RequestException, ValueError, UnicodeError) as exc:
         raise _invalid(url, f"the host cannot be read ({exc})") from None
-    host = urlsplit(prepared.url).hostname or ""
-    zone_in_url = host.partition("%")[2]
+    zone_in_url = parts.hostname.partition("%")[2]
     if zone_in_url and (not zone_in_url.startswith("25") or len(zone_in_url) < 3):
-        raise _invalid(url, f"{host!r}: a zone id is written %25 and a name (RFC 6874)")
+        raise _invalid(url, f"{parts.hostname!r}: a zone id is written %25 and a name (RFC 6874)")
+    host = urlsplit(prepared.url).hostname
     ip: IPAddress | None = None
     zone: str | None = None
     try:
         ip, zone = parse_address(host)
     except ValueError:
-        if ":" in host or "[" in parts.netloc:
-            raise _invalid(url, f"{host!r} is not an IPv6 address") from None
-        labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
-        if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+        name = _without_final_dot(host)
+        if len(name) > 253 or not all(_LABEL.fullmatch(label) for label in name.split(".")):
             raise _invalid(url, f"{host!r} is not a host name or an IP address") from None
     else:
         host = str(ip)
@@ -139,9 +137,13 @@ def parse_target(url: str) -> Target:
                   explicit_port=port is not None, ip=ip, zone=zone)
 
 
+def _without_final_dot(host: str) -> str:
+    return host[:-1] if host.endswith(".") else host
+
+
 def is_localhost(host: str) -> bool:
     """``localhost`` and every ``*.localhost`` name: this machine, whatever DNS says (RFC 6761)."""
-    name = host.rstrip(".")
+    name = _without_final_dot(host)
     return name == "localhost" or name.endswith(".localhost")
 
 

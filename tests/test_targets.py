@@ -210,7 +210,8 @@ def test_legacy_and_bracketed_forms_are_read_as_the_resolver_reads_them(text, ad
     assert str(parse_address(text)[0]) == address
 
 
-@pytest.mark.parametrize("text", ["tool.example", "1.2.3.4.5", "0x", "256.256.256.256.1", "08.1", "example", "1e3", ":::"])
+@pytest.mark.parametrize("text", ["tool.example", "1.2.3.4.5", "0x", "256.256.256.256.1", "08.1", "example", "1e3", ":::",
+                                  "127.0.0.1 x", "127.1\tfoo", "0x7f.1 "])  # the C library would take these three
 def test_names_are_not_addresses(text):
     with pytest.raises(ValueError):
         parse_address(text)
@@ -398,6 +399,8 @@ def test_not_an_http_url_is_refused_whatever_the_setting(dns, url, allow_private
     ("https://-.exa$mple/", "host"),
     ("https://[tool.example]/", "IPv4 or IPv6 address"),
     ("https://[fe80::1%25]/", "a zone id is written %25 and a name"),
+    ("https://\u2603.example/", "the host cannot be read"),
+    ("https://exa%mple/", "the host cannot be read"),
     ("https://" + "a" * 64 + ".example/", "is not a host name"),
     ("https://" + "a." * 127 + "example/", "is not a host name"),
 ])
@@ -523,6 +526,15 @@ HINT = ("the gateway sends only to public addresses, never to private, loopback 
      "'http://tool.example/' uses plain http://; use https:// (GATEWAY_ALLOW_PRIVATE_TARGETS=1 allows it for local set-ups)"),
     ("https://x.invalid:70000/", None, "'https://x.invalid:70000/' is not a valid URL: port out of range 0-65535"),
     ("ftp://tool.example/", None, "'ftp://tool.example/' is not an absolute http(s) URL"),
+    ("https://a b/", None, "'https://a b/' is not a valid URL: it contains a space, a control character or a backslash"),
+    ("https://tool.example:0/", None,
+     "'https://tool.example:0/' is not a valid URL: port 0 cannot be connected to (use 1-65535)"),
+    ("https://[fe80::1%25]/", None,
+     "'https://[fe80::1%25]/' is not a valid URL: 'fe80::1%25': a zone id is written %25 and a name (RFC 6874)"),
+    ("https://tool.exa$mple/", None,
+     "'https://tool.exa$mple/' is not a valid URL: 'tool.exa$mple' is not a host name or an IP address"),
+    ("https://\u2603.example/", None, "'https://\u2603.example/' is not a valid URL: the host cannot be read "
+     "(Failed to parse: Name '\u2603' is not a valid IDNA label)"),
 ])
 def test_whole_messages(dns, url, resolved, message):
     if resolved:
@@ -537,3 +549,42 @@ def test_check_resolved_target_pins_like_pin_target(dns):
     assert targets.check_resolved_target("https://tool.example/").addresses == (PUBLIC_IP,)
     with pytest.raises(TargetNotAllowed):
         targets.check_resolved_target("https://127.0.0.1/", allow_private=False)
+
+
+def test_targets_and_pins_cannot_be_changed_once_checked(dns):
+    import dataclasses
+
+    dns["tool.example"] = [PUBLIC_IP]
+    pinned = pin_target("https://tool.example/")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        pinned.addresses = ("127.0.0.1",)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        pinned.target.host = "127.0.0.1"
+
+
+LABEL_63 = "a" * 63
+
+
+@pytest.mark.parametrize("host, readable", [
+    (".".join([LABEL_63] * 3 + ["b" * 61]), True),  # 253 characters: the longest name
+    (".".join([LABEL_63] * 3 + ["b" * 61]) + ".", True),  # ... with the root's dot
+    (".".join([LABEL_63] * 3 + ["b" * 62]), False),  # 254
+    ("tool.exampl$.", False),  # the final dot is dropped, not the last character of the name
+    ("tool.example$.", False),
+    ("tool.example..", False),
+    ("a", True), ("a.", True), ("tool.example.", True),
+])
+def test_the_length_and_labels_of_a_host_name(dns, host, readable):
+    if readable:
+        dns[host] = [PUBLIC_IP]
+        check_target_url(f"https://{host}/")
+    else:
+        with pytest.raises(InvalidTargetURL, match="is not a host name or an IP address"):
+            check_target_url(f"https://{host}/")
+
+
+@pytest.mark.parametrize("zone", ["x", "eth0", "25"])
+def test_a_zone_id_of_any_length_is_read_in_a_url(dns, zone):
+    target = parse_target(f"https://[fe80::1%25{zone}]/")
+    assert target.zone == zone and target.host == "fe80::1"
+    check_target_url(f"https://[fe80::1%25{zone}]/", allow_private=True)
