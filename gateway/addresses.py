@@ -68,7 +68,6 @@ def parse_address(text: str) -> tuple[IPAddress, str | None]:
     """``text`` as an IP address and its IPv6 zone id (None when it has none); ``ValueError`` when
     it is not an IP address. A zone id may be written ``%eth0`` or, in a URL, ``%25eth0``. IPv4
     in the legacy forms the resolver accepts (``127.1``, ``0x7f000001``) counts as an address too."""
-    text = text.strip("[]")
     if ":" in text:
         address, percent, zone = text.partition("%")
         if percent:

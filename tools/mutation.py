@@ -27,6 +27,7 @@ import argparse
 import ast
 import copy
 import os
+import queue
 import re
 import shutil
 import subprocess
@@ -46,7 +47,8 @@ TARGETS: dict[str, list[str]] = {
                            "tests/test_delivery_http.py"],
     "gateway/addresses.py": ["tests/test_targets.py", "tests/test_target_urls_api.py"],
     "gateway/signatures.py": ["tests/test_signatures.py", "plugins/sentry/tests/test_signature.py"],
-    "gateway/policy": ["tests/test_policy_globs.py", "tests/test_policy_engine.py", "tests/test_policy_properties.py",
+    "gateway/policy": ["tests/test_policy_globs.py", "tests/test_policy_accesses.py", "tests/test_policy_engine.py",
+                       "tests/test_policy_properties.py",
                        "tests/test_policy_api.py"],
     "gateway/delivery/schedule.py": ["tests/test_delivery_schedule.py"],
 }
@@ -290,8 +292,10 @@ def run(selected: list[str], jobs: int) -> int:
             modules.append((target, tests))
     _preload()
     slots = [WORK / f"slot{i}" for i in range(jobs)]
+    free: queue.Queue[Path] = queue.Queue()
     for slot in slots:
         _copy_project(slot)
+        free.put(slot)
     results: dict[str, list[tuple[Mutant, str]]] = {}
     baseline: dict[tuple[str, ...], float] = {}
     for path, tests in modules:
@@ -308,14 +312,15 @@ def run(selected: list[str], jobs: int) -> int:
         original = (ROOT / path).read_text()
 
         def attempt(numbered: tuple[int, Mutant]) -> tuple[Mutant, str]:
-            number, mutant = numbered
-            slot = slots[number % jobs] / "repo"
-            target = slot / mutant.path
+            _, mutant = numbered
+            slot = free.get()  # a copy no other run is using
+            target = slot / "repo" / mutant.path
             try:
                 target.write_text(mutated_source(mutant))
-                outcome, _ = _run_tests(slot, list(tests), timeout=limit)
+                outcome, _ = _run_tests(slot / "repo", list(tests), timeout=limit)
             finally:
                 target.write_text(original)
+                free.put(slot)
             return mutant, outcome
 
         outcomes = []
