@@ -47,7 +47,8 @@ TARGETS: dict[str, list[str]] = {
                            "tests/test_delivery_http.py"],
     "gateway/addresses.py": ["tests/test_targets.py", "tests/test_target_urls_api.py"],
     "gateway/signatures.py": ["tests/test_signatures.py", "plugins/sentry/tests/test_signature.py"],
-    "gateway/policy": ["tests/test_policy_globs.py", "tests/test_policy_accesses.py", "tests/test_policy_engine.py",
+    "gateway/policy": ["tests/test_policy_globs.py", "tests/test_policy_accesses.py", "tests/test_policy_engine_edges.py",
+                       "tests/test_policy_engine.py",
                        "tests/test_policy_properties.py",
                        "tests/test_policy_api.py"],
     "gateway/delivery/schedule.py": ["tests/test_delivery_schedule.py"],
@@ -278,7 +279,7 @@ def documented_survivors() -> set[str]:
     return set(re.findall(r"`(gateway/[^`]+)`", SURVIVORS_DOC.read_text()))
 
 
-def run(selected: list[str], jobs: int) -> int:
+def run(selected: list[str], jobs: int, work: Path = WORK) -> int:
     modules: list[tuple[str, list[str]]] = []
     for target, tests in TARGETS.items():
         if selected and not any(target.startswith(s.rstrip("/")) or s.startswith(target) for s in selected):
@@ -291,7 +292,7 @@ def run(selected: list[str], jobs: int) -> int:
         else:
             modules.append((target, tests))
     _preload()
-    slots = [WORK / f"slot{i}" for i in range(jobs)]
+    slots = [work / f"slot{i}" for i in range(jobs)]
     free: queue.Queue[Path] = queue.Queue()
     for slot in slots:
         _copy_project(slot)
@@ -334,10 +335,10 @@ def run(selected: list[str], jobs: int) -> int:
         results[path] = outcomes
         survived = sum(1 for _, o in outcomes if o == "survived")
         print(f"  killed {len(outcomes) - survived}, survived {survived}", flush=True)
-    return report(results)
+    return report(results, work)
 
 
-def report(results: dict[str, list[tuple[Mutant, str]]]) -> int:
+def report(results: dict[str, list[tuple[Mutant, str]]], work: Path = WORK) -> int:
     documented = documented_survivors()
     lines = ["# Mutation run", "", "| module | mutants | killed | timed out | survived | listed as equivalent |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
@@ -357,8 +358,8 @@ def report(results: dict[str, list[tuple[Mutant, str]]]) -> int:
                  f"| {total['listed']} |")
     lines += ["", "## Survivors not listed in docs/mutation-survivors.md", ""]
     lines += [f"- `{m.key}`" for m in undocumented] or ["none"]
-    WORK.mkdir(parents=True, exist_ok=True)
-    (WORK / "report.md").write_text("\n".join(lines) + "\n")
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "report.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 1 if undocumented else 0
 
@@ -368,6 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", help="only these modules or folders (default: all)")
     parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once (default 1)")
     parser.add_argument("--list", action="store_true", help="only list the mutants")
+    parser.add_argument("--work", type=Path, default=WORK, help=f"folder of the copies and the report (default {WORK})")
     args = parser.parse_args(argv)
     if args.list:
         for target in TARGETS:
@@ -376,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
                 for mutant in mutants_of(str(path.relative_to(ROOT))):
                     print(mutant.key)
         return 0
-    return run(args.modules, max(1, args.jobs))
+    return run(args.modules, max(1, args.jobs), args.work)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,55 @@
+"""Edges of the policy engine the mutation run showed untested: an unusable access followed by a
+usable one, reasons at the exact clipping and listing limits, decisions that cannot be changed."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import namedtuple
+
+import pytest
+
+from gateway.policy import Access, compile_policy
+
+FLAG = "proj/shop:env/production:flag/search"
+ALLOW_ALL = [{"effect": "allow", "resources": ["proj/*:env/*:flag/*"], "actions": ["*"]}]
+CoreAccess = namedtuple("CoreAccess", ["action", "resource"])
+
+
+@pytest.mark.parametrize("unusable", [
+    CoreAccess(None, FLAG),  # not a string
+    CoreAccess("updateOn", None),
+    CoreAccess("update\x00On", FLAG),
+    CoreAccess("updateOn", "proj/shop;a;b:env/production:flag/search"),  # inline tags, malformed
+])
+def test_an_unusable_access_does_not_hide_the_next_one(unusable):
+    decision = compile_policy(ALLOW_ALL).evaluate([unusable, Access("updateOn", FLAG)])
+    assert decision.allowed and decision.statement == 0
+    assert decision.reason == f"allowed by statement 0 (allow proj/*:env/*:flag/*) for updateOn on {FLAG}"
+
+
+def test_three_accesses_are_listed_without_a_remainder():
+    policy = compile_policy([{"effect": "allow", "resources": ["proj/none"], "actions": ["*"]}])
+    accesses = [Access("a", "proj/x"), Access("b", "proj/y"), Access("c", "proj/z")]
+    assert policy.evaluate(accesses).reason == (
+        "denied: no statement allows a on proj/x; b on proj/y; c on proj/z (statement 0 allows proj/none actions *)")
+    assert policy.evaluate([*accesses, Access("d", "proj/w")]).reason.endswith(
+        "c on proj/z; and 1 more accesses (statement 0 allows proj/none actions *)")
+
+
+def test_text_of_exactly_the_clip_length_is_kept_whole():
+    action = "a" * 160
+    resource = "proj/" + "k" * 156  # 161 characters: clipped
+    policy = compile_policy([{"effect": "allow", "resources": ["proj/*"], "actions": ["*"]}])
+    decision = policy.evaluate([Access(action, resource)])
+    assert decision.allowed
+    assert decision.reason == f"allowed by statement 0 (allow proj/*) for {action} on {resource[:157]}..."
+    exact = policy.evaluate([Access(action, "proj/" + "k" * 155)])
+    assert exact.reason.endswith(f"for {action} on proj/{'k' * 155}")
+
+
+def test_a_decision_and_a_policy_show_what_they_are():
+    policy = compile_policy(ALLOW_ALL + ALLOW_ALL)
+    assert repr(policy) == "<CompiledPolicy with 2 statements>"
+    decision = policy.evaluate([Access("updateOn", FLAG)])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        decision.allowed = False
