@@ -47,8 +47,9 @@ def test_jitter_spreads_retries():
 def test_attempts_run_out_at_the_end_of_the_schedule():
     schedule = RetrySchedule((0, 1, 2))
     assert [schedule.exhausted(n) for n in (1, 2, 3, 4)] == [False, False, True, True]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as raised:
         RetrySchedule(())
+    assert str(raised.value) == "a retry schedule needs at least one entry"
 
 
 class FixedRandom:

@@ -53,3 +53,11 @@ def test_a_decision_and_a_policy_show_what_they_are():
     decision = policy.evaluate([Access("updateOn", FLAG)])
     with pytest.raises(dataclasses.FrozenInstanceError):
         decision.allowed = False
+
+
+def test_the_allow_statements_named_in_a_denial_are_separated_clearly():
+    policy = compile_policy([{"effect": "allow", "resources": ["proj/a"], "actions": ["*"]},
+                             {"effect": "allow", "resources": ["proj/b"], "actions": ["updateOn"]}])
+    assert policy.evaluate([Access("x", "proj/c")]).reason == (
+        "denied: no statement allows x on proj/c "
+        "(statement 0 allows proj/a actions *; statement 1 allows proj/b actions updateOn)")
