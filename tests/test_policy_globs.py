@@ -12,6 +12,7 @@ from gateway.policy.globs import compile_glob, glob_to_regex, matches_everything
 @pytest.mark.parametrize("pattern, everything", [
     ("*", True), ("**", True), ("***", True),
     ("", False), ("a", False), ("a*", False), ("*a", False), ("* ", False), (" *", False), ("*?*", False),
+    ("X*", False), ("*X", False), ("X", False),
 ])
 def test_matches_everything(pattern, everything):
     assert matches_everything(pattern) is everything

@@ -48,6 +48,7 @@ TARGETS: dict[str, list[str]] = {
     "gateway/addresses.py": ["tests/test_targets.py", "tests/test_target_urls_api.py"],
     "gateway/signatures.py": ["tests/test_signatures.py", "plugins/sentry/tests/test_signature.py"],
     "gateway/policy": ["tests/test_policy_globs.py", "tests/test_policy_accesses.py", "tests/test_policy_engine_edges.py",
+                       "tests/test_policy_resource_types.py",
                        "tests/test_policy_engine.py",
                        "tests/test_policy_properties.py",
                        "tests/test_policy_api.py"],
