@@ -61,3 +61,35 @@ def test_the_allow_statements_named_in_a_denial_are_separated_clearly():
     assert policy.evaluate([Access("x", "proj/c")]).reason == (
         "denied: no statement allows x on proj/c "
         "(statement 0 allows proj/a actions *; statement 1 allows proj/b actions updateOn)")
+
+
+@pytest.mark.parametrize("action, shown", [(None, "NoneType"), (3, "int"), ("x\x00", '"x\x00"')])
+def test_an_unusable_action_is_named_in_the_reason(action, shown):
+    decision = compile_policy(ALLOW_ALL).evaluate([CoreAccess(action, FLAG)])
+    assert decision.reason == (f'denied: no statement allows {shown} on "{FLAG}" (not a valid action) '
+                               "(statement 0 allows proj/*:env/*:flag/* actions *)")
+
+
+def test_three_allow_statements_are_named_without_a_remainder():
+    policy = compile_policy([{"effect": "allow", "resources": [f"proj/{name}"], "actions": ["*"]} for name in "abc"])
+    assert policy.evaluate([Access("x", "proj/z")]).reason == (
+        "denied: no statement allows x on proj/z (statement 0 allows proj/a actions *; "
+        "statement 1 allows proj/b actions *; statement 2 allows proj/c actions *)")
+
+
+def test_a_specifier_shows_its_text():
+    from gateway.policy.specifiers import parse_specifier
+
+    assert repr(parse_specifier("proj/*:env/production")) == "ResourceSpecifier('proj/*:env/production')"
+
+
+@pytest.mark.parametrize("specifier, message", [
+    ("proj/x{;y}", 'braces in "proj/x{": property selectors go after ";", as in "env/*;{critical:true}"'),
+    ("proj/a/b", 'key "a/b" of "proj" contains "/"; separate scopes with ":", as in "proj/*:env/*"'),
+])
+def test_specifier_messages(specifier, message):
+    from gateway.policy import PolicyError
+
+    with pytest.raises(PolicyError) as raised:
+        compile_policy([{"effect": "allow", "resources": [specifier], "actions": ["*"]}])
+    assert raised.value.errors == {"policy[0].resources[0]": message}

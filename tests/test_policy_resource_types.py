@@ -46,3 +46,15 @@ def test_a_misplaced_type_is_told_its_usual_place(resource_type):
     with pytest.raises(PolicyError) as raised:
         compile_policy([{"effect": "allow", "resources": [f"{resource_type}/*"], "actions": ["*"]}])
     assert f'e.g. "{PLACES[resource_type][0]}{resource_type}/*"' in str(raised.value.errors)
+
+
+@pytest.mark.parametrize("specifier, message", [
+    ("experiment/*", '"experiment" cannot be the outermost scope: it belongs inside "env" or "proj", '
+                     'e.g. "proj/*:env/*:experiment/*"'),
+    ("proj/*:acct/*", '"acct" cannot be nested in "proj": it is a top-level resource, e.g. "acct/*"'),
+    ("proj/*:token/*", '"token" cannot be nested in "proj": it belongs inside "member", e.g. "member/*:token/*"'),
+])
+def test_placement_messages(specifier, message):
+    with pytest.raises(PolicyError) as raised:
+        compile_policy([{"effect": "allow", "resources": [specifier], "actions": ["*"]}])
+    assert message in str(raised.value.errors)
