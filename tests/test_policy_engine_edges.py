@@ -93,3 +93,25 @@ def test_specifier_messages(specifier, message):
     with pytest.raises(PolicyError) as raised:
         compile_policy([{"effect": "allow", "resources": [specifier], "actions": ["*"]}])
     assert raised.value.errors == {"policy[0].resources[0]": message}
+
+
+def test_every_entry_that_is_not_a_string_is_reported():
+    from gateway.policy import PolicyError
+
+    with pytest.raises(PolicyError) as raised:
+        compile_policy([{"effect": "allow", "resources": [1, "proj/*", [2], 2.5], "actions": ["*"]}])
+    assert raised.value.errors == {"policy[0].resources[0]": "must be a string, got number",
+                                   "policy[0].resources[2]": "must be a string, got list",
+                                   "policy[0].resources[3]": "must be a string, got number"}
+
+
+def test_three_resources_and_actions_are_described_without_a_remainder():
+    policy = compile_policy([{"effect": "allow", "resources": ["proj/a", "proj/b", "proj/c"], "actions": ["a", "b", "c"]}])
+    assert policy.describe(0) == "allows proj/a, proj/b, proj/c actions a, b, c"
+
+
+def test_json_kinds():
+    from gateway.policy.statements import json_kind
+
+    assert [json_kind(v) for v in ({}, [], "", True, 1, 1.5, None, b"")] == \
+        ["object", "list", "string", "boolean", "number", "number", "null", "bytes"]

@@ -280,7 +280,7 @@ def documented_survivors() -> set[str]:
     return set(re.findall(r"`(gateway/[^`]+)`", SURVIVORS_DOC.read_text()))
 
 
-def run(selected: list[str], jobs: int, work: Path = WORK) -> int:
+def run(selected: list[str], jobs: int, work: Path = WORK, keys: set[str] | None = None) -> int:
     modules: list[tuple[str, list[str]]] = []
     for target, tests in TARGETS.items():
         if selected and not any(target.startswith(s.rstrip("/")) or s.startswith(target) for s in selected):
@@ -308,7 +308,9 @@ def run(selected: list[str], jobs: int, work: Path = WORK) -> int:
                 print(f"the tests {' '.join(tests)} do not pass on the unchanged code: fix that first")
                 return 2
             baseline[key] = seconds
-        mutants = mutants_of(path)
+        mutants = [m for m in mutants_of(path) if keys is None or m.key in keys]
+        if not mutants:
+            continue
         limit = baseline[key] * 3 + 15
         print(f"{path}: {len(mutants)} mutants (tests take {baseline[key]:.1f}s)", flush=True)
         original = (ROOT / path).read_text()
@@ -370,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", help="only these modules or folders (default: all)")
     parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once (default 1)")
     parser.add_argument("--list", action="store_true", help="only list the mutants")
+    parser.add_argument("--keys", type=Path, help="only the mutants whose keys this file lists, one a line")
     parser.add_argument("--work", type=Path, default=WORK, help=f"folder of the copies and the report (default {WORK})")
     args = parser.parse_args(argv)
     if args.list:
@@ -379,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
                 for mutant in mutants_of(str(path.relative_to(ROOT))):
                     print(mutant.key)
         return 0
-    return run(args.modules, max(1, args.jobs), args.work)
+    keys = set(args.keys.read_text().split("\n")) - {""} if args.keys else None
+    return run(args.modules, max(1, args.jobs), args.work, keys)
 
 
 if __name__ == "__main__":
