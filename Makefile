@@ -6,7 +6,7 @@ PACKAGES := -e '.[test,postgres]' -e plugins/dynatrace -e plugins/sentry -e exam
 SETUP_FILES := setup.cfg pyproject.toml plugins/dynatrace/setup.cfg plugins/sentry/setup.cfg examples/event-gateway-webhook/setup.cfg
 TESTS := tests plugins/dynatrace/tests plugins/sentry/tests examples/event-gateway-webhook/tests
 
-.PHONY: install serve worker test bench bench-postgres screenshots
+.PHONY: install serve worker test bench bench-postgres screenshots mutation
 
 # Quiet on purpose: setuptools' warnings about editable installs (PYTHONWARNINGS) and pip's progress
 # say nothing a user needs; what was installed and where is said in one line at the end.
@@ -49,3 +49,8 @@ screenshots: install
 # Several processes on PostgreSQL (GATEWAY_BENCH_DATABASE_URL, else the local server); needs wrk.
 bench-postgres: install
 	$(BIN)/python bench/bench_postgres.py
+
+# Mutation testing of the target guard, the signatures, the policy engine and the retry schedule
+# (slow: tens of minutes; not part of `make test`). Survivors must be listed in docs/mutation-survivors.md.
+mutation: install
+	$(BIN)/python tools/mutation.py

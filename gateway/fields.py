@@ -28,7 +28,8 @@ def is_secret(field: fields.Field) -> bool:
 
 class TargetURL(fields.Url):
     """An absolute http(s) URL the gateway will send to. Refuses plain ``http://`` and private,
-    loopback and link-local addresses unless ``GATEWAY_ALLOW_PRIVATE_TARGETS=1``."""
+    loopback and link-local addresses unless ``GATEWAY_ALLOW_PRIVATE_TARGETS=1``, and a URL whose
+    host or port cannot be read always (docs/security.md)."""
 
     def __init__(self, **kwargs: Any):
         kwargs.setdefault("schemes", {"http", "https"})

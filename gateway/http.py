@@ -1,7 +1,8 @@
 """The HTTP client the core hands to plugins.
 
-It pools connections per host, applies connect and read timeouts, never follows redirects, refuses
-targets the guard forbids (:mod:`gateway.targets`), and records every exchange — method, URL and a
+It pools connections, applies connect and read timeouts, never follows redirects, refuses targets
+the guard forbids (:mod:`gateway.targets`) and connects only to the addresses it checked
+(:mod:`gateway.pinning`), and records every exchange — method, URL and a
 bounded excerpt of the answer, with every secret of the integration removed — for the attempt log.
 """
 
@@ -9,25 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
-import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
-from .targets import TargetNotAllowed, check_resolved_target
+from .pinning import mount_pinned, pin_request
+from .redaction import REDACTED, clean_url, redact  # noqa: F401 (redact and REDACTED: used from here)
+from .targets import TargetNotAllowed, pin_target
 
 EXCERPT_CHARS = 2000
 MAX_RESPONSE_BYTES = 1024 * 1024
 RETRY_AFTER_MIN = 1.0
 RETRY_AFTER_MAX = 6 * 3600.0
-REDACTED = "[redacted]"
-_MARKER = "REDACTEDc0ffee"
 
 
 class TransportError(Exception):
@@ -112,40 +111,12 @@ def _read_bounded(response: requests.Response) -> None:
 
 
 def make_session(pool_size: int = 10) -> requests.Session:
-    """A pooled session (one connection pool per host) for :class:`HttpClient`."""
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
+    """A pooled session (one connection pool per checked address) for :class:`HttpClient`: it
+    connects only to addresses the target guard checked (:mod:`gateway.pinning`) and ignores
+    proxy settings of the environment."""
+    session = mount_pinned(requests.Session(), pool_size)
     session.trust_env = False
     return session
-
-
-def _forms(secret: str) -> set[str]:
-    """A secret as it may appear in text: as is, URL-encoded, and escaped inside a JSON string."""
-    return {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret value replaced, in every form it may take there."""
-    forms = {form for s in secrets if s and len(s) >= 4 for form in _forms(s)}
-    for form in sorted(forms, key=len, reverse=True):
-        text = text.replace(form, REDACTED)
-    return text
-
-
-def clean_url(url: str, secrets: Iterable[str]) -> str:
-    """The URL for the log: user info dropped, secret values removed from path and query."""
-    secrets = list(secrets)
-    # first as sent: a URL that is itself a secret (SecretURL) matches only before its query is
-    # re-encoded; the marker is one that re-encoding leaves as it is
-    url = redact(url, secrets).replace(REDACTED, _MARKER)
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    query = urlencode(parse_qsl(parts.query, keep_blank_values=True))
-    return redact(urlunsplit((parts.scheme, netloc, parts.path, query, "")), secrets).replace(_MARKER, REDACTED)
 
 
 class HttpClient:
@@ -162,7 +133,7 @@ class HttpClient:
         secrets: Iterable[str] = (),
         user_agent: str = "event-gateway",
     ):
-        self._session = session
+        self._session = mount_pinned(session)
         self._timeout = (connect_timeout, read_timeout)
         self._allow_private = allow_private
         self._secrets = [s for s in secrets if s]
@@ -198,13 +169,14 @@ class HttpClient:
         logged_url = clean_url(prepared.url, self._secrets)
         started = time.perf_counter()
         try:
-            check_resolved_target(prepared.url, allow_private=self._allow_private)
+            pinned = pin_target(prepared.url, allow_private=self._allow_private)
         except TargetNotAllowed as exc:
             self._record(method, logged_url, None, started, error=f"refused: {exc}")
             raise
         except OSError as exc:
             self._record(method, logged_url, None, started, error=f"DNS: {exc}")
             raise TransportError(f"cannot resolve {urlsplit(url).hostname}: {exc}") from None
+        pin_request(prepared, pinned)  # connect to the addresses just checked, never resolve again
         try:
             response = self._session.send(prepared, timeout=self._timeout, allow_redirects=False, stream=True)
             _read_bounded(response)

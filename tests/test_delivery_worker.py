@@ -7,13 +7,13 @@ import threading
 
 import pytest
 import requests
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from gateway import Delivered, Failed, RetryLater, TargetNotAllowed, TransportError
 from gateway.delivery import Deliverer, WorkerPool
 from gateway.state import get_state
 from gateway.store.base import now
-from gateway.store.tables import deliveries
+from gateway.store.tables import attempts, deliveries
 from gateway.store.tables import integrations as integrations_table
 from gateway.testing import FakeService, Reply, wait_until
 
@@ -309,17 +309,33 @@ def test_running_attempt_keeps_its_lease(make_app, scripted):
 
 
 def test_housekeeping_prunes_old_records(make_app, scripted):
-    app = make_app({"GATEWAY_RETENTION_DAYS": "0", "GATEWAY_LEASE_SECONDS": "1"}, plugins=(("scripted", scripted),))
+    """With no retention, delivered and skipped records go with their events and attempts; dead and
+    queued ones stay."""
+    app = make_app({"GATEWAY_RETENTION_DAYS": "0", "GATEWAY_LEASE_SECONDS": "1", "GATEWAY_RETRY_SCHEDULE": "0"},
+                   plugins=(("scripted", scripted),))
     state = get_state(app)
     row = add(state)
-    event_id, delivery_id = queue_event(state, row.id, "e")
+    scripted.script = [lambda call: Failed("no") if call["source_id"] == "dead" else Delivered("ok")] * 2
+    delivered_event, delivered = queue_event(state, row.id, "delivered")
+    skipped_event, skipped = queue_event(state, row.id, "skipped", status="skipped")
+    queued_event, queued = queue_event(state, row.id, "queued", due=now() + 3600)
+    dead_event, dead = queue_event(state, row.id, "dead")
     pool = WorkerPool(state, 1, prefix="pruner", prune_interval=0.2)
     pool.start()
     try:
-        wait_until(lambda: state.db.deliveries.get(delivery_id) is None and state.db.events.get(event_id) is None,
+        wait_until(lambda: state.db.deliveries.get(dead) is not None and state.db.deliveries.get(dead).status == "dead"
+                   and state.db.deliveries.get(delivered) is None and state.db.deliveries.get(skipped) is None,
                    timeout=10, message="pruning")
+        pool._prune()  # one more pass, made after the dead delivery was recorded
     finally:
         pool.stop(grace=5)
+    assert state.db.events.get(delivered_event) is None and state.db.events.get(skipped_event) is None
+    with state.db.engine.connect() as connection:
+        left = connection.execute(select(attempts.c.delivery_id)).scalars().all()
+    assert left == [dead]  # the delivered one's attempt went with it
+    assert state.db.deliveries.get(queued).status == "pending" and state.db.events.get(queued_event) is not None
+    assert state.db.deliveries.get(dead).status == "dead" and state.db.events.get(dead_event) is not None
+    assert sorted(c["source_id"] for c in scripted.calls) == ["dead", "delivered"]
 
 
 def test_worker_health_in_healthz(dstate, dclient, pool):

@@ -124,11 +124,14 @@ def test_oversize_chunked_body_is_413(make_app):
 ])
 def test_bad_signature_is_401_and_nothing_stored(poster_factory, signature, message):
     poster = poster_factory({"GATEWAY_LAUNCHDARKLY_SECRET": SECRET})
+    add_integration(poster.client, "recorder", config={"token": "recorder-token-1234"})  # would get a delivery
     headers = {"X-LD-Signature": signature} if signature else {}
     code, answer = poster.post("/webhooks/launchdarkly", fixture_bytes(PROD), headers)
     assert code == 401
     assert message in answer["error"]
     assert stored_counts(poster.app) == (0, 0)
+    code, _ = poster.post("/webhooks/launchdarkly", fixture_bytes(PROD), {"X-LD-Signature": hmac_sha256_hex(SECRET, fixture_bytes(PROD))})
+    assert code == 202 and stored_counts(poster.app) == (1, 1)  # the same body, signed, is stored
 
 
 def test_signature_over_the_raw_body_is_accepted(poster_factory):

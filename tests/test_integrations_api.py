@@ -147,9 +147,28 @@ def test_secrets_are_encrypted_at_rest_and_never_in_answers_or_logs(app, client,
 
 
 def test_gateway_secret_key_setting_is_used(make_app, tmp_path):
-    app = make_app({"GATEWAY_SECRET_KEY": "a passphrase the operator chose"})
-    add_integration(app.test_client(), "recorder", config={"token": TOKEN})
+    """Secrets are sealed with the passphrase: not in the clear in the database, readable with the
+    same passphrase, not with another one nor with a generated key file."""
+    from gateway.crypto import SecretBox, SecretBoxError
+    from gateway.state import get_state
+
+    instance = tmp_path / "keyed"
+    app = make_app({"GATEWAY_SECRET_KEY": "a passphrase the operator chose"}, instance=instance)
+    created = add_integration(app.test_client(), "recorder", config={"token": TOKEN})
     assert not os.path.exists(os.path.join(app.instance_path, "secret.key"))
+    state = get_state(app)
+    row = state.db.integrations.get(created["id"])
+    assert TOKEN not in json.dumps(row.config) and TOKEN not in row.secrets
+    if state.settings.database_url.startswith("sqlite:///"):
+        state.db.dispose()
+        stored = b"".join(path.read_bytes() for path in instance.glob("gateway.db*"))
+        assert stored and TOKEN.encode() not in stored
+    assert SecretBox("a passphrase the operator chose", str(instance)).open(row.secrets) == {"token": TOKEN}
+    with pytest.raises(SecretBoxError):
+        SecretBox("another passphrase", str(instance)).open(row.secrets)
+    (tmp_path / "other-instance").mkdir()
+    with pytest.raises(SecretBoxError):
+        SecretBox(None, str(tmp_path / "other-instance")).open(row.secrets)
 
 
 def test_a_plugin_error_that_quotes_a_secret_is_redacted_in_reasons_and_logs(client, caplog):

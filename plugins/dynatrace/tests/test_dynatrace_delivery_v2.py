@@ -77,10 +77,13 @@ def test_one_entity_reads_as_one(dynatrace, staging_event, config, http):
     assert result.summary == "Dynatrace attached the event to 1 entity (correlation ids c1)"
 
 
-def test_managed_environment_url_keeps_its_path(dynatrace, production_event, config, http, answer):
-    url = "https://dynatrace.example.com/e/1a2b3c4d"
-    dynatrace.post(url + "/api/v2/events/ingest", status_code=201, text=answer("ingest-201-ok"))
+@pytest.mark.parametrize("url", ["https://dynatrace.example.com/e/1a2b3c4d", "https://dynatrace.example.com/e/1a2b3c4d/"])
+def test_managed_environment_url_keeps_its_path(dynatrace, production_event, config, http, answer, url):
+    dynatrace.post(requests_mock.ANY, status_code=201, text=answer("ingest-201-ok"))
     assert isinstance(deliver(production_event, {**config, "url": url}, http), Delivered)
+    assert [r.url for r in dynatrace.request_history] == [
+        "https://dynatrace.example.com/e/1a2b3c4d/api/v2/events/ingest"]
+    assert [e.url for e in http.exchanges] == ["https://dynatrace.example.com/e/1a2b3c4d/api/v2/events/ingest"]
 
 
 def test_integration_tag_and_entity_type_shape_the_selector(dynatrace, untagged_event, config, http, answer):

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import fnmatch
-
 import requests_mock
 from gateway.testing import make_delivery_ref, make_integration_ref
-from gateway import Event, Take
+from gateway import Event, Take, create_app
 
 from gateway_dynatrace import plugin
 
 INGEST_URL = "https://abc12345.live.dynatrace.com/api/v2/events/ingest"
 V1_URL = "https://abc12345.live.dynatrace.com/api/v1/events"
+ADMIN_TOKEN = "admin-token-for-the-dynatrace-tests-0123"
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 def test_test_event_is_a_labelled_flag_change(integration):
@@ -29,10 +29,27 @@ def test_test_event_is_a_labelled_flag_change(integration):
     assert event.comment == "Test event of integration int_0123456789"
 
 
-def test_default_policy_lets_the_test_event_through(integration):
-    [statement] = plugin.integration_type().default_policy
+def test_default_policy_lets_the_test_event_through(integration, tmp_path):
+    """Decided by the gateway's own policy engine (its glob rules, and the action too), through the
+    admin API's policy evaluation."""
+    app = create_app({"GATEWAY_INSTANCE_PATH": str(tmp_path), "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN, "TESTING": True,
+                      "GATEWAY_PLUGINS": "dynatrace"}, entry_points=True)
+    client = app.test_client()
+    [listed] = [p for p in client.get("/api/v1/plugins", headers=AUTH).get_json()["items"] if p["key"] == "dynatrace"]
+    policy = listed["default_policy"]
+    assert policy == plugin.integration_type().default_policy
     [access] = plugin.test_event(config={}, integration=integration).accesses
-    assert any(fnmatch.fnmatchcase(access.resource, pattern) for pattern in statement["resources"])
+
+    def decide(action, resource):
+        response = client.post("/api/v1/policy/evaluate", headers=AUTH,
+                               json={"policy": policy, "access": {"action": action, "resource": resource}})
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    decision = decide(access.action, access.resource)
+    assert decision["allowed"] is True and decision["statement"] == 0
+    # the same change elsewhere than production is not let through: the engine, not a bare glob, decides
+    assert decide(access.action, access.resource.replace("env/production", "env/staging"))["allowed"] is False
 
 
 def test_every_test_event_is_new(integration):

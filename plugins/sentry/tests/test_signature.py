@@ -56,3 +56,27 @@ def test_signature_is_checked_before_the_body_is_read(config):
     with pytest.raises(gateway.Rejected) as refused:
         plugin.receive_webhook(signed_request(b"{not json", "error", sign=False), config, INTEGRATION)
     assert refused.value.status == 401
+
+
+# Known answer, computed outside the gateway:
+#   openssl dgst -sha256 -hmac sentry-client-secret-7f3a sentry/error-created-with-ld-context.json
+KNOWN_SIGNATURE = "a7318528d2ba4034e0a9cd30301222d821890bf1ccf9cdcb5671a0075f154d4b"
+
+
+def test_known_answer_signature_is_accepted(config):
+    assert config["client_secret"] == "sentry-client-secret-7f3a"
+    received = plugin.receive_webhook(signed_request(BODY, "error", signature=KNOWN_SIGNATURE), config, INTEGRATION)
+    assert len(received.events) == 1
+
+
+@pytest.mark.parametrize("signature", [
+    KNOWN_SIGNATURE.upper(),
+    "a7318528d2ba4034e0a9cd30301222d821890bf1ccf9cdcb5671a0075f154d4c",  # last digit changed
+    "fcb410c71c52bd9f9a3aeb1f051781372978f698",  # the body's HMAC-SHA1 (openssl dgst -sha1 -hmac ...)
+    "092195b09a6dc4ca74bf3f2f71a297b8c332d61d6f3abdb19a52eb6f2b540c2b"  # the body's HMAC-SHA512
+    "1297b189001c49b02957b2dfdedc2019909d91590e5b9a890f7d0cf7fb9bbdca",
+])
+def test_near_known_answer_signatures_are_refused(config, signature):
+    with pytest.raises(gateway.Rejected) as refused:
+        plugin.receive_webhook(signed_request(BODY, "error", signature=signature), config, INTEGRATION)
+    assert refused.value.status == 401
