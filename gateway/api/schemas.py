@@ -158,6 +158,8 @@ class DeliverySchema(Schema):
     next_attempt_at = fields.String(allow_none=True, required=True, metadata=TIME)
     summary = fields.String(allow_none=True, required=True)
     details = fields.Dict(allow_none=True, required=True)
+    warnings = fields.List(fields.String(), metadata={
+        "description": "delivered, with things a person should know (for example a metric that counts nothing)"})
     created_at = fields.String(required=True, metadata=TIME)
     updated_at = fields.String(required=True, metadata=TIME)
     attempt_log = fields.List(fields.Nested(AttemptSchema), metadata={"description": "left out in lists"})
