@@ -333,3 +333,14 @@ def test_settings_left_out_of_a_later_connect_are_kept(client, platform):
     assert again.get_json()["webhook"]["changed"] == ["url"]
     shown = client.get(PATH, headers=AUTH).get_json()["webhook"]
     assert (shown["name"], shown["tags"], shown["statements"]) == ("Gateway EU", ["eu"], statements)
+
+
+def test_wiring_makes_the_stored_check_results_stale_so_they_run_again(client, platform):
+    connect(client, platform, wire=False)
+    before = client.get(PATH + "/status", headers=AUTH).get_json()
+    assert [c["name"] for c in before["checks"]] == ["webhook exists"] and before["stale"] is False
+    assert client.post(PATH + "/actions/rewire", headers=AUTH).status_code == 200
+    after = client.get(PATH + "/status", headers=AUTH).get_json()
+    assert after["checks"] == before["checks"] and after["stale"] is True  # the result from before the wiring
+    fresh = client.get(PATH + "/status?refresh=1", headers=AUTH).get_json()
+    assert fresh["stale"] is False and fresh["state"] == "ok"

@@ -187,13 +187,13 @@ def test_sentry_mappings_as_rows_one_red_until_create_metric_makes_it_green(brow
 
     expect(page.get_by_role("heading", name="Sentry browser")).to_be_visible()
     checks = page.locator("li.check-item")
-    expect(checks).to_have_count(4)  # per mapping: its environment exists, and its metric
+    expect(checks).to_have_count(4)  # per mapping: its project and environment exist; its metric
     red = page.locator("li.check-item.state-error")
     expect(red).to_have_count(1)
-    expect(red).to_contain_text("payments")
+    expect(red).to_contain_text("payments has no metric")
     expect(red.locator(".badge")).to_have_text("red")
     expect(page.locator("li.check-item.state-ok")).to_have_count(3)
-    expect(page.locator("li.check-item.state-ok").filter(has_text="metric for Sentry")).to_contain_text("shop")
+    expect(page.locator("li.check-item.state-ok").filter(has_text="metric for")).to_contain_text("shop")
     expect(page.locator("#webhook-url")).to_have_value(f"{gateway.url}/webhooks/integrations/{page.url.rsplit('/', 1)[1]}")
     content = page.content()
     assert SENTRY_SECRET not in content and LD_TOKEN not in content
@@ -245,7 +245,8 @@ def test_pages_fit_a_phone_screen(chromium, gateway):
     try:
         page = session.page
         sign_in(page, gateway)
-        for path in ("/ui/", "/ui/events", "/ui/deliveries", "/ui/plugins", "/ui/integrations/new?plugin=sentry"):
+        for path in ("/ui/", "/ui/events", "/ui/deliveries", "/ui/plugins", "/ui/integrations/new?plugin=sentry",
+                     "/ui/flag-platform"):
             page.goto(gateway.url + path)
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, f"{path} is {overflow}px wider than a phone screen"
@@ -292,7 +293,7 @@ def test_without_javascript_rows_are_added_by_sending_the_form_and_the_integrati
         page.get_by_role("button", name="Create integration").click()
         expect(page.get_by_role("heading", name="Sentry without script")).to_be_visible()
         expect(page.locator("li.check-item")).to_have_count(4)
-        expect(page.locator("li.check-item.state-ok")).to_have_count(4)  # project shop has the metric
+        expect(page.locator("li.check-item.state-ok")).to_have_count(4)  # shop has both environments and the metric
         stored = gateway.admin("GET", "/api/v1/integrations").json()["items"]
         [mine] = [i for i in stored if i["name"] == "Sentry without script"]
         assert [(m["sentry_environment"], m["ld_environment"]) for m in mine["config"]["environment_mappings"]] == [
@@ -302,3 +303,36 @@ def test_without_javascript_rows_are_added_by_sending_the_form_and_the_integrati
         expect(page.get_by_text("Deleted Sentry without script.")).to_be_visible()
     finally:
         session.close()
+
+
+def test_connecting_to_the_flag_platform_through_its_page_wires_a_webhook_whose_check_is_green(browser, gateway):
+    from playwright.sync_api import expect
+
+    from gateway.fake_flag_platform import FakeFlagPlatform as FakeFlagPlatformApi
+
+    admin = {"Authorization": f"Bearer {gateway.admin_token}"}
+    with FakeFlagPlatformApi(LD_TOKEN) as api:
+        try:
+            page = browser.page
+            sign_in(page, gateway)
+            page.get_by_role("navigation", name="Main").get_by_role("link", name="Flag platform").click()
+            expect(page.get_by_role("heading", name="Flag platform", exact=True)).to_be_visible()
+            expect(page.locator("#f-public_url")).to_have_value(gateway.url)  # the address the browser used
+            page.get_by_label("API access token").fill(LD_TOKEN)
+            page.get_by_label("Flag platform API URL").fill(api.url)
+            page.get_by_role("button", name="Connect").click()
+
+            [webhook] = api.webhooks.values()
+            expect(page.get_by_role("status").filter(has_text="Connected to the flag platform")).to_contain_text(webhook["_id"])
+            assert webhook["url"] == gateway.url + "/webhooks/launchdarkly" and webhook["on"] is True
+            assert webhook["secret"] and api.calls("POST", "/api/v2/webhooks")[0].header("Authorization") == LD_TOKEN
+            signed = page.locator("li.check-item").filter(has_text="webhook signed")
+            expect(signed.locator(".badge")).to_have_text("green")
+            expect(page.locator("li.check-item.state-error")).to_have_count(0)
+            expect(page.locator("#f-api_token")).to_have_value("")
+            content = page.content()
+            assert LD_TOKEN not in content and webhook["secret"] not in content
+            screenshot(page, "ui-flag-platform")
+            assert not browser.console_errors, browser.console_errors
+        finally:
+            requests.delete(gateway.url + "/api/v1/connections/launchdarkly", headers=admin, timeout=10)

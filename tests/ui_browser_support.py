@@ -79,14 +79,23 @@ def screenshot(page, name: str, full_page: bool = True) -> None:
 
 
 class FakeFlagPlatform:
-    """The flag platform's metrics API (list per project, create), its projects (with their
-    environments) and its events import, on loopback."""
+    """The flag platform's metrics API (list per project, create), its projects (each project of
+    ``metrics``, with the environments ``ENVIRONMENTS``) and its events import, on loopback."""
+
+    ENVIRONMENTS = ("production", "staging")
 
     def __init__(self, metrics: dict[str, list[dict]]):
         self.metrics = {project: list(items) for project, items in metrics.items()}
 
     def __call__(self, request) -> Reply:
         path = request.path.split("?")[0]
+        project = re.fullmatch(r"/api/v2/projects/([^/]+)", path)
+        if project and request.method == "GET":
+            if project.group(1) not in self.metrics:
+                return Reply(404, {"code": "not_found", "message": "Unknown resource"})
+            environments = [{"key": key, "name": key.capitalize()} for key in self.ENVIRONMENTS]
+            return Reply(200, {"key": project.group(1), "name": project.group(1).capitalize(),
+                               "environments": {"items": environments, "totalCount": len(environments)}})
         match = re.fullmatch(r"/api/v2/metrics/([^/]+)", path)
         if match and request.method == "GET":
             items = self.metrics.get(match.group(1))
@@ -97,11 +106,4 @@ class FakeFlagPlatform:
             body = request.json()
             self.metrics.setdefault(match.group(1), []).append(body)
             return Reply(201, body)
-        project = re.fullmatch(r"/api/v2/projects/([^/]+)", path)
-        if project and request.method == "GET":  # each project of the metrics has production and staging
-            key = project.group(1)
-            if key not in self.metrics:
-                return Reply(404, {"code": "not_found", "message": "Unknown project"})
-            return Reply(200, {"key": key, "name": key.title(), "environments": {"items": [
-                {"key": "production", "name": "Production"}, {"key": "staging", "name": "Staging"}]}})
         return Reply(202, None)

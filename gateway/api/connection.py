@@ -1,17 +1,17 @@
 """``/api/v1/connections/launchdarkly``: the flag-platform API connection (show, connect, disconnect,
-rotate the webhook secret, rewire, status). The handlers call :class:`ConnectionService`, which the
-CLI and the UI call too."""
+rotate the webhook secret, rewire, status). The handlers call :mod:`gateway.connection_actions`, as
+the UI does, over :class:`ConnectionService`, which the CLI calls too."""
 
 from __future__ import annotations
 
 from flask import jsonify, request
 
+from .. import connection_actions
 from ..flagplatform.checks import REWIRE
-from ..flagplatform.connection import PLATFORM, ConnectionProblem
+from ..flagplatform.connection import PLATFORM
 from ..responses import ApiError
 from ..state import get_state
 from ..status import connection_status
-from ..validation import InvalidInput
 from . import bp, json_body
 from .integrations import refresh_param
 
@@ -42,39 +42,22 @@ def show_connection():
 
 @bp.put(PATH)
 def connect():
-    state = get_state()
-    try:
-        result = state.connection.connect(json_body())
-    except InvalidInput as exc:
-        raise ApiError(400, "invalid connection", exc.errors) from None
-    except ConnectionProblem as exc:
-        raise ApiError(exc.status, exc.message) from None
-    return jsonify(result)
+    return jsonify(connection_actions.connect(get_state(), json_body(), "api"))
 
 
 @bp.delete(PATH)
 def disconnect():
-    state = get_state()
-    try:
-        return jsonify(state.connection.disconnect(keep_webhook=_flag("keep_webhook")))
-    except ConnectionProblem as exc:
-        raise ApiError(exc.status, exc.message) from None
+    return jsonify(connection_actions.disconnect(get_state(), keep_webhook=_flag("keep_webhook"), origin="api"))
 
 
 @bp.post(f"{PATH}/rotate-secret")
 def rotate_secret():
-    try:
-        return jsonify(get_state().connection.rotate_secret())
-    except ConnectionProblem as exc:
-        raise ApiError(exc.status, exc.message) from None
+    return jsonify(connection_actions.rotate_secret(get_state(), "api"))
 
 
 @bp.post(f"{PATH}/actions/{REWIRE}")
 def rewire():
-    try:
-        return jsonify(action=REWIRE, webhook=get_state().connection.rewire())
-    except ConnectionProblem as exc:
-        raise ApiError(exc.status, exc.message) from None
+    return jsonify(action=REWIRE, webhook=connection_actions.rewire(get_state(), "api"))
 
 
 @bp.get(f"{PATH}/status")

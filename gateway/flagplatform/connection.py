@@ -298,9 +298,11 @@ class ConnectionService:
         with self.client(connection) as client:
             wired = wire(client, connection.desired(), connection.webhook_id,
                          secret_set=connection.state.get("secret_set_on") == connection.webhook_id)
+        # touch: the webhook changed, so the stored check results (perhaps from before the wiring)
+        # are stale and the background checks run again
         self.db.connections.update_state(PLATFORM, {
             "webhook_id": wired.webhook_id, "wired_at": now(), "secret_set_on": wired.webhook_id,
-            "last_wiring": wired.describe(), "wiring_error": None})
+            "last_wiring": wired.describe(), "wiring_error": None}, touch=True)
         self._changed()
         return wired
 

@@ -83,4 +83,4 @@ def root_link():
 
 __all__ = ["bp", "register", "root_link"]
 
-from . import filters, integration_pages, list_pages, overview_pages  # noqa: E402,F401  (routes)
+from . import connection_pages, filters, integration_pages, list_pages, overview_pages  # noqa: E402,F401  (routes)

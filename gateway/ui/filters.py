@@ -58,3 +58,24 @@ def tone(status: str) -> str:
 @bp.app_template_filter("ui_state_word")
 def state_word(state: str) -> str:
     return STATE_WORDS.get(state, state)
+
+
+@bp.app_template_filter("ui_iso_when")
+def iso_when(text: str | None) -> str:
+    """An ISO 8601 time of the API (``checked_at``) as the pages show times: when, and how long ago."""
+    if not text:
+        return "never"
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return text
+    return f"{when(stamp)} ({ago(stamp)})"
+
+
+@bp.app_template_filter("ui_warnings")
+def delivery_warnings(delivery: Any) -> list[str]:
+    """A delivery's warnings: delivered, but with something a person should know (as the API's ``warnings``)."""
+    details = getattr(delivery, "details", None)
+    if not isinstance(details, dict):
+        return []
+    return [str(w) for w in details.get("warnings") or []]

@@ -227,6 +227,21 @@ def _back(integration_id: str):
     return redirect(url_for("gateway_ui.integration", integration_id=integration_id), 303)
 
 
+@bp.post("/integrations/<integration_id>/check")
+def check_integration(integration_id: str):
+    """Run the integration's checks now (the API's ``?refresh=1``) instead of showing the stored result."""
+    state = get_state()
+    _row_or_404(state, integration_id)
+    try:
+        result = operations.integration_status(state, integration_id, refresh=True)
+    except ApiError as exc:
+        g.ui_session.notice(f"The checks could not run: {exc.message}", "error")
+        return _back(integration_id)
+    tone = {"ok": "ok", "warning": "info"}.get(result["state"], "error")
+    g.ui_session.notice(f"Checks run: {len(result['checks'])} check(s), the worst is {result['state']}.", tone)
+    return _back(integration_id)
+
+
 @bp.post("/integrations/<integration_id>/enable")
 def enable_integration(integration_id: str):
     return _set_enabled(integration_id, True)
@@ -279,7 +294,7 @@ def integration_action(integration_id: str, action: str):
         g.ui_session.notice(message)
     except ApiError as exc:
         g.ui_session.notice(f"{action}: {exc.message}", "error")
-    return _back(integration_id)
+    return _back(integration_id)  # the action stored fresh check results (operations.integration_action)
 
 
 @bp.post("/integrations/<integration_id>/replay")

@@ -9,6 +9,7 @@ from ..admin_token import check_bearer
 from ..api.openapi import config_json_schema
 from ..health import database_health, workers_health
 from ..state import get_state
+from ..status import CONNECTION_SUBJECT
 from ..store.base import now
 from . import bp, safe_next, session
 from .charts import hourly_chart
@@ -48,15 +49,28 @@ def webhook_base() -> str:
     return get_state().settings.public_url or request.host_url.rstrip("/")
 
 
+def _connection_tile(state) -> dict:
+    """The flag-platform connection as the overview shows it: connected or not, and the worst of its
+    stored checks (none are run here)."""
+    current = state.connection.current()
+    if current is None:
+        return {"connected": False, "signing": False, "state": None}
+    stored = state.db.check_results.get(CONNECTION_SUBJECT)
+    return {"connected": True, "signing": bool(current.signing_secrets(now())),
+            "state": stored.state if stored else None}
+
+
 @bp.get("/")
 def overview():
     state = get_state()
     health: dict = {}
     rows = []
     figures, integrations = {}, []
+    connection = None
     if database_health(state, health):
         figures = UiQueries(state.db.engine).figures(now())
         integrations = state.db.integrations.list()
+        connection = _connection_tile(state)
     health["workers"] = workers_health(state)
     for row in integrations:
         plugin = state.host.plugins.get(row.plugin)
@@ -69,7 +83,8 @@ def overview():
         })
     return render_template(
         "ui/overview.html", title="Overview", integrations=rows, health=health,
-        unsigned=not state.settings.launchdarkly_secret,
+        unsigned=not state.settings.launchdarkly_secret and not (connection and connection["signing"]),
+        connection=connection,
         flag_webhook_url=webhook_base() + "/webhooks/launchdarkly",
     )
 
