@@ -72,7 +72,6 @@ class IntegrationService:
         self._cache: dict[str, tuple[float, ActiveIntegration]] = {}
         self._enabled: tuple[float, list[ActiveIntegration]] | None = None
         self._lock = threading.Lock()
-        self._refreshing = threading.Lock()
         self._generation = 0  # counts changes made here, so a slower read never undoes one
         self.policies = PolicyCache()
         self.listeners: list = []  # called after a change made in this process (background checks)
@@ -266,28 +265,20 @@ class IntegrationService:
             listener()
 
     def enabled(self) -> list[ActiveIntegration]:
-        """The enabled integrations, read again after a change made here, and every
-        :data:`ENABLED_TTL` seconds (changes made by another process, such as the CLI).
+        """The enabled integrations, read again after a change made here, and once they are
+        :data:`ENABLED_TTL` seconds old (changes made by another process or node, such as the CLI).
 
-        A change made here was compiled when it was saved, so reading it again compiles nothing.
-        When the list is only old, it is answered as it is and read again in the background: a
-        policy changed by another process is compiled there, never while a webhook waits.
+        A change made here was compiled when it was saved, so reading it again compiles nothing. An
+        old list is read again before it is used, never answered as it is: a node idle for a while
+        would otherwise decide its next webhooks without an integration added elsewhere meanwhile.
+        Reading compiles only policies changed elsewhere since, each at most
+        :data:`gateway.policy.limits.MAX_STATEMENTS` statements.
         """
         with self._lock:
             cached = self._enabled
-        if cached is None:
+        if cached is None or time.monotonic() - cached[0] >= ENABLED_TTL:
             return self._read_enabled()
-        if time.monotonic() - cached[0] >= ENABLED_TTL and self._refreshing.acquire(blocking=False):
-            threading.Thread(target=self._refresh_enabled, name="integrations-refresh", daemon=True).start()
         return cached[1]
-
-    def _refresh_enabled(self) -> None:
-        try:
-            self._read_enabled()
-        except Exception:  # the next request tries again; a database outage is reported elsewhere
-            log.exception("reading the enabled integrations failed")
-        finally:
-            self._refreshing.release()
 
     def _read_enabled(self) -> list[ActiveIntegration]:
         with self._lock:

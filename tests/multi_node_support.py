@@ -26,3 +26,32 @@ def instance(tmp_path, name: str) -> str:
     path = os.path.join(tmp_path, name)
     os.makedirs(path, exist_ok=True)
     return path
+
+
+# The tests' integration takes production flag changes only, so that a staging change can ask a node
+# whether it sees the integration yet without adding a delivery to count.
+PRODUCTION_ONLY = [{"effect": "allow", "resources": ["proj/*:env/production:flag/*"], "actions": ["*"]}]
+
+
+def wait_until_nodes_see_the_integration(*nodes, timeout: float = 15.0) -> None:
+    """Each node reads the integrations again once its list is a second old (a change made on another
+    node is not announced): wait until every node decides for the new integration (a skip)."""
+    import json
+    import uuid
+
+    import requests
+
+    from gateway.testing import wait_until
+
+    from .delivery_support import ld_entry
+
+    def probe(node) -> bool:
+        body = json.loads(ld_entry(f"probe-{uuid.uuid4().hex[:12]}"))
+        body["accesses"] = [{"action": "updateOn", "resource": "proj/checkout:env/staging:flag/new-checkout-flow"}]
+        answer = requests.post(node.url + "/webhooks/launchdarkly", data=json.dumps(body), timeout=10,
+                               headers={"Content-Type": "application/json"}).json()
+        return answer.get("skipped") == 1
+
+    for node in nodes:
+        wait_until(lambda node=node: probe(node), timeout, interval=0.2,
+                   message=f"node {node.url} to see the integration")

@@ -17,7 +17,8 @@ import requests
 from gateway.testing import FakeService, GatewayProcess, Reply, wait_until
 
 from .delivery_support import FAST_SCHEDULE, ld_entry
-from .multi_node_support import instance, node_env, shared_database_url  # noqa: F401
+from .multi_node_support import (  # noqa: F401
+    PRODUCTION_ONLY, instance, node_env, shared_database_url, wait_until_nodes_see_the_integration)
 
 EVENTS = 2000
 LEASE = 5.0
@@ -51,8 +52,10 @@ def test_two_nodes_and_a_worker_survive_a_sigkill_at_the_midpoint(shared_databas
                     future.result()
             wait_until(lambda: "delivery worker(s)" in worker.log(), 30, message="the worker process")
             created = a.admin("POST", "/api/v1/integrations",
-                              json={"plugin": "webhook", "name": "t", "config": {"url": target.url + "/hook"}})
+                              json={"plugin": "webhook", "name": "t", "config": {"url": target.url + "/hook"},
+                                    "policy": PRODUCTION_ONLY})
             assert created.status_code == 201, created.text
+            wait_until_nodes_see_the_integration(a, b)
 
             nodes = {"a": a, "b": b}
             accepted: list[str] = []

@@ -13,7 +13,8 @@ import requests
 from gateway.testing import FakeService, GatewayProcess, Reply
 
 from .delivery_support import ld_entry
-from .multi_node_support import instance, node_env, shared_database_url  # noqa: F401
+from .multi_node_support import (  # noqa: F401
+    PRODUCTION_ONLY, instance, node_env, shared_database_url, wait_until_nodes_see_the_integration)
 
 PAIRS = 300
 
@@ -21,14 +22,13 @@ PAIRS = 300
 def test_the_same_webhook_to_two_nodes_at_once_is_one_202_and_one_200(shared_database_url, tmp_path):
     env = node_env(shared_database_url, GATEWAY_WORKERS="0")
     with FakeService(Reply(200, {})) as target:
-        # The integration exists before node b starts: a node sees one added elsewhere within a
-        # second or so, and this test is about the same webhook at two nodes, not about that.
-        with GatewayProcess(instance(tmp_path, "a"), env=env) as a:
-            created = a.admin("POST", "/api/v1/integrations",
-                              json={"plugin": "webhook", "name": "t", "config": {"url": target.url + "/hook"}})
-            assert created.status_code == 201, created.text
         with GatewayProcess(instance(tmp_path, "a"), env=env) as a, \
                 GatewayProcess(instance(tmp_path, "b"), env=env) as b:
+            created = a.admin("POST", "/api/v1/integrations",
+                              json={"plugin": "webhook", "name": "t", "config": {"url": target.url + "/hook"},
+                                    "policy": PRODUCTION_ONLY})
+            assert created.status_code == 201, created.text
+            wait_until_nodes_see_the_integration(a, b)
             ids = [f"same-{uuid.uuid4().hex[:12]}" for _ in range(PAIRS)]
             local = threading.local()
             answers: dict[str, list[tuple[str, int, dict]]] = collections.defaultdict(list)
