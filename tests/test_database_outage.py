@@ -29,6 +29,16 @@ from .conftest import AUTH, add_integration, fixture_bytes
 from .database_faults import SQLiteFault, sqlite_error
 from .delivery_support import add, delivery_plugins, queue_event, scripted  # noqa: F401  (fixture)
 
+
+@pytest.fixture
+def gateway_test_database():
+    """The faults here are SQLite's (tests/database_faults.py): these tests run on SQLite in the
+    PostgreSQL pass too (this replaces the suite's fixture that gives each test a PostgreSQL schema).
+    PostgreSQL stopped and made read-only under load is in test_database_outage_processes.py, with a
+    server of its own."""
+    return None
+
+
 PROD = "launchdarkly/flag-turned-on-production.json"
 WATCH_LOG = "gateway.outage.watch"
 
