@@ -47,6 +47,10 @@ class ActiveIntegration:
         return [str(self.config[name]) for name in secret_fields(self.plugin) if self.config.get(name)]
 
 
+def _same(a: list[ActiveIntegration], b: list[ActiveIntegration]) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
+
+
 def secret_fields(plugin: LoadedPlugin) -> dict[str, str]:
     """The plugin's secret fields: attribute name -> input key."""
     return dict(_secret_fields(plugin.declaration.config_schema))
@@ -66,8 +70,9 @@ class IntegrationService:
         self.box = box
         self.allow_private_targets = allow_private_targets
         self._cache: dict[str, tuple[float, ActiveIntegration]] = {}
-        self._enabled: tuple[float, list[ActiveIntegration]] | None = None
+        self._enabled: tuple[float, int, list[ActiveIntegration]] | None = None
         self._lock = threading.Lock()
+        self._shared_changes: Any = None  # a counter in memory shared with the sibling processes
 
     # validation --------------------------------------------------------------------------------
 
@@ -233,20 +238,39 @@ class IntegrationService:
         with self._lock:
             self._cache.pop(integration_id, None)
             self._enabled = None
+        self._bump_shared()
 
     def changed(self) -> None:
-        """An integration changed in this process: the next :meth:`enabled` reads them again."""
+        """An integration changed in this process: the next :meth:`enabled` reads them again (here,
+        and in the sibling processes of a pre-fork server)."""
         with self._lock:
             self._enabled = None
+        self._bump_shared()
+
+    def share_changes(self, counter: Any) -> None:
+        """Count changes in ``counter`` (a ``multiprocessing.RawValue`` made before forking), so that
+        every process of one server reads the integrations again after a change made by any of them."""
+        self._shared_changes = counter
+
+    def _bump_shared(self) -> None:
+        if self._shared_changes is not None:
+            self._shared_changes.value += 1  # racing bumps may merge into one: it changes all the same
+
+    def _generation(self) -> int:
+        return self._shared_changes.value if self._shared_changes is not None else 0
 
     def enabled(self) -> list[ActiveIntegration]:
-        """The enabled integrations, read again after a change made here, and at least every
-        :data:`ENABLED_TTL` seconds (changes made by another process, such as the CLI)."""
+        """The enabled integrations, read again after a change made here (or by a sibling process
+        of the same server), and at least every :data:`ENABLED_TTL` seconds (changes made by another
+        program, such as the CLI). The same list object is returned while nothing changed."""
+        generation = self._generation()
         with self._lock:
             cached = self._enabled
-        if cached is not None and time.monotonic() - cached[0] < ENABLED_TTL:
-            return cached[1]
+        if cached is not None and cached[1] == generation and time.monotonic() - cached[0] < ENABLED_TTL:
+            return cached[2]
         active = [self.active(row) for row in self.db.integrations.list(enabled_only=True)]
+        if cached is not None and cached[1] == generation and _same(active, cached[2]):
+            active = cached[2]  # unchanged: keep the list (and what is derived from it) as it was
         with self._lock:
-            self._enabled = (time.monotonic(), active)
+            self._enabled = (time.monotonic(), generation, active)
         return active

@@ -29,7 +29,8 @@ KEYS: dict[str, tuple[Any, str]] = {
     "GATEWAY_READ_TIMEOUT": (15.0, "outbound read time-out, seconds"),
     "GATEWAY_LEASE_SECONDS": (120, "how long a worker holds a delivery before another may take it"),
     "GATEWAY_SHUTDOWN_GRACE_SECONDS": (20, "how long SIGTERM waits for in-flight attempts"),
-    "GATEWAY_THREADS": (8, "HTTP server threads of `serve`"),
+    "GATEWAY_THREADS": (8, "HTTP server threads of `serve` (in each process)"),
+    "GATEWAY_PROCESSES": (None, "server processes of `serve` (also `--processes`); default: the number of CPU cores; more than one needs POSIX (gunicorn)"),
 }
 
 
@@ -107,6 +108,7 @@ class Settings:
     shutdown_grace_seconds: float
     threads: int
     instance_path: str
+    processes: int | None = None
 
     @classmethod
     def from_config(cls, config: dict[str, Any], instance_path: str) -> Settings:
@@ -130,4 +132,5 @@ class Settings:
             shutdown_grace_seconds=_number(config, "GATEWAY_SHUTDOWN_GRACE_SECONDS", float, 0),
             threads=_number(config, "GATEWAY_THREADS", int, 1),
             instance_path=instance_path,
+            processes=_number(config, "GATEWAY_PROCESSES", int, 1) if config.get("GATEWAY_PROCESSES") else None,
         )
