@@ -8,6 +8,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 
 from . import migrations
+from .base import forget_engine
 from .checkpoint import AUTOCHECKPOINT_PAGES, Checkpointer
 from .deliveries import DeliveryStore
 from .events import EventStore
@@ -74,6 +75,19 @@ class Database:
         """Raise when the database cannot be reached."""
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+
+    def before_fork(self) -> None:
+        """Close the pooled connections, so that no child process inherits one in use."""
+        self.engine.dispose()
+
+    def after_fork(self) -> None:
+        """In a forked child: open connections of its own (leaving the parent's alone), and its own
+        checkpoint thread, writer lock and group commit."""
+        self.engine.dispose(close=False)
+        forget_engine(self.engine)
+        self.events = EventStore(self.engine)
+        if self.checkpointer is not None:
+            self.checkpointer = Checkpointer(self.engine)
 
     def dispose(self) -> None:
         if self.checkpointer is not None:

@@ -77,6 +77,11 @@ class IntegrationStore(Repository):
         return self.get(integration_id) if result.rowcount else None
 
     def delete(self, integration_id: str) -> bool:
+        """Remove the integration; its deliveries go with it, and it leaves the sets of skipped
+        integrations it was in (its skip lines go)."""
+        from .skips import forget_integration
+
         with writing(self.engine) as connection:
+            forget_integration(connection, integration_id)
             result = connection.execute(delete(integrations).where(integrations.c.id == integration_id))
         return bool(result.rowcount)

@@ -14,11 +14,21 @@ from sqlalchemy import Connection, inspect, select
 from . import tables
 
 
+_V1_TABLES = ("gateway_meta", "integrations", "events", "deliveries", "attempts")
+
+
 def _create_v1(connection: Connection) -> None:
-    tables.metadata.create_all(connection)
+    tables.metadata.create_all(connection, tables=[tables.metadata.tables[name] for name in _V1_TABLES])
 
 
-STEPS: list[Callable[[Connection], None]] = [_create_v1]
+def _compact_skips_v2(connection: Connection) -> None:
+    """Skip decisions as one row per event and reason naming a set of integrations (the skipped
+    ``deliveries`` rows of earlier versions stay as they are and are read as before)."""
+    for table in (tables.integration_sets, tables.integration_set_members, tables.skips):
+        table.create(connection)
+
+
+STEPS: list[Callable[[Connection], None]] = [_create_v1, _compact_skips_v2]
 LATEST = len(STEPS)
 
 
