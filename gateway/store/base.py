@@ -88,46 +88,74 @@ T = TypeVar("T")
 
 
 class _Job(Generic[T]):
-    __slots__ = ("work", "done", "value", "error")
+    __slots__ = ("work", "done", "value", "error", "wake")
 
-    def __init__(self, work: Callable[[Connection], T]):
+    def __init__(self, work: Any):
         self.work = work
         self.done = False
         self.value: T | None = None
         self.error: BaseException | None = None
+        self.wake = threading.Lock()  # held until a leader wakes this job's thread
+        self.wake.acquire()
 
 
-class GroupCommit:
-    """Writes of several threads share one transaction and one commit (group commit).
+class _Turns:
+    """The queue of a group commit. :meth:`run` queues a job; the first thread to find no leader
+    leads: it takes every queued job, writes them (:meth:`_lead`) and commits, then wakes the
+    threads whose jobs it wrote, each on its own lock (no thundering herd), and hands the lead to
+    the oldest job queued meanwhile. Each caller returns only after the commit holding its job."""
 
-    :meth:`run` queues a unit of work; the first thread to find no commit under way leads: it takes
-    every queued unit, runs each in a savepoint of one writing transaction and commits, while the
-    others wait. Each caller returns only after the commit that holds its work, so what it answers
-    is as durable as with a transaction of its own; a unit that raises is rolled back to its
-    savepoint and raises for its caller alone. Under load this turns many short transactions, each
-    waiting for the write lock, into a few larger ones.
-    """
-
-    def __init__(self, engine: Engine):
-        self.engine = engine
-        self._cond = threading.Condition()
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
         self._queue: list[_Job[Any]] = []
         self._leading = False
 
-    def run(self, work: Callable[[Connection], T]) -> T:
-        job: _Job[T] = _Job(work)
-        with self._cond:
+    def run(self, work: Any) -> Any:
+        job: _Job[Any] = _Job(work)
+        with self._mutex:
             self._queue.append(job)
-            while self._leading and not job.done:
-                self._cond.wait()
-            if not job.done:
-                self._leading = True
-                batch, self._queue = self._queue, []
+            follow, self._leading = self._leading, True
+        if follow:
+            job.wake.acquire()  # woken when done, or to lead
         if not job.done:
-            self._lead(batch)
+            with self._mutex:
+                batch, self._queue = self._queue, []
+            try:
+                self._lead(batch)
+            finally:
+                for item in batch:
+                    item.done = True
+                    if item is not job:
+                        item.wake.release()
+                with self._mutex:
+                    if self._queue:
+                        self._queue[0].wake.release()  # its thread leads next; still leading
+                    else:
+                        self._leading = False
         if job.error is not None:
             raise job.error
-        return job.value  # type: ignore[return-value]
+        return job.value
+
+    def _lead(self, batch: list[_Job[Any]]) -> None:
+        raise NotImplementedError
+
+
+class GroupCommit(_Turns):
+    """Writes of several threads share one transaction and one commit (group commit).
+
+    :meth:`run` queues a unit of work (a function of the connection); the leader (see
+    :class:`_Turns`) runs each queued unit in a savepoint of one writing transaction and commits.
+    What a caller answers is as durable as with a transaction of its own; a unit that raises is
+    rolled back to its savepoint and raises for its caller alone. Under load this turns many short
+    transactions, each waiting for the write lock, into a few larger ones.
+    """
+
+    def __init__(self, engine: Engine):
+        super().__init__()
+        self.engine = engine
+
+    def run(self, work: Callable[[Connection], T]) -> T:
+        return super().run(work)
 
     def _lead(self, batch: list[_Job[Any]]) -> None:
         try:
@@ -147,46 +175,24 @@ class GroupCommit:
                     item.error, item.value = exc, None
             if not isinstance(exc, Exception):
                 raise
-        finally:
-            with self._cond:
-                for item in batch:
-                    item.done = True
-                self._leading = False
-                self._cond.notify_all()
 
 
-class BatchCommit(Generic[T]):
-    """Group commit for writes that are data, not code: the leader writes every queued job with one
-    call of ``write_batch(connection, jobs)`` (so one statement per table for the whole batch) in one
-    transaction, and calls ``committed(jobs)`` once it is committed. Should the batch fail, each job
-    is written again alone, in a transaction of its own, so that a job that cannot be written fails
-    for its caller only. ``write_batch`` returns one result per job, in order."""
+class BatchCommit(_Turns):
+    """Group commit for writes that are data, not code: the leader (see :class:`_Turns`) writes
+    every queued job with one call of ``write_batch(connection, jobs)`` (so one statement per table
+    for the whole batch) in one transaction, and calls ``committed(jobs)`` once it is committed.
+    Should the batch fail, each job is written again alone, in a transaction of its own, so that a
+    job that cannot be written fails for its caller only. ``write_batch`` returns one result per
+    job, in order."""
 
-    def __init__(self, engine: Engine, write_batch: Callable[[Connection, list[Any]], list[T]],
+    def __init__(self, engine: Engine, write_batch: Callable[[Connection, list[Any]], list[Any]],
                  committed: Callable[[list[Any]], None] | None = None):
+        super().__init__()
         self.engine = engine
         self._write_batch = write_batch
         self._committed = committed
-        self._cond = threading.Condition()
-        self._queue: list[_Job[T]] = []
-        self._leading = False
 
-    def run(self, job: Any) -> T:
-        entry: _Job[T] = _Job(job)
-        with self._cond:
-            self._queue.append(entry)
-            while self._leading and not entry.done:
-                self._cond.wait()
-            if not entry.done:
-                self._leading = True
-                batch, self._queue = self._queue, []
-        if not entry.done:
-            self._lead(batch)
-        if entry.error is not None:
-            raise entry.error
-        return entry.value  # type: ignore[return-value]
-
-    def _write(self, entries: list[_Job[T]]) -> None:
+    def _write(self, entries: list[_Job[Any]]) -> None:
         jobs = [entry.work for entry in entries]
         with writing(self.engine) as connection:
             values = self._write_batch(connection, jobs)
@@ -195,7 +201,7 @@ class BatchCommit(Generic[T]):
         if self._committed is not None:
             self._committed(jobs)
 
-    def _lead(self, batch: list[_Job[T]]) -> None:
+    def _lead(self, batch: list[_Job[Any]]) -> None:
         try:
             try:
                 self._write(batch)
@@ -213,12 +219,6 @@ class BatchCommit(Generic[T]):
                 if entry.value is None and entry.error is None:
                     entry.error = exc
             raise
-        finally:
-            with self._cond:
-                for entry in batch:
-                    entry.done = True
-                self._leading = False
-                self._cond.notify_all()
 
 
 _group_commits: weakref.WeakKeyDictionary[Engine, GroupCommit] = weakref.WeakKeyDictionary()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, exc, or_, select
 
 from ..events import Event
 from .base import BatchCommit, Repository, dumps, loads, new_id, now, reading
@@ -167,10 +167,20 @@ class EventStore(Repository):
             connection.execute(deliveries.insert(), rows)
         groups = [g for j in jobs for g in j.skips]
         if groups:
+            stamp = jobs[0].event["received_at"]
             sets = list({g.members.id: g.members for g in groups}.values())
-            write_sets(connection, self.sets.unknown(sets), jobs[0].event["received_at"])
-            connection.execute(skips_table.insert(), [
-                row for j in jobs for row in skip_rows(j.event["id"], j.skips, j.event["received_at"])])
+            write_sets(connection, self.sets.unknown(sets), stamp)
+            skip_values = [row for j in jobs for row in skip_rows(j.event["id"], j.skips, stamp)]
+            try:
+                if connection.dialect.name == "sqlite":  # a failed statement leaves the transaction as it was
+                    connection.execute(skips_table.insert(), skip_values)
+                else:
+                    with connection.begin_nested():
+                        connection.execute(skips_table.insert(), skip_values)
+            except exc.IntegrityError:  # a set this process took as stored was pruned meanwhile
+                self.sets.forget()
+                write_sets(connection, sets, stamp)
+                connection.execute(skips_table.insert(), skip_values)
 
     def _committed(self, jobs: list[_Write]) -> None:
         self.sets.committed(g.members for j in jobs if j.written for g in j.skips)
