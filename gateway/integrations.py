@@ -13,7 +13,7 @@ import marshmallow
 
 from .crypto import SecretBox, is_mask, mask
 from .declarations import IntegrationRef
-from .fields import is_secret
+from .fields import is_secret, target_names_unresolved
 from .plugins import LoadedPlugin, PluginHost
 from .policy import CompiledPolicy, PolicyError, compile_policy
 from .store import Database
@@ -212,7 +212,8 @@ class IntegrationService:
                                        error=f"plugin {row.plugin!r} is not installed or not loaded")
         else:
             try:
-                config = self.load_config(plugin, self.stored_input(row))
+                with target_names_unresolved():  # resolved again before each request
+                    config = self.load_config(plugin, self.stored_input(row))
                 active = ActiveIntegration(row, plugin, config, self.compile(row.policy))
             except InvalidInput as exc:
                 active = ActiveIntegration(row, plugin, {}, None,

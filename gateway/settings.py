@@ -22,7 +22,7 @@ KEYS: dict[str, tuple[Any, str]] = {
     "GATEWAY_MAX_BODY_BYTES": (1048576, "largest accepted webhook body, in bytes"),
     "GATEWAY_PLUGINS": (None, "comma list of plugin entry-point names to load; unset loads all, empty loads none (the built-in flag-platform source always loads)"),
     "GATEWAY_ALLOW_PRIVATE_TARGETS": (False, "allow plain http:// and private/loopback targets (local set-ups and tests)"),
-    "GATEWAY_WORKERS": (4, "delivery worker threads run by `serve` (and by `worker`); 0 runs none in `serve`"),
+    "GATEWAY_WORKERS": (4, "delivery worker threads run by `serve` (shared out over its processes, at least one each) and by `worker`; 0 runs none in `serve`"),
     "GATEWAY_RETRY_SCHEDULE": (None, "seconds before each attempt, comma list; default `0,5,300,1800,7200,18000,36000,36000` (+-20% jitter)"),
     "GATEWAY_RETENTION_DAYS": (30, "days delivered and skipped records are kept; dead ones are kept until replayed or deleted"),
     "GATEWAY_CONNECT_TIMEOUT": (5.0, "outbound connect time-out, seconds"),

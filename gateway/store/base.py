@@ -17,6 +17,11 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
 
 def now() -> float:
     """The current time, seconds since the epoch."""
@@ -53,18 +58,60 @@ def loads(value: str | None) -> Any:
     return json.loads(value) if value else None
 
 
-_sqlite_writers: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+class _WriterLock:
+    """The turn to write on one SQLite database. Threads of one process take turns on a lock, and
+    processes on an exclusive ``flock`` of a file beside the database (``<database>-writer.lock``):
+    both hand over at once, where SQLite's own wait for its write lock (the busy timeout) sleeps up
+    to tens of milliseconds at a time, which is what a webhook would wait under load. Programs
+    that do not take the file lock (the sqlite3 shell) are still waited for by the busy timeout."""
+
+    def __init__(self, path: str | None):
+        self._lock = threading.RLock()
+        self._path = path
+        self._depth = 0
+        self._file = None
+        self._pid = 0
+
+    def _lock_file(self):
+        if self._file is None or self._pid != os.getpid():  # a forked child opens its own
+            self._file = open(self._path, "a+b")  # noqa: SIM115  (kept open for the process's life)
+            self._pid = os.getpid()
+        return self._file
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        self._depth += 1
+        if self._depth == 1 and self._path is not None and fcntl is not None:
+            try:
+                fcntl.flock(self._lock_file().fileno(), fcntl.LOCK_EX)
+            except OSError:  # a folder without locks: the busy timeout alone then
+                self._path = None
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            if self._depth == 1 and self._path is not None and fcntl is not None and self._file is not None:
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+        finally:
+            self._depth -= 1
+            self._lock.release()
+
+
+_sqlite_writers: weakref.WeakKeyDictionary[Engine, _WriterLock] = weakref.WeakKeyDictionary()
 _sqlite_writers_guard = threading.Lock()
 
 
 def _writer_lock(engine: Engine):
-    """On SQLite, the threads of one process that write take turns on a lock: SQLite's own wait for
-    its write lock sleeps milliseconds at a time, a lock hands over at once. (Processes still wait
-    for each other through SQLite's busy timeout.)"""
+    """On SQLite, the writers of one database take turns (:class:`_WriterLock`)."""
     if engine.dialect.name != "sqlite":
         return nullcontext()
     with _sqlite_writers_guard:
-        return _sqlite_writers.setdefault(engine, threading.RLock())
+        found = _sqlite_writers.get(engine)
+        if found is None:
+            database = engine.url.database
+            path = None if not database or database == ":memory:" or database.startswith("file:") else (
+                os.path.abspath(database) + "-writer.lock")
+            found = _sqlite_writers[engine] = _WriterLock(path)
+        return found
 
 
 @contextmanager

@@ -68,6 +68,21 @@ def _row(row, with_raw: bool = True) -> EventRow:
     )
 
 
+_returning: dict[int, Any] = {}
+
+
+def _returning_id(statement):
+    """``statement`` returning the events' ids (built once per statement)."""
+    found = _returning.get(id(statement))
+    if found is None:
+        found = _returning[id(statement)] = statement.returning(events.c.id)
+    return found
+
+
+_INSERT_DELIVERIES = deliveries.insert()
+_INSERT_SKIPS = skips_table.insert()
+
+
 @dataclass
 class _Write:
     """One event to record: its row, its delivery rows, its skip groups."""
@@ -138,7 +153,7 @@ class EventStore(Repository):
         insert_events = insert_ignoring_duplicates(connection, events)
         if insert_events is None:  # a database without INSERT ... ON CONFLICT: one job at a time
             return [self._write_one(connection, job) for job in jobs]
-        created = set(connection.execute(insert_events.returning(events.c.id), [j.event for j in jobs]).scalars())
+        created = set(connection.execute(_returning_id(insert_events), [j.event for j in jobs]).scalars())
         fresh = [j for j in jobs if j.event["id"] in created]
         self._write_decisions(connection, fresh)
         repeated = [j.event["dedupe_key"] for j in jobs if j.event["id"] not in created]
@@ -164,7 +179,7 @@ class EventStore(Repository):
             j.written = True
         rows = [row for j in jobs for row in j.deliveries]
         if rows:
-            connection.execute(deliveries.insert(), rows)
+            connection.execute(_INSERT_DELIVERIES, rows)
         groups = [g for j in jobs for g in j.skips]
         if groups:
             stamp = jobs[0].event["received_at"]
@@ -173,14 +188,14 @@ class EventStore(Repository):
             skip_values = [row for j in jobs for row in skip_rows(j.event["id"], j.skips, stamp)]
             try:
                 if connection.dialect.name == "sqlite":  # a failed statement leaves the transaction as it was
-                    connection.execute(skips_table.insert(), skip_values)
+                    connection.execute(_INSERT_SKIPS, skip_values)
                 else:
                     with connection.begin_nested():
-                        connection.execute(skips_table.insert(), skip_values)
+                        connection.execute(_INSERT_SKIPS, skip_values)
             except exc.IntegrityError:  # a set this process took as stored was pruned meanwhile
                 self.sets.forget()
                 write_sets(connection, sets, stamp)
-                connection.execute(skips_table.insert(), skip_values)
+                connection.execute(_INSERT_SKIPS, skip_values)
 
     def _committed(self, jobs: list[_Write]) -> None:
         self.sets.committed(g.members for j in jobs if j.written for g in j.skips)

@@ -16,6 +16,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Float, Integer, String, Text, and_, cast, exists, func, literal, null, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -98,13 +99,18 @@ class KnownSets:
             self._known.clear()
 
 
+_DIALECT_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_ignoring: dict[tuple[str, str], Any] = {}
+
+
 def insert_ignoring_duplicates(connection: Connection, table):
-    name = connection.dialect.name
-    if name == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing()
-    if name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return None
+    """``INSERT ... ON CONFLICT DO NOTHING`` into ``table`` (built once per database kind; building
+    a statement costs more than running it), or None where the database has no such statement."""
+    key = (connection.dialect.name, table.name)
+    statement = _ignoring.get(key)
+    if statement is None and key[0] in _DIALECT_INSERTS:
+        statement = _ignoring[key] = _DIALECT_INSERTS[key[0]](table).on_conflict_do_nothing()
+    return statement
 
 
 def write_sets(connection: Connection, sets: Sequence[IntegrationSet], stamp: float) -> None:
