@@ -70,7 +70,7 @@ class IntegrationService:
         self.box = box
         self.allow_private_targets = allow_private_targets
         self._cache: dict[str, tuple[float, ActiveIntegration]] = {}
-        self._enabled: tuple[float, int, list[ActiveIntegration]] | None = None
+        self._enabled: tuple[float, int, tuple, list[ActiveIntegration]] | None = None
         self._lock = threading.Lock()
         self._shared_changes: Any = None  # a counter in memory shared with the sibling processes
 
@@ -262,16 +262,24 @@ class IntegrationService:
 
     def enabled(self) -> list[ActiveIntegration]:
         """The enabled integrations, read again after a change made here (or by a sibling process
-        of the same server), and at least every :data:`ENABLED_TTL` seconds (changes made by another
-        program, such as the CLI). The same list object is returned while nothing changed."""
+        of the same server), and otherwise checked for changes every :data:`ENABLED_TTL` seconds
+        (changes made by another program, such as the CLI) by reading one summary row. The same
+        list object is returned while nothing changed."""
         generation = self._generation()
         with self._lock:
             cached = self._enabled
-        if cached is not None and cached[1] == generation and time.monotonic() - cached[0] < ENABLED_TTL:
-            return cached[2]
+        if cached is not None and cached[1] == generation:
+            if time.monotonic() - cached[0] < ENABLED_TTL:
+                return cached[3]
+            signature = self.db.integrations.signature()
+            if signature == cached[2]:
+                with self._lock:
+                    self._enabled = (time.monotonic(), generation, signature, cached[3])
+                return cached[3]
+        signature = self.db.integrations.signature()
         active = [self.active(row) for row in self.db.integrations.list(enabled_only=True)]
-        if cached is not None and cached[1] == generation and _same(active, cached[2]):
-            active = cached[2]  # unchanged: keep the list (and what is derived from it) as it was
+        if cached is not None and cached[1] == generation and _same(active, cached[3]):
+            active = cached[3]  # unchanged: keep the list (and what is derived from it) as it was
         with self._lock:
-            self._enabled = (time.monotonic(), generation, active)
+            self._enabled = (time.monotonic(), generation, signature, active)
         return active

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, func, select, update
 
 from .base import Repository, dumps, loads, new_id, now, reading, writing
 from .tables import integrations
@@ -64,6 +64,15 @@ class IntegrationStore(Repository):
             query = query.where(integrations.c.plugin == plugin)
         with reading(self.engine) as connection:
             return [_row(row) for row in connection.execute(query)]
+
+    def signature(self) -> tuple:
+        """A summary that changes whenever an integration is added, changed, enabled, disabled or
+        removed (count, enabled count, latest and sum of the change times): one row to read where
+        :meth:`list` reads them all."""
+        query = select(func.count(), func.sum(case((integrations.c.enabled.is_(True), 1), else_=0)),
+                       func.max(integrations.c.updated_at), func.sum(integrations.c.updated_at))
+        with reading(self.engine) as connection:
+            return tuple(connection.execute(query).one())
 
     def update(self, integration_id: str, **changes: Any) -> IntegrationRow | None:
         values: dict[str, Any] = {}
