@@ -25,6 +25,7 @@ worker: install
 test: install
 	$(BIN)/python -m pytest -q $(TESTS)
 
+# bench_intake.py drives the server with wrk (Debian package wrk; it installs it when it can).
 bench: install
 	$(BIN)/python bench/bench_intake.py
 	$(BIN)/python bench/bench_policy.py

@@ -168,3 +168,32 @@ def test_the_cli_shows_skip_lines(app, client, skipping):
     assert sum(1 for d in decisions if d["status"] == "skipped") == 12
     listed = runner.invoke(args=["deliveries", "list", "--integration", ids[2], "--status", "skipped"])
     assert [d["event_id"] for d in json.loads(listed.output)] == [event_id]
+
+
+def test_a_version_1_database_is_upgraded_in_place_and_its_skipped_rows_still_read(tmp_path, make_app):
+    from sqlalchemy import create_engine
+
+    from gateway.store import migrations
+
+    path = tmp_path / "old" / "gateway.db"
+    path.parent.mkdir()
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:  # what version 1 of the gateway created
+        migrations.STEPS[0](connection)
+        connection.execute(tables.meta.insert().values(key="schema_version", value="1"))
+        stamp = now()
+        connection.execute(tables.integrations.insert().values(
+            id="i-old", plugin="recorder", name="old", enabled=True, config="{}", secrets=None,
+            policy="[]", created_at=stamp, updated_at=stamp))
+        connection.execute(tables.events.insert().values(
+            id="e-old", source="launchdarkly", source_id="x", dedupe_key="launchdarkly||x", kind="flag",
+            title="t", occurred_at=stamp, received_at=stamp, body="{}", raw="{}"))
+        connection.execute(tables.deliveries.insert().values(
+            id="d-old", event_id="e-old", integration_id="i-old", plugin="recorder", status="skipped",
+            reason="denied: the policy has no statements", attempts=0, created_at=stamp, updated_at=stamp))
+    engine.dispose()
+    app = make_app(instance=path.parent)
+    with get_state(app).db.engine.connect() as connection:
+        assert migrations.current_version(connection) == migrations.LATEST == 2
+    [line] = get_state(app).db.deliveries.for_event("e-old")
+    assert (line.id, line.status, line.reason) == ("d-old", "skipped", "denied: the policy has no statements")
