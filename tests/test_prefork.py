@@ -58,8 +58,9 @@ def children_of(pid: int) -> set[int]:
 def test_two_processes_share_the_work_and_see_each_others_changes(gateway, tmp_path):
     with FakeService(Reply(200, {})) as target:
         served = gateway(GATEWAY_PROCESSES="2", GATEWAY_WORKERS="2")
+        wait_until(lambda: len(children_of(served.process.pid)) == 2, timeout=30, message="both children")
+        wait_until(lambda: served.log().count("delivery worker(s)\n") >= 2, timeout=30, message="their workers")
         children = children_of(served.process.pid)
-        assert len(children) == 2
         # each webhook right after the integration was added through the API: whichever process
         # answers it knows the integration already
         sources = []
