@@ -2,11 +2,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PACKAGES := -e '.[test]' -e plugins/dynatrace -e plugins/sentry -e examples/event-gateway-webhook
+PACKAGES := -e '.[test,postgres]' -e plugins/dynatrace -e plugins/sentry -e examples/event-gateway-webhook
 SETUP_FILES := setup.cfg pyproject.toml plugins/dynatrace/setup.cfg plugins/sentry/setup.cfg examples/event-gateway-webhook/setup.cfg
 TESTS := tests plugins/dynatrace/tests plugins/sentry/tests examples/event-gateway-webhook/tests
 
-.PHONY: install serve worker test bench
+.PHONY: install serve worker test bench bench-postgres screenshots
 
 $(BIN)/.installed: $(SETUP_FILES)
 	$(PYTHON) -m venv $(VENV)
@@ -22,11 +22,24 @@ serve: install
 worker: install
 	$(BIN)/event-gateway worker
 
+# Every test on SQLite, then again on PostgreSQL (GATEWAY_TEST_DATABASE_URL, or the local server;
+# skipped with a message when there is none, unless CI=true).
 test: install
 	$(BIN)/python -m pytest -q $(TESTS)
+	$(BIN)/python tests/run_on_postgres.py -q $(TESTS)
 
 # bench_intake.py drives the server with wrk (Debian package wrk; it installs it when it can).
 bench: install
 	$(BIN)/python bench/bench_intake.py
 	$(BIN)/python bench/bench_policy.py
 	$(BIN)/python bench/bench_delivery.py
+	$(BIN)/python bench/bench_author_path.py
+	$(BIN)/python bench/bench_strict_json.py
+
+# The screenshots of docs/ui.md, taken by the browser tests in headless Chromium.
+screenshots: install
+	GATEWAY_UI_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q tests/test_ui_browser.py
+
+# Several processes on PostgreSQL (GATEWAY_BENCH_DATABASE_URL, else the local server); needs wrk.
+bench-postgres: install
+	$(BIN)/python bench/bench_postgres.py

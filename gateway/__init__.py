@@ -1,14 +1,15 @@
 """Flag Event Gateway: carries feature-flag changes to the tools around them.
 
 What this module exports is the public API: the application (``create_app``, ``EventGateway``) and
-everything a plugin may use. Plugins import nothing else from ``gateway``.
+everything a plugin may use. Plugins import nothing else from ``gateway`` (``gateway.testing`` is public too, for their tests).
 """
 
+from . import hooks
 from .app import create_app
 from .declarations import DeliveryRef, EventSource, IntegrationRef, IntegrationType, StatusCheck
 from .events import Access, CustomProperty, Event, Member
 from .extension import EventGateway
-from .fields import Secret, TargetURL
+from .fields import Secret, SecretURL, TargetURL
 from .http import HttpClient, HttpResponse, TransportError
 from .inbound import InboundRequest, Received, Rejected
 from .markers import PROJECT_NAME, hookimpl
@@ -39,6 +40,7 @@ __all__ = [
     "Rejected",
     "RetryLater",
     "Secret",
+    "SecretURL",
     "Skip",
     "StatusCheck",
     "Take",
@@ -50,6 +52,7 @@ __all__ = [
     "create_app",
     "hmac_sha256_hex",
     "hookimpl",
+    "hooks",
     "verify_hmac_sha256",
     "__version__",
 ]

@@ -17,6 +17,18 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def local_token_hash(configured: str | None, instance_path: str) -> str | None:
+    """This node's admin token hash: of ``GATEWAY_ADMIN_TOKEN``, else the instance folder's hash file,
+    else None."""
+    if configured:
+        return token_hash(configured)
+    try:
+        with open(os.path.join(instance_path, HASH_FILE), encoding="ascii") as handle:
+            return handle.read().strip() or None
+    except FileNotFoundError:
+        return None
+
+
 def ensure_admin_token(configured: str | None, instance_path: str) -> str:
     """The hash of the admin token. Without a configured one, the first start generates a token,
     prints it once on stderr, and keeps only its hash in the instance folder (mode 0600)."""
@@ -38,7 +50,8 @@ def ensure_admin_token(configured: str | None, instance_path: str) -> str:
     print(
         "event-gateway: generated the admin API token (shown only this once; keep it safe):\n"
         f"  {token}\n"
-        f"Send it as 'Authorization: Bearer <token>'. To replace it, delete {path} or set GATEWAY_ADMIN_TOKEN.",
+        f"Send it as 'Authorization: Bearer <token>'. To replace it, stop the gateway, delete {path}, run "
+        "'event-gateway db forget-admin-token' and start again (or set GATEWAY_ADMIN_TOKEN on every node).",
         file=sys.stderr,
         flush=True,
     )

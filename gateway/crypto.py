@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
 import os
 from typing import Any
@@ -49,11 +50,16 @@ class SecretBox:
     """Encrypts and decrypts the secret fields of an integration's config as one JSON document."""
 
     def __init__(self, key_material: str | None, instance_path: str):
-        key = _fernet_key(key_material) if key_material else load_or_create_key(instance_path)
-        self._fernet = Fernet(key)
+        self.key = _fernet_key(key_material) if key_material else load_or_create_key(instance_path)
+        self._fernet = Fernet(self.key)
 
     def seal(self, secrets: dict[str, Any]) -> str:
         return self._fernet.encrypt(json.dumps(secrets, sort_keys=True).encode()).decode()
+
+    def derive_key(self, purpose: str) -> bytes:
+        """A key for another use (``purpose`` names it), derived from this key with HMAC-SHA256:
+        it changes when this key does, and does not give this key away."""
+        return hmac.new(self.key, purpose.encode(), hashlib.sha256).digest()
 
     def open(self, token: str | None) -> dict[str, Any]:
         if not token:
@@ -64,6 +70,15 @@ class SecretBox:
             raise SecretBoxError(
                 "stored secrets cannot be decrypted: GATEWAY_SECRET_KEY (or the instance key file) changed"
             ) from None
+
+
+    def can_open(self, token: str) -> bool:
+        """Whether this key opens ``token`` (sealed by :meth:`seal`)."""
+        try:
+            self._fernet.decrypt(token.encode())
+        except InvalidToken:
+            return False
+        return True
 
 
 def mask(value: str) -> str:

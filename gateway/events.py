@@ -48,6 +48,11 @@ class Event:
     produced it) and ``source_id`` is the id the source gave it, used to recognise duplicates.
     Flag-platform events fill the flag fields; other sources leave them empty and put what they carry
     in ``data``. ``raw`` is the payload exactly as it was decoded.
+
+    ``project_name`` and ``environment_name`` (and ``name``, the flag's name, when the payload has
+    none) come from the flag platform's API through the gateway's connection, filled in before the
+    event is handed to ``deliver_event``. When they could not be read (no connection, the API down,
+    an unknown project) they are None and ``names_unavailable`` says why; the event is sent all the same.
     """
 
     source: str
@@ -71,6 +76,9 @@ class Event:
     scope_tags: dict[str, list[str]] = field(default_factory=dict)
     scope_attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
+    project_name: str | None = None
+    environment_name: str | None = None
+    names_unavailable: str | None = None
     raw: Any = None
 
     @property

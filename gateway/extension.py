@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from flask import Flask
 
 from . import api, health, webhooks
-from .admin_token import ensure_admin_token
+from .outage import DatabaseWatch
+from .outage.answer import install as install_unavailable_answer
 from .crypto import SecretBox
+from .instance_folder import make_private_folder, prepare_sqlite_file
+from .flagplatform.connection import ConnectionService
+from .flagplatform.names import NameResolver
+from .http import make_session
 from .integrations import IntegrationService
 from .metrics import Metrics
+from .node_agreement import AdminToken, agree_on_admin_token, check_secret_key
 from .plugins import PluginHost
 from .settings import Settings, apply_defaults
+from .signing import signing_warnings
 from .state import EXTENSION_KEY, GatewayState
+from .status import check_gauges
 from .store import Database
 from .store.base import now
 
@@ -23,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 class EventGateway:
-    """Adds the gateway (webhooks, admin API, health, metrics, CLI commands) to a Flask app.
+    """Adds the gateway (webhooks, admin API, web UI, health, metrics, CLI commands) to a Flask app.
 
     State lives in ``app.extensions["event_gateway"]``, so one extension object may serve several
     apps. ``plugins`` adds ``(name, plugin)`` pairs as if installed; ``entry_points=False`` loads no
@@ -39,23 +46,54 @@ class EventGateway:
 
     def init_app(self, app: Flask) -> GatewayState:
         apply_defaults(app.config)
-        os.makedirs(app.instance_path, exist_ok=True)
         settings = Settings.from_config(app.config, app.instance_path)
+        make_private_folder(app.instance_path)
+        prepare_sqlite_file(settings.database_url)
         db = Database(settings.database_url)
-        db.upgrade()
-        host = PluginHost(allowed=settings.plugins, entry_points=self._entry_points, extra=self._plugins)
         box = SecretBox(settings.secret_key, app.instance_path)
+        admin: list[AdminToken] = []
+
+        def agree(connection) -> None:  # in the start-up transaction, under its lock
+            check_secret_key(connection, box)
+            admin.append(agree_on_admin_token(connection, settings.admin_token, app.instance_path))
+
+        try:
+            db.upgrade(then=agree)
+        except Exception:
+            db.dispose()
+            raise
+        if admin[0].problem:
+            log.error("the admin API is unavailable on this node: %s", admin[0].problem)
+        host = PluginHost(allowed=settings.plugins, entry_points=self._entry_points, extra=self._plugins)
+        metrics = Metrics()
         state = GatewayState(
             settings=settings, db=db, host=host, box=box,
             integrations=IntegrationService(db, host, box, settings.allow_private_targets),
-            metrics=Metrics(),
-            admin_token_hash=ensure_admin_token(settings.admin_token, app.instance_path),
+            metrics=metrics,
+            admin_token_hash=admin[0].hash, admin_token_problem=admin[0].problem,
+            db_watch=DatabaseWatch(db.engine, metrics.registry, retry_after=settings.retry_after_seconds),
         )
+        state.connection = ConnectionService(
+            db, box, allow_private_targets=settings.allow_private_targets,
+            grace_seconds=settings.webhook_secret_grace_seconds,
+            http_factory=lambda session, secrets, timeouts: state.http_client(session, secrets, timeouts=timeouts),
+            make_session=make_session)
+        state.names = NameResolver(state.connection, settings.names_ttl_seconds)
         state.metrics.watch_queue(lambda: db.deliveries.stats(now()))
+        state.integrations.warm()  # every stored policy compiled now, not by the first webhook
+        state.warnings.extend(signing_warnings(host, app.config, settings.require_signed_webhooks))
+        for warning in state.warnings:
+            log.warning("%s", warning)
+        state.metrics.watch_checks(lambda: check_gauges(state))
         app.extensions[EXTENSION_KEY] = state
         app.register_blueprint(webhooks.bp)
         app.register_blueprint(api.bp)
         app.register_blueprint(health.bp)
+        if settings.ui:
+            from . import ui
+
+            ui.register(app)
+        install_unavailable_answer(app)  # on the app, so every blueprint answers 503 the same way
         from .cli import register_commands
 
         register_commands(app.cli)

@@ -1,4 +1,4 @@
-"""marshmallow fields for plugin config schemas: secrets and outbound target URLs."""
+"""marshmallow fields for plugin config schemas: secrets, outbound target URLs, and URLs that are secrets."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+import requests
 from marshmallow import ValidationError, fields
 
 from .targets import TargetNotAllowed, check_target_url
@@ -44,6 +45,18 @@ class TargetURL(fields.Url):
         except TargetNotAllowed as exc:
             raise ValidationError(str(exc)) from None
         return url
+
+
+class SecretURL(TargetURL, Secret):
+    """A URL that is itself a credential (a chat webhook URL, a DSN carrying a key): checked as a
+    :class:`TargetURL` and kept as a :class:`Secret` — write-only, encrypted at rest, shown masked
+    (``****abcd``), and removed from every recorded request, answer and error. It is loaded in the
+    form the HTTP client sends it (as ``requests`` quotes it), so that the URL sent is the secret
+    the records are cleaned of."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        url = super()._deserialize(value, attr, data, **kwargs)
+        return requests.Request("GET", url).prepare().url
 
 
 _resolve_names: ContextVar[bool] = ContextVar("resolve_target_names", default=True)

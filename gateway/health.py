@@ -8,22 +8,27 @@ from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
+from .outage import unavailable
+from .responses import answer_errors_as_json
 from .state import get_state
 from .store.base import now
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("gateway_health", __name__)
+answer_errors_as_json(bp)
 
 
 def workers_health(state) -> dict:
-    """The in-process delivery workers: threads, how many are alive and busy, the oldest heartbeat."""
+    """The in-process delivery workers: threads, how many are alive, busy and paused (waiting for
+    the database), the oldest heartbeat."""
     pools = [pool.health() for pool in state.workers]
     return {
         "threads": sum(p["threads"] for p in pools),
         "alive": sum(p["alive"] for p in pools),
         "busy": sum(p["busy"] for p in pools),
         "oldest_heartbeat_seconds": max((p["oldest_heartbeat_seconds"] for p in pools), default=None),
+        "paused": sum(p["paused"] for p in pools),
     }
 
 
@@ -33,22 +38,46 @@ def queue_health(state) -> dict:
             "by_status": stats.by_status}
 
 
+def database_health(state, body: dict) -> bool:
+    """Fill ``body`` with the database's state (and the queue's, when it answers); True when available.
+    During an outage the database is checked with a write (a database that answers reads may still
+    refuse writes); the outage's reason, start, length and refusals are reported."""
+    watch = state.db_watch
+    if watch.current() is None or watch.probe():
+        try:
+            state.db.ping()
+            body["queue"] = queue_health(state)
+            body["database"] = "ok"
+            return True
+        except SQLAlchemyError as exc:
+            if unavailable(exc) is None:  # an outage is logged once by the watch; anything else here
+                log.error("health check: database error: %s: %s", type(exc).__name__, exc)
+                body["database"] = f"error: {type(exc).__name__}"
+                return False
+    outage = watch.current()
+    body["database"] = "unavailable"
+    if outage is not None:
+        body["database_outage"] = outage.describe()
+    return False
+
+
 @bp.get("/healthz")
 def healthz():
-    """200 when the database answers and the in-process workers (if any) are alive; else 503."""
+    """200 when the database can be used and the in-process workers (if any) are alive; else 503
+    (not ready: a load balancer should send no traffic here meanwhile)."""
     state = get_state()
     body: dict = {}
-    try:
-        state.db.ping()
-        body["database"] = "ok"
-        body["queue"] = queue_health(state)
-    except SQLAlchemyError as exc:
-        log.error("health check: database unreachable: %s", exc)
-        body["database"] = f"unreachable: {type(exc).__name__}"
+    database_ok = database_health(state, body)
     body["workers"] = workers_health(state)
     workers_down = body["workers"]["threads"] > 0 and body["workers"]["alive"] == 0
-    body["status"] = "ok" if body["database"] == "ok" and not workers_down else "unavailable"
-    return jsonify(body), 200 if body["status"] == "ok" else 503
+    body["status"] = "ok" if database_ok and not workers_down else "unavailable"
+    body["warnings"] = list(state.warnings)  # things to fix that do not make the gateway unavailable
+    response = jsonify(body)
+    response.status_code = 200 if body["status"] == "ok" else 503
+    if not database_ok:
+        response.headers["Retry-After"] = str(state.db_watch.retry_after)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/metrics")

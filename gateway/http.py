@@ -26,6 +26,7 @@ MAX_RESPONSE_BYTES = 1024 * 1024
 RETRY_AFTER_MIN = 1.0
 RETRY_AFTER_MAX = 6 * 3600.0
 REDACTED = "[redacted]"
+_MARKER = "REDACTEDc0ffee"
 
 
 class TransportError(Exception):
@@ -133,12 +134,16 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 def clean_url(url: str, secrets: Iterable[str]) -> str:
     """The URL for the log: user info dropped, secret values removed from path and query."""
+    secrets = list(secrets)
+    # first as sent: a URL that is itself a secret (SecretURL) matches only before its query is
+    # re-encoded; the marker is one that re-encoding leaves as it is
+    url = redact(url, secrets).replace(REDACTED, _MARKER)
     parts = urlsplit(url)
     netloc = parts.hostname or ""
     if parts.port:
         netloc = f"{netloc}:{parts.port}"
     query = urlencode(parse_qsl(parts.query, keep_blank_values=True))
-    return redact(urlunsplit((parts.scheme, netloc, parts.path, query, "")), secrets)
+    return redact(urlunsplit((parts.scheme, netloc, parts.path, query, "")), secrets).replace(_MARKER, REDACTED)
 
 
 class HttpClient:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import strict_json
 from .events import Event
 
 
@@ -43,18 +43,16 @@ class InboundRequest:
         return default
 
     def json(self) -> Any:
-        """The body decoded as JSON; raises :class:`Rejected` (400, or 415 for another content type)."""
+        """The body decoded as JSON, strictly (:mod:`gateway.strict_json`: no ``NaN``, no lone
+        surrogates, bounded depth and digits); raises :class:`Rejected` (400, or 415 for another
+        content type)."""
         mimetype = self.content_type.split(";", 1)[0].strip().lower()
         if mimetype != "application/json" and not mimetype.endswith("+json"):
             raise Rejected(415, f"expected Content-Type application/json, got {mimetype or 'none'!r}")
         try:
-            return json.loads(self.body)
-        except UnicodeDecodeError:
-            raise Rejected(400, "malformed JSON: the body is not UTF-8") from None
-        except json.JSONDecodeError as exc:
-            raise Rejected(
-                400, f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-            ) from None
+            return strict_json.loads(self.body)
+        except strict_json.InvalidJson as exc:
+            raise Rejected(400, exc.message) from None
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ def accept(state: GatewayState, event: Event, receiver_id: str | None = None,
     No outbound call happens here: queued deliveries are left to the delivery workers, which are
     woken when there is new work.
     """
+    if event.source == "launchdarkly" and event.kind in ("project", "environment") and state.names is not None:
+        state.names.forget(event.project_key)  # names change with them: read again on next use
     enabled = state.integrations.enabled()
     if receiver_id is not None:
         decisions, skipped_groups = [decide(event, i, state.host) for i in candidates(event, enabled, receiver_id)], []

@@ -3,6 +3,7 @@ sealed at rest and masked on the way out, the policy compiled once."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from .crypto import SecretBox, is_mask, mask
 from .declarations import IntegrationRef
 from .fields import is_secret, target_names_unresolved
 from .plugins import LoadedPlugin, PluginHost
-from .policy import CompiledPolicy, PolicyError, compile_policy
+from .policy import CompiledPolicy, PolicyError
+from .policy_cache import PolicyCache
 from .store import Database
 from .store.integrations import IntegrationRow
 from .targets import reset_private_targets_allowed, set_private_targets_allowed
@@ -23,6 +25,8 @@ from .validation import InvalidInput, flatten_errors
 
 
 ENABLED_TTL = 1.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,11 @@ class IntegrationService:
         self._cache: dict[str, tuple[float, ActiveIntegration]] = {}
         self._enabled: tuple[float, int, tuple, list[ActiveIntegration]] | None = None
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()
+        self._generation = 0  # counts changes made here, so a slower read never undoes one
         self._shared_changes: Any = None  # a counter in memory shared with the sibling processes
+        self.policies = PolicyCache()
+        self.listeners: list = []  # called after a change made in this process (background checks)
 
     # validation --------------------------------------------------------------------------------
 
@@ -95,10 +103,11 @@ class IntegrationService:
         finally:
             reset_private_targets_allowed(token)
 
-    @staticmethod
-    def compile(policy: Any) -> CompiledPolicy:
+    def compile(self, policy: Any) -> CompiledPolicy:
+        """The compiled policy, from the cache of compiled policies (compiled and kept when new);
+        :class:`InvalidInput` keyed by path when it is invalid or too large."""
         try:
-            return compile_policy(policy)
+            return self.policies.get(policy)
         except PolicyError as exc:
             raise InvalidInput({path: [message] for path, message in exc.errors.items()}) from None
 
@@ -232,21 +241,26 @@ class IntegrationService:
                 "an attempt of this integration is running; disable the integration, wait for the attempt "
                 "to finish (GET /api/v1/deliveries?status=in_flight), then remove it"]})
         self.db.integrations.delete(integration_id)
+        self.db.check_results.delete(f"integration:{integration_id}")
         self.forget(integration_id)
 
     def forget(self, integration_id: str) -> None:
         """Drop a removed integration from the cache."""
         with self._lock:
             self._cache.pop(integration_id, None)
-            self._enabled = None
-        self._bump_shared()
+        self.changed()
 
     def changed(self) -> None:
-        """An integration changed in this process: the next :meth:`enabled` reads them again (here,
-        and in the sibling processes of a pre-fork server)."""
+        """An integration changed in this process: read the enabled ones again now, in the thread that
+        made the change (an admin request or a command), so that no webhook has to; the sibling
+        processes of a pre-fork server read them again before their next webhook."""
         with self._lock:
             self._enabled = None
+            self._generation += 1
         self._bump_shared()
+        self._read_enabled()
+        for listener in self.listeners:
+            listener()
 
     def share_changes(self, counter: Any) -> None:
         """Count changes in ``counter`` (a ``multiprocessing.RawValue`` made before forking), so that
@@ -257,29 +271,66 @@ class IntegrationService:
         if self._shared_changes is not None:
             self._shared_changes.value += 1  # racing bumps may merge into one: it changes all the same
 
-    def _generation(self) -> int:
+    def shared_generation(self) -> int:
+        """Changes made by any process of this server (0 outside a pre-fork server)."""
         return self._shared_changes.value if self._shared_changes is not None else 0
 
     def enabled(self) -> list[ActiveIntegration]:
-        """The enabled integrations, read again after a change made here (or by a sibling process
-        of the same server), and otherwise checked for changes every :data:`ENABLED_TTL` seconds
-        (changes made by another program, such as the CLI) by reading one summary row. The same
-        list object is returned while nothing changed."""
-        generation = self._generation()
+        """The enabled integrations, read again after a change made here (or by a sibling process of
+        the same server), and checked for changes every :data:`ENABLED_TTL` seconds (changes made by
+        another program, such as the CLI). The same list object is returned while nothing changed.
+
+        A change made here was compiled when it was saved, so reading it again compiles nothing.
+        When the list is only old, it is answered as it is and checked in the background (one
+        summary row; all of them read again only when it changed): a policy changed by another
+        program is compiled there, never while a webhook waits.
+        """
+        shared = self.shared_generation()
         with self._lock:
             cached = self._enabled
-        if cached is not None and cached[1] == generation:
-            if time.monotonic() - cached[0] < ENABLED_TTL:
-                return cached[3]
-            signature = self.db.integrations.signature()
-            if signature == cached[2]:
-                with self._lock:
-                    self._enabled = (time.monotonic(), generation, signature, cached[3])
-                return cached[3]
+        if cached is None or cached[1] != shared:
+            return self._read_enabled()
+        if time.monotonic() - cached[0] >= ENABLED_TTL and self._refreshing.acquire(blocking=False):
+            threading.Thread(target=self._refresh_enabled, name="integrations-refresh", daemon=True).start()
+        return cached[3]
+
+    def _refresh_enabled(self) -> None:
+        try:
+            with self._lock:
+                cached = self._enabled
+            if cached is not None:
+                signature = self.db.integrations.signature()
+                if signature == cached[2]:  # nothing changed: the list stays, as it is
+                    with self._lock:
+                        if self._enabled is cached:
+                            self._enabled = (time.monotonic(), cached[1], signature, cached[3])
+                    return
+            self._read_enabled()
+        except Exception:  # the next request tries again; a database outage is reported elsewhere
+            log.exception("reading the enabled integrations failed")
+        finally:
+            self._refreshing.release()
+
+    def _read_enabled(self) -> list[ActiveIntegration]:
+        with self._lock:
+            generation = self._generation
+            cached = self._enabled
+        shared = self.shared_generation()
         signature = self.db.integrations.signature()
         active = [self.active(row) for row in self.db.integrations.list(enabled_only=True)]
-        if cached is not None and cached[1] == generation and _same(active, cached[3]):
+        if cached is not None and _same(active, cached[3]):
             active = cached[3]  # unchanged: keep the list (and what is derived from it) as it was
         with self._lock:
-            self._enabled = (time.monotonic(), generation, signature, active)
+            if generation == self._generation:
+                self._enabled = (time.monotonic(), shared, signature, active)
         return active
+
+    def enabled_one(self, integration_id: str) -> ActiveIntegration | None:
+        """The enabled integration ``integration_id`` from :meth:`enabled`, or None."""
+        return next((a for a in self.enabled() if a.row.id == integration_id), None)
+
+    def warm(self) -> None:
+        """Compile every stored policy now (at start), so that no request has to."""
+        for row in self.db.integrations.list():
+            self.active(row)
+        self._read_enabled()

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
+
+from .outage.causes import unavailable
 
 if TYPE_CHECKING:
     from .store.deliveries import QueueStats
@@ -44,9 +47,62 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
 
+    def watch_checks(self, gauges: Callable[[], list[CheckGauge]]) -> None:
+        """Publish the stored check results, read through ``gauges`` at each scrape."""
+        self.registry.register(ChecksCollector(gauges))
+
     def watch_queue(self, stats: Callable[[], QueueStats]) -> None:
         """Publish the delivery queue's gauges, read through ``stats`` at each scrape."""
         self.registry.register(QueueCollector(stats))
+
+
+STATE_VALUES = {"ok": 0, "warning": 1, "error": 2}
+
+
+@dataclass(frozen=True)
+class CheckGauge:
+    """One stored check: whose (an integration's id, name and plugin; ``connection:launchdarkly`` for
+    the flag-platform connection), which, its state, and when it ran."""
+
+    integration_id: str
+    integration: str
+    plugin: str
+    check: str
+    state: str
+    checked_at: float
+
+
+class ChecksCollector:
+    """The stored results of the background checks, read from the database when scraped."""
+
+    def __init__(self, gauges: Callable[[], list[CheckGauge]]):
+        self._gauges = gauges
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, ...]:
+        labels = ["integration_id", "integration", "plugin", "check"]
+        return (
+            GaugeMetricFamily("gateway_check_state",
+                              "State of each stored check: 0 ok, 1 warning, 2 error", labels=labels),
+            GaugeMetricFamily("gateway_check_timestamp_seconds",
+                              "When each stored check last ran, seconds since the epoch", labels=labels),
+        )
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            gauges = self._gauges()
+        except Exception as exc:
+            log.warning("check metrics unavailable: %s: %s", type(exc).__name__, exc)
+            return
+        state, stamp = self._families()
+        for gauge in gauges:
+            labels = [gauge.integration_id, gauge.integration, gauge.plugin, gauge.check]
+            state.add_metric(labels, STATE_VALUES.get(gauge.state, 2))
+            stamp.add_metric(labels, gauge.checked_at)
+        yield from (state, stamp)
 
 
 class QueueCollector:
@@ -75,7 +131,9 @@ class QueueCollector:
         try:
             stats = self._stats()
         except Exception as exc:  # an unreachable database must not break the other metrics
-            log.warning("delivery queue metrics unavailable: %s: %s", type(exc).__name__, exc)
+            # (an outage is logged once, by the database watch: not at every scrape)
+            level = logging.DEBUG if unavailable(exc) is not None else logging.WARNING
+            log.log(level, "delivery queue metrics unavailable: %s: %s", type(exc).__name__, exc)
             return
         by_status, depth, held, oldest = self._families()
         for status, count in stats.by_status.items():

@@ -24,10 +24,13 @@ Verdict = Take | Skip
 @dataclass(frozen=True)
 class Delivered:
     """Delivery result: the tool accepted the event. ``summary`` is shown to people (for example the
-    tool's ids for it); ``details`` is kept as JSON."""
+    tool's ids for it); ``details`` is kept as JSON. ``warnings`` are things a person should know
+    although the tool took the event (for example that nothing counts it); the delivery is recorded
+    as delivered with them, and the API and CLI show them."""
 
     summary: str = "delivered"
     details: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

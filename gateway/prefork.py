@@ -1,11 +1,20 @@
 """``serve`` on every core: gunicorn's pre-fork server, one gateway app per process.
 
-The app is built once in the master (it checks the configuration, upgrades the schema and prints
-the admin token once), which then forks ``processes`` children. Each child drops the database
-connections it inherited and makes its own (:meth:`gateway.store.Database.after_fork`), runs the
-requests with ``GATEWAY_THREADS`` threads (gunicorn's ``gthread`` worker) and its share of the
-``GATEWAY_WORKERS`` delivery workers. All of them write to the one database: on SQLite each process
-group-commits its own writes and the processes take turns on the database's write lock.
+The app is built once in the master (it checks the configuration, upgrades the schema, checks the
+node's agreement on key and token, and prints the admin token once), which then stops its database
+threads, closes its connections and forks ``processes`` children; the master does no database work
+after that. Each child makes its own connections, checkpoint thread, group commit
+(:meth:`gateway.store.Database.after_fork`) and database watch (outage state and probe thread), runs
+the requests with ``GATEWAY_THREADS`` threads (gunicorn's ``gthread`` worker) and its share of the
+``GATEWAY_WORKERS`` delivery workers (a :class:`~gateway.delivery.WorkerPool` each, with its lease
+heartbeat and, on PostgreSQL, its ``LISTEN`` connection). All of them write to the one database: on
+SQLite each process group-commits its own writes and the processes take turns on the database's
+write lock.
+
+The background checks (:class:`~gateway.check_runner.CheckRunner`) run in the child of slot 0 only,
+so that a node checks each integration once per interval however many processes it runs; a child
+that replaces it takes its slot, and the checks with it. A change made through any child wakes them
+(a change counter shared by the children).
 
 Stopping: the first SIGTERM or SIGINT stops taking connections, lets running requests finish and the
 delivery workers' running attempts finish (at most ``GATEWAY_SHUTDOWN_GRACE_SECONDS``), then exits 0;
@@ -27,6 +36,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 from gunicorn.workers.gthread import ThreadWorker
 
+from .check_runner import CheckRunner
 from .delivery import WorkerPool
 from .state import get_state
 
@@ -46,11 +56,17 @@ def worker_share(total: int, processes: int, slot: int) -> int:
     return max(share, 1)
 
 
+CHECKS_SLOT = 0
+"""The child that runs the background checks."""
+
+
 class GatewayWorker(ThreadWorker):
-    """gunicorn's threaded worker that also stops the process's delivery workers on SIGTERM, while
-    the running requests finish (one grace period for both, not one after the other)."""
+    """gunicorn's threaded worker that also stops the process's delivery workers (and background
+    checks) on SIGTERM, while the running requests finish (one grace period for both, not one after
+    the other)."""
 
     pool: WorkerPool | None = None
+    checks: CheckRunner | None = None
     stopper: threading.Thread | None = None
 
     def handle_exit(self, sig, frame) -> None:
@@ -63,9 +79,19 @@ class GatewayWorker(ThreadWorker):
         super().handle_quit(sig, frame)
 
     def stop_delivery(self) -> None:
-        if self.pool is not None and self.stopper is None:
-            self.stopper = threading.Thread(target=self.pool.stop, name="stop-delivery-workers")
+        if (self.pool is not None or self.checks is not None) and self.stopper is None:
+            self.stopper = threading.Thread(target=self._stop_background, name="stop-delivery-workers")
             self.stopper.start()
+
+    def _stop_background(self) -> None:
+        checks = None
+        if self.checks is not None:  # at the same time as the workers' grace, not after it
+            checks = threading.Thread(target=self.checks.stop, name="stop-background-checks")
+            checks.start()
+        if self.pool is not None:
+            self.pool.stop()
+        if checks is not None:
+            checks.join()
 
 
 class GatewayArbiter(Arbiter):
@@ -144,9 +170,18 @@ class PreforkServer(BaseApplication):
 
     def _prepare_fork(self) -> None:
         """What the children share: a counter of integration changes (so that an integration
-        changed through one process is seen by the next webhook in every other), and no open
-        database connection."""
+        changed through one process is seen by the next webhook in every other), a counter of
+        changes that want checks (integrations and the flag-platform connection: it wakes the
+        background checks of slot 0), and no open database connection or database thread."""
         self.state.integrations.share_changes(multiprocessing.RawValue("Q", 0))
+        checks_wanted = self._checks_wanted = multiprocessing.RawValue("Q", 0)
+
+        def wanted() -> None:  # racing bumps may merge into one: it changes all the same
+            checks_wanted.value += 1
+
+        self.state.integrations.listeners.append(wanted)
+        if self.state.connection is not None:
+            self.state.connection.listeners.append(wanted)
         self.state.db.before_fork()
 
     def _pre_fork(self, _arbiter, worker) -> None:
@@ -169,6 +204,7 @@ class PreforkServer(BaseApplication):
 
     def _post_fork(self, _arbiter, _worker) -> None:
         self.state.db.after_fork()
+        self.state.db_watch.after_fork()
         self.state.new_work = threading.Condition()
         self.state.workers.clear()
 
@@ -178,6 +214,12 @@ class PreforkServer(BaseApplication):
             worker.pool = WorkerPool(self.state, count)
             worker.pool.start()
             click.echo(f"event-gateway[{worker.pid}]: {count} delivery worker(s)", err=True)
+        if getattr(worker, "gateway_slot", 0) == CHECKS_SLOT:
+            checks_wanted = self._checks_wanted
+            worker.checks = CheckRunner(self.state, self.state.settings.check_interval_seconds,
+                                        changes=lambda: checks_wanted.value)
+            worker.checks.start()
+            click.echo(f"event-gateway[{worker.pid}]: background checks", err=True)
 
     def _worker_exit(self, _arbiter, worker) -> None:
         if isinstance(worker, GatewayWorker):

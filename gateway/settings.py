@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 DEFAULT_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
@@ -19,7 +20,11 @@ KEYS: dict[str, tuple[Any, str]] = {
     "GATEWAY_SECRET_KEY": (None, "key that encrypts secret config fields; default: a key file generated in the instance folder (mode 0600)"),
     "GATEWAY_ADMIN_TOKEN": (None, "bearer token of the admin API; default: generated on first start, printed once, only its hash kept"),
     "GATEWAY_LAUNCHDARKLY_SECRET": (None, "webhook signing secret; when set, `X-LD-Signature` is required and checked"),
+    "GATEWAY_REQUIRE_SIGNED_WEBHOOKS": (False, "refuse flag-platform webhooks that cannot be checked: without `GATEWAY_LAUNCHDARKLY_SECRET` every one is refused (401) instead of accepted unsigned"),
+    "GATEWAY_PUBLIC_URL": (None, "the gateway's public base URL (`https://gateway.example.com`), used for the `webhook_url` it shows; unset: a path only (the request's `Host` header is never used)"),
+    "GATEWAY_LAUNCHDARKLY_SECRET": (None, "webhook signing secret; when set, `X-LD-Signature` is required and checked (the connection's stored secret is accepted too)"),
     "GATEWAY_MAX_BODY_BYTES": (1048576, "largest accepted webhook body, in bytes"),
+    "GATEWAY_MAX_API_BODY_BYTES": (1048576, "largest accepted admin API request body, in bytes"),
     "GATEWAY_PLUGINS": (None, "comma list of plugin entry-point names to load; unset loads all, empty loads none (the built-in flag-platform source always loads)"),
     "GATEWAY_ALLOW_PRIVATE_TARGETS": (False, "allow plain http:// and private/loopback targets (local set-ups and tests)"),
     "GATEWAY_WORKERS": (4, "delivery worker threads run by `serve` (shared out over its processes, at least one each) and by `worker`; 0 runs none in `serve`"),
@@ -27,10 +32,16 @@ KEYS: dict[str, tuple[Any, str]] = {
     "GATEWAY_RETENTION_DAYS": (30, "days delivered and skipped records are kept; dead ones are kept until replayed or deleted"),
     "GATEWAY_CONNECT_TIMEOUT": (5.0, "outbound connect time-out, seconds"),
     "GATEWAY_READ_TIMEOUT": (15.0, "outbound read time-out, seconds"),
-    "GATEWAY_LEASE_SECONDS": (120, "how long a worker holds a delivery before another may take it"),
+    "GATEWAY_LEASE_SECONDS": (15, "how long a delivery's lease lasts without a heartbeat: workers renew it every third of this while the attempt runs; a stopped worker's deliveries are taken again once it runs out"),
     "GATEWAY_SHUTDOWN_GRACE_SECONDS": (20, "how long SIGTERM waits for in-flight attempts"),
     "GATEWAY_THREADS": (8, "HTTP server threads of `serve` (in each process)"),
     "GATEWAY_PROCESSES": (None, "server processes of `serve` (also `--processes`); default: the number of CPU cores; more than one needs POSIX (gunicorn)"),
+    "GATEWAY_UI": (True, "serve the admin web UI under `/ui/`; `0` turns it off"),
+    "GATEWAY_UI_SESSION_HOURS": (8, "how long a sign-in to the web UI lasts, in hours"),
+    "GATEWAY_RETRY_AFTER_SECONDS": (5, "`Retry-After` of the 503 answered while the database is unavailable, seconds"),
+    "GATEWAY_CHECK_INTERVAL_SECONDS": (600, "how often `serve` runs every integration's checks and the flag-platform connection's in the background (they also run after each change)"),
+    "GATEWAY_NAMES_TTL_SECONDS": (3600, "how long project, environment and flag names read from the flag platform's API are cached"),
+    "GATEWAY_WEBHOOK_SECRET_GRACE_SECONDS": (86400, "how long the previous webhook secret is still accepted after a rotation"),
 }
 
 
@@ -88,6 +99,23 @@ def parse_plugin_filter(value: Any) -> frozenset[str] | None:
     return frozenset(item.strip() for item in items if item.strip())
 
 
+def parse_public_url(value: Any) -> str | None:
+    """``GATEWAY_PUBLIC_URL``: an absolute http(s) URL without query or fragment, kept without its
+    trailing slash; None when unset."""
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  (raises ValueError on a bad port)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise SettingError(f"GATEWAY_PUBLIC_URL={value!r} must be an absolute http:// or https:// URL "
+                           "such as https://gateway.example.com (a path is allowed; no query or fragment)")
+    return text.rstrip("/")
+
+
 @dataclass(frozen=True)
 class Settings:
     """The typed settings of one app."""
@@ -96,7 +124,10 @@ class Settings:
     secret_key: str | None
     admin_token: str | None
     launchdarkly_secret: str | None
+    require_signed_webhooks: bool
+    public_url: str | None
     max_body_bytes: int
+    max_api_body_bytes: int
     plugins: frozenset[str] | None
     allow_private_targets: bool
     workers: int
@@ -108,6 +139,12 @@ class Settings:
     shutdown_grace_seconds: float
     threads: int
     instance_path: str
+    ui: bool = True
+    ui_session_hours: float = 8.0
+    retry_after_seconds: int = 5
+    check_interval_seconds: float = 600.0
+    names_ttl_seconds: float = 3600.0
+    webhook_secret_grace_seconds: float = 86400.0
     processes: int | None = None
 
     @classmethod
@@ -120,7 +157,10 @@ class Settings:
             secret_key=config.get("GATEWAY_SECRET_KEY") or None,
             admin_token=config.get("GATEWAY_ADMIN_TOKEN") or None,
             launchdarkly_secret=config.get("GATEWAY_LAUNCHDARKLY_SECRET") or None,
+            require_signed_webhooks=as_bool(config.get("GATEWAY_REQUIRE_SIGNED_WEBHOOKS")),
+            public_url=parse_public_url(config.get("GATEWAY_PUBLIC_URL")),
             max_body_bytes=_number(config, "GATEWAY_MAX_BODY_BYTES", int, 1),
+            max_api_body_bytes=_number(config, "GATEWAY_MAX_API_BODY_BYTES", int, 1),
             plugins=parse_plugin_filter(config.get("GATEWAY_PLUGINS")),
             allow_private_targets=as_bool(config.get("GATEWAY_ALLOW_PRIVATE_TARGETS")),
             workers=_number(config, "GATEWAY_WORKERS", int, 0),
@@ -132,5 +172,11 @@ class Settings:
             shutdown_grace_seconds=_number(config, "GATEWAY_SHUTDOWN_GRACE_SECONDS", float, 0),
             threads=_number(config, "GATEWAY_THREADS", int, 1),
             instance_path=instance_path,
+            ui=as_bool(config.get("GATEWAY_UI")),
+            ui_session_hours=_number(config, "GATEWAY_UI_SESSION_HOURS", float, 0.01),
+            retry_after_seconds=_number(config, "GATEWAY_RETRY_AFTER_SECONDS", int, 1),
+            check_interval_seconds=_number(config, "GATEWAY_CHECK_INTERVAL_SECONDS", float, 1),
+            names_ttl_seconds=_number(config, "GATEWAY_NAMES_TTL_SECONDS", float, 0),
+            webhook_secret_grace_seconds=_number(config, "GATEWAY_WEBHOOK_SECRET_GRACE_SECONDS", float, 0),
             processes=_number(config, "GATEWAY_PROCESSES", int, 1) if config.get("GATEWAY_PROCESSES") else None,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import requests
 
@@ -14,6 +15,7 @@ from .crypto import SecretBox
 from .http import HttpClient
 from .integrations import IntegrationService
 from .metrics import Metrics
+from .outage.watch import DatabaseWatch
 from .plugins import PluginHost
 from .settings import Settings
 from .store import Database
@@ -30,15 +32,29 @@ class GatewayState:
     box: SecretBox
     integrations: IntegrationService
     metrics: Metrics
-    admin_token_hash: str
+    admin_token_hash: str | None  # None: see admin_token_problem
+    db_watch: DatabaseWatch
     new_work: threading.Condition = field(default_factory=threading.Condition)
     workers: list = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """What an operator should fix (logged at start, listed by ``/healthz``)."""
+    connection: Any = None  # flagplatform.connection.ConnectionService
+    names: Any = None  # flagplatform.names.NameResolver
+    admin_token_problem: str | None = None  # why this node cannot serve the admin API (node_agreement)
 
-    def http_client(self, session: requests.Session, secrets: Iterable[str]) -> HttpClient:
-        """The HTTP client handed to plugin hooks: this app's time-outs and target rule, and the
-        integration's secrets to remove from what it records."""
+    def http_client(self, session: requests.Session, secrets: Iterable[str],
+                    timeouts: tuple[float, float] | None = None) -> HttpClient:
+        """The HTTP client handed to plugin hooks: this app's time-outs (``timeouts`` may only
+        shorten them) and target rule, and the integration's secrets to remove from what it records."""
         settings = self.settings
-        return HttpClient(session, connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout,
+        connect_timeout, read_timeout = settings.connect_timeout, settings.read_timeout
+        if timeouts is not None:
+            connect_timeout, read_timeout = min(connect_timeout, timeouts[0]), min(read_timeout, timeouts[1])
+        secrets = list(secrets)
+        connection = self.connection.current() if self.connection is not None else None
+        if connection is not None:  # the connection's secrets never appear in a record either
+            secrets.extend(connection.secret_values())
+        return HttpClient(session, connect_timeout=connect_timeout, read_timeout=read_timeout,
                           allow_private=settings.allow_private_targets, secrets=secrets,
                           user_agent=f"event-gateway/{__version__}")
 

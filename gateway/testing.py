@@ -1,8 +1,16 @@
-"""Helpers for end-to-end tests of the gateway and of plugins (public, for plugin authors too).
+"""Test helpers for the gateway and its plugins: public, documented in docs/writing-plugins.md
+("Testing a plugin"), and listed in ``__all__``.
 
-:class:`FakeService` is a real HTTP server on loopback that records what it receives and answers as
-told; :class:`GatewayProcess` runs ``event-gateway serve`` in a subprocess with its own instance folder.
-Both talk over real HTTP on 127.0.0.1 only.
+For unit tests: :func:`make_event` and friends build events and references; :func:`parse_flag_webhook`
+reads a flag-platform webhook body as the gateway does; :func:`http_client` is the core's HTTP client
+set up to work under ``requests_mock`` with no DNS and no network. :class:`PluginHarness` (and the
+``plugin_harness`` pytest fixture) loads a plugin in-process through the gateway's plugin host and
+calls its hooks with the gateway's own validation and outcome handling. :func:`check_plugin` is the
+conformance check.
+
+For end-to-end tests: :class:`FakeService` is a real HTTP server on loopback that records what it
+receives and answers as told; :class:`GatewayProcess` runs ``event-gateway serve`` in a subprocess
+with its own instance folder. Both talk over real HTTP on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -78,10 +86,11 @@ class FakeService:
     """A threaded HTTP server on 127.0.0.1 standing in for a tool's API.
 
     ``reply`` decides each answer: a :class:`Reply`, or a function of the :class:`RecordedRequest`
-    returning one. Queue one-off answers with :meth:`queue`; they are used first, in order.
+    returning one. Queue one-off answers with :meth:`queue`; they are used first, in order. ``port``
+    0 (the default) takes a free one.
     """
 
-    def __init__(self, reply: Reply | Callable[[RecordedRequest], Reply] = Reply(200, {})):
+    def __init__(self, reply: Reply | Callable[[RecordedRequest], Reply] = Reply(200, {}), port: int = 0):
         self.reply = reply
         self.requests: list[RecordedRequest] = []
         self._queued: list[Reply] = []
@@ -117,7 +126,7 @@ class FakeService:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        self._server = ThreadingHTTPServer((LOOPBACK, port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -245,3 +254,55 @@ class GatewayProcess:
             self.terminate()
         except subprocess.TimeoutExpired:
             self.kill()
+
+
+# For unit tests of plugins: the plugin author kit (kept in gateway.kit; this module is its public face).
+from .kit.conformance import ConformanceReport, Finding, check_plugin  # noqa: E402
+from .kit.factories import (  # noqa: E402
+    flag_webhook_body,
+    make_delivery_ref,
+    make_event,
+    make_integration_ref,
+    make_member,
+    parse_flag_webhook,
+)
+from .kit.harness import (  # noqa: E402
+    ActionFailed,
+    Attempt,
+    Decision,
+    InvalidConfig,
+    PluginHarness,
+    PluginRefused,
+    Stage,
+)
+from .kit.http import http_client  # noqa: E402
+
+__all__ = [
+    # unit tests: events, references, webhook bodies, an offline HTTP client
+    "make_event",
+    "make_member",
+    "make_integration_ref",
+    "make_delivery_ref",
+    "flag_webhook_body",
+    "parse_flag_webhook",
+    "http_client",
+    # in-process: the plugin loaded through the gateway's plugin host
+    "PluginHarness",
+    "Decision",
+    "Stage",
+    "Attempt",
+    "PluginRefused",
+    "InvalidConfig",
+    "ActionFailed",
+    # conformance
+    "check_plugin",
+    "ConformanceReport",
+    "Finding",
+    # end to end: real HTTP on loopback
+    "FakeService",
+    "Reply",
+    "RecordedRequest",
+    "GatewayProcess",
+    "free_port",
+    "wait_until",
+]

@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import datetime, timezone
 from typing import Any
+
+_SECONDS = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]{1,9})?")
+_LIMIT = 1e11  # about the year 5000: past it, a number of seconds is a mistake
+
+
+def _finite(given: Any) -> float:
+    try:
+        seconds = float(given)
+    except OverflowError:
+        seconds = math.inf
+    if not math.isfinite(seconds) or abs(seconds) > _LIMIT:
+        raise ValueError(f"{given!r} is not a time: seconds since the epoch must be a finite number "
+                         f"within +-{_LIMIT:.0e}")
+    return seconds
 
 
 def parse_timestamp(value: Any) -> float:
@@ -12,18 +28,16 @@ def parse_timestamp(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a time")
     if isinstance(value, (int, float)):
-        return float(value)
+        return _finite(value)
     if isinstance(value, str) and value.strip():
         text = value.strip()
+        if _SECONDS.fullmatch(text):  # float() alone would take "nan", "inf", "1_0" and other digits
+            return _finite(text)
         try:
-            return float(text)
+            when = datetime.fromisoformat(text) if text.isascii() else None
         except ValueError:
-            pass
-        try:
-            when = datetime.fromisoformat(text)
-        except ValueError:
-            pass
-        else:
+            when = None
+        if when is not None:
             if when.tzinfo is None:
                 when = when.replace(tzinfo=timezone.utc)
             return when.timestamp()

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from datetime import datetime, timezone
 
 from flask import Blueprint, current_app, jsonify, request
-from werkzeug.exceptions import RequestEntityTooLarge
 
+from . import launchdarkly, strict_json
 from .events import Event
 from .inbound import InboundRequest, Received, Rejected
 from .intake import accept
-from .responses import ALL_METHODS, ApiError, handle_api_error, handle_http_exception, unmatched
+from .request_body import read_body
+from .responses import ALL_METHODS, ApiError, answer_errors_as_json, answer_options, unmatched
 from .state import get_state
 from .store.base import now
 from .store.events import NewDecision
@@ -21,22 +21,14 @@ from .store.events import NewDecision
 log = logging.getLogger(__name__)
 
 bp = Blueprint("gateway_webhooks", __name__)
-bp.register_error_handler(ApiError, handle_api_error)
+answer_errors_as_json(bp)
 bp.add_url_rule("/webhooks/<path:path>", "unmatched", unmatched, methods=ALL_METHODS)
-for _code in (400, 404, 405, 413, 415):
-    bp.register_error_handler(_code, handle_http_exception)
+bp.before_request(answer_options)
 
 
 def read_inbound() -> InboundRequest:
     """The request as an :class:`InboundRequest`; 413 past ``GATEWAY_MAX_BODY_BYTES``."""
-    limit = get_state().settings.max_body_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, f"the body is {request.content_length} bytes; the limit is {limit} (GATEWAY_MAX_BODY_BYTES)")
-    request.max_content_length = limit
-    try:
-        body = request.get_data(cache=True)
-    except RequestEntityTooLarge:
-        raise ApiError(413, f"the body is larger than the limit of {limit} bytes (GATEWAY_MAX_BODY_BYTES)") from None
+    body = read_body(get_state().settings.max_body_bytes, "GATEWAY_MAX_BODY_BYTES")
     return InboundRequest(
         method=request.method, path=request.path, headers=request.headers, body=body,
         content_type=request.content_type or "", remote_addr=request.remote_addr,
@@ -49,6 +41,33 @@ def _answer(recorded) -> tuple:
     return jsonify(event_id=recorded.event_id, queued=recorded.queued, skipped=recorded.skipped), 202
 
 
+def _verify(state, source, inbound: InboundRequest) -> None:
+    """Check the signature against every secret the source accepts: its setting's and, for the flag
+    platform, the connection's webhook secret (and the previous one in its grace period). Without
+    any secret, nothing is checked. A request signed with the connection's secret is noted for the
+    connection's last-event check."""
+    configured = current_app.config.get(source.secret_setting) if source.secret_setting else None
+    connection = state.connection.current() if source.key == launchdarkly.SOURCE else None
+    connection_secrets = connection.signing_secrets(now()) if connection is not None else []
+    candidates = ([configured] if configured else []) + connection_secrets
+    if not candidates:
+        if state.settings.require_signed_webhooks:
+            raise Rejected(401, f"unsigned webhooks are refused (GATEWAY_REQUIRE_SIGNED_WEBHOOKS) and no signing "
+                                f"secret is configured ({source.secret_setting})")
+        return
+    first: Rejected | None = None
+    for secret in candidates:
+        try:
+            source.verify(inbound, secret)
+        except Rejected as exc:
+            first = first or exc
+            continue
+        if secret in connection_secrets:
+            state.connection.event_seen(now())
+        return
+    raise first
+
+
 @bp.post("/webhooks/<source_key>")
 def source_webhook(source_key: str):
     state = get_state()
@@ -58,9 +77,8 @@ def source_webhook(source_key: str):
     source = plugin.declaration
     try:
         inbound = read_inbound()
-        secret = current_app.config.get(source.secret_setting) if source.secret_setting else None
-        if secret and source.verify is not None:
-            source.verify(inbound, secret)
+        if source.verify is not None:
+            _verify(state, source, inbound)
         event = source.parse(inbound)
     except (Rejected, ApiError) as exc:
         status = exc.status
@@ -77,8 +95,8 @@ def source_webhook(source_key: str):
 def _record_ignored(state, row, inbound: InboundRequest, reason: str) -> str:
     """Keep a request the plugin acknowledged but did not use, with why, so it is visible."""
     try:
-        raw = json.loads(inbound.body)
-    except (ValueError, UnicodeDecodeError):
+        raw = strict_json.loads(inbound.body)
+    except strict_json.InvalidJson:
         raw = inbound.body[:2000].decode("utf-8", "replace")
     event = Event(source=row.plugin, source_id="ignored-" + hashlib.sha256(inbound.body).hexdigest(),
                   kind="ignored", occurred_at=_utcnow(), title=reason, raw=raw)
@@ -95,14 +113,18 @@ def _utcnow() -> datetime:
 @bp.post("/webhooks/integrations/<integration_id>")
 def integration_webhook(integration_id: str):
     state = get_state()
-    row = state.db.integrations.get(integration_id)
-    if row is None or not row.enabled:
+    active = state.integrations.enabled_one(integration_id)  # compiled already: nothing compiles here
+    if active is None:
         raise ApiError(404, f"no enabled integration {integration_id!r}")
-    active = state.integrations.active(row)
+    row = active.row
     if active.plugin is None or not active.plugin.has_hook("receive_webhook"):
         raise ApiError(404, f"integration {integration_id!r} does not receive webhooks")
     if active.error:
-        raise ApiError(503, f"integration {integration_id!r} cannot receive webhooks: {active.error}")
+        # The reason may quote the stored config (internal URLs, for one): it goes to the log and to
+        # the admin API (GET /api/v1/integrations/<id>/status), never to this unauthenticated sender.
+        log.error("webhook for integration %s refused (503): %s", row.id, active.error)
+        raise ApiError(503, f"integration {integration_id!r} cannot receive webhooks now: its configuration "
+                            "is not usable (the gateway's log and admin API say why)")
     try:
         inbound = read_inbound()
         received = state.host.call(row.plugin, "receive_webhook", request=inbound,

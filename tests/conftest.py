@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from . import plugins_for_tests as test_plugins
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT.parent / "shared" / "fixtures"
 ADMIN_TOKEN = "admin-token-for-tests-0123456789"
+ON_POSTGRES = bool(os.environ.get("GATEWAY_TEST_DATABASE_URL"))  # see the root conftest.py
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
@@ -39,14 +41,20 @@ DEFAULT_PLUGINS = (
 
 
 @pytest.fixture
-def make_app(tmp_path):
+def make_app(tmp_path, gateway_test_database, fresh_database_url):
     """Build a gateway app in a temporary instance folder; installed plugins are not loaded unless
-    ``entry_points=True``."""
+    ``entry_points=True``. Each instance folder has its own database, as on SQLite: on PostgreSQL
+    the first uses the test's schema and each further one a schema of its own."""
     apps = []
+    databases: dict[str, str] = {}
 
     def make(config=None, plugins=DEFAULT_PLUGINS, entry_points=False, instance=None):
-        settings = {"GATEWAY_INSTANCE_PATH": str(instance or tmp_path / f"instance{len(apps)}"),
-                    "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN, "TESTING": True}
+        instance_path = str(instance or tmp_path / f"instance{len(apps)}")
+        settings = {"GATEWAY_INSTANCE_PATH": instance_path, "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN, "TESTING": True}
+        if gateway_test_database is not None:
+            if instance_path not in databases:
+                databases[instance_path] = gateway_test_database if not databases else fresh_database_url()
+            settings["GATEWAY_DATABASE_URL"] = databases[instance_path]
         settings.update(config or {})
         app = create_app(settings, plugins=plugins, entry_points=entry_points)
         apps.append(app)

@@ -17,20 +17,20 @@ def test_plugins_lists_key_distribution_version_and_hooks(make_app):
     app = make_app(plugins=(), entry_points=True)
     result = invoke(app, "plugins")
     assert result.exit_code == 0, result.output
-    listed = {item["key"]: item for item in json.loads(result.output)}
+    listed = {item["key"]: item for item in json.loads(result.output)["items"]}
     assert listed["webhook"]["distribution"] == "event-gateway-webhook"
     assert listed["webhook"]["version"] == "0.1.0"
     assert "deliver_event" in listed["webhook"]["hooks"]
     assert "launchdarkly" not in listed
     everything = json.loads(invoke(app, "plugins", "--all").output)
-    assert "launchdarkly" in {item["key"] for item in everything["loaded"]}
+    assert "launchdarkly" in {item["key"] for item in everything["items"]}
     assert everything["refused"] == []
 
 
 def test_plugins_all_shows_filtered_ones(make_app):
     app = make_app({"GATEWAY_PLUGINS": "webhook"}, plugins=(), entry_points=True)
     everything = json.loads(invoke(app, "plugins", "--all").output)
-    assert {"dynatrace", "sentry"} <= {item["name"] for item in everything["filtered"]}
+    assert {"dynatrace", "sentry"} <= {item["entry_point"] for item in everything["filtered"]}
 
 
 def test_integration_lifecycle(app):

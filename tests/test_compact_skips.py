@@ -170,17 +170,17 @@ def test_the_cli_shows_skip_lines(app, client, skipping):
     assert [d["event_id"] for d in json.loads(listed.output)] == [event_id]
 
 
-def test_a_version_1_database_is_upgraded_in_place_and_its_skipped_rows_still_read(tmp_path, make_app):
-    from sqlalchemy import create_engine
+def test_a_database_before_compact_skips_is_upgraded_in_place_and_its_skipped_rows_still_read(
+        fresh_database_url, make_app):
+    from alembic import command
 
-    from gateway.store import migrations
+    from gateway.store import Database, migrations
+    from gateway.store.base import writing
 
-    path = tmp_path / "old" / "gateway.db"
-    path.parent.mkdir()
-    engine = create_engine(f"sqlite:///{path}")
-    with engine.begin() as connection:  # what version 1 of the gateway created
-        migrations.STEPS[0](connection)
-        connection.execute(tables.meta.insert().values(key="schema_version", value="1"))
+    url = fresh_database_url()
+    older = Database(url)
+    with writing(older.engine) as connection:  # what the release before compact skips left
+        command.upgrade(migrations.alembic_config(connection), "0003")
         stamp = now()
         connection.execute(tables.integrations.insert().values(
             id="i-old", plugin="recorder", name="old", enabled=True, config="{}", secrets=None,
@@ -191,9 +191,9 @@ def test_a_version_1_database_is_upgraded_in_place_and_its_skipped_rows_still_re
         connection.execute(tables.deliveries.insert().values(
             id="d-old", event_id="e-old", integration_id="i-old", plugin="recorder", status="skipped",
             reason="denied: the policy has no statements", attempts=0, created_at=stamp, updated_at=stamp))
-    engine.dispose()
-    app = make_app(instance=path.parent)
-    with get_state(app).db.engine.connect() as connection:
-        assert migrations.current_version(connection) == migrations.LATEST == 2
+    assert older.revision() == "0003"
+    older.dispose()
+    app = make_app({"GATEWAY_DATABASE_URL": url})
+    assert get_state(app).db.revision() == migrations.head() == "0004"
     [line] = get_state(app).db.deliveries.for_event("e-old")
     assert (line.id, line.status, line.reason) == ("d-old", "skipped", "denied: the policy has no statements")

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import update
 
 from gateway.decision_index import DecisionIndex, index_for
 from gateway.decisions import candidates, decide
 from gateway.launchdarkly import normalize_audit_entry
 from gateway.state import get_state
+from gateway.store.tables import integrations
 
 from .conftest import add_integration, fixture_bytes
 
@@ -41,8 +43,8 @@ def many(app, client):
     state = get_state(app)
     broken = add_integration(client, "recorder", name="broken", config={"token": "t"})
     with state.db.engine.begin() as connection:
-        connection.exec_driver_sql("UPDATE integrations SET config = ? WHERE id = ?",
-                                   (json.dumps({"label": 5}), broken["id"]))
+        connection.execute(update(integrations).where(integrations.c.id == broken["id"])
+                           .values(config=json.dumps({"label": 5})))
     state.integrations.changed()
     return state
 

@@ -5,8 +5,6 @@ asserts what reached the target, by count and content."""
 from __future__ import annotations
 
 import collections
-import os
-import sqlite3
 import threading
 import uuid
 
@@ -185,8 +183,9 @@ def test_two_worker_processes_never_deliver_one_delivery_twice(processes, tmp_pa
         wait_until(lambda: len(deliveries(gateway, "delivered")) == 200, timeout=30, message="all recorded")
         received = source_ids(target.received())
     assert sorted(received) == sorted(accepted)  # each exactly once
-    with sqlite3.connect(os.path.join(tmp_path, "gateway.db")) as connection:
-        workers_used = {row[0].split(":")[1] for row in connection.execute("SELECT worker FROM attempts")}
+    workers_used = {attempt["worker"].split(":")[1]
+                    for summary in deliveries(gateway, "delivered")
+                    for attempt in gateway.admin("GET", f"/api/v1/deliveries/{summary['id']}").json()["attempt_log"]}
     assert workers_used == {str(w.process.pid) for w in workers}
 
 

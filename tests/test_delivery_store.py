@@ -6,9 +6,13 @@ import multiprocessing
 import threading
 
 import pytest
+from sqlalchemy import func, select, update
 
 from gateway.store.base import now
 from gateway.store.deliveries import NewAttempt, NotRetryable, UnknownEvents
+from gateway.store.tables import attempts as attempts_table
+from gateway.store.tables import events as events_table
+from gateway.store.tables import skips as skips_table
 
 from .delivery_support import add, claim_until_empty, delivery_app, dstate, queue_event, scripted  # noqa: F401
 
@@ -92,7 +96,8 @@ def test_expired_lease_is_taken_again_and_the_lost_attempt_recorded(dstate):
     again = store.claim("w2", LEASE, t + 3)
     assert again.id == delivery_id and again.lease_owner == "w2" and again.attempts == 2
     [lost] = store.get(delivery_id).attempt_log
-    assert lost.outcome == "lost" and lost.worker == "dead-worker" and "lease ran out" in lost.reason
+    assert lost.outcome == "lost" and lost.worker == "dead-worker" and lost.started_at == pytest.approx(t)
+    assert lost.reason.startswith("cut off: worker dead-worker stopped renewing its lease")
     assert not store.finish(delivery_id, "dead-worker", attempt(1, "dead-worker"), status="delivered",
                             reason="late", now=t + 4)
     assert store.get(delivery_id).lease_owner == "w2"
@@ -207,8 +212,8 @@ def test_prune_keeps_dead_and_queued_deliveries_and_their_events(dstate):
             store.claim("w1", LEASE, now(), integration_id=row.id)
             store.finish(delivery, "w1", attempt(1), status=status, reason=status, now=t - 1000)
     with dstate.db.engine.begin() as connection:  # make the skipped one old too
-        connection.exec_driver_sql("UPDATE skips SET created_at = ?", (t - 1000,))  # skips are stored compactly
-        connection.exec_driver_sql("UPDATE events SET received_at = ?", (t - 1000,))
+        connection.execute(update(skips_table).values(created_at=t - 1000))  # skips are stored compactly
+        connection.execute(update(events_table).values(received_at=t - 1000))
 
     result = store.prune(t - 500)
     assert (result.deliveries, result.events) == (2, 2)
@@ -216,8 +221,8 @@ def test_prune_keeps_dead_and_queued_deliveries_and_their_events(dstate):
     for kept in ("dead", "pending"):
         assert dstate.db.events.get(events[kept]) is not None
         assert len(store.for_event(events[kept])) == 1
-    with dstate.db.engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT count(*) FROM attempts").scalar() == 1  # the dead one's
+    with dstate.db.engine.connect() as connection:  # the dead one's, none left over
+        assert connection.execute(select(func.count()).select_from(attempts_table)).scalar() == 1
     assert store.prune(t - 500) == type(result)(0, 0)
 
 

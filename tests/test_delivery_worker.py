@@ -14,6 +14,7 @@ from gateway.delivery import Deliverer, WorkerPool
 from gateway.state import get_state
 from gateway.store.base import now
 from gateway.store.tables import deliveries
+from gateway.store.tables import integrations as integrations_table
 from gateway.testing import FakeService, Reply, wait_until
 
 from .delivery_support import (  # noqa: F401
@@ -157,8 +158,8 @@ def test_missing_plugin_is_retried_and_broken_config_goes_dead(dstate, make_app,
     courier = add(dstate, "courier", {"url": "http://127.0.0.1:9/"})
     _, broken = queue_event(dstate, courier.id, "e2")
     with dstate.db.engine.begin() as connection:
-        connection.exec_driver_sql("UPDATE integrations SET config = '{}', updated_at = updated_at + 1 WHERE id = ?",
-                                   (courier.id,))
+        connection.execute(update(integrations_table).where(integrations_table.c.id == courier.id)
+                           .values(config="{}", updated_at=integrations_table.c.updated_at + 1))
     report = Deliverer(dstate, "w1").attempt(dstate.db.deliveries.claim("w1", 30, now(), integration_id=courier.id))
     assert report.status == "dead" and "stored configuration is invalid" in report.reason
     assert dstate.db.deliveries.get(broken).attempt_log[0].outcome == "failed"

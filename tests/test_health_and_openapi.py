@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.exc import OperationalError
 
 from .conftest import AUTH, fixture_bytes
+from .database_faults import sqlite_error
 
 
 def test_healthz_reports_the_database(client, state, monkeypatch):
@@ -12,12 +13,20 @@ def test_healthz_reports_the_database(client, state, monkeypatch):
     assert response.status_code == 200 and response.get_json()["database"] == "ok"
 
     def unreachable():
-        raise OperationalError("SELECT 1", {}, Exception("disk I/O error"))
+        raise OperationalError("SELECT 1", {}, sqlite_error("unreachable"))
 
     monkeypatch.setattr(state.db, "ping", unreachable)
     response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.get_json()["database"].startswith("unreachable")
+    assert response.get_json()["database"] == "unavailable"
+
+    def broken():
+        raise OperationalError("SELECT 1", {}, Exception("something else"))
+
+    monkeypatch.setattr(state.db, "ping", broken)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["database"] == "error: OperationalError"
 
 
 def test_metrics_count_events_and_decisions(client):

@@ -59,7 +59,7 @@ def test_gateway_plugins_restricts_which_load():
 
 def test_gateway_plugins_setting_reaches_the_app(make_app):
     app = make_app({"GATEWAY_PLUGINS": "webhook,dynatrace"}, plugins=(), entry_points=True)
-    listed = app.test_client().get("/api/v1/plugins", headers=AUTH).get_json()["items"]
+    listed = app.test_client().get("/api/v1/plugins?all=true", headers=AUTH).get_json()["items"]
     assert {item["key"] for item in listed} == {"launchdarkly", "webhook", "dynatrace"}
 
 

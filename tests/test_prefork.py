@@ -8,13 +8,14 @@ import logging
 import multiprocessing
 import os
 import re
-import sqlite3
 import uuid
 
 import pytest
+from sqlalchemy import create_engine, select
 
 from gateway.prefork import worker_share
 from gateway.server_log import OncePerEpisode
+from gateway.store import tables
 from gateway.store.base import new_id
 from gateway.testing import FakeService, GatewayProcess, Reply, wait_until
 
@@ -54,6 +55,23 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
+def column(instance, stored) -> list:
+    """The values of the column ``stored`` in the served gateway's database (the test's PostgreSQL
+    schema on a PostgreSQL run, else the instance folder's SQLite file)."""
+    engine = create_engine(os.environ.get("GATEWAY_DATABASE_URL") or f"sqlite:///{os.path.join(instance, 'gateway.db')}")
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(select(stored)).scalars())
+    finally:
+        engine.dispose()
+
+
+def checked(instance) -> set[str]:
+    """The integrations whose checks have a stored result."""
+    return {subject.split(":", 1)[1] for subject in column(instance, tables.check_results.c.subject)
+            if subject.startswith("integration:")}
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads child processes from /proc (Linux)")
 def test_two_processes_share_the_work_and_see_each_others_changes(gateway, tmp_path):
     with FakeService(Reply(200, {})) as target:
@@ -63,25 +81,30 @@ def test_two_processes_share_the_work_and_see_each_others_changes(gateway, tmp_p
         children = children_of(served.process.pid)
         # each webhook right after the integration was added through the API: whichever process
         # answers it knows the integration already
-        sources = []
+        sources, integration_ids = [], []
         for n in range(6):
             added = served.admin("POST", "/api/v1/integrations", json={
                 "plugin": "webhook", "name": f"target {n}", "config": {"url": target.url + f"/hook/{n}"}})
             assert added.status_code == 201, added.text
+            integration_ids.append(added.json()["id"])
             source_id = f"evt-{uuid.uuid4().hex[:12]}"
             answer = served.post_webhook(ld_entry(source_id))
             assert answer.status_code == 202 and answer.json()["queued"] == n + 1, answer.text
             sources.append(source_id)
         total = sum(range(1, 7))
         wait_until(lambda: len(target.received()) >= total, timeout=30, message="every delivery")
+        # the background checks, run by one of the processes, cover integrations added through either
+        wait_until(lambda: checked(tmp_path) >= set(integration_ids), timeout=30,
+                   message="the background checks of every integration")
         assert served.terminate(20) == 0
     assert len(target.received()) == total
-    with sqlite3.connect(os.path.join(tmp_path, "gateway.db")) as connection:
-        pids = {int(row[0].split(":")[1]) for row in connection.execute("SELECT worker FROM attempts")}
+    pids = {int(worker.split(":")[1]) for worker in column(tmp_path, tables.attempts.c.worker)}
     assert pids <= children  # the children made the attempts (the master runs no workers)
     log = served.log()
     assert "with 2 processes" in log
     assert {int(pid) for pid in re.findall(r"event-gateway\[(\d+)\]: 1 delivery worker\(s\)", log)} == children
+    [checker] = re.findall(r"event-gateway\[(\d+)\]: background checks", log)  # one process per node
+    assert int(checker) in children
     assert "SIGTERM received, stopping" in log
 
 

@@ -16,7 +16,16 @@ items = Table("items", metadata, Column("id", Integer, primary_key=True), Column
 
 
 @pytest.fixture
-def db(tmp_path):
+def db(fresh_database_url):
+    """A fresh database of this run's kind (SQLite or PostgreSQL) with the ``items`` table."""
+    database = Database(fresh_database_url())
+    metadata.create_all(database.engine)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path):
     database = Database(f"sqlite:///{tmp_path / 'writes.db'}")
     metadata.create_all(database.engine)
     yield database
@@ -75,7 +84,7 @@ def test_a_unit_alone_that_fails_leaves_nothing(db):
     with pytest.raises(ValueError, match="after the insert"):
         committer.run(work)
     assert count(db) == 0
-    assert committer.run(lambda connection: connection.execute(insert(items).values(name="y")).rowcount) == 1
+    assert committer.run(lambda connection: connection.execute(insert(items).values(name="y")) and "y") == "y"
     assert count(db) == 1
 
 
@@ -91,7 +100,8 @@ def test_many_threads_all_commit(db):
     assert count(db) == 40
 
 
-def test_the_log_is_checkpointed_in_the_background_after_writes_only(db):
+def test_the_log_is_checkpointed_in_the_background_after_writes_only(sqlite_db):
+    db = sqlite_db  # write-ahead log checkpoints are SQLite's
     checkpointer = db.checkpointer
     checkpointer.interval = 0.02
     calls = []
@@ -107,3 +117,49 @@ def test_the_log_is_checkpointed_in_the_background_after_writes_only(db):
     settled = len(calls)
     threading.Event().wait(0.2)  # ten intervals with nothing new written
     assert len(calls) == settled
+
+
+def test_a_transaction_the_database_ended_fails_the_whole_batch(db):
+    """After a full disk or an I/O error SQLite rolls back the whole transaction, not just the failed
+    unit's savepoint: the units before it must not be answered as stored, nor those after it run."""
+    import sqlite3
+
+    from gateway.outage import unavailable
+    from gateway.store.base import _Job
+
+    def fine(name):
+        def work(connection):
+            connection.execute(insert(items).values(name=name))
+            return name
+        return work
+
+    def disk_io_error(connection):
+        connection.execute(insert(items).values(name="failing"))
+        connection.exec_driver_sql("ROLLBACK")  # what SQLite does by itself on SQLITE_IOERR or SQLITE_FULL
+        raise exc.OperationalError("INSERT", {}, sqlite3.OperationalError("disk I/O error"))
+
+    batch = [_Job(fine("before")), _Job(disk_io_error), _Job(fine("after"))]
+    GroupCommit(db.engine)._lead(batch)
+    assert all(job.done and job.error is not None and job.value is None for job in batch)
+    assert batch[2].error is batch[0].error and batch[1].error is batch[0].error
+    assert unavailable(batch[0].error).reason == "io_error"  # a 503, as the disk error it follows from
+    assert count(db) == 0
+
+
+def test_a_connection_lost_mid_batch_fails_the_whole_batch_with_its_error(db):
+    """The units after a lost connection fail with the loss itself (an outage, answered 503), not
+    with SQLAlchemy's complaint that the connection is invalid."""
+    import sqlite3
+
+    from gateway.outage import unavailable
+    from gateway.store.base import _Job
+
+    def lost(connection):
+        connection.invalidate()
+        raise exc.OperationalError("INSERT", {}, sqlite3.OperationalError("unable to open database file"))
+
+    batch = [_Job(lambda c: c.execute(insert(items).values(name="before"))), _Job(lost),
+             _Job(lambda c: c.execute(insert(items).values(name="after")))]
+    GroupCommit(db.engine)._lead(batch)
+    assert [unavailable(job.error).reason for job in batch] == ["unreachable"] * 3
+    assert count(db) == 0

@@ -4,38 +4,39 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
+from .. import strict_json
 from ..admin_token import check_bearer
-from ..responses import ALL_METHODS, ApiError, handle_api_error, handle_http_exception, unmatched
+from ..request_body import read_body
+from ..responses import ALL_METHODS, ApiError, answer_errors_as_json, answer_options, unmatched
 from ..state import get_state
 
 bp = Blueprint("gateway_api", __name__, url_prefix="/api/v1")
-bp.register_error_handler(ApiError, handle_api_error)
+answer_errors_as_json(bp)
 bp.add_url_rule("/<path:path>", "unmatched", unmatched, methods=ALL_METHODS)
-
-
-@bp.errorhandler(404)
-@bp.errorhandler(405)
-@bp.errorhandler(400)
-def _http_error(exc):
-    return handle_http_exception(exc)
 
 
 @bp.before_request
 def require_admin_token():
-    if not check_bearer(request.headers.get("Authorization"), get_state().admin_token_hash):
+    state = get_state()
+    if state.admin_token_problem:
+        raise ApiError(503, f"the admin API is unavailable on this node: {state.admin_token_problem}")
+    if not check_bearer(request.headers.get("Authorization"), state.admin_token_hash):
         raise ApiError(401, "missing or wrong admin token: send 'Authorization: Bearer <GATEWAY_ADMIN_TOKEN>'")
+    read_body(state.settings.max_api_body_bytes, "GATEWAY_MAX_API_BODY_BYTES")
+    return answer_options()
 
 
 def json_body() -> dict:
-    """The request's JSON object; 415 or 400 with what is wrong."""
+    """The request's JSON object, read strictly (:mod:`gateway.strict_json`); 415 or 400 with what is wrong."""
     if not request.is_json:
         raise ApiError(415, f"expected Content-Type application/json, got {request.mimetype or 'none'!r}")
-    data = request.get_json(silent=True)
-    if data is None:
-        raise ApiError(400, "malformed JSON body")
+    try:
+        data = strict_json.loads(request.get_data(cache=True))
+    except strict_json.InvalidJson as exc:
+        raise ApiError(400, exc.message) from None
     if not isinstance(data, dict):
         raise ApiError(400, "the body must be a JSON object")
     return data
 
 
-from . import deliveries, events, integrations, openapi, plugins, policy  # noqa: E402,F401  (routes)
+from . import connection, deliveries, events, integrations, openapi, plugins, policy  # noqa: E402,F401  (routes)

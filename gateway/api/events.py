@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import request
 
 from ..responses import ApiError
 from ..state import get_state
 from . import bp, serialize
+from .answers import answer
 from .paging import decode_cursor, encode_cursor, page_limit
 
 
@@ -16,12 +17,12 @@ def list_events():
     limit = page_limit()
     cursor = request.args.get("cursor")
     rows = state.db.events.list(
-        limit=limit + 1, before=decode_cursor(cursor) if cursor else None,
+        limit=limit + 1, before=decode_cursor(cursor) if cursor is not None else None,
         source=request.args.get("source") or None, kind=request.args.get("kind") or None,
     )
     page, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(page[-1].received_at, page[-1].id) if more else None
-    return jsonify(items=[serialize.event_summary(row) for row in page], next_cursor=next_cursor)
+    return answer("EventPage", {"items": [serialize.event_summary(row) for row in page], "next_cursor": next_cursor})
 
 
 @bp.get("/events/<event_id>")
@@ -30,4 +31,4 @@ def show_event(event_id: str):
     row = state.db.events.get(event_id)
     if row is None:
         raise ApiError(404, f"no event {event_id!r}")
-    return jsonify(serialize.event_detail(state, row))
+    return answer("EventDetail", serialize.event_detail(state, row))

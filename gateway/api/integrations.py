@@ -2,97 +2,70 @@
 
 from __future__ import annotations
 
-from typing import Any
+from flask import request
 
-import marshmallow
-from flask import jsonify, request
-
-from ..checks import CheckError, run_action, run_status
+from .. import operations
+from ..operations import get_integration_or_404
+from ..state import get_state
 from ..responses import ApiError
-from ..state import GatewayState, get_state
-from ..validation import InvalidInput, flatten_errors
 from . import bp, json_body, serialize
-from .schemas import IntegrationCreateSchema, IntegrationUpdateSchema
+from .answers import answer
 
-
-def _load(schema: marshmallow.Schema, data: dict[str, Any]) -> dict[str, Any]:
-    try:
-        return schema.load(data)
-    except marshmallow.ValidationError as exc:
-        raise ApiError(400, "invalid integration", flatten_errors(exc.messages)) from None
-
-
-def get_integration_or_404(state: GatewayState, integration_id: str):
-    row = state.db.integrations.get(integration_id)
-    if row is None:
-        raise ApiError(404, f"no integration {integration_id!r}")
-    return row
+__all__ = ["get_integration_or_404"]
 
 
 @bp.get("/integrations")
 def list_integrations():
     state = get_state()
-    return jsonify(items=[serialize.integration(state, row) for row in state.db.integrations.list()])
+    return answer("IntegrationList", {"items": [serialize.integration(state, row) for row in state.db.integrations.list()]})
 
 
 @bp.post("/integrations")
 def create_integration():
     state = get_state()
-    data = _load(IntegrationCreateSchema(), json_body())
-    try:
-        row = state.integrations.create(data)
-    except InvalidInput as exc:
-        raise ApiError(400, "invalid integration", exc.errors) from None
-    return jsonify(serialize.integration(state, row)), 201
+    row = operations.create_integration(state, json_body(), "api")
+    return answer("Integration", serialize.integration(state, row), 201)
 
 
 @bp.get("/integrations/<integration_id>")
 def show_integration(integration_id: str):
     state = get_state()
-    return jsonify(serialize.integration(state, get_integration_or_404(state, integration_id)))
+    return answer("Integration", serialize.integration(state, get_integration_or_404(state, integration_id)))
 
 
 @bp.patch("/integrations/<integration_id>")
 def update_integration(integration_id: str):
     state = get_state()
-    row = get_integration_or_404(state, integration_id)
-    data = _load(IntegrationUpdateSchema(), json_body())
-    try:
-        row = state.integrations.update(row, data)
-    except InvalidInput as exc:
-        raise ApiError(400, "invalid integration", exc.errors) from None
-    if data.get("enabled"):
-        state.notify_new_work()  # held deliveries resume
-    return jsonify(serialize.integration(state, row))
+    get_integration_or_404(state, integration_id)
+    row = operations.update_integration(state, integration_id, json_body(), "api")
+    return answer("Integration", serialize.integration(state, row))
 
 
 @bp.delete("/integrations/<integration_id>")
 def delete_integration(integration_id: str):
-    state = get_state()
-    get_integration_or_404(state, integration_id)
-    try:
-        state.integrations.remove(integration_id)
-    except InvalidInput as exc:
-        raise ApiError(409, exc.errors["integration"][0]) from None
+    operations.delete_integration(get_state(), integration_id, "api")
     return "", 204
+
+
+def refresh_param() -> bool:
+    """``?refresh=1`` runs the checks now; without it the stored result is served."""
+    value = request.args.get("refresh")
+    if value is None or value == "0":
+        return False
+    if value == "1":
+        return True
+    raise ApiError(400, f"refresh must be 1 or 0, got {value!r}", {"refresh": ["must be 1 or 0"]})
 
 
 @bp.get("/integrations/<integration_id>/status")
 def integration_status(integration_id: str):
-    state = get_state()
-    active = state.integrations.active(get_integration_or_404(state, integration_id))
-    try:
-        return jsonify(run_status(state, active))
-    except CheckError as exc:
-        raise ApiError(exc.status, exc.message) from None
+    return answer("Status", operations.integration_status(get_state(), integration_id, refresh=refresh_param()))
 
 
 @bp.post("/integrations/<integration_id>/actions/<action>")
 def integration_action(integration_id: str, action: str):
     state = get_state()
-    active = state.integrations.active(get_integration_or_404(state, integration_id))
+    get_integration_or_404(state, integration_id)
     params = json_body() if request.get_data(cache=True) else {}
-    try:
-        return jsonify(action=action, message=run_action(state, active, action, params))
-    except CheckError as exc:
-        raise ApiError(exc.status, exc.message) from None
+    return answer("ActionResult", {"action": action,
+                                   "message": operations.integration_action(state, integration_id, action, params, "api")})

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import re
 
 from flask import request
 
 from ..responses import ApiError
 
 MAX_LIMIT = 200
+_DIGITS = re.compile(r"[0-9]{1,10}")
 
 
 def encode_cursor(stamp: float, row_id: str) -> str:
@@ -27,10 +29,8 @@ def decode_cursor(cursor: str) -> tuple[float, str]:
 def page_limit(default: int = 50) -> int:
     """The request's ``limit``, 1 to :data:`MAX_LIMIT`; 400 otherwise."""
     raw = request.args.get("limit", str(default))
-    try:
-        limit = int(raw)
-    except ValueError:
-        limit = 0
+    # plain ASCII digits only: int() would also take "+5", "5_0", " 5" and other scripts' digits
+    limit = int(raw) if _DIGITS.fullmatch(raw) else 0
     if not 1 <= limit <= MAX_LIMIT:
         raise ApiError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}, got {raw!r}")
     return limit

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from flask import jsonify
+from flask import request
 
+from ..plugin_listing import plugin_listing
+from ..responses import ApiError
 from ..state import get_state
-from . import bp, serialize
-from .openapi import config_json_schema
+from . import bp
+
+TRUE, FALSE = frozenset({"1", "true", "yes"}), frozenset({"", "0", "false", "no"})
+from .answers import answer
 
 
 @bp.get("/plugins")
 def list_plugins():
-    """Installed plugins: key, name, distribution, version, hooks, config JSON Schema, default policy."""
-    state = get_state()
-    items = [serialize.plugin(p, config_json_schema(p) if p.kind == "integration" else None)
-             for p in sorted(state.host.plugins.values(), key=lambda p: p.key)]
-    refused = [{"name": r.name, "distribution": r.distribution, "version": r.version, "error": r.error}
-               for r in state.host.refused]
-    return jsonify(items=items, refused=refused)
+    """Installed plugins (``?all=true`` adds the built-in ones), refused ones with why, and those left
+    out by ``GATEWAY_PLUGINS``: see :mod:`gateway.plugin_listing`."""
+    value = request.args.get("all", "").strip().lower()
+    if value not in TRUE | FALSE:
+        raise ApiError(400, f"'all' must be true or false, not {request.args.get('all')!r}")
+    return answer("PluginList", plugin_listing(get_state().host, include_builtin=value in TRUE))

@@ -5,9 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from flask import has_request_context, request
-
-from ..plugins import OPTIONAL_HOOKS, LoadedPlugin
 from ..state import GatewayState
 from ..store.deliveries import DeliveryRow
 from ..store.events import EventRow
@@ -28,22 +25,8 @@ def integration(state: GatewayState, row: IntegrationRow) -> dict[str, Any]:
     }
     plugin = state.host.plugins.get(row.plugin)
     if plugin is not None and plugin.has_hook("receive_webhook"):
-        path = f"/webhooks/integrations/{row.id}"
-        out["webhook_url"] = request.host_url.rstrip("/") + path if has_request_context() else path
-    return out
-
-
-def plugin(p: LoadedPlugin, config_schema: dict[str, Any] | None) -> dict[str, Any]:
-    d = p.declaration
-    out: dict[str, Any] = {
-        "key": p.key, "name": d.name, "kind": p.kind, "distribution": p.distribution,
-        "version": p.version, "hooks": p.hooks, "builtin": p.builtin,
-    }
-    if p.kind == "integration":
-        out.update(
-            description=d.description, config_schema=config_schema, default_policy=d.default_policy,
-            optional_hooks={hook: p.has_hook(hook) for hook in OPTIONAL_HOOKS}, sources=list(d.sources),
-        )
+        # From GATEWAY_PUBLIC_URL, never from the request's Host header (which the sender chooses).
+        out["webhook_url"] = (state.settings.public_url or "") + f"/webhooks/integrations/{row.id}"
     return out
 
 
@@ -58,6 +41,7 @@ def delivery(d: DeliveryRow, *, with_attempts: bool = True) -> dict[str, Any]:
         "integration_name": d.integration_name, "plugin": d.plugin, "status": d.status,
         "reason": d.reason, "attempts": d.attempts, "next_attempt_at": iso(d.next_attempt_at),
         "summary": d.summary, "details": d.details,
+        "warnings": list((d.details or {}).get("warnings") or []) if isinstance(d.details, dict) else [],
         "created_at": iso(d.created_at), "updated_at": iso(d.updated_at),
     }
     if with_attempts:

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import click
 from flask.cli import FlaskGroup
+from sqlalchemy.exc import SQLAlchemyError
 
+from ..outage import unavailable
+
+from .connection import connect, connection, disconnect
+from .db import db
 from .deliveries import deliveries
 from .events import events
 from .integrations import integrations
@@ -19,18 +24,59 @@ from .worker import worker
 
 def register_commands(group: click.Group) -> None:
     """Add the gateway's commands to ``group`` (an app's ``app.cli``)."""
-    for command in (plugins, integrations, events, deliveries, policy, serve, worker):
+    for command in (plugins, integrations, events, deliveries, policy, serve, worker, db, connect, disconnect,
+                    connection):
         group.add_command(command)
 
 
 def _create_app():
     from ..app import create_app
+    from ..node_agreement import NodeMismatch
+    from ..store.migrations import SchemaTooNew
 
-    return create_app()
+    try:
+        return create_app()
+    except (NodeMismatch, SchemaTooNew) as exc:  # a message for the operator, not a traceback
+        click.echo(f"event-gateway: not starting: {exc}", err=True)
+        raise SystemExit(1) from None
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False,
+class GatewayGroup(FlaskGroup):
+    """Flask's command group, except that finding and listing commands never builds the app, and a
+    database that cannot be used gives one clear line instead of a traceback.
+
+    Building the app creates the instance folder, the database and the key file, and prints a new
+    admin token; ``--help`` and a command refused for its arguments must do none of that. The
+    gateway's commands are registered on this group itself, so the app is built only when a
+    command runs (``with_appcontext``).
+    """
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        self._load_plugin_commands()
+        return click.Group.get_command(self, ctx, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return sorted(click.Group.list_commands(self, ctx))
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SQLAlchemyError as exc:
+            problem = unavailable(exc)
+            if problem is None:
+                raise
+            raise click.ClickException(f"database unavailable: {problem.description} ({problem.detail}); "
+                                       "nothing was changed, try again when it is back") from None
+
+
+@click.group(cls=GatewayGroup, create_app=_create_app, add_default_commands=False,
              add_version_option=False, load_dotenv=False)
 @click.version_option(package_name="event-gateway")
 def main() -> None:
     """Flag Event Gateway: carries feature-flag changes to the tools around them."""
+
+
+register_commands(main)
+# Found without building the app, so that it neither upgrades the database nor needs its settings.
+main.add_command(db)

@@ -6,7 +6,8 @@ import click
 from flask.cli import with_appcontext
 
 from ..api import serialize
-from ..checks import CheckError, run_action, run_status
+from ..checks import CheckError, run_action
+from ..status import integration_status
 from ..delivery.sample import CannotSend, send_test_event
 from ..plugins import MissingHook
 from ..state import get_state
@@ -140,12 +141,14 @@ def test(integration_id: str) -> None:
 
 @integrations.command("status")
 @click.argument("integration_id")
+@click.option("--refresh", is_flag=True, help="Run the checks now instead of showing the stored result.")
 @with_appcontext
-def status(integration_id: str) -> None:
-    """The plugin's checks of an integration (e.g. a missing metric). Exit status 1 when one is an error."""
+def status(integration_id: str, refresh: bool) -> None:
+    """The plugin's checks of an integration (e.g. a missing metric), as last run in the background.
+    Exit status 1 when one is an error."""
     state = get_state()
     try:
-        report = run_status(state, state.integrations.active(_row(integration_id)))
+        report = integration_status(state, state.integrations.active(_row(integration_id)), refresh=refresh)
     except CheckError as exc:
         raise click.ClickException(exc.message) from None
     emit(report)

@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from .. import strict_json
+
 
 def emit(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
@@ -24,9 +26,9 @@ def parse_json_option(value: str | None, name: str) -> Any:
         except OSError as exc:
             raise click.BadParameter(f"cannot read {value[1:]}: {exc.strerror}", param_hint=name) from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise click.BadParameter(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+        return strict_json.loads(text)
+    except strict_json.InvalidJson as exc:
+        raise click.BadParameter("not valid JSON: " + exc.message.removeprefix("malformed JSON: "),
                                  param_hint=name) from None
 
 

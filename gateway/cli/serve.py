@@ -12,6 +12,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from ..check_runner import CheckRunner
 from ..delivery import WorkerPool
 from ..state import get_state
 from .stopping import on_stop_signal
@@ -36,6 +37,8 @@ def serve(host: str, port: int, processes: int | None) -> None:
     """
     app = current_app._get_current_object()
     state = get_state(app)
+    if state.admin_token_problem:
+        raise click.ClickException(f"not starting: {state.admin_token_problem}")
     processes = processes or state.settings.processes or default_processes()
     if processes > 1 and sys.platform != "win32":
         from ..prefork import PreforkServer
@@ -61,6 +64,7 @@ def _serve_with_waitress(app, state, host: str, port: int) -> None:
     quiet_queue_warnings()
     server = create_server(app, host=host, port=port, threads=state.settings.threads, ident="event-gateway")
     pool = WorkerPool(state, state.settings.workers) if state.settings.workers else None
+    checks = CheckRunner(state, state.settings.check_interval_seconds)
 
     def stop(signum: int, _frame) -> None:
         # waitress's loop ends on SystemExit raised in it (and lets its request threads finish).
@@ -72,6 +76,7 @@ def _serve_with_waitress(app, state, host: str, port: int) -> None:
         try:
             if pool is not None:
                 pool.start()
+            checks.start()
             click.echo(f"event-gateway listening on http://{host}:{server.effective_port} with {workers}", err=True)
             server.run()
         finally:
@@ -80,5 +85,6 @@ def _serve_with_waitress(app, state, host: str, port: int) -> None:
             if stopper is not None:
                 stopper.start()
             server.close()
+            checks.stop()
             if stopper is not None:
                 stopper.join()

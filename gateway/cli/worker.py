@@ -23,7 +23,8 @@ def worker(threads: int | None) -> None:
     """Run delivery workers against the gateway's database until SIGTERM or SIGINT.
 
     Several may run at once, on one machine or many, beside `serve` or instead of its workers
-    (GATEWAY_WORKERS=0). They find new work by polling the database at least once a second. On
+    (GATEWAY_WORKERS=0). On PostgreSQL they are woken as soon as any node queues work
+    (LISTEN/NOTIFY); they also look for due work at least once a second. On
     SIGTERM, running attempts may finish (at most GATEWAY_SHUTDOWN_GRACE_SECONDS); the rest stay queued.
     """
     state = get_state()

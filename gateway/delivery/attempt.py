@@ -4,6 +4,10 @@ Whatever happens — the plugin answers, raises, the target refuses or never ans
 or its plugin is gone — the attempt is recorded with its outcome, reason, duration and HTTP exchanges,
 and the delivery moves on: ``delivered``, ``retrying`` (on schedule) or ``dead``. Nothing a plugin
 does stops the worker.
+
+If the database is unavailable when the attempt is to be recorded, a worker (one given ``stopping``)
+holds the record and writes it once the database is back; only if the worker is stopped first does
+the record go unwritten, and then the delivery's lease runs out and it is attempted again.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import dataclasses
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +26,9 @@ import requests
 
 from ..declarations import DeliveryRef
 from ..http import HttpClient, TransportError, make_session, redact
+from ..flagplatform.names import names_of
 from ..integrations import ActiveIntegration
+from ..outage import unavailable
 from ..outcomes import Delivered, Failed, RetryLater
 from ..state import GatewayState
 from ..store.deliveries import DeliveryRow, NewAttempt
@@ -76,8 +83,10 @@ class Deliverer:
     """Makes the attempts of one worker, through one pooled HTTP session."""
 
     def __init__(self, state: GatewayState, worker_id: str, *, session: requests.Session | None = None,
-                 schedule: RetrySchedule | None = None, clock: Callable[[], float] = time.time):
+                 schedule: RetrySchedule | None = None, clock: Callable[[], float] = time.time,
+                 stopping: threading.Event | None = None):
         self.state = state
+        self.stopping = stopping  # given: hold records through a database outage until it is set
         self.worker_id = worker_id
         self.session = session or make_session()
         self.schedule = schedule or RetrySchedule(state.settings.retry_schedule)
@@ -97,13 +106,19 @@ class Deliverer:
             else:
                 secrets = active.secret_values()
                 client = self.state.http_client(self.session, secrets)
+                connection = self.state.connection.current() if self.state.connection else None
+                if connection is not None:
+                    secrets = secrets + connection.secret_values()
                 verdict = self._call_plugin(delivery, active, client)
         except Exception as exc:  # a stored event or config that cannot be read: keep the worker alive
-            log.exception("delivery %s: attempt %d failed before reaching the plugin", delivery.id, delivery.attempts)
+            if unavailable(exc) is None:  # (an outage is logged once, by the database watch)
+                log.exception("delivery %s: attempt %d failed before reaching the plugin", delivery.id, delivery.attempts)
             verdict = Verdict("retry", f"the gateway could not prepare the attempt: {type(exc).__name__}: {exc}")
         seconds = time.perf_counter() - started
         verdict = dataclasses.replace(verdict, reason=_clip(redact(verdict.reason, secrets)),
                                       summary=_clip(redact(verdict.summary, secrets)) if verdict.summary else None)
+        if verdict.details and verdict.details.get("warnings"):
+            verdict.details["warnings"] = [_clip(redact(w, secrets)) for w in verdict.details["warnings"]]
         exchanges = [dataclasses.asdict(e) for e in client.exchanges] if client else []
         return self._record(delivery, verdict, started_at, seconds, exchanges)
 
@@ -116,8 +131,29 @@ class Deliverer:
             return Verdict("failed", f"the integration cannot be used: {active.error}; fix it, then replay")
         return active
 
-    def _call_plugin(self, delivery: DeliveryRow, active: ActiveIntegration, client: HttpClient) -> Verdict:
+    def _with_names(self, delivery: DeliveryRow):
+        """The event with the flag platform's names (or why there are none), stored with the event
+        the first time they are known."""
         event = delivery.event.to_event()
+        names = self.state.names
+        if names is None or event.source != "launchdarkly":
+            return event
+        try:
+            named = names.resolve(event)
+        except Exception as exc:  # names are a nicety: never a reason not to deliver
+            log.warning("delivery %s: names not resolved: %s: %s", delivery.id, type(exc).__name__, exc)
+            return dataclasses.replace(event, names_unavailable=f"the gateway could not read the names: "
+                                                                f"{type(exc).__name__}")
+        fields = names_of(named)
+        if any(delivery.event.body.get(k) != v for k, v in fields.items()):
+            try:
+                self.state.db.events.set_fields(delivery.event_id, fields)
+            except Exception as exc:
+                log.warning("event %s: names not stored: %s", delivery.event_id, exc)
+        return named
+
+    def _call_plugin(self, delivery: DeliveryRow, active: ActiveIntegration, client: HttpClient) -> Verdict:
+        event = self._with_names(delivery)
         key = active.plugin.key
         ref = DeliveryRef(id=delivery.id, attempt=delivery.attempts, integration=active.ref)
         try:
@@ -132,8 +168,13 @@ class Deliverer:
                         type(exc).__name__, redact(str(exc), active.secret_values()))
             return Verdict("retry", f"plugin {key!r} raised {type(exc).__name__}: {exc}")
         if isinstance(result, Delivered):
-            return Verdict("delivered", result.summary or "delivered", summary=result.summary or "delivered",
-                           details=dict(result.details or {}))
+            details = dict(result.details or {})
+            warnings = [str(w) for w in (result.warnings or ())]
+            reason = result.summary or "delivered"
+            if warnings:
+                details["warnings"] = warnings
+                reason = f"{reason} (warning: {'; '.join(warnings)})"
+            return Verdict("delivered", reason, summary=result.summary or "delivered", details=details)
         if isinstance(result, RetryLater):
             return Verdict("retry", result.reason, after=result.after)
         if isinstance(result, Failed):
@@ -157,13 +198,16 @@ class Deliverer:
             next_attempt_at = finished_at + max(
                 verdict.after or 0.0, self.schedule.delay_after(number - delivery.schedule_start))
         duration_ms = round(seconds * 1000, 3)
-        applied = self.state.db.deliveries.finish(
-            delivery.id, self.worker_id,
-            NewAttempt(number=number, worker=self.worker_id, started_at=started_at, duration_ms=duration_ms,
-                       outcome=verdict.outcome, reason=verdict.reason, http=exchanges),
-            status=status, reason=reason, next_attempt_at=next_attempt_at, summary=verdict.summary,
-            details=verdict.details, now=finished_at,
-        )
+        attempt = NewAttempt(number=number, worker=self.worker_id, started_at=started_at, duration_ms=duration_ms,
+                             outcome=verdict.outcome, reason=verdict.reason, http=exchanges)
+
+        def write() -> bool:
+            return self.state.db.deliveries.finish(
+                delivery.id, self.worker_id, attempt, status=status, reason=reason,
+                next_attempt_at=next_attempt_at, summary=verdict.summary, details=verdict.details, now=finished_at,
+            )
+
+        applied = self._write_record(delivery.id, attempt, write)
         metrics = self.state.metrics
         metrics.attempts.labels(delivery.plugin, verdict.outcome).inc()
         metrics.attempt_seconds.labels(delivery.plugin).observe(seconds)
@@ -173,3 +217,48 @@ class Deliverer:
         return AttemptReport(delivery_id=delivery.id, number=number, outcome=verdict.outcome, status=status,
                              reason=reason, summary=verdict.summary, next_attempt_at=next_attempt_at,
                              duration_ms=duration_ms, applied=applied, http=exchanges)
+
+    def _write_record(self, delivery_id: str, attempt: NewAttempt, write: Callable[[], bool]) -> bool:
+        """Run ``write``; while the database is unavailable (and this is a worker that is not
+        stopping), wait for it to come back and write then. A write that failed as its commit was
+        under way may have been committed after all: the attempt is looked for before writing again."""
+        try:
+            return write()
+        except Exception as exc:
+            if self.stopping is None or unavailable(exc) is None:
+                raise
+            last_error = exc
+        log.info("delivery %s: attempt %d finished (%s) while the database is unavailable; it is recorded when "
+                 "the database is back", delivery_id, attempt.number, attempt.outcome)
+        watch = self.state.db_watch
+        while True:
+            while not watch.wait_until_back(1.0):
+                if self.stopping.is_set():
+                    raise last_error
+            try:
+                recorded = self._recorded(delivery_id, attempt)
+                if recorded is not None:
+                    return recorded
+                applied = write()
+            except Exception as exc:
+                if unavailable(exc) is None:
+                    raise
+                if self.stopping.is_set():
+                    raise
+                last_error = exc
+                if watch.current() is None:  # back and gone again at once: not in a tight loop
+                    self.stopping.wait(1.0)
+                continue
+            log.info("delivery %s: attempt %d recorded now that the database is back", delivery_id, attempt.number)
+            return applied
+
+    def _recorded(self, delivery_id: str, attempt: NewAttempt) -> bool | None:
+        """True if ``attempt`` is in the database already (its record and the delivery's move are one
+        transaction), None if not."""
+        delivery = self.state.db.deliveries.get(delivery_id)
+        if delivery is None:
+            return None
+        for logged in delivery.attempt_log:
+            if (logged.number, logged.worker, logged.started_at) == (attempt.number, attempt.worker, attempt.started_at):
+                return True
+        return None

@@ -4,9 +4,19 @@ Each worker loops: claim due deliveries (under a lease), attempt them, repeat. I
 time while work is sparse, so that a burst spreads over the workers; while every claim comes back
 full (a backlog) it claims up to 8 at once, which costs less per delivery. With nothing due it
 sleeps on the app's ``new_work`` condition until the next delivery falls due, at most
-``poll_seconds`` (1 s): an event accepted in this process wakes it at once, while work queued by
-another process (or a lease that ran out) is seen within that second. A housekeeping thread renews
-the leases of running attempts and prunes old records.
+``poll_seconds`` (1 s): an event accepted in this process wakes it at once; on PostgreSQL so does
+work queued by another process or node (``LISTEN``/``NOTIFY``, ``gateway/store/wakeups.py``); what
+nothing announces (a lease that ran out, work queued by a process on another database kind) is seen
+within that second.
+
+A heartbeat thread renews the leases the pool's workers hold every third of
+``GATEWAY_LEASE_SECONDS``, so a lease can be short (a dead process's deliveries are taken again soon
+after it stops beating) while an attempt that runs long, but runs, keeps its lease. A housekeeping
+thread prunes old records.
+
+While the database is unavailable (an outage, see :mod:`gateway.outage.watch`) the workers pause:
+they claim nothing and wait until the database watch finds it back, then resume by themselves. An
+attempt that finishes meanwhile is held by its worker and recorded when the database is back.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..http import make_session
+from ..outage import unavailable
 from ..state import GatewayState
 from ..store.base import now
 from ..store.deliveries import DeliveryRow
@@ -41,6 +52,7 @@ class WorkerSlot:
     thread: threading.Thread | None = None
     heartbeat: float = 0.0
     current: str | None = None  # the delivery being attempted (or next, of those it holds)
+    paused: bool = False  # waiting for the database to come back
 
 
 class WorkerPool:
@@ -59,6 +71,10 @@ class WorkerPool:
         self.slots = [WorkerSlot(f"{prefix}:{n}") for n in range(1, count + 1)]
         self._stopping = threading.Event()
         self._housekeeper: threading.Thread | None = None
+        self._heart: threading.Thread | None = None
+        self._heart_stop = threading.Event()
+        self.listener = None  # on PostgreSQL: wakes the workers when another process queues work
+        self.last_heartbeat: float | None = None  # when the leases were last renewed
         self.started_at: float | None = None
 
     @property
@@ -72,6 +88,9 @@ class WorkerPool:
             slot.heartbeat = time.time()
             slot.thread = threading.Thread(target=self._work, args=(slot,), name=f"delivery-worker-{n}", daemon=True)
             slot.thread.start()
+        self.listener = self.state.db.listen_for_work(self.state.notify_new_work)
+        self._heart = threading.Thread(target=self._heartbeat, name="delivery-lease-heartbeat", daemon=True)
+        self._heart.start()
         self._housekeeper = threading.Thread(target=self._housekeeping, name="delivery-housekeeping", daemon=True)
         self._housekeeper.start()
         self.state.workers.append(self)
@@ -85,6 +104,7 @@ class WorkerPool:
             grace = self.state.settings.shutdown_grace_seconds
         self._stopping.set()
         self.state.notify_new_work()
+        self.state.db_watch.wake()
         deadline = time.monotonic() + grace
         for slot in self.slots:
             if slot.thread is not None:
@@ -96,10 +116,19 @@ class WorkerPool:
         if unfinished:
             try:
                 released = self.state.db.deliveries.release(unfinished, now())
-            except Exception:
-                log.exception("could not put back the deliveries of workers still running; their leases will run out")
+            except Exception as exc:
+                if unavailable(exc) is None:
+                    log.exception("could not put back the deliveries of workers still running; their leases will run out")
+                else:
+                    log.warning("could not put back the deliveries of workers still running (the database is "
+                                "unavailable); their leases will run out and they will be taken again")
             log.warning("%d attempt(s) still running after %gs; %d delivery(ies) put back in the queue",
                         len(unfinished), grace, released)
+        self._heart_stop.set()
+        if self._heart is not None:
+            self._heart.join(5)
+        if self.listener is not None:
+            self.listener.stop()
         if self in self.state.workers:
             self.state.workers.remove(self)
         log.info("delivery workers stopped")
@@ -113,6 +142,7 @@ class WorkerPool:
             "threads": len(self.slots),
             "alive": len(alive),
             "busy": sum(1 for slot in alive if slot.current),
+            "paused": sum(1 for slot in alive if slot.paused),
             "oldest_heartbeat_seconds": round(max((stamp - s.heartbeat for s in alive), default=0.0), 3),
             "stopping": self._stopping.is_set(),
         }
@@ -122,16 +152,23 @@ class WorkerPool:
     def _work(self, slot: WorkerSlot) -> None:
         deliveries = self.state.db.deliveries
         lease = self.state.settings.lease_seconds
-        deliverer = Deliverer(self.state, slot.worker_id, session=make_session(), schedule=self.schedule)
+        deliverer = Deliverer(self.state, slot.worker_id, session=make_session(), schedule=self.schedule,
+                              stopping=self._stopping)
         batch_size = 1
         while not self._stopping.is_set():
             slot.heartbeat = time.time()
+            if self.state.db_watch.current() is not None:
+                self._pause(slot)
+                continue
             try:
                 batch = deliveries.claim_many(slot.worker_id, lease, now(), batch_size,
                                               max_attempts=self.schedule.max_attempts)
-            except Exception:
-                log.exception("worker %s could not claim deliveries", slot.worker_id)
-                self._stopping.wait(ERROR_PAUSE_SECONDS)
+            except Exception as exc:
+                if unavailable(exc) is not None:
+                    self._pause(slot)
+                else:
+                    log.exception("worker %s could not claim deliveries", slot.worker_id)
+                    self._stopping.wait(ERROR_PAUSE_SECONDS)
                 continue
             if not batch:
                 batch_size = 1
@@ -140,30 +177,64 @@ class WorkerPool:
             batch_size = min(batch_size * 2, MAX_BATCH) if len(batch) == batch_size else 1
             self._attempt_all(slot, deliverer, batch)
 
+    def _pause(self, slot: WorkerSlot) -> None:
+        """Wait while the database is unavailable (or until the pool stops), beating meanwhile."""
+        watch = self.state.db_watch
+        if watch.current() is None:  # the outage closed already: try again after a breath
+            self._stopping.wait(min(ERROR_PAUSE_SECONDS, self.poll_seconds))
+            return
+        slot.paused = True
+        try:
+            while not self._stopping.is_set():
+                slot.heartbeat = time.time()
+                if watch.wait_until_back(self.poll_seconds):
+                    break
+        finally:
+            slot.paused = False
+
     def _attempt_all(self, slot: WorkerSlot, deliverer: Deliverer, batch: list[DeliveryRow]) -> None:
+        watch = self.state.db_watch
+        generation = watch.generation
         for delivery in batch:
+            if (watch.current() is not None or watch.generation != generation) and not self._stopping.is_set():
+                # The database went away meanwhile: wait for it, then put back the ones not
+                # attempted rather than attempt them — their leases may have run out and another
+                # worker taken them. Those still ours are due again at once.
+                self._pause(slot)
+                self._release_unattempted(slot)
+                break
             if self._stopping.is_set():  # put back the ones not attempted
-                try:
-                    self.state.db.deliveries.release([slot.worker_id], now())
-                except Exception:
-                    log.exception("worker %s could not put back the deliveries it had not attempted; "
-                                  "their lease will run out", slot.worker_id)
+                self._release_unattempted(slot)
                 break
             slot.current = delivery.id
             slot.heartbeat = time.time()
             try:
                 deliverer.attempt(delivery)
-            except Exception:
-                log.exception("worker %s could not record its attempt of delivery %s; the lease will run out "
-                              "and the delivery be taken again", slot.worker_id, delivery.id)
+            except Exception as exc:
+                if unavailable(exc) is None:
+                    log.exception("worker %s could not record its attempt of delivery %s; the lease will run out "
+                                  "and the delivery be taken again", slot.worker_id, delivery.id)
+                else:  # only when stopping while the database is unavailable
+                    log.warning("worker %s stopped before the database was back: its attempt of delivery %s is not "
+                                "recorded; the lease will run out and the delivery be attempted again",
+                                slot.worker_id, delivery.id)
                 self._stopping.wait(ERROR_PAUSE_SECONDS)
         slot.current = None
+
+    def _release_unattempted(self, slot: WorkerSlot) -> None:
+        try:
+            self.state.db.deliveries.release([slot.worker_id], now())
+        except Exception as exc:
+            if unavailable(exc) is None:
+                log.exception("worker %s could not put back the deliveries it had not attempted; "
+                              "their lease will run out", slot.worker_id)
 
     def _wait_for_work(self) -> None:
         try:
             due = self.state.db.deliveries.next_due_at()
-        except Exception:
-            log.exception("could not read when the next delivery is due")
+        except Exception as exc:
+            if unavailable(exc) is None:
+                log.exception("could not read when the next delivery is due")
             due = None
         timeout = self.poll_seconds if due is None else min(max(due - now(), 0.0), self.poll_seconds)
         if timeout <= 0:
@@ -172,16 +243,28 @@ class WorkerPool:
             if not self._stopping.is_set():
                 self.state.new_work.wait(timeout)
 
-    def _housekeeping(self) -> None:
+    def heartbeat_interval(self) -> float:
+        return self.state.settings.lease_seconds / 3
+
+    def _heartbeat(self) -> None:
+        """Renew the leases of every delivery the pool's workers hold, every third of the lease, until
+        :meth:`stop` is done with the attempts (they may still be finishing while it waits)."""
         lease = self.state.settings.lease_seconds
-        interval = min(lease / 3, 10.0)
-        next_prune = time.monotonic()
-        while not self._stopping.wait(interval):
-            busy = [slot.worker_id for slot in self.slots if slot.current]
+        ids = self.worker_ids
+        while not self._heart_stop.wait(self.heartbeat_interval()):
+            if not any(slot.current for slot in self.slots):
+                continue  # nothing held (a claim made now is renewed by the next beat, well in time)
             try:
-                self.state.db.deliveries.renew(busy, now() + lease)
-            except Exception:
-                log.exception("could not renew the leases of running attempts")
+                self.state.db.deliveries.renew(ids, now() + lease)
+                self.last_heartbeat = time.time()
+            except Exception as exc:
+                if unavailable(exc) is None:  # an outage is logged once, by the database watch
+                    log.exception("could not renew the leases of running attempts; another worker may take "
+                                  "them once they run out")
+
+    def _housekeeping(self) -> None:
+        next_prune = time.monotonic()
+        while not self._stopping.wait(min(self.prune_interval, 10.0)):
             if time.monotonic() >= next_prune:
                 next_prune = time.monotonic() + self.prune_interval
                 self._prune()
@@ -190,8 +273,9 @@ class WorkerPool:
         cutoff = now() - self.state.settings.retention_days * DAY
         try:
             result = self.state.db.deliveries.prune(cutoff)
-        except Exception:
-            log.exception("pruning old deliveries failed; it is tried again later")
+        except Exception as exc:
+            if unavailable(exc) is None:
+                log.exception("pruning old deliveries failed; it is tried again later")
             return
         if result.deliveries or result.events:
             log.info("retention: removed %d delivered/skipped deliveries and %d events older than %g days",

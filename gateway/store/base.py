@@ -17,6 +17,9 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 
+from . import wakeups
+from .transient import is_transient, retrying
+
 try:
     import fcntl
 except ImportError:  # Windows
@@ -74,7 +77,9 @@ class _WriterLock:
 
     def _lock_file(self):
         if self._file is None or self._pid != os.getpid():  # a forked child opens its own
-            self._file = open(self._path, "a+b")  # noqa: SIM115  (kept open for the process's life)
+            # private, as the database files are (see gateway.instance_folder); kept open for the
+            # process's life
+            self._file = os.fdopen(os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600), "r+b")
             self._pid = os.getpid()
         return self._file
 
@@ -120,7 +125,11 @@ def writing(engine: Engine) -> Iterator[Connection]:
     with _writer_lock(engine):
         with engine.connect().execution_options(writing=True) as connection:
             with connection.begin():
-                yield connection
+                try:
+                    yield connection
+                    wakeups.send_if_announced(connection)  # delivered by the database at the commit
+                finally:
+                    wakeups.clear(connection)
 
 
 @contextmanager
@@ -135,10 +144,11 @@ T = TypeVar("T")
 
 
 class _Job(Generic[T]):
-    __slots__ = ("work", "done", "value", "error", "wake")
+    __slots__ = ("work", "order", "done", "value", "error", "wake")
 
-    def __init__(self, work: Any):
+    def __init__(self, work: Any, order: str = ""):
         self.work = work
+        self.order = order
         self.done = False
         self.value: T | None = None
         self.error: BaseException | None = None
@@ -157,8 +167,8 @@ class _Turns:
         self._queue: list[_Job[Any]] = []
         self._leading = False
 
-    def run(self, work: Any) -> Any:
-        job: _Job[Any] = _Job(work)
+    def run(self, work: Any, order: str = "") -> Any:
+        job: _Job[Any] = _Job(work, order)
         with self._mutex:
             self._queue.append(job)
             follow, self._leading = self._leading, True
@@ -194,43 +204,68 @@ class GroupCommit(_Turns):
     :class:`_Turns`) runs each queued unit in a savepoint of one writing transaction and commits.
     What a caller answers is as durable as with a transaction of its own; a unit that raises is
     rolled back to its savepoint and raises for its caller alone. Under load this turns many short
-    transactions, each waiting for the write lock, into a few larger ones.
+    transactions, each waiting for the write lock, into a few larger ones. A transaction chosen as a
+    deadlock's victim (or that could not be serialized) is run again whole (:mod:`.transient`):
+    units must be safe to run again.
     """
 
     def __init__(self, engine: Engine):
         super().__init__()
         self.engine = engine
 
-    def run(self, work: Callable[[Connection], T]) -> T:
-        return super().run(work)
+    def run(self, work: Callable[[Connection], T], order: str = "") -> T:
+        """Run ``work`` in the next commit; returns its value once that commit is done. Units of one
+        batch run sorted by ``order``: units that lock rows by a key (an event's dedupe key) take
+        them in one order on every node, so that batches of two nodes do not deadlock."""
+        return super().run(work, order)
 
     def _lead(self, batch: list[_Job[Any]]) -> None:
         try:
-            with writing(self.engine) as connection:
-                if len(batch) == 1:  # alone, the transaction itself is the unit
-                    batch[0].value = batch[0].work(connection)
-                else:
-                    for item in batch:
-                        try:
-                            with connection.begin_nested():
-                                item.value = item.work(connection)
-                        except Exception as exc:
-                            item.error = exc
+            retrying(lambda: self._commit(batch))
         except BaseException as exc:  # the commit failed: nothing of the batch was written
             for item in batch:
                 if item.error is None:
                     item.error, item.value = exc, None
             if not isinstance(exc, Exception):
                 raise
+        finally:
+            for item in batch:
+                item.done = True
+
+    def _commit(self, batch: list[_Job[Any]]) -> None:
+        """One transaction for the batch (run again whole by :meth:`_lead` after a deadlock or
+        serialization failure, which rolls all of it back)."""
+        for item in batch:
+            item.error = item.value = None
+        with writing(self.engine) as connection:
+            if len(batch) == 1:  # alone, the transaction itself is the unit
+                batch[0].value = batch[0].work(connection)
+                return
+            for number, item in enumerate(sorted(batch, key=lambda job: job.order)):
+                _require_open_transaction(connection, batch, started=number > 0)
+                try:
+                    with connection.begin_nested():
+                        item.value = item.work(connection)
+                except Exception as exc:
+                    if is_transient(exc):
+                        # A deadlock's victim: the locks the batch took before this unit are still
+                        # held, so only running the whole batch again (after a pause) gets by.
+                        raise
+                    item.error = exc
+            _require_open_transaction(connection, batch)
 
 
 class BatchCommit(_Turns):
     """Group commit for writes that are data, not code: the leader (see :class:`_Turns`) writes
     every queued job with one call of ``write_batch(connection, jobs)`` (so one statement per table
     for the whole batch) in one transaction, and calls ``committed(jobs)`` once it is committed.
-    Should the batch fail, each job is written again alone, in a transaction of its own, so that a
-    job that cannot be written fails for its caller only. ``write_batch`` returns one result per
-    job, in order."""
+    ``write_batch`` returns one result per job, in order; jobs come to it sorted by their ``order``
+    (rows locked by a key are taken in one order on every node, so that two nodes do not deadlock).
+
+    A batch chosen as a deadlock's victim (or that could not be serialized) is written again whole
+    (:mod:`.transient`). Should it fail otherwise, because the database is unavailable, every job
+    fails with that error; for any other error each job is written again alone, in a transaction of
+    its own, so that a job that cannot be written fails for its caller only."""
 
     def __init__(self, engine: Engine, write_batch: Callable[[Connection, list[Any]], list[Any]],
                  committed: Callable[[list[Any]], None] | None = None):
@@ -240,25 +275,30 @@ class BatchCommit(_Turns):
         self._committed = committed
 
     def _write(self, entries: list[_Job[Any]]) -> None:
+        entries = sorted(entries, key=lambda entry: entry.order)
         jobs = [entry.work for entry in entries]
         with writing(self.engine) as connection:
             values = self._write_batch(connection, jobs)
+            _require_open_transaction(connection, [])
         for entry, value in zip(entries, values):
             entry.value = value
         if self._committed is not None:
             self._committed(jobs)
 
     def _lead(self, batch: list[_Job[Any]]) -> None:
+        from ..outage.causes import unavailable  # (the outage package reads the store)
+
         try:
             try:
-                self._write(batch)
+                retrying(lambda: self._write(batch))
             except Exception as exc:
-                if len(batch) == 1:
-                    batch[0].error = exc
+                if len(batch) == 1 or unavailable(exc) is not None:
+                    for entry in batch:
+                        entry.error = exc
                 else:  # find the job that broke it: each alone
                     for entry in batch:
                         try:
-                            self._write([entry])
+                            retrying(lambda entry=entry: self._write([entry]))
                         except Exception as alone:
                             entry.error = alone
         except BaseException as exc:
@@ -266,6 +306,47 @@ class BatchCommit(_Turns):
                 if entry.value is None and entry.error is None:
                     entry.error = exc
             raise
+        finally:
+            for entry in batch:
+                entry.done = True
+
+
+def _require_open_transaction(connection: Connection, batch: list[_Job[Any]], started: bool = True) -> None:
+    """Raise the batch's first error if its transaction is gone (``started``: a statement ran in it).
+
+    A lost connection takes the transaction with it: the next unit could not even start. And after
+    some errors (a full disk, an I/O error) SQLite rolls the whole transaction back, not just the
+    failed unit's savepoint: the units before it are gone too, a unit run now would commit on its own,
+    and the final commit would do nothing, silently. On PostgreSQL, a transaction ended or aborted
+    under a unit (one that could not even roll back to its savepoint) would likewise end in a commit
+    that writes nothing. Either way the whole batch fails."""
+    if connection.invalidated:
+        gone = True
+    elif connection.dialect.name == "sqlite":
+        gone = not connection.connection.dbapi_connection.in_transaction
+    elif connection.dialect.name == "postgresql":
+        gone = _postgres_transaction_gone(connection.connection.dbapi_connection, started)
+    else:
+        gone = False
+    if not gone:
+        return
+    cause = next((item.error for item in batch if item.error is not None), None)
+    raise cause if cause is not None else RuntimeError("the database ended the transaction")
+
+
+_PG_IDLE, _PG_INERROR, _PG_UNKNOWN = 0, 3, 4  # libpq's PGTransactionStatusType, as both drivers give it
+
+
+def _postgres_transaction_gone(dbapi_connection: Any, started: bool) -> bool:
+    info = getattr(dbapi_connection, "info", None)  # psycopg 3
+    if info is not None and hasattr(info, "transaction_status"):
+        status = int(info.transaction_status)
+    elif hasattr(dbapi_connection, "get_transaction_status"):  # psycopg2
+        status = int(dbapi_connection.get_transaction_status())
+    else:
+        return False
+    # Idle before the first statement is a transaction not begun yet (the driver begins it then).
+    return status in (_PG_INERROR, _PG_UNKNOWN) or (started and status == _PG_IDLE)
 
 
 _group_commits: weakref.WeakKeyDictionary[Engine, GroupCommit] = weakref.WeakKeyDictionary()

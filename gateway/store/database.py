@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 
 from . import migrations
 from .base import forget_engine
+from .check_results import CheckResultStore
 from .checkpoint import AUTOCHECKPOINT_PAGES, Checkpointer
+from .connections import ConnectionStore
 from .deliveries import DeliveryStore
 from .events import EventStore
 from .integrations import IntegrationStore
+from .wakeups import WorkListener
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL waits for the lock too
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
     cursor.execute("PRAGMA synchronous=NORMAL")  # in WAL mode, durable across a process crash
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")  # see checkpoint.py
     cursor.close()
 
@@ -34,8 +38,16 @@ def _begin(connection) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
+POSTGRES_CONNECT_TIMEOUT = 5  # seconds; a URL's own ?connect_timeout= wins
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        # A server that does not answer at all (a failover that moved its address) fails the
+        # connection in seconds, answered 503, rather than holding the request for minutes.
+        return create_engine(url, pool_pre_ping=True, future=True,
+                             connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT})
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, future=True)
     if parsed.database and parsed.database != ":memory:":
@@ -62,14 +74,35 @@ class Database:
         self.integrations = IntegrationStore(self.engine)
         self.events = EventStore(self.engine)
         self.deliveries = DeliveryStore(self.engine)
+        self.connections = ConnectionStore(self.engine)
+        self.check_results = CheckResultStore(self.engine)
 
     def _committed(self, connection) -> None:
         if connection.get_execution_options().get("writing"):
             self.checkpointer.wrote()
 
-    def upgrade(self) -> int:
-        """Create or upgrade the schema in place."""
-        return migrations.upgrade(self.engine)
+    def upgrade(self, then: Callable[[Connection], None] | None = None) -> str:
+        """Create or upgrade the schema in place, under the start-up lock (see ``migrations``), then
+        run ``then`` in the same transaction and lock (start-up checks). Returns the revision."""
+        def work(connection: Connection) -> str:
+            _, revision = migrations.upgrade(connection)
+            if then is not None:
+                then(connection)
+            return revision
+
+        return migrations.run_at_startup(self.engine, work)
+
+    def revision(self) -> str | None:
+        """The schema revision the database is at (None: empty)."""
+        with self.engine.connect() as connection:
+            return migrations.current(connection)
+
+    def listen_for_work(self, wake: Callable[[], None]) -> WorkListener | None:
+        """On PostgreSQL, a started :class:`WorkListener` calling ``wake`` when another process or node
+        queues work (None elsewhere: workers poll)."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        return WorkListener(self.engine, wake).start()
 
     def ping(self) -> None:
         """Raise when the database cannot be reached."""
@@ -77,7 +110,10 @@ class Database:
             connection.execute(text("SELECT 1"))
 
     def before_fork(self) -> None:
-        """Close the pooled connections, so that no child process inherits one in use."""
+        """Stop the checkpoint thread (with a last checkpoint) and close the pooled connections, so
+        that no child process inherits a connection in use or a lock held by a thread it lacks."""
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.engine.dispose()
 
     def after_fork(self) -> None:

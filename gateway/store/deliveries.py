@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
@@ -26,6 +27,8 @@ from .base import Repository, dumps, group_commit, loads, new_id, reading, writi
 from .events import EventRow
 from .integrations import IntegrationRow
 from .tables import attempts, deliveries, events, integrations, skips
+from .transient import retrying
+from .wakeups import announce
 
 STATUSES = ("pending", "in_flight", "retrying", "delivered", "skipped", "dead")
 QUEUED = ("pending", "retrying")  # waiting for their next attempt
@@ -338,6 +341,10 @@ class DeliveryStore(Repository):
         statements = _claim_candidates(filtered=integration_id is not None,
                                        sqlite=self.engine.dialect.name == "sqlite", limit=limit)
         params = {"now": now, "integration_id": integration_id}
+        return retrying(lambda: self._claim(statements, params, worker_id, lease_seconds, now, limit, max_attempts))
+
+    def _claim(self, statements, params, worker_id: str, lease_seconds: float, now: float, limit: int,
+               max_attempts: int | None) -> builtins.list[DeliveryRow]:
         with writing(self.engine) as connection:
             candidates = [row for statement in statements for row in connection.execute(statement, params)]
             chosen = []
@@ -375,11 +382,14 @@ class DeliveryStore(Repository):
 
     @staticmethod
     def _record_lost(connection: Connection, expired, now: float) -> None:
+        """Record the attempt a worker that stopped renewing its lease was making: cut off."""
+        cut_off = datetime.fromtimestamp(expired.lease_expires_at, timezone.utc).isoformat(timespec="seconds")
         connection.execute(insert(attempts).values(
             delivery_id=expired.id, number=expired.attempts, worker=expired.lease_owner or "",
-            started_at=now, duration_ms=0.0, outcome="lost", http="[]",
-            reason=(f"worker {expired.lease_owner} held this delivery until its lease ran out (it stopped "
-                    "or crashed); whether it made the attempt, and whether it reached the target, is unknown"),
+            started_at=expired.updated_at, duration_ms=0.0, outcome="lost", http="[]",
+            reason=(f"cut off: worker {expired.lease_owner} stopped renewing its lease, which ran out at "
+                    f"{cut_off} (its process or node died, or lost the database); whether the attempt "
+                    "reached the target is unknown"),
         ))
 
     @staticmethod
@@ -414,13 +424,16 @@ class DeliveryStore(Repository):
         """Extend the leases the given workers hold to ``until``; returns how many."""
         if not worker_ids:
             return 0
-        with writing(self.engine) as connection:
-            result = connection.execute(
-                update(deliveries)
-                .where(deliveries.c.status == "in_flight", deliveries.c.lease_owner.in_(worker_ids))
-                .values(lease_expires_at=until)
-            )
-            return result.rowcount
+
+        def renew() -> int:
+            with writing(self.engine) as connection:
+                return connection.execute(
+                    update(deliveries)
+                    .where(deliveries.c.status == "in_flight", deliveries.c.lease_owner.in_(worker_ids))
+                    .values(lease_expires_at=until)
+                ).rowcount
+
+        return retrying(renew)
 
     def release(self, worker_ids: str | builtins.list[str], now: float) -> int:
         """Put the deliveries the given (stopping) workers hold back in the queue, due now, with the
@@ -428,16 +441,20 @@ class DeliveryStore(Repository):
         ids = [worker_ids] if isinstance(worker_ids, str) else list(worker_ids)
         if not ids:
             return 0
-        with writing(self.engine) as connection:
-            result = connection.execute(
-                update(deliveries)
-                .where(deliveries.c.status == "in_flight", deliveries.c.lease_owner.in_(ids))
-                .values(status=case((deliveries.c.attempts > 1, "retrying"), else_="pending"),
-                        attempts=deliveries.c.attempts - 1, next_attempt_at=now,
-                        reason="released: its worker stopped before the attempt finished",
-                        lease_owner=None, lease_expires_at=None, updated_at=now)
-            )
-            return result.rowcount
+
+        def release() -> int:
+            with writing(self.engine) as connection:
+                announce(connection)
+                return connection.execute(
+                    update(deliveries)
+                    .where(deliveries.c.status == "in_flight", deliveries.c.lease_owner.in_(ids))
+                    .values(status=case((deliveries.c.attempts > 1, "retrying"), else_="pending"),
+                            attempts=deliveries.c.attempts - 1, next_attempt_at=now,
+                            reason="released: its worker stopped before the attempt finished",
+                            lease_owner=None, lease_expires_at=None, updated_at=now)
+                ).rowcount
+
+        return retrying(release)
 
     def next_due_at(self) -> float | None:
         """When the next delivery falls due: the earliest next attempt of a queued delivery of an
@@ -474,6 +491,7 @@ class DeliveryStore(Repository):
             ).values(**_requeue_values(now, "re-queued by hand (retry)")))
             if not result.rowcount:
                 raise NotRetryable(_not_retryable_message("in_flight"))
+            announce(connection)
             return _delivery(connection.execute(_select_deliveries().where(deliveries.c.id == delivery_id)).first())
 
     def replay(self, integration_id: str, plugin: str, *, now: float, since: float | None = None,
@@ -489,6 +507,7 @@ class DeliveryStore(Repository):
             raise ValueError("give exactly one of since or event_ids")
         reason = "re-queued by hand (replay)"
         with writing(self.engine) as connection:
+            announce(connection)
             if since is not None:
                 result = connection.execute(
                     update(deliveries)

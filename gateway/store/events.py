@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exc, or_, select
+from sqlalchemy import and_, exc, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..events import Event
-from .base import BatchCommit, Repository, dumps, loads, new_id, now, reading
-from .skips import KnownSets, SkipGroup, insert_ignoring_duplicates, skip_rows, write_sets
+from .base import BatchCommit, Repository, dumps, loads, new_id, now, reading, writing
+from .skips import KnownSets, SkipGroup, skip_rows, write_sets
 from .tables import deliveries, events
 from .tables import skips as skips_table
+from .wakeups import announce
 
 
 @dataclass(frozen=True)
@@ -68,16 +70,15 @@ def _row(row, with_raw: bool = True) -> EventRow:
     )
 
 
-_returning: dict[int, Any] = {}
-
-
-def _returning_id(statement):
-    """``statement`` returning the events' ids (built once per statement)."""
-    found = _returning.get(id(statement))
-    if found is None:
-        found = _returning[id(statement)] = statement.returning(events.c.id)
-    return found
-
+_INSERT_IGNORING_REPEATS = {
+    "postgresql": postgresql.insert(events).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    .returning(events.c.id),
+    "sqlite": sqlite.insert(events).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(events.c.id),
+}
+"""INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, where the database has it: a repeat,
+even one committed by another node at the same moment, inserts nothing rather than failing, and the
+ids returned tell which events of a batch were new (statements built once: building one costs more
+than running it)."""
 
 _INSERT_DELIVERIES = deliveries.insert()
 _INSERT_SKIPS = skips_table.insert()
@@ -144,16 +145,22 @@ class EventStore(Repository):
             queued=sum(1 for d in decisions if d.status == "pending"),
             skipped=sum(len(g.members.members) for g in groups),
         )
-        return self._batches.run(job)
+        recorded = self._batches.run(job, order=job.event["dedupe_key"])
+        if recorded is None:  # the first of a repeat was deleted in between: not a repeat after all
+            return self.record(event, decisions, integration_id, raw_json, skips)
+        return recorded
 
-    def _write_batch(self, connection, jobs: list[_Write]) -> list[Recorded]:
-        """Every job's rows, one statement per table; a repeated dedupe key stores nothing."""
+    def _write_batch(self, connection, jobs: list[_Write]) -> list[Recorded | None]:
+        """Every job's rows, one statement per table; a repeated dedupe key (here, or committed
+        meanwhile by another process or node) stores nothing. Jobs come sorted by dedupe key, so
+        that batches of two nodes lock the keys in one order. None for a repeat whose first was
+        deleted before it could be read."""
         for j in jobs:
             j.written = False
-        insert_events = insert_ignoring_duplicates(connection, events)
+        insert_events = _INSERT_IGNORING_REPEATS.get(connection.dialect.name)
         if insert_events is None:  # a database without INSERT ... ON CONFLICT: one job at a time
             return [self._write_one(connection, job) for job in jobs]
-        created = set(connection.execute(_returning_id(insert_events), [j.event for j in jobs]).scalars())
+        created = set(connection.execute(insert_events, [j.event for j in jobs]).scalars())
         fresh = [j for j in jobs if j.event["id"] in created]
         self._write_decisions(connection, fresh)
         repeated = [j.event["dedupe_key"] for j in jobs if j.event["id"] not in created]
@@ -162,7 +169,8 @@ class EventStore(Repository):
             first = dict(connection.execute(select(events.c.dedupe_key, events.c.id)
                                             .where(events.c.dedupe_key.in_(repeated))).all())
         return [Recorded(j.event["id"], created=True, queued=j.queued, skipped=j.skipped)
-                if j.event["id"] in created else Recorded(first[j.event["dedupe_key"]], created=False)
+                if j.event["id"] in created else
+                Recorded(first[j.event["dedupe_key"]], created=False) if j.event["dedupe_key"] in first else None
                 for j in jobs]
 
     def _write_one(self, connection, job: _Write) -> Recorded:
@@ -170,13 +178,15 @@ class EventStore(Repository):
         existing = connection.execute(select(events.c.id).where(events.c.dedupe_key == key)).scalar()
         if existing is not None:
             return Recorded(existing, created=False)
-        connection.execute(events.insert(), job.event)
+        connection.execute(events.insert(), job.event)  # a repeat committed meanwhile fails the unique key
         self._write_decisions(connection, [job])
         return Recorded(job.event["id"], created=True, queued=job.queued, skipped=job.skipped)
 
     def _write_decisions(self, connection, jobs: list[_Write]) -> None:
         for j in jobs:
             j.written = True
+        if any(j.queued for j in jobs):
+            announce(connection)  # on PostgreSQL: wake the workers of every process at the commit
         rows = [row for j in jobs for row in j.deliveries]
         if rows:
             connection.execute(_INSERT_DELIVERIES, rows)
@@ -199,6 +209,15 @@ class EventStore(Repository):
 
     def _committed(self, jobs: list[_Write]) -> None:
         self.sets.committed(g.members for j in jobs if j.written for g in j.skips)
+
+    def set_fields(self, event_id: str, fields: dict[str, Any]) -> None:
+        """Merge ``fields`` into the stored normalized event (names read after it arrived)."""
+        with writing(self.engine) as connection:
+            body = connection.execute(select(events.c.body).where(events.c.id == event_id)).scalar()
+            if body is None:
+                return
+            merged = {**(loads(body) or {}), **fields}
+            connection.execute(update(events).where(events.c.id == event_id).values(body=dumps(merged)))
 
     def get(self, event_id: str) -> EventRow | None:
         with reading(self.engine) as connection:

@@ -9,6 +9,7 @@ from sqlalchemy import case, delete, func, select, update
 
 from .base import Repository, dumps, loads, new_id, now, reading, writing
 from .tables import integrations
+from .wakeups import announce
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ class IntegrationStore(Repository):
             values[key] = dumps(value) if key in ("config", "policy") else value
         values["updated_at"] = now()
         with writing(self.engine) as connection:
+            if changes.get("enabled"):  # its held deliveries are due again
+                announce(connection)
             result = connection.execute(
                 update(integrations).where(integrations.c.id == integration_id).values(**values)
             )

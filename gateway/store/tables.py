@@ -97,6 +97,28 @@ attempts = Table(
     Index("ix_attempts_delivery", "delivery_id", "number"),
 )
 
+connections = Table(
+    "connections",
+    metadata,
+    Column("key", String(50), primary_key=True),  # the platform: "launchdarkly"
+    Column("config", Text, nullable=False),  # JSON, without the secrets
+    Column("secrets", Text),  # Fernet token of the secrets as JSON (API token, webhook secrets)
+    Column("state", Text, nullable=False),  # JSON: what the gateway knows of the wired webhook
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+check_results = Table(
+    "check_results",
+    metadata,
+    # "integration:<id>" or "connection:<key>"
+    Column("subject", String(100), primary_key=True),
+    Column("state", String(20), nullable=False),  # ok, warning, error
+    Column("checks", Text, nullable=False),  # JSON list of {name, state, message, ...}
+    Column("checked_at", Float, nullable=False),
+    Column("subject_updated_at", Float, nullable=False),  # the subject's updated_at when checked
+)
+
 # Skip decisions, compactly: an event's skips are one row per distinct reason, naming a set of
 # integrations; a set (its members written once, when it first appears) is shared by every event
 # skipped for those integrations. So the bytes written per event do not grow with the number of

@@ -9,20 +9,25 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from typing import Any
 
 from marshmallow import Schema, fields
 
 from gateway import (
     Access,
     Delivered,
+    DeliveryRef,
+    DeliveryResult,
     Event,
     Failed,
+    HttpClient,
+    IntegrationRef,
     IntegrationType,
     RetryLater,
     Secret,
     TargetURL,
     hmac_sha256_hex,
-    hookimpl,
+    hooks,
 )
 
 KEY = "webhook"
@@ -33,7 +38,7 @@ class WebhookConfig(Schema):
     secret = Secret(load_default=None, metadata={"description": "Signs each body (X-Gateway-Signature)."})
 
 
-@hookimpl
+@hooks.integration_type
 def integration_type() -> IntegrationType:
     return IntegrationType(
         key=KEY,
@@ -44,8 +49,8 @@ def integration_type() -> IntegrationType:
     )
 
 
-@hookimpl
-def deliver_event(event, config, http, delivery):
+@hooks.deliver_event
+def deliver_event(event: Event, config: dict[str, Any], http: HttpClient, delivery: DeliveryRef) -> DeliveryResult:
     body = json.dumps(event.to_dict(include_raw=False), separators=(",", ":")).encode()
     headers = {"Content-Type": "application/json", "X-Gateway-Delivery": delivery.id}
     if config.get("secret"):
@@ -58,8 +63,8 @@ def deliver_event(event, config, http, delivery):
     return Failed(f"the receiver answered {response.status_code}: {response.text[:200]}")
 
 
-@hookimpl
-def test_event(config, integration):
+@hooks.test_event
+def test_event(config: dict[str, Any], integration: IntegrationRef) -> Event:
     return Event(
         source="test",
         source_id=f"test-{integration.id}-{datetime.now(timezone.utc).timestamp()}",

@@ -11,7 +11,7 @@ import pytest
 from gateway import create_app, hmac_sha256_hex
 from gateway.testing import FakeService, GatewayProcess, Reply, wait_until
 
-FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "launchdarkly"
+FIXTURES = Path(__file__).resolve().parent / "data"  # inside the package: its tests run from a copy of it too
 
 
 def test_plugin_is_installed(tmp_path):
@@ -21,6 +21,7 @@ def test_plugin_is_installed(tmp_path):
                       "GATEWAY_PLUGINS": "webhook"})
     listed = app.test_client().get("/api/v1/plugins", headers={"Authorization": "Bearer token-for-this-test"}).get_json()
     webhook = next(item for item in listed["items"] if item["key"] == "webhook")
+    assert webhook["entry_point"] == "webhook" and webhook["name"] == "Generic webhook"
     assert webhook["distribution"] == "event-gateway-webhook"
     assert webhook["config_schema"]["properties"]["secret"]["writeOnly"] is True
     assert listed["refused"] == []

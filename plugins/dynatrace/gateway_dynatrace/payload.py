@@ -2,10 +2,12 @@
 
 Both carry the same string properties, named as the hosted LaunchDarkly integration named them so
 that existing Dynatrace queries keep working: ``Flag name``, ``Flag key``, ``Project key``,
-``Environment key``, ``Comment``, ``User name``, ``User email`` and ``Action`` (the flag platform's
-action, such as ``updateOn``), plus ``Flag link``, ``Change description`` and ``Event Gateway event
-id``. A property with nothing to say is left out; every value is cut to Dynatrace's 4,096
-characters. That is at most 11 properties, well within Dynatrace's 100.
+``Project name``, ``Environment key``, ``Environment name``, ``Comment``, ``User name``, ``User
+email`` and ``Action`` (the flag platform's action, such as ``updateOn``), plus ``Flag link``,
+``Change description`` and ``Event Gateway event id``. The names come from the gateway's
+flag-platform connection (``Event.project_name``, ``Event.environment_name``); without one they are
+left out. A property with nothing to say is left out; every value is cut to Dynatrace's 4,096
+characters. That is at most 13 properties, well within Dynatrace's 100.
 """
 
 from __future__ import annotations
@@ -49,7 +51,9 @@ def event_properties(event: Event) -> dict[str, str]:
         "Flag name": event.name,
         "Flag key": event.flag_key,
         "Project key": event.project_key,
+        "Project name": event.project_name,
         "Environment key": event.environment_key,
+        "Environment name": event.environment_name,
         "Comment": event.comment,
         "User name": member.display_name if member else None,
         "User email": member.email if member else None,

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway import (
+    DeliveryRef,
     DeliveryResult,
     Event,
     Failed,
@@ -19,13 +20,15 @@ from gateway import (
     IntegrationType,
     RetryLater,
     Skip,
+    StatusCheck,
     Take,
     TargetNotAllowed,
     TransportError,
     Verdict,
-    hookimpl,
+    hooks,
 )
 
+from . import checks
 from .answers import read_v1_answer, read_v2_answer
 from .payload import PayloadTooLarge, encode, v1_body, v2_body
 from .sample import sample_event
@@ -67,7 +70,7 @@ def _without_token(result: DeliveryResult, token: str) -> DeliveryResult:
     return result
 
 
-@hookimpl
+@hooks.integration_type
 def integration_type() -> IntegrationType:
     """Declare the Dynatrace integration."""
     return IntegrationType(
@@ -80,8 +83,8 @@ def integration_type() -> IntegrationType:
     )
 
 
-@hookimpl
-def check_event(event: Event, config: dict[str, Any]) -> Verdict:
+@hooks.check_event
+def check_event(event: Event, config: dict[str, Any], integration: IntegrationRef) -> Verdict:
     """Take flag changes that carry at least one Dynatrace tag, all of them ones Dynatrace can match."""
     if event.kind != "flag":
         return Skip(f"Dynatrace gets flag changes only, and this event's kind is {event.kind}")
@@ -95,8 +98,10 @@ def check_event(event: Event, config: dict[str, Any]) -> Verdict:
     return Take()
 
 
-@hookimpl
-def deliver_event(event: Event, config: dict[str, Any], http: HttpClient) -> DeliveryResult:
+@hooks.deliver_event
+def deliver_event(
+    event: Event, config: dict[str, Any], http: HttpClient, delivery: DeliveryRef
+) -> DeliveryResult:
     """Send ``event`` to the integration's Dynatrace environment and read the answer."""
     settings = Settings.from_config(config)
     http.add_secrets(settings.api_token)
@@ -122,7 +127,14 @@ def deliver_event(event: Event, config: dict[str, Any], http: HttpClient) -> Del
     )
 
 
-@hookimpl
-def test_event(integration: IntegrationRef) -> Event:
+@hooks.integration_status
+def integration_status(config: dict[str, Any], http: HttpClient, integration: IntegrationRef) -> list[StatusCheck]:
+    """Will Dynatrace take the token (enabled, not expired, the scope the API version needs), and does
+    an entity carry the integration's tag? See :mod:`gateway_dynatrace.checks`."""
+    return checks.status_checks(config, http)
+
+
+@hooks.test_event
+def test_event(config: dict[str, Any], integration: IntegrationRef) -> Event:
     """A sample flag change labelled ``[Test]`` that this integration's policy hook takes."""
     return sample_event(integration)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 import requests_mock
+from gateway.testing import make_delivery_ref
 from gateway import Delivered, Failed, RetryLater
 
 from gateway_dynatrace import plugin
@@ -20,7 +21,7 @@ def dynatrace():
 
 
 def deliver(event, config, http):
-    return plugin.deliver_event(event=event, config=config, http=http)
+    return plugin.deliver_event(event=event, config=config, http=http, delivery=make_delivery_ref())
 
 
 def test_request_url_headers_and_body(dynatrace, production_event, v1_config, http, answer):

@@ -94,7 +94,7 @@ def test_staging_change_is_skipped_by_the_default_policy(gateway_process, dynatr
     [skipped] = decisions(gateway_process, answer["event_id"])
     assert skipped["status"] == "skipped"
     assert "updateRules on proj/checkout:env/staging:flag/new-checkout-flow" in skipped["reason"]
-    assert dynatrace.received() == []
+    assert dynatrace.received(INGEST) == [] and dynatrace.received(V1_EVENTS) == []
 
 
 def test_flag_without_tags_is_skipped_then_sent_once_the_integration_has_a_tag(gateway_process, dynatrace):
@@ -147,7 +147,7 @@ def test_several_integrations_receive_only_their_own_events(gateway_process):
             lambda: {d["status"] for d in decisions(gateway_process, event_id)} == {"delivered", "skipped"}, 15)
         wait_status_any(prod_event["event_id"])
         wait_status_any(staging_event["event_id"])
-        assert len(production.received()) == 1 and len(staging.received()) == 1
+        assert len(production.received(INGEST)) == 1 and len(staging.received(INGEST)) == 1
 
 
 def test_dynatrace_failure_is_recorded_with_its_reason(gateway_process):
@@ -156,4 +156,4 @@ def test_dynatrace_failure_is_recorded_with_its_reason(gateway_process):
         answer = post(gateway_process, "flag-turned-on-production")
         [dead] = wait_status(gateway_process, answer["event_id"], "dead")
         assert "no entity of that type carries those tags" in dead["reason"]
-        assert len(empty.received()) == 1
+        assert len(empty.received(INGEST)) == 1

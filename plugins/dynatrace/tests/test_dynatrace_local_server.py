@@ -10,6 +10,7 @@ from typing import ClassVar
 
 import pytest
 import requests
+from gateway.testing import make_delivery_ref
 from gateway import Delivered, HttpClient
 
 from gateway_dynatrace import plugin
@@ -54,7 +55,7 @@ def test_delivery_to_a_local_fake_dynatrace(fake_dynatrace, production_event, mo
     )
     http = HttpClient(requests.Session(), allow_private=True)
 
-    result = plugin.deliver_event(event=production_event, config=config, http=http)
+    result = plugin.deliver_event(event=production_event, config=config, http=http, delivery=make_delivery_ref())
 
     assert result == Delivered(
         summary="Dynatrace attached the event to 1 entity (correlation ids f1)",

@@ -172,3 +172,16 @@ def test_encode_refuses_more_than_a_megabyte(production_event, settings):
     with pytest.raises(PayloadTooLarge) as caught:
         encode(body)
     assert "over the 1,000,000 bytes Dynatrace accepts in one request" in str(caught.value)
+
+
+def test_names_from_the_connection_are_sent_in_the_hosted_integrations_order(production_event):
+    named = dataclasses.replace(production_event, project_name="Checkout", environment_name="Production")
+    properties = event_properties(named)
+    assert properties["Project name"] == "Checkout" and properties["Environment name"] == "Production"
+    assert list(properties)[:6] == ["Flag name", "Flag key", "Project key", "Project name", "Environment key",
+                                    "Environment name"]
+
+
+def test_without_names_the_name_properties_are_left_out(production_event):
+    unnamed = dataclasses.replace(production_event, names_unavailable="no flag-platform connection")
+    assert "Project name" not in event_properties(unnamed) and "Environment name" not in event_properties(unnamed)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from gateway.testing import make_delivery_ref, make_integration_ref
 from gateway import Failed, Skip, Take
 
 from gateway_dynatrace import plugin
 
 
 def check(event, config):
-    return plugin.check_event(event=event, config=config)
+    return plugin.check_event(event=event, config=config, integration=make_integration_ref(plugin="dynatrace"))
 
 
 def test_staging_flag_change_with_a_tag_is_taken(staging_event, config):
@@ -75,7 +76,7 @@ def test_a_title_over_the_request_limit_is_taken_and_then_fails_unsent(productio
     # request's size is checked when the delivery is built, before anything is sent.
     event = dataclasses.replace(production_event, title="t" * 1_100_000)
     assert check(event, config) == Take()
-    result = plugin.deliver_event(event=event, config=config, http=http)
+    result = plugin.deliver_event(event=event, config=config, http=http, delivery=make_delivery_ref())
     assert isinstance(result, Failed)
     assert "Dynatrace accepts in one request" in result.reason
     assert requests_mock.call_count == 0

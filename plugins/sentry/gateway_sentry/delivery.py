@@ -8,6 +8,7 @@ import gateway
 
 from .launchdarkly import error_detail
 from .mapping import Mapping
+from .metrics import metric_missing_warning
 from .payload import import_body, import_headers, import_url
 from .policy import Unroutable, route
 
@@ -34,7 +35,9 @@ def deliver(
         return gateway.Failed(f"events_url may not be sent to: {exc}")
     if response.ok:
         contexts = ", ".join(f"{kind} {key}" for kind, key in keys.items())
+        warning = metric_missing_warning(http, config, mapping.ld_project)
         return gateway.Delivered(
+            warnings=(warning,) if warning else (),
             summary=f"imported as {event_key} into LaunchDarkly "
             f"{mapping.ld_project}/{mapping.ld_environment} for {contexts}",
             details={

@@ -8,6 +8,8 @@ it is read page by page; each LaunchDarkly project is read once per status check
 from __future__ import annotations
 
 import re
+import threading
+import time
 from typing import Any
 
 import gateway
@@ -22,6 +24,42 @@ MAX_PAGES = 200
 """Give up after this many pages (10,000 metrics) rather than page forever."""
 
 _NOT_IN_KEY = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+KNOWN_SECONDS = 300.0
+"""How long a delivery trusts what was last learnt of a project's metric before reading it again."""
+
+_known: dict[tuple[str, str, str], tuple[float, bool]] = {}
+_known_lock = threading.Lock()
+
+
+def _remember(config: dict[str, Any], ld_project: str, exists: bool) -> None:
+    with _known_lock:
+        _known[(config["api_url"], ld_project, config["event_key"])] = (time.monotonic(), exists)
+
+
+def metric_missing_warning(http: gateway.HttpClient, config: dict[str, Any], ld_project: str) -> str | None:
+    """A warning for an import into ``ld_project`` when no metric there counts the event key; None
+    when one does, or when that cannot be told now (the import itself went through). What is learnt
+    is kept for :data:`KNOWN_SECONDS`."""
+    key = (config["api_url"], ld_project, config["event_key"])
+    with _known_lock:
+        known = _known.get(key)
+    if known is None or time.monotonic() - known[0] >= KNOWN_SECONDS:
+        try:
+            exists = find_metric(http, config, ld_project) is not None
+        except CannotCheck:
+            return None
+        _remember(config, ld_project, exists)
+    else:
+        exists = known[1]
+    if exists:
+        return None
+    return (
+        f"no metric of LaunchDarkly project {ld_project} counts event key {config['event_key']!r}, so no "
+        f"experiment counts this error: run the {CREATE_METRIC} action, or create a custom conversion "
+        f"metric with event key {config['event_key']!r} in {ld_project}"
+    )
 
 
 class CannotCheck(Exception):
@@ -112,6 +150,7 @@ def status_checks(config: dict[str, Any], http: gateway.HttpClient) -> list[gate
         if mapping.ld_project not in found:
             try:
                 found[mapping.ld_project] = find_metric(http, config, mapping.ld_project)
+                _remember(config, mapping.ld_project, found[mapping.ld_project] is not None)
             except CannotCheck as exc:
                 found[mapping.ld_project] = exc
         checks.append(_check(mapping, found[mapping.ld_project], config["event_key"]))
@@ -199,6 +238,7 @@ def create_metric(config: dict[str, Any], http: gateway.HttpClient, params: dict
     except gateway.TargetNotAllowed as exc:
         raise gateway.Rejected(400, f"api_url may not be sent to: {exc}") from None
     if response.ok:
+        _remember(config, project, True)
         return (
             f"created custom conversion metric {definition['key']} in LaunchDarkly project "
             f"{project}, counting event key {event_key!r}"

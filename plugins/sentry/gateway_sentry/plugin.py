@@ -6,7 +6,7 @@ from typing import Any
 
 import gateway
 
-from . import metrics, policy
+from . import metrics, policy, projects
 from .delivery import deliver
 from .receive import read_webhook
 from .schema import SentryConfigSchema
@@ -15,7 +15,7 @@ from .signature import verify_signature
 KEY = "sentry"
 
 
-@gateway.hookimpl
+@gateway.hooks.integration_type
 def integration_type() -> gateway.IntegrationType:
     """Sentry errors in, LaunchDarkly metric events out; no flag-platform webhooks."""
     return gateway.IntegrationType(
@@ -32,7 +32,7 @@ def integration_type() -> gateway.IntegrationType:
     )
 
 
-@gateway.hookimpl
+@gateway.hooks.receive_webhook
 def receive_webhook(
     request: gateway.InboundRequest, config: dict[str, Any], integration: gateway.IntegrationRef
 ) -> gateway.Received:
@@ -41,7 +41,7 @@ def receive_webhook(
     return read_webhook(request)
 
 
-@gateway.hookimpl
+@gateway.hooks.check_event
 def check_event(
     event: gateway.Event, config: dict[str, Any], integration: gateway.IntegrationRef
 ) -> gateway.Verdict:
@@ -49,7 +49,7 @@ def check_event(
     return policy.check(event, config)
 
 
-@gateway.hookimpl
+@gateway.hooks.deliver_event
 def deliver_event(
     event: gateway.Event, config: dict[str, Any], http: gateway.HttpClient, delivery: gateway.DeliveryRef
 ) -> gateway.DeliveryResult:
@@ -57,15 +57,16 @@ def deliver_event(
     return deliver(event, config, http, delivery)
 
 
-@gateway.hookimpl
+@gateway.hooks.integration_status
 def integration_status(
     config: dict[str, Any], http: gateway.HttpClient, integration: gateway.IntegrationRef
 ) -> list[gateway.StatusCheck]:
-    """For each mapping, whether a LaunchDarkly metric counts the imported errors."""
-    return metrics.status_checks(config, http)
+    """For each mapping, whether its LaunchDarkly project and environment exist, and whether a
+    LaunchDarkly metric counts the imported errors."""
+    return projects.mapping_checks(config, http) + metrics.status_checks(config, http)
 
 
-@gateway.hookimpl
+@gateway.hooks.integration_action
 def integration_action(
     action: str,
     params: dict[str, Any],

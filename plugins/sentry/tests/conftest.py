@@ -21,3 +21,13 @@ def config() -> dict[str, Any]:
 def http() -> gateway.HttpClient:
     """The core's HTTP client, allowed to reach the mocked targets."""
     return gateway.HttpClient(requests.Session(), allow_private=True)
+
+
+@pytest.fixture(autouse=True)
+def forget_known_metrics():
+    """What deliveries learnt of the metrics is per process: each test starts without it."""
+    from gateway_sentry import metrics
+
+    metrics._known.clear()
+    yield
+    metrics._known.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import gateway
@@ -12,6 +13,7 @@ import gateway_sentry
 from gateway_sentry import plugin
 from sentry_helpers import (
     ACCESS_TOKEN,
+    API_URL,
     EVENTS_URL,
     INTEGRATION,
     compact,
@@ -39,6 +41,22 @@ def delivery_ref(attempt: int = 1, delivery_id: str | None = None) -> gateway.De
     return gateway.DeliveryRef(id=delivery_id or str(uuid.uuid4()), attempt=attempt, integration=INTEGRATION)
 
 
+METRICS = re.compile(re.escape(API_URL) + r"/api/v2/metrics/[^/?]+")
+
+
+@pytest.fixture(autouse=True)
+def metric_exists(requests_mock):
+    """Every mapped project has a metric counting the event keys used here (replaced where a test says)."""
+    items = [{"key": k, "name": k, "kind": "custom", "eventKey": k, "isNumeric": False}
+             for k in ("sentry-errors", "sentry-error", "checkout-errors")]
+    requests_mock.get(METRICS, json={"items": items, "totalCount": len(items)})
+
+
+def posts(requests_mock) -> list:
+    """The requests sent to the import API (the metric look-ups left out)."""
+    return [r for r in requests_mock.request_history if r.method == "POST"]
+
+
 def deliver(config, http, event=None, ref=None) -> gateway.DeliveryResult:
     return plugin.deliver_event(event or received_event(), config, http, ref or delivery_ref())
 
@@ -52,7 +70,7 @@ def test_accepted_import_is_delivered(config, http, requests_mock):
     assert result.details["payload_id"] == ref.id
     assert result.details["context_keys"] == {"user": "user-8271"}
 
-    [sent] = requests_mock.request_history
+    [sent] = posts(requests_mock)
     assert sent.method == "POST"
     assert sent.headers["Authorization"] == ACCESS_TOKEN
     assert sent.headers["Content-Type"] == "application/json"
@@ -80,7 +98,7 @@ def test_multi_kind_context_sends_every_key(config, http, requests_mock):
     requests_mock.post(IMPORT_URL, status_code=202)
     event = received_event("event-alert-triggered-multi-context.json", "event_alert")
     assert isinstance(deliver(config, http, event), gateway.Delivered)
-    [body] = requests_mock.last_request.json()
+    [body] = posts(requests_mock)[-1].json()
     assert body["contextKeys"] == {"user": "user-8271", "organization": "org-acme"}
     assert body["creationDate"] == 1700987400250
 
@@ -90,7 +108,7 @@ def test_goes_to_the_mapped_environment_with_the_configured_event_key(http, requ
     requests_mock.post("https://events.example.test/v2/event-data-import/payments/staging", status_code=202)
     event = received_event(environment="staging")
     assert isinstance(deliver(config, http, event), gateway.Delivered)
-    assert requests_mock.last_request.json()[0]["key"] == "frontend-errors"
+    assert posts(requests_mock)[-1].json()[0]["key"] == "frontend-errors"
 
 
 def test_payload_id_is_the_same_on_every_attempt_of_a_delivery(config, http, requests_mock):
@@ -106,16 +124,16 @@ def test_payload_id_is_the_same_on_every_attempt_of_a_delivery(config, http, req
     )
     assert isinstance(first, gateway.RetryLater)
     assert isinstance(second, gateway.Delivered)
-    ids = [sent.headers["X-LaunchDarkly-Payload-ID"] for sent in requests_mock.request_history]
+    ids = [sent.headers["X-LaunchDarkly-Payload-ID"] for sent in posts(requests_mock)]
     assert ids == [delivery_id, delivery_id]
-    assert requests_mock.request_history[0].body == requests_mock.request_history[1].body
+    assert posts(requests_mock)[0].body == posts(requests_mock)[1].body
 
 
 def test_different_deliveries_have_different_payload_ids(config, http, requests_mock):
     requests_mock.post(IMPORT_URL, status_code=202)
     deliver(config, http)
     deliver(config, http)
-    first, second = (sent.headers["X-LaunchDarkly-Payload-ID"] for sent in requests_mock.request_history)
+    first, second = (sent.headers["X-LaunchDarkly-Payload-ID"] for sent in posts(requests_mock))
     assert first != second
 
 
@@ -216,3 +234,28 @@ def test_access_token_is_kept_out_of_the_attempt_log(config, http, requests_mock
     deliver(config, http)
     [exchange] = http.exchanges
     assert ACCESS_TOKEN not in exchange.excerpt
+
+
+def test_import_for_a_project_without_the_metric_is_delivered_with_a_warning(config, http, requests_mock):
+    requests_mock.post(IMPORT_URL, status_code=202)
+    requests_mock.get(METRICS, json={"items": [{"key": "other", "eventKey": "clicks"}], "totalCount": 1})
+    result = deliver(config, http)
+    assert isinstance(result, gateway.Delivered)
+    [warning] = result.warnings
+    assert "no metric of LaunchDarkly project shop counts event key 'sentry-errors'" in warning
+    assert "create_metric" in warning
+    # what was learnt is kept: the next delivery does not read the metrics again
+    deliver(config, http)
+    assert len([r for r in requests_mock.request_history if r.method == "GET"]) == 1
+
+
+def test_import_with_the_metric_present_has_no_warning(config, http, requests_mock):
+    requests_mock.post(IMPORT_URL, status_code=202)
+    assert deliver(config, http).warnings == ()
+
+
+def test_metrics_that_cannot_be_read_give_no_warning_and_do_not_fail_the_import(config, http, requests_mock):
+    requests_mock.post(IMPORT_URL, status_code=202)
+    requests_mock.get(METRICS, status_code=503, json={"message": "down"})
+    result = deliver(config, http)
+    assert isinstance(result, gateway.Delivered) and result.warnings == ()

@@ -38,7 +38,8 @@ def offsets(requests_mock, url: str) -> list[int]:
 
 
 def status(config, http) -> list[gateway.StatusCheck]:
-    return plugin.integration_status(config, http, INTEGRATION)
+    """The metric checks of the status hook (the project checks are tested in test_projects.py)."""
+    return metrics.status_checks(config, http)
 
 
 class TestStatus:

@@ -92,7 +92,15 @@ def test_an_error_without_the_context_is_skipped_with_its_reason(gateway_process
 
 
 def test_a_retried_delivery_carries_the_same_payload_id(gateway_process, integration, events_api):
-    events_api.queue(Reply(503, {"message": "unavailable"}))
+    imports = []
+
+    def reply(request):  # the first import is refused; the background checks' reads are answered as usual
+        if request.path.split("?")[0] != IMPORT_PATH:
+            return Reply(202, None)
+        imports.append(request)
+        return Reply(503, {"message": "unavailable"}) if len(imports) == 1 else Reply(202, None)
+
+    events_api.reply = reply
     answer = send(gateway_process, integration, "error-created-with-ld-context.json")
     [result] = answer.json()["events"]
     first, second = events_api.wait_for(2, IMPORT_PATH)

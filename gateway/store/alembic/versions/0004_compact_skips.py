@@ -2,18 +2,17 @@
 integrations (``integration_sets``, members in ``integration_set_members``, written once per set).
 Skipped ``deliveries`` rows of earlier releases stay as they are and are read as before.
 
-The same change as step 2 of the hand-written ``STEPS`` it replaces once the schema is kept by Alembic.
 Frozen: never edit it, add a revision.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,142 @@
+"""A small client of the flag platform's REST API v2: webhooks, projects (with environments), flags.
+
+LaunchDarkly takes the access token itself as the ``Authorization`` value, with no scheme. Every
+call goes through the core's :class:`~gateway.http.HttpClient` (time-outs, target guard, no
+redirects, the token removed from what it records).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from ..http import HttpClient, HttpResponse, TransportError
+from ..targets import TargetNotAllowed
+
+DETAIL_CHARS = 300
+
+
+class FlagApiError(Exception):
+    """A call to the flag platform's API did not succeed; ``message`` says what to do about it.
+    ``status`` is the HTTP status (None when no answer came); ``retryable`` when trying later may help."""
+
+    def __init__(self, message: str, status: int | None = None, retryable: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retryable = retryable
+
+
+def error_detail(response: HttpResponse) -> str:
+    """The ``message`` (and ``code``) of the platform's JSON error body, else the start of the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        code = body.get("code")
+        return f"{body['message']} ({code})" if isinstance(code, str) and code else body["message"]
+    text = response.text.strip()
+    if text:
+        return text[:DETAIL_CHARS] + ("…" if len(text) > DETAIL_CHARS else "")
+    return f"HTTP {response.status_code} with an empty body"
+
+
+class FlagPlatformClient:
+    """The calls the gateway makes, each turning a failure into a :class:`FlagApiError`."""
+
+    def __init__(self, http: HttpClient, api_url: str, api_token: str):
+        self.http = http
+        self.api_url = api_url.rstrip("/")
+        self.api_token = api_token
+        http.add_secrets(api_token)
+
+    def _call(self, method: str, path: str, what: str, *, json: Any = None,
+              params: dict[str, Any] | None = None, missing_ok: bool = False) -> Any:
+        headers = {"Authorization": self.api_token, "Accept": "application/json"}
+        if json is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            response = self.http.request(method, self.api_url + path, json=json, params=params, headers=headers)
+        except TransportError as exc:
+            raise FlagApiError(f"cannot reach the flag platform's API to {what}: {exc}", retryable=True) from None
+        except TargetNotAllowed as exc:
+            raise FlagApiError(f"the gateway may not call the API URL {self.api_url}: {exc}") from None
+        if missing_ok and response.status_code == 404:
+            return None
+        if not response.ok:
+            raise _problem(response, what)
+        if response.status_code == 204 or not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError:
+            raise FlagApiError(f"the flag platform's answer to {what} is not JSON: check the API URL "
+                               f"{self.api_url}", response.status_code) from None
+
+    # webhooks --------------------------------------------------------------------------------------
+
+    def list_webhooks(self) -> list[dict[str, Any]]:
+        body = self._call("GET", "/api/v2/webhooks", "list webhooks")
+        items = body.get("items") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise FlagApiError("the flag platform's webhook list has no items: check the API URL")
+        return [item for item in items if isinstance(item, dict)]
+
+    def get_webhook(self, webhook_id: str) -> dict[str, Any] | None:
+        return self._call("GET", f"/api/v2/webhooks/{quote(webhook_id, safe='')}", "read the webhook",
+                          missing_ok=True)
+
+    def create_webhook(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", "/api/v2/webhooks", "create the webhook", json=body)
+
+    def patch_webhook(self, webhook_id: str, operations: list[dict[str, Any]]) -> dict[str, Any]:
+        return self._call("PATCH", f"/api/v2/webhooks/{quote(webhook_id, safe='')}", "update the webhook",
+                          json=operations)
+
+    def delete_webhook(self, webhook_id: str) -> bool:
+        """Delete the webhook; False when it was already gone."""
+        answer = self._call("DELETE", f"/api/v2/webhooks/{quote(webhook_id, safe='')}", "delete the webhook",
+                            missing_ok=True)
+        return answer is not None
+
+    # projects, environments, flags -----------------------------------------------------------------
+
+    def get_project(self, project_key: str) -> dict[str, Any] | None:
+        """The project with its environments (``expand=environments``); None when there is none."""
+        return self._call("GET", f"/api/v2/projects/{quote(project_key, safe='')}",
+                          f"read project {project_key}", params={"expand": "environments"}, missing_ok=True)
+
+    def list_projects(self) -> list[dict[str, Any]]:
+        body = self._call("GET", "/api/v2/projects", "list projects", params={"limit": 1000})
+        items = body.get("items") if isinstance(body, dict) else None
+        return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+    def get_flag(self, project_key: str, flag_key: str) -> dict[str, Any] | None:
+        return self._call("GET", f"/api/v2/flags/{quote(project_key, safe='')}/{quote(flag_key, safe='')}",
+                          f"read flag {project_key}/{flag_key}", params={"summary": "true"}, missing_ok=True)
+
+
+def environments_of(project: dict[str, Any]) -> list[dict[str, Any]]:
+    """A project's environments as ``expand=environments`` gives them: a list, or a page with ``items``."""
+    environments = project.get("environments")
+    if isinstance(environments, dict):
+        environments = environments.get("items")
+    return [env for env in environments if isinstance(env, dict)] if isinstance(environments, list) else []
+
+
+def _problem(response: HttpResponse, what: str) -> FlagApiError:
+    status, detail = response.status_code, error_detail(response)
+    if status == 401:
+        return FlagApiError(f"the flag platform refused the API token ({status}: {detail}): give the connection "
+                            "a valid API access token", status)
+    if status == 403:
+        return FlagApiError(f"the API token may not {what} ({status}: {detail}): give the token a role that "
+                            "allows it (webhooks need the Writer or Admin role, or a custom role with "
+                            "webhook actions)", status)
+    if response.is_retryable:
+        return FlagApiError(f"the flag platform answered {status} to {what} ({detail}); try again later",
+                            status, retryable=True)
+    if status == 400:
+        return FlagApiError(f"the flag platform refused to {what} (400: {detail})", status)
+    return FlagApiError(f"the flag platform answered {status} to {what} ({detail}): check the API URL", status)

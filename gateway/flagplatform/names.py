@@ -1,0 +1,119 @@
+"""Project, environment and flag names from the flag platform's API, cached with a time to live.
+
+The webhook carries keys only. Before a flag-platform event is handed to a plugin, the delivery
+worker asks :class:`NameResolver` for the names (``GET /api/v2/projects/{key}?expand=environments``,
+and the flag when the payload has no name). Answers are cached for ``GATEWAY_NAMES_TTL_SECONDS``; a
+project or environment change arriving through the webhook drops that project from the cache. With
+no connection, or the API failing, the event goes on without names and says why
+(``Event.names_unavailable``); a failure is remembered for :data:`FAILURE_SECONDS` so that a platform
+that is down does not slow every delivery.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..events import Event
+from .client import FlagApiError, environments_of
+from .connection import ConnectionService
+
+log = logging.getLogger(__name__)
+
+FAILURE_SECONDS = 60.0
+NAME_FIELDS = ("project_name", "environment_name", "name", "names_unavailable")
+
+
+@dataclass(frozen=True)
+class ProjectNames:
+    name: str | None
+    environments: dict[str, str]
+
+
+class NameResolver:
+    def __init__(self, connections: ConnectionService, ttl_seconds: float, clock=time.monotonic):
+        self.connections = connections
+        self.ttl = ttl_seconds
+        self.clock = clock
+        self._projects: dict[tuple[str, str], tuple[float, ProjectNames | None]] = {}
+        self._flags: dict[tuple[str, str, str], tuple[float, str | None]] = {}
+        self._failure: tuple[float, str] | None = None
+        self._lock = threading.Lock()
+
+    def forget(self, project_key: str | None) -> None:
+        """Drop a project's cached names (a project or environment change arrived)."""
+        with self._lock:
+            for key in [k for k in self._projects if k[1] == project_key or project_key is None]:
+                del self._projects[key]
+
+    def _fresh(self, entry: tuple[float, Any] | None) -> bool:
+        return entry is not None and self.clock() - entry[0] < self.ttl
+
+    def resolve(self, event: Event) -> Event:
+        """``event`` with its names filled in, or with ``names_unavailable`` saying why not."""
+        if event.source != "launchdarkly" or not event.project_key:
+            return event
+        connection = self.connections.current()
+        if connection is None:
+            return dataclasses.replace(event, names_unavailable="no flag-platform connection: "
+                                       "run event-gateway connect launchdarkly to get names")
+        with self._lock:
+            failure = self._failure
+        if failure is not None and self.clock() - failure[0] < FAILURE_SECONDS:
+            return dataclasses.replace(event, names_unavailable=failure[1])
+        try:
+            return self._resolve(event, connection)
+        except FlagApiError as exc:
+            reason = f"the flag platform's API did not give the names: {exc.message}"
+            with self._lock:
+                self._failure = (self.clock(), reason)
+            log.warning("names unavailable for event %s: %s", event.id or event.source_id, exc.message)
+            return dataclasses.replace(event, names_unavailable=reason)
+
+    def _resolve(self, event: Event, connection) -> Event:
+        api = connection.api_url
+        project_key = event.project_key
+        with self._lock:
+            cached = self._projects.get((api, project_key))
+            flag_cached = self._flags.get((api, project_key, event.flag_key or ""))
+        need_flag = bool(event.flag_key) and not event.name and not self._fresh(flag_cached)
+        if not self._fresh(cached) or need_flag:
+            with self.connections.client(connection, quick=True) as client:
+                if not self._fresh(cached):
+                    project = client.get_project(project_key)
+                    names = None if project is None else ProjectNames(
+                        name=project.get("name") if isinstance(project.get("name"), str) else None,
+                        environments={env["key"]: env["name"] for env in environments_of(project)
+                                      if isinstance(env.get("key"), str) and isinstance(env.get("name"), str)})
+                    cached = (self.clock(), names)
+                    with self._lock:
+                        self._projects[(api, project_key)] = cached
+                if need_flag:
+                    flag = client.get_flag(project_key, event.flag_key)
+                    flag_name = flag.get("name") if isinstance(flag, dict) and isinstance(flag.get("name"), str) else None
+                    flag_cached = (self.clock(), flag_name)
+                    with self._lock:
+                        self._flags[(api, project_key, event.flag_key)] = flag_cached
+        with self._lock:
+            self._failure = None
+        names = cached[1]
+        if names is None:
+            return dataclasses.replace(event, names_unavailable=f"the flag platform has no project {project_key}")
+        changes: dict[str, Any] = {"project_name": names.name, "names_unavailable": None}
+        if event.environment_key:
+            changes["environment_name"] = names.environments.get(event.environment_key)
+            if changes["environment_name"] is None:
+                changes["names_unavailable"] = (f"project {project_key} has no environment "
+                                                f"{event.environment_key} in the flag platform")
+        if event.flag_key and not event.name and flag_cached and flag_cached[1]:
+            changes["name"] = flag_cached[1]
+        return dataclasses.replace(event, **changes)
+
+
+def names_of(event: Event) -> dict[str, Any]:
+    """The name fields of an event, to store with it."""
+    return {name: getattr(event, name) for name in NAME_FIELDS}

@@ -1,0 +1,220 @@
+"""The admin actions, shared by the admin API and the web UI: each validates its input, does the
+work, and records the action with its origin (:mod:`gateway.audit`). Failures raise
+:class:`gateway.responses.ApiError` with the status and message the API answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow
+
+from . import audit
+from .api.schemas import IntegrationCreateSchema, IntegrationUpdateSchema
+from .checks import CheckError, run_action
+from .status import integration_status as stored_status
+from .decisions import decide
+from .delivery.sample import CannotSend, TestSend, send_test_event
+from .events import Access, Event
+from .inbound import Rejected
+from .launchdarkly import normalize_audit_entry
+from .plugins import MissingHook
+from .responses import ApiError
+from .state import GatewayState
+from .store.base import now
+from .store.deliveries import DeliveryRow, NotRetryable, UnknownEvents
+from .store.integrations import IntegrationRow
+from .timestamps import parse_timestamp
+from .validation import InvalidInput, flatten_errors
+
+MAX_EVENT_IDS = 1000
+
+
+def get_integration_or_404(state: GatewayState, integration_id: str) -> IntegrationRow:
+    row = state.db.integrations.get(integration_id)
+    if row is None:
+        raise ApiError(404, f"no integration {integration_id!r}")
+    return row
+
+
+def _load(schema: marshmallow.Schema, data: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return schema.load(data)
+    except marshmallow.ValidationError as exc:
+        raise ApiError(400, "invalid integration", flatten_errors(exc.messages)) from None
+
+
+# integrations ----------------------------------------------------------------------------------
+
+def create_integration(state: GatewayState, body: dict[str, Any], origin: str) -> IntegrationRow:
+    data = _load(IntegrationCreateSchema(), body)
+    try:
+        row = state.integrations.create(data)
+    except InvalidInput as exc:
+        raise ApiError(400, "invalid integration", exc.errors) from None
+    audit.record("integration.create", origin, integration=row.id, plugin=row.plugin, enabled=row.enabled)
+    return row
+
+
+def update_integration(state: GatewayState, integration_id: str, body: dict[str, Any], origin: str) -> IntegrationRow:
+    row = get_integration_or_404(state, integration_id)
+    data = _load(IntegrationUpdateSchema(), body)
+    try:
+        row = state.integrations.update(row, data)
+    except InvalidInput as exc:
+        raise ApiError(400, "invalid integration", exc.errors) from None
+    if data.get("enabled"):
+        state.notify_new_work()  # held deliveries resume
+    audit.record("integration.update", origin, integration=row.id, changed=",".join(sorted(data)) or "nothing")
+    return row
+
+
+def delete_integration(state: GatewayState, integration_id: str, origin: str) -> None:
+    get_integration_or_404(state, integration_id)
+    try:
+        state.integrations.remove(integration_id)
+    except InvalidInput as exc:
+        raise ApiError(409, exc.errors["integration"][0]) from None
+    audit.record("integration.delete", origin, integration=integration_id)
+
+
+def integration_status(state: GatewayState, integration_id: str, *, refresh: bool = False) -> dict[str, Any]:
+    """The integration's stored check results (the background checks keep them fresh); ``refresh``
+    runs the checks now."""
+    active = state.integrations.active(get_integration_or_404(state, integration_id))
+    try:
+        return stored_status(state, active, refresh=refresh)
+    except CheckError as exc:
+        raise ApiError(exc.status, exc.message) from None
+
+
+def integration_action(state: GatewayState, integration_id: str, action: str, params: dict[str, Any],
+                       origin: str) -> str:
+    active = state.integrations.active(get_integration_or_404(state, integration_id))
+    try:
+        message = run_action(state, active, action, params)
+    except CheckError as exc:
+        audit.record("integration.action", origin, integration=integration_id, action=action,
+                     result=f"refused ({exc.status})")
+        raise ApiError(exc.status, exc.message) from None
+    audit.record("integration.action", origin, integration=integration_id, action=action, result="done")
+    return message
+
+
+# deliveries ------------------------------------------------------------------------------------
+
+def _since(value: Any, name: str = "since") -> float:
+    try:
+        return parse_timestamp(value)
+    except ValueError as exc:
+        raise ApiError(400, f"invalid {name}: {exc}", {name: [str(exc)]}) from None
+
+
+def replay_options(data: dict[str, Any]) -> dict[str, Any]:
+    """A replay request's ``since`` or ``event_ids``, checked."""
+    unknown = sorted(set(data) - {"since", "event_ids"})
+    if unknown:
+        raise ApiError(400, f"unknown field(s): {', '.join(unknown)}; give 'since' or 'event_ids'")
+    if ("since" in data) == ("event_ids" in data):
+        raise ApiError(400, "give exactly one of 'since' (dead deliveries since a time) or 'event_ids' (a list)")
+    if "since" in data:
+        return {"since": _since(data["since"])}
+    ids = data["event_ids"]
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+        raise ApiError(400, "event_ids must be a non-empty list of event ids",
+                       {"event_ids": ["must be a non-empty list of strings"]})
+    if len(ids) > MAX_EVENT_IDS:
+        raise ApiError(400, f"at most {MAX_EVENT_IDS} event ids at a time, got {len(ids)}")
+    return {"event_ids": ids}
+
+
+def replay_integration(state: GatewayState, integration_id: str, data: dict[str, Any], origin: str) -> dict[str, Any]:
+    """Re-queue an integration's dead deliveries since a time, or its deliveries of given events."""
+    row = get_integration_or_404(state, integration_id)
+    options = replay_options(data)
+    try:
+        result = state.db.deliveries.replay(row.id, row.plugin, now=now(), **options)
+    except UnknownEvents as exc:
+        raise ApiError(404, f"{exc}; nothing was re-queued", {"event_ids": [str(exc)]}) from None
+    if result.requeued or result.created:
+        state.notify_new_work()
+    answer = dict(integration_id=row.id, requeued=result.requeued + result.created, created=result.created,
+                  in_flight=result.in_flight, enabled=row.enabled)
+    audit.record("integration.replay", origin, integration=row.id,
+                 selection="since" if "since" in options else f"{len(options['event_ids'])} event(s)",
+                 requeued=answer["requeued"])
+    return answer
+
+
+def retry_delivery(state: GatewayState, delivery_id: str, origin: str) -> DeliveryRow:
+    try:
+        row = state.db.deliveries.retry(delivery_id, now())
+    except NotRetryable as exc:
+        raise ApiError(409, f"delivery {delivery_id} cannot be retried: {exc}") from None
+    if row is None:
+        raise ApiError(404, f"no delivery {delivery_id!r}")
+    state.notify_new_work()
+    audit.record("delivery.retry", origin, delivery=delivery_id, integration=row.integration_id)
+    return row
+
+
+def test_integration(state: GatewayState, integration_id: str, origin: str) -> TestSend:
+    row = get_integration_or_404(state, integration_id)
+    try:
+        sent = send_test_event(state, row)
+    except MissingHook:
+        raise ApiError(404, f"plugin {row.plugin!r} has no test event (it does not implement 'test_event')") from None
+    except CannotSend as exc:
+        raise ApiError(exc.status, exc.message) from None
+    audit.record("integration.test", origin, integration=row.id, event=sent.event_id, status=sent.delivery.status)
+    return sent
+
+
+
+# policies --------------------------------------------------------------------------------------
+
+def webhook_event(body: Any) -> Event:
+    """A flag-platform webhook body as the normalized event; 400 when it is not one."""
+    try:
+        return normalize_audit_entry(body)
+    except Rejected as exc:
+        raise ApiError(400, f"event: {exc.message}", {"event": [exc.message]}) from None
+
+
+def evaluate_policy(state: GatewayState, body: dict[str, Any]) -> dict[str, Any]:
+    """``policy`` against a webhook body (``event``) or one ``access``; nothing is stored."""
+    unknown = sorted(set(body) - {"policy", "event", "access"})
+    if unknown:
+        raise ApiError(400, f"unknown field(s): {', '.join(unknown)}; give 'policy' and 'event' or 'access'",
+                       {name: ["unknown field"] for name in unknown})
+    if "policy" not in body:
+        raise ApiError(400, "missing 'policy'", {"policy": ["required"]})
+    try:
+        policy = state.integrations.compile(body["policy"])
+    except InvalidInput as exc:
+        raise ApiError(400, "invalid policy", exc.errors) from None
+    if ("event" in body) == ("access" in body):
+        raise ApiError(400, "give exactly one of 'event' (a webhook body) or 'access' ({action, resource})")
+    if "access" in body:
+        access = body["access"]
+        if not (isinstance(access, dict) and isinstance(access.get("action"), str) and access["action"]
+                and isinstance(access.get("resource"), str) and access["resource"]):
+            raise ApiError(400, "access must be {\"action\": string, \"resource\": string}, both non-empty",
+                           {"access": ["must be {action, resource}, non-empty strings"]})
+        decision = policy.evaluate([Access(access["action"], access["resource"])])
+    else:
+        event = webhook_event(body["event"])
+        decision = policy.evaluate(event.accesses, tags=event.scope_tags, attributes=event.scope_attributes)
+    return dict(allowed=decision.allowed, reason=decision.reason, statement=decision.statement)
+
+
+def explain(state: GatewayState, integration_id: str, body: Any) -> dict[str, Any]:
+    """The whole chain for this integration (its policy, then the plugin's check) for a webhook
+    body, without storing or sending anything."""
+    active = state.integrations.active(get_integration_or_404(state, integration_id))
+    event = webhook_event(body)
+    decision = decide(event, active, state.host)
+    return dict(
+        integration_id=integration_id, enabled=active.row.enabled,
+        outcome="queued" if decision.queued else "skipped", reason=decision.reason,
+        stages=[{"stage": s.name, "took": s.took, "reason": s.reason} for s in decision.stages],
+    )

@@ -1,0 +1,60 @@
+"""Template filters and helpers of the UI pages (all named ``ui_*``, so a host app's own are safe)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from ..store.base import now
+from . import bp
+
+STATE_WORDS = {"ok": "green", "warning": "amber", "error": "red"}
+STATUS_TONES = {"delivered": "ok", "skipped": "muted", "pending": "info", "in_flight": "info",
+                "retrying": "warning", "dead": "error", "queued": "info"}
+
+
+@bp.app_template_filter("ui_when")
+def when(stamp: float | None) -> str:
+    if stamp is None:
+        return "never"
+    return datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@bp.app_template_filter("ui_iso")
+def iso(stamp: float | None) -> str:
+    if stamp is None:
+        return ""
+    return datetime.fromtimestamp(stamp, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+@bp.app_template_filter("ui_ago")
+def ago(stamp: float | None) -> str:
+    if stamp is None:
+        return "never"
+    seconds = now() - stamp
+    future = seconds < 0
+    seconds = abs(seconds)
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            text = f"{int(seconds // size)} {unit}"
+            break
+    else:
+        text = f"{int(seconds)} s"
+    return f"in {text}" if future else f"{text} ago"
+
+
+@bp.app_template_filter("ui_json")
+def pretty_json(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False, default=str)
+
+
+@bp.app_template_filter("ui_tone")
+def tone(status: str) -> str:
+    """The colour class of a delivery status or a check state."""
+    return STATUS_TONES.get(status, status if status in ("ok", "warning", "error") else "muted")
+
+
+@bp.app_template_filter("ui_state_word")
+def state_word(state: str) -> str:
+    return STATE_WORDS.get(state, state)

@@ -1,0 +1,107 @@
+"""The web UI's session: a signed cookie that says whether the browser signed in with the admin
+token, carries the CSRF token of its forms, and a few one-off messages for the next page.
+
+The cookie is signed (itsdangerous, with a key derived from the instance's secret key and the admin
+token's hash, so replacing either signs everyone out), ``HttpOnly``, ``SameSite=Lax``, limited to
+``/ui/``, ``Secure`` when the request came over https, and expires after
+``GATEWAY_UI_SESSION_HOURS``. It holds no token and no secret.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Request, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from ..state import GatewayState
+
+COOKIE = "gateway_ui_session"
+COOKIE_PATH = "/ui/"
+CSRF_FIELD = "csrf_token"
+MAX_NOTICES = 3
+MAX_NOTICE_CHARS = 400
+
+
+@dataclass
+class UiSession:
+    signed_in: bool = False
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    started: float = field(default_factory=time.time)
+    notices: list[dict[str, str]] = field(default_factory=list)
+    changed: bool = False
+
+    def notice(self, text: str, kind: str = "ok", link: str | None = None, link_text: str | None = None) -> None:
+        """A message for the next page shown (``kind``: ok, error, info)."""
+        item = {"kind": kind, "text": text[:MAX_NOTICE_CHARS]}
+        if link:
+            item["link"] = link
+            item["link_text"] = (link_text or link)[:100]
+        self.notices = (self.notices + [item])[-MAX_NOTICES:]
+        self.changed = True
+
+    def take_notices(self) -> list[dict[str, str]]:
+        taken, self.notices = self.notices, []
+        if taken:
+            self.changed = True
+        return taken
+
+    def csrf_ok(self, submitted: str | None) -> bool:
+        return bool(submitted) and hmac.compare_digest(submitted.encode(), self.csrf.encode())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"in": self.signed_in, "csrf": self.csrf, "t": self.started, "n": self.notices}
+
+
+def _serializer(state: GatewayState) -> URLSafeTimedSerializer:
+    key = state.box.derive_key("ui-session:" + state.admin_token_hash)
+    return URLSafeTimedSerializer(key, salt="gateway-ui-session")
+
+
+def max_age(state: GatewayState) -> int:
+    return max(1, int(state.settings.ui_session_hours * 3600))
+
+
+def load(state: GatewayState, request: Request) -> UiSession:
+    """The request's session; a fresh signed-out one when there is none, or it is forged or expired."""
+    raw = request.cookies.get(COOKIE)
+    if raw:
+        try:
+            data = _serializer(state).loads(raw, max_age=max_age(state))
+        except BadSignature:  # SignatureExpired is one too
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("csrf"), str):
+            started = data.get("t") if isinstance(data.get("t"), (int, float)) else 0
+            if time.time() - started <= max_age(state):  # the sign-in's age, not the last re-issue's
+                notices = [n for n in data.get("n") or [] if isinstance(n, dict)]
+                return UiSession(signed_in=data.get("in") is True, csrf=data["csrf"], started=started,
+                                 notices=notices)
+    return UiSession(changed=True)
+
+
+def sign_in(session: UiSession) -> UiSession:
+    """A new signed-in session (new CSRF token: one fixed before sign-in is not carried over)."""
+    fresh = UiSession(signed_in=True, notices=session.notices, changed=True)
+    return fresh
+
+
+def is_https(request: Request) -> bool:
+    return request.is_secure or request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip() == "https"
+
+
+def save(state: GatewayState, session: UiSession, request: Request, response: Response) -> None:
+    """Write the session cookie when it changed."""
+    if not session.changed:
+        return
+    response.set_cookie(
+        COOKIE, _serializer(state).dumps(session.to_dict()), max_age=max_age(state), path=COOKIE_PATH,
+        httponly=True, samesite="Lax", secure=is_https(request),
+    )
+
+
+def clear(request: Request, response: Response) -> None:
+    response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="Lax", secure=is_https(request))

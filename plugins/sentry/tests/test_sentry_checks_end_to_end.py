@@ -1,0 +1,84 @@
+"""The real gateway (a subprocess, over HTTP) with a fake LaunchDarkly REST API and events API on
+loopback: a mapping to a missing environment is reported by the checks, and an error imported where
+no metric counts it is recorded as delivered with a warning naming the metric and the project,
+shown by the API and the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from gateway.fake_flag_platform import FakeFlagPlatform
+from gateway.testing import FakeService, GatewayProcess, Reply, wait_until
+
+from sentry_helpers import ACCESS_TOKEN, CLIENT_SECRET
+from test_sentry_end_to_end import IMPORT_PATH, MAPPING, decision, send
+
+
+@pytest.fixture
+def platform():
+    with FakeFlagPlatform(ACCESS_TOKEN) as fake:
+        fake.add_project("checkout", "Checkout", {"production": "Production"})
+        yield fake
+
+
+@pytest.fixture
+def events_api():
+    with FakeService(Reply(202, None)) as service:
+        yield service
+
+
+@pytest.fixture
+def gateway_process(tmp_path):
+    env = {"GATEWAY_ALLOW_PRIVATE_TARGETS": "1", "GATEWAY_PLUGINS": "sentry", "GATEWAY_WORKERS": "2"}
+    with GatewayProcess(str(tmp_path), env=env) as process:
+        yield process
+
+
+def add(gateway_process, platform, events_api, mappings):
+    response = gateway_process.admin("POST", "/api/v1/integrations", json={
+        "plugin": "sentry", "name": "Sentry checkout",
+        "config": {"client_secret": CLIENT_SECRET, "access_token": ACCESS_TOKEN, "environment_mappings": mappings,
+                   "events_url": events_api.url, "api_url": platform.url}})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_a_mapping_to_a_missing_environment_is_reported(gateway_process, platform, events_api):
+    typo = {**MAPPING, "sentry_environment": "staging", "ld_environment": "prodution"}
+    integration = add(gateway_process, platform, events_api, [MAPPING, typo])
+    status = gateway_process.admin("GET", f"/api/v1/integrations/{integration['id']}/status").json()
+    checks = {c["name"]: c for c in status["checks"]}
+    missing = checks["LaunchDarkly environment for Sentry 4504123456789012/staging → LaunchDarkly checkout/prodution"]
+    assert missing["state"] == "error"
+    assert "has no environment prodution (did you mean production?)" in missing["message"]
+    assert status["state"] == "error"
+
+
+def test_an_import_without_a_metric_is_delivered_with_a_warning(gateway_process, platform, events_api):
+    integration = add(gateway_process, platform, events_api, [MAPPING])
+    answer = send(gateway_process, integration, "error-created-with-ld-context.json")
+    [result] = answer.json()["events"]
+    events_api.wait_for(1, IMPORT_PATH)
+    delivered = decision(gateway_process, result["event_id"], "delivered")
+    [warning] = delivered["warnings"]
+    assert "no metric of LaunchDarkly project checkout counts event key 'sentry-errors'" in warning
+    shown = gateway_process.admin("GET", f"/api/v1/deliveries/{delivered['id']}").json()
+    assert shown["status"] == "delivered" and shown["warnings"] == [warning]
+    cli = subprocess.run([sys.executable, "-m", "gateway", "deliveries", "show", delivered["id"]],
+                         env=gateway_process.env, capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0, cli.stderr
+    assert json.loads(cli.stdout)["warnings"] == [warning]
+    assert ACCESS_TOKEN not in json.dumps(shown)
+
+
+def test_an_import_with_the_metric_has_no_warning(gateway_process, platform, events_api):
+    platform.add_metric("checkout", "sentry-errors", "sentry-errors")
+    integration = add(gateway_process, platform, events_api, [MAPPING])
+    answer = send(gateway_process, integration, "error-created-with-ld-context.json")
+    [result] = answer.json()["events"]
+    delivered = decision(gateway_process, result["event_id"], "delivered")
+    assert delivered["warnings"] == []
+    wait_until(lambda: events_api.received(IMPORT_PATH), 10, message="the import")

@@ -1,0 +1,52 @@
+"""``--help`` and argument errors create nothing (issue 9, item 7): no instance folder, database,
+key file or admin token, and no token printed. Run as a real ``event-gateway`` process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+CASES = [
+    (["--help"], 0),
+    ([], 2),  # no command: the help, as a usage error
+    (["serve", "--help"], 0),
+    (["integrations", "--help"], 0),
+    (["integrations", "add", "--help"], 0),
+    (["deliveries", "retry", "--help"], 0),
+    (["integrations", "add"], 2),  # missing argument
+    (["serve", "--port", "0"], 2),  # out of range
+    (["events", "list", "--no-such-option"], 2),
+    (["no-such-command"], 2),
+]
+
+
+@pytest.mark.parametrize("args,status", CASES, ids=[" ".join(a) or "no-arguments" for a, _ in CASES])
+def test_help_and_argument_errors_create_nothing(tmp_path, args, status):
+    instance = tmp_path / "instance"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env["GATEWAY_INSTANCE_PATH"] = str(instance)
+    run = subprocess.run([sys.executable, "-m", "gateway", *args], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == status, run.stdout + run.stderr
+    assert os.listdir(tmp_path) == []  # no instance folder, and nothing else either
+    assert "admin API token" not in run.stdout + run.stderr
+
+
+def test_the_help_still_lists_every_command(tmp_path):
+    env = {**os.environ, "GATEWAY_INSTANCE_PATH": str(tmp_path / "instance")}
+    run = subprocess.run([sys.executable, "-m", "gateway", "--help"], env=env, capture_output=True, text=True, timeout=60)
+    for command in ("serve", "worker", "plugins", "integrations", "events", "deliveries", "policy"):
+        assert f"  {command} " in run.stdout, command
+
+
+def test_a_real_command_still_builds_the_instance(tmp_path):
+    instance = tmp_path / "instance"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(GATEWAY_INSTANCE_PATH=str(instance), GATEWAY_PLUGINS="")
+    run = subprocess.run([sys.executable, "-m", "gateway", "events", "list"], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert (instance / "gateway.db").exists() and "admin API token" in run.stderr
