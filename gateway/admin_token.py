@@ -58,9 +58,10 @@ def ensure_admin_token(configured: str | None, instance_path: str) -> str:
     return token_hash(token)
 
 
-def check_bearer(header: str | None, expected_hash: str) -> bool:
-    """Whether an ``Authorization`` header carries the admin token (compared in constant time)."""
-    if not header:
+def check_bearer(header: str | None, expected_hash: str | None) -> bool:
+    """Whether an ``Authorization`` header carries the admin token (compared in constant time); never
+    when no token is agreed (``expected_hash`` None)."""
+    if not header or expected_hash is None:
         return False
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

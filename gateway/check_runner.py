@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from .checks import CheckError
+from .outage import unavailable
 from .state import GatewayState
 from .status import (CONNECTION_SUBJECT, integration_subject, run_connection_checks,
                      run_integration_checks)
@@ -61,8 +62,11 @@ class CheckRunner:
             seen = self._changes() if self._changes is not None else None
             try:
                 self.run_due()
-            except Exception:  # a database hiccup must not end the checks for good
-                log.exception("background checks failed; trying again in %g s", self.poll_seconds)
+            except Exception as exc:  # a database hiccup must not end the checks for good
+                if unavailable(exc) is None:
+                    log.exception("background checks failed; trying again in %g s", self.poll_seconds)
+                else:  # a database outage: the database watch says so, once
+                    log.debug("background checks wait for the database")
             self._wait(seen)
 
     def _wait(self, seen: int | None) -> None:

@@ -15,6 +15,7 @@ import marshmallow
 from .crypto import SecretBox, is_mask, mask
 from .declarations import IntegrationRef
 from .fields import is_secret, target_names_unresolved
+from .outage import unavailable
 from .plugins import LoadedPlugin, PluginHost
 from .policy import CompiledPolicy, PolicyError
 from .policy_cache import PolicyCache
@@ -306,8 +307,11 @@ class IntegrationService:
                             self._enabled = (time.monotonic(), cached[1], signature, cached[3])
                     return
             self._read_enabled()
-        except Exception:  # the next request tries again; a database outage is reported elsewhere
-            log.exception("reading the enabled integrations failed")
+        except Exception as exc:  # the next request tries again
+            if unavailable(exc) is None:
+                log.exception("reading the enabled integrations failed")
+            else:  # a database outage: the database watch says so, once
+                log.debug("reading the enabled integrations failed: the database is unavailable")
         finally:
             self._refreshing.release()
 

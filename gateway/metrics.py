@@ -95,8 +95,9 @@ class ChecksCollector:
         try:
             gauges = self._gauges()
         except Exception as exc:
-            log.warning("check metrics unavailable: %s: %s", type(exc).__name__, exc)
-            return
+            if unavailable(exc) is None:
+                log.warning("check metrics unavailable: %s: %s", type(exc).__name__, exc)
+            return  # a database outage: left out of the scrape, as the queue gauges are
         state, stamp = self._families()
         for gauge in gauges:
             labels = [gauge.integration_id, gauge.integration, gauge.plugin, gauge.check]

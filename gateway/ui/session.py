@@ -57,8 +57,13 @@ class UiSession:
         return {"in": self.signed_in, "csrf": self.csrf, "t": self.started, "n": self.notices}
 
 
+_NO_AGREED_TOKEN = "no agreed admin token:" + secrets.token_hex(16)
+"""Signs the sessions of a node whose admin token the other nodes do not share (see
+``gateway.node_agreement``): none can sign in there, and no cookie of another node is taken."""
+
+
 def _serializer(state: GatewayState) -> URLSafeTimedSerializer:
-    key = state.box.derive_key("ui-session:" + state.admin_token_hash)
+    key = state.box.derive_key("ui-session:" + (state.admin_token_hash or _NO_AGREED_TOKEN))
     return URLSafeTimedSerializer(key, salt="gateway-ui-session")
 
 

@@ -10,7 +10,7 @@ API tells whether any entity of the integration's type carries it.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Literal
 
 from gateway import HttpClient, HttpResponse, StatusCheck, TargetNotAllowed, TransportError
 
@@ -70,7 +70,7 @@ def token_check(http: HttpClient, settings: Settings, now: datetime) -> tuple[St
         return StatusCheck(TOKEN, "error", f"Dynatrace answered 404 to the token lookup{_said(response)}: the "
                            "url is not a Dynatrace environment's base URL"), None
     if not response.ok:
-        state = "warning" if response.is_retryable else "error"
+        state: Literal["warning", "error"] = "warning" if response.is_retryable else "error"
         return StatusCheck(TOKEN, state, f"Dynatrace answered {response.status_code} to the token lookup"
                            f"{_said(response)}"), None
     try:

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 import requests
-from gateway import StatusCheck
+from gateway import IntegrationRef, StatusCheck
 
 from gateway_dynatrace import plugin
 from gateway_dynatrace.checks import status_checks
@@ -146,6 +146,7 @@ def test_without_an_integration_tag_there_is_no_entity_check(config, http, reque
 
 def test_the_hook_runs_the_checks(config, http, requests_mock):
     requests_mock.post(LOOKUP, json=token(["events.ingest"]))
-    [check] = plugin.integration_status(config=config, http=http)
+    [check] = plugin.integration_status(config=config, http=http,
+                                        integration=IntegrationRef(id="i-1", name="production", plugin="dynatrace"))
     assert check.name == "token" and check.state == "ok"
     assert TOKEN not in http.exchanges[0].excerpt
