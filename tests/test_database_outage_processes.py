@@ -204,8 +204,8 @@ def outage_under_load(gateway: GatewayProcess, target: FakeService, go_away, com
 
     if processes == 1:
         assert metric_total(gateway, "gateway_database_refusals_total") == len(refused)
-    else:  # the scraped process's own refusals
-        assert 0 < metric_total(gateway, "gateway_database_refusals_total") <= len(refused)
+    else:  # the scraped process's own refusals (all of them may have gone to the other process)
+        assert metric_total(gateway, "gateway_database_refusals_total") <= len(refused)
     assert metric_total(gateway, "gateway_database_outages_total") == 1
     log = gateway.log()
     assert "Traceback" not in log, log[-3000:]
@@ -294,7 +294,8 @@ def test_sqlite_made_unwritable_under_load(tmp_path):
     require(None if hasattr(resource, "prlimit") and os.path.isdir("/proc/self/task")
             else "this system cannot limit another process's file size (prlimit)", "the SQLite outage test")
     with FakeService(Reply(200, {})) as target:
-        gateway = PipedGatewayProcess(str(tmp_path), env=ENV)
+        # SQLite in the instance folder, also on a PostgreSQL run of the suite
+        gateway = PipedGatewayProcess(str(tmp_path), env={**ENV, "GATEWAY_DATABASE_URL": f"sqlite:///{tmp_path / 'gateway.db'}"})
         with gateway:
             pid = gateway.process.pid
 
