@@ -34,6 +34,7 @@ test: install
 	$(BIN)/python -m pytest -q $(TESTS)
 	$(BIN)/python tests/run_on_postgres.py -q $(TESTS)
 
+# bench_intake.py drives the server with wrk (Debian package wrk; it installs it when it can).
 bench: install
 	$(BIN)/python bench/bench_intake.py
 	$(BIN)/python bench/bench_policy.py

@@ -83,8 +83,10 @@ class ScratchDatabase:
 
 
 def env_for(url: str, **settings: str) -> dict[str, str]:
+    # One process per node (``serve`` would fork one per core): a node here is one process, as is
+    # each process of the bare baseline.
     return {"GATEWAY_DATABASE_URL": url, "GATEWAY_SECRET_KEY": SECRET_KEY, "GATEWAY_ALLOW_PRIVATE_TARGETS": "1",
-            **settings}
+            "GATEWAY_PROCESSES": "1", **settings}
 
 
 def with_env(env: dict[str, str]):

@@ -1,17 +1,22 @@
 """The background checks: every enabled integration and the flag-platform connection are checked
 after each change and every ``GATEWAY_CHECK_INTERVAL_SECONDS``.
 
-One thread (started by ``event-gateway serve``) looks every :data:`POLL_SECONDS` for what is due: a
-subject never checked, changed since its last check (also by another process, such as the CLI), or
-checked longer ago than the interval. A change made in this process wakes it at once.
+One thread (started by ``event-gateway serve``, in one process per node: see :mod:`gateway.prefork`)
+looks every :data:`POLL_SECONDS` for what is due: a subject never checked, changed since its last check
+(also by another process, such as the CLI), or checked longer ago than the interval. A change made in
+this process wakes it at once; so does one made by a sibling process of a pre-fork server, which
+counts its changes in ``changes`` (looked at every :data:`CHANGES_POLL_SECONDS`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 
 from .checks import CheckError
+from .outage import unavailable
 from .state import GatewayState
 from .status import (CONNECTION_SUBJECT, integration_subject, run_connection_checks,
                      run_integration_checks)
@@ -20,13 +25,16 @@ from .store.base import now
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 5.0
+CHANGES_POLL_SECONDS = 0.25
 
 
 class CheckRunner:
-    def __init__(self, state: GatewayState, interval: float, poll_seconds: float = POLL_SECONDS):
+    def __init__(self, state: GatewayState, interval: float, poll_seconds: float = POLL_SECONDS,
+                 changes: Callable[[], int] | None = None):
         self.state = state
         self.interval = interval
         self.poll_seconds = poll_seconds
+        self._changes = changes
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -51,11 +59,26 @@ class CheckRunner:
     def _loop(self) -> None:
         while not self._stopping.is_set():
             self._wake.clear()
+            seen = self._changes() if self._changes is not None else None
             try:
                 self.run_due()
-            except Exception:  # a database hiccup must not end the checks for good
-                log.exception("background checks failed; trying again in %g s", self.poll_seconds)
+            except Exception as exc:  # a database hiccup must not end the checks for good
+                if unavailable(exc) is None:
+                    log.exception("background checks failed; trying again in %g s", self.poll_seconds)
+                else:  # a database outage: the database watch says so, once
+                    log.debug("background checks wait for the database")
+            self._wait(seen)
+
+    def _wait(self, seen: int | None) -> None:
+        """Until the next look: ``poll_seconds``, a poke, or (with ``changes``) a change counted
+        by a sibling process."""
+        if self._changes is None:
             self._wake.wait(self.poll_seconds)
+            return
+        deadline = time.monotonic() + self.poll_seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if self._wake.wait(min(CHANGES_POLL_SECONDS, left)) or self._changes() != seen:
+                return
 
     def _due(self, subject: str, updated_at: float, at: float) -> bool:
         stored = self.state.db.check_results.get(subject)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import requests
@@ -39,7 +42,7 @@ class TargetURL(fields.Url):
     def _deserialize(self, value, attr, data, **kwargs):
         url = super()._deserialize(value, attr, data, **kwargs)
         try:
-            check_target_url(url)
+            check_target_url(url, resolve_host=_resolve_names.get())
         except TargetNotAllowed as exc:
             raise ValidationError(str(exc)) from None
         return url
@@ -55,3 +58,19 @@ class SecretURL(TargetURL, Secret):
     def _deserialize(self, value, attr, data, **kwargs):
         url = super()._deserialize(value, attr, data, **kwargs)
         return requests.Request("GET", url).prepare().url
+
+
+_resolve_names: ContextVar[bool] = ContextVar("resolve_target_names", default=True)
+
+
+@contextmanager
+def target_names_unresolved() -> Iterator[None]:
+    """Check :class:`TargetURL` values without resolving host names (scheme and IP literals are still
+    checked): for configs already accepted once, read again to be used. The resolved check is made
+    again before every request, so nothing is lost, and reading a thousand integrations does not
+    wait for a thousand DNS answers."""
+    token = _resolve_names.set(False)
+    try:
+        yield
+    finally:
+        _resolve_names.reset(token)

@@ -1,8 +1,9 @@
 """The instance folder and the SQLite database files: private to the user running the gateway.
 
 The folder is created with mode 0700; the database file is created empty with mode 0600 before
-SQLite opens it, and SQLite gives its journal and WAL files the mode of the database file. Files
-an older version created readable by others are narrowed to 0600 on start.
+SQLite opens it, and SQLite gives its journal and WAL files the mode of the database file (the
+writers' lock file beside it is created 0600 too). Files an older version created readable by
+others are narrowed to 0600 on start.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
-SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal", "-writer.lock")  # the last: see gateway.store.base
 
 
 def make_private_folder(path: str) -> None:

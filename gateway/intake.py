@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 
+from .decision_index import index_for
 from .decisions import candidates, decide
 from .events import Event
 from .state import GatewayState
 from .store.base import now
 from .store.events import NewDecision, Recorded
+from .store.skips import SkipGroup
 
 log = logging.getLogger(__name__)
 
@@ -23,26 +26,42 @@ def accept(state: GatewayState, event: Event, receiver_id: str | None = None,
     """
     if event.source == "launchdarkly" and event.kind in ("project", "environment") and state.names is not None:
         state.names.forget(event.project_key)  # names change with them: read again on next use
-    first_delay = state.settings.retry_schedule[0]
-    decisions = [decide(event, integration, state.host)
-                 for integration in candidates(event, state.integrations.enabled(), receiver_id)]
-    due = now() + first_delay
-    recorded = state.db.events.record(
+    enabled = state.integrations.enabled()
+    if receiver_id is not None:
+        decisions, skipped_groups = [decide(event, i, state.host) for i in candidates(event, enabled, receiver_id)], []
+    else:
+        decided = index_for(state.integrations, enabled, state.db.events.sets.make).decide(event, state.host)
+        decisions, skipped_groups = decided.decisions, decided.skipped_groups
+    due = now() + state.settings.retry_schedule[0]
+    events = state.db.events
+    by_reason: dict[str, list] = {}
+    for reason, group in skipped_groups:
+        by_reason.setdefault(reason, []).append(group)
+    recorded = events.record(
         event,
         [NewDecision(integration_id=d.integration.row.id, plugin=d.integration.row.plugin,
                      status=d.status, reason=d.reason, next_attempt_at=due if d.queued else None)
          for d in decisions],
         integration_id=receiver_id,
         raw_json=raw_json,
+        skips=[SkipGroup(reason, groups[0].set) if len(groups) == 1 else
+               events.skip_group(reason, tuple(sorted(k for g in groups for k in g.set.members)))
+               for reason, groups in by_reason.items()],
     )
     if not recorded.created:
         state.metrics.duplicates.labels(event.source).inc()
         return recorded
     state.metrics.events_received.labels(event.source).inc()
+    counts: Counter = Counter()
     for d in decisions:
-        state.metrics.decisions.labels(d.integration.row.plugin, "queued" if d.queued else "skipped").inc()
+        counts[d.integration.row.plugin, "queued" if d.queued else "skipped"] += 1
+    for _, group in skipped_groups:
+        for plugin, number in group.plugins.items():
+            counts[plugin, "skipped"] += number
+    for (plugin, outcome), number in counts.items():
+        state.metrics.decisions.labels(plugin, outcome).inc(number)
     log.debug("event %s (%s %s) stored: %d queued, %d skipped", recorded.event_id, event.source,
-             event.source_id, recorded.queued, recorded.skipped)
+              event.source_id, recorded.queued, recorded.skipped)
     if recorded.queued:
         state.notify_new_work()
     return recorded

@@ -14,7 +14,8 @@ import marshmallow
 
 from .crypto import SecretBox, is_mask, mask
 from .declarations import IntegrationRef
-from .fields import is_secret
+from .fields import is_secret, target_names_unresolved
+from .outage import unavailable
 from .plugins import LoadedPlugin, PluginHost
 from .policy import CompiledPolicy, PolicyError
 from .policy_cache import PolicyCache
@@ -51,6 +52,10 @@ class ActiveIntegration:
         return [str(self.config[name]) for name in secret_fields(self.plugin) if self.config.get(name)]
 
 
+def _same(a: list[ActiveIntegration], b: list[ActiveIntegration]) -> bool:
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b))
+
+
 def secret_fields(plugin: LoadedPlugin) -> dict[str, str]:
     """The plugin's secret fields: attribute name -> input key."""
     return dict(_secret_fields(plugin.declaration.config_schema))
@@ -70,9 +75,10 @@ class IntegrationService:
         self.box = box
         self.allow_private_targets = allow_private_targets
         self._cache: dict[str, tuple[float, ActiveIntegration]] = {}
-        self._enabled: tuple[float, list[ActiveIntegration]] | None = None
+        self._enabled: tuple[float, int, tuple, list[ActiveIntegration]] | None = None
         self._lock = threading.Lock()
         self._generation = 0  # counts changes made here, so a slower read never undoes one
+        self._shared_changes: Any = None  # a counter in memory shared with the sibling processes
         self.policies = PolicyCache()
         self.listeners: list = []  # called after a change made in this process (background checks)
 
@@ -226,7 +232,8 @@ class IntegrationService:
                                        error=f"plugin {row.plugin!r} is not installed or not loaded")
         else:
             try:
-                config = self.load_config(plugin, self.stored_input(row))
+                with target_names_unresolved():  # resolved again before each request
+                    config = self.load_config(plugin, self.stored_input(row))
                 active = ActiveIntegration(row, plugin, config, self.compile(row.policy))
             except InvalidInput as exc:
                 active = ActiveIntegration(row, plugin, {}, None,
@@ -256,37 +263,67 @@ class IntegrationService:
 
     def changed(self) -> None:
         """An integration changed in this process: read the enabled ones again now, in the thread that
-        made the change (an admin request or a command), so that no webhook has to."""
+        made the change (an admin request or a command), so that no webhook has to; the sibling
+        processes of a pre-fork server read them again before their next webhook."""
         with self._lock:
             self._enabled = None
             self._generation += 1
+        self._bump_shared()
         self._read_enabled()
         for listener in self.listeners:
             listener()
 
+    def share_changes(self, counter: Any) -> None:
+        """Count changes in ``counter`` (a ``multiprocessing.RawValue`` made before forking), so that
+        every process of one server reads the integrations again after a change made by any of them."""
+        self._shared_changes = counter
+
+    def _bump_shared(self) -> None:
+        if self._shared_changes is not None:
+            self._shared_changes.value += 1  # racing bumps may merge into one: it changes all the same
+
+    def shared_generation(self) -> int:
+        """Changes made by any process of this server (0 outside a pre-fork server)."""
+        return self._shared_changes.value if self._shared_changes is not None else 0
+
     def enabled(self) -> list[ActiveIntegration]:
-        """The enabled integrations, read again after a change made here, and once they are
-        :data:`ENABLED_TTL` seconds old (changes made by another process or node, such as the CLI).
+        """The enabled integrations, read again after a change made here (or by a sibling process of
+        the same server), and checked for changes once they are :data:`ENABLED_TTL` seconds old
+        (changes made by another program or node, such as the CLI). The same list object is returned
+        while nothing changed.
 
         A change made here was compiled when it was saved, so reading it again compiles nothing. An
-        old list is read again before it is used, never answered as it is: a node idle for a while
-        would otherwise decide its next webhooks without an integration added elsewhere meanwhile.
-        Reading compiles only policies changed elsewhere since, each at most
-        :data:`gateway.policy.limits.MAX_STATEMENTS` statements.
+        old list is checked before it is used (one summary row; all of them read again only when it
+        changed), never answered as it is: a node idle for a while would otherwise decide its next
+        webhooks without an integration added elsewhere meanwhile. Reading compiles only policies
+        changed elsewhere since, each at most :data:`gateway.policy.limits.MAX_STATEMENTS` statements.
         """
+        shared = self.shared_generation()
         with self._lock:
             cached = self._enabled
-        if cached is None or time.monotonic() - cached[0] >= ENABLED_TTL:
+        if cached is None or cached[1] != shared:
             return self._read_enabled()
-        return cached[1]
+        if time.monotonic() - cached[0] >= ENABLED_TTL:
+            signature = self.db.integrations.signature()
+            if signature != cached[2]:
+                return self._read_enabled()
+            with self._lock:
+                if self._enabled is cached:  # nothing changed: the list stays, as it is
+                    self._enabled = (time.monotonic(), cached[1], signature, cached[3])
+        return cached[3]
 
     def _read_enabled(self) -> list[ActiveIntegration]:
         with self._lock:
             generation = self._generation
+            cached = self._enabled
+        shared = self.shared_generation()
+        signature = self.db.integrations.signature()
         active = [self.active(row) for row in self.db.integrations.list(enabled_only=True)]
+        if cached is not None and _same(active, cached[3]):
+            active = cached[3]  # unchanged: keep the list (and what is derived from it) as it was
         with self._lock:
             if generation == self._generation:
-                self._enabled = (time.monotonic(), active)
+                self._enabled = (time.monotonic(), shared, signature, active)
         return active
 
     def enabled_one(self, integration_id: str) -> ActiveIntegration | None:

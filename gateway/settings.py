@@ -27,14 +27,15 @@ KEYS: dict[str, tuple[Any, str]] = {
     "GATEWAY_MAX_API_BODY_BYTES": (1048576, "largest accepted admin API request body, in bytes"),
     "GATEWAY_PLUGINS": (None, "comma list of plugin entry-point names to load; unset loads all, empty loads none (the built-in flag-platform source always loads)"),
     "GATEWAY_ALLOW_PRIVATE_TARGETS": (False, "allow plain http:// and private/loopback targets (local set-ups and tests)"),
-    "GATEWAY_WORKERS": (4, "delivery worker threads run by `serve` (and by `worker`); 0 runs none in `serve`"),
+    "GATEWAY_WORKERS": (4, "delivery worker threads run by `serve` (shared out over its processes, at least one each) and by `worker`; 0 runs none in `serve`"),
     "GATEWAY_RETRY_SCHEDULE": (None, "seconds before each attempt, comma list; default `0,5,300,1800,7200,18000,36000,36000` (+-20% jitter)"),
     "GATEWAY_RETENTION_DAYS": (30, "days delivered and skipped records are kept; dead ones are kept until replayed or deleted"),
     "GATEWAY_CONNECT_TIMEOUT": (5.0, "outbound connect time-out, seconds"),
     "GATEWAY_READ_TIMEOUT": (15.0, "outbound read time-out, seconds"),
     "GATEWAY_LEASE_SECONDS": (15, "how long a delivery's lease lasts without a heartbeat: workers renew it every third of this while the attempt runs; a stopped worker's deliveries are taken again once it runs out"),
     "GATEWAY_SHUTDOWN_GRACE_SECONDS": (20, "how long SIGTERM waits for in-flight attempts"),
-    "GATEWAY_THREADS": (8, "HTTP server threads of `serve`"),
+    "GATEWAY_THREADS": (8, "HTTP server threads of `serve` (in each process)"),
+    "GATEWAY_PROCESSES": (None, "server processes of `serve` (also `--processes`); default: the number of CPU cores; more than one needs POSIX (gunicorn)"),
     "GATEWAY_UI": (True, "serve the admin web UI under `/ui/`; `0` turns it off"),
     "GATEWAY_UI_SESSION_HOURS": (8, "how long a sign-in to the web UI lasts, in hours"),
     "GATEWAY_RETRY_AFTER_SECONDS": (5, "`Retry-After` of the 503 answered while the database is unavailable, seconds"),
@@ -144,6 +145,7 @@ class Settings:
     check_interval_seconds: float = 600.0
     names_ttl_seconds: float = 3600.0
     webhook_secret_grace_seconds: float = 86400.0
+    processes: int | None = None
 
     @classmethod
     def from_config(cls, config: dict[str, Any], instance_path: str) -> Settings:
@@ -176,4 +178,5 @@ class Settings:
             check_interval_seconds=_number(config, "GATEWAY_CHECK_INTERVAL_SECONDS", float, 1),
             names_ttl_seconds=_number(config, "GATEWAY_NAMES_TTL_SECONDS", float, 0),
             webhook_secret_grace_seconds=_number(config, "GATEWAY_WEBHOOK_SECRET_GRACE_SECONDS", float, 0),
+            processes=_number(config, "GATEWAY_PROCESSES", int, 1) if config.get("GATEWAY_PROCESSES") else None,
         )

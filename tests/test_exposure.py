@@ -102,11 +102,17 @@ def _mode(path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
+def _sqlite_in(instance) -> dict[str, str]:
+    """The default SQLite database of the instance folder, also on a PostgreSQL run: these files are
+    what the tests look at."""
+    return {"GATEWAY_DATABASE_URL": f"sqlite:///{instance / 'gateway.db'}"}
+
+
 def test_instance_folder_and_database_files_are_private(make_app, tmp_path):
     old_umask = os.umask(0o022)
     try:
         instance = tmp_path / "new-instance"
-        app = make_app({"GATEWAY_ADMIN_TOKEN": ""}, instance=instance)
+        app = make_app({"GATEWAY_ADMIN_TOKEN": "", **_sqlite_in(instance)}, instance=instance)
         get_state(app).integrations.create({"plugin": "picky", "name": "p", "config": {"wanted_tag": "x"}})  # a write
     finally:
         os.umask(old_umask)
@@ -121,7 +127,7 @@ def test_database_files_readable_by_others_are_narrowed(make_app, tmp_path):
     instance.mkdir()
     (instance / "gateway.db").touch()
     os.chmod(instance / "gateway.db", 0o644)
-    make_app(instance=instance)
+    make_app(_sqlite_in(instance), instance=instance)
     assert _mode(instance / "gateway.db") == 0o600
 
 

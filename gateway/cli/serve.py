@@ -1,8 +1,11 @@
-"""``event-gateway serve``: the production server (waitress) with the delivery workers in-process."""
+"""``event-gateway serve``: the production server with the delivery workers in-process: gunicorn
+with one process per core on POSIX (:mod:`gateway.prefork`), waitress in one process otherwise."""
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
 
 import click
@@ -18,19 +21,47 @@ from .stopping import on_stop_signal
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="GATEWAY_HOST")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), envvar="GATEWAY_PORT")
+@click.option("--processes", type=click.IntRange(1, 256), default=None, envvar="GATEWAY_PROCESSES",
+              help="Server processes (default: GATEWAY_PROCESSES, else the number of CPU cores). "
+                   "More than one needs a POSIX system (gunicorn).")
 @with_appcontext
-def serve(host: str, port: int) -> None:
+def serve(host: str, port: int, processes: int | None) -> None:
     """Serve the gateway with a production WSGI server, and run GATEWAY_WORKERS delivery workers.
+
+    On POSIX, gunicorn runs one process per CPU core (--processes), each with GATEWAY_THREADS
+    request threads and its share of the delivery workers; with one process, or on Windows,
+    waitress serves in this process.
 
     SIGTERM or SIGINT stops taking requests, lets running delivery attempts finish (at most
     GATEWAY_SHUTDOWN_GRACE_SECONDS) and leaves the rest queued; a second signal stops at once.
     """
-    from waitress import create_server
-
     app = current_app._get_current_object()
     state = get_state(app)
     if state.admin_token_problem:
         raise click.ClickException(f"not starting: {state.admin_token_problem}")
+    processes = processes or state.settings.processes or default_processes()
+    if processes > 1 and sys.platform != "win32":
+        from ..prefork import PreforkServer
+
+        PreforkServer(app, host, port, processes).run()
+        return
+    _serve_with_waitress(app, state, host, port)
+
+
+def default_processes() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _serve_with_waitress(app, state, host: str, port: int) -> None:
+    from waitress import create_server
+
+    from ..server_log import quiet_queue_warnings
+
+    quiet_queue_warnings()
     server = create_server(app, host=host, port=port, threads=state.settings.threads, ident="event-gateway")
     pool = WorkerPool(state, state.settings.workers) if state.settings.workers else None
     checks = CheckRunner(state, state.settings.check_interval_seconds)

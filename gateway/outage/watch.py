@@ -194,6 +194,17 @@ class DatabaseWatch:
         with self._cond:
             self._cond.notify_all()
 
+    def after_fork(self) -> None:
+        """In a forked child: locks and a probe thread of its own (the parent's threads did not come
+        along); an outage the parent had open stays open here, probed by this process."""
+        self._cond = threading.Condition()
+        self._probe_lock = threading.Lock()
+        self._closed = threading.Event()
+        self._prober = None
+        if self._outage is not None:
+            self._prober = threading.Thread(target=self._probe_until_back, name="database-probe", daemon=True)
+            self._prober.start()
+
     def close(self) -> None:
         """Stop probing (the app is going away)."""
         self._closed.set()

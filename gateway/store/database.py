@@ -9,6 +9,7 @@ from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 
 from . import migrations
+from .base import forget_engine
 from .check_results import CheckResultStore
 from .checkpoint import AUTOCHECKPOINT_PAGES, Checkpointer
 from .connections import ConnectionStore
@@ -107,6 +108,22 @@ class Database:
         """Raise when the database cannot be reached."""
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+
+    def before_fork(self) -> None:
+        """Stop the checkpoint thread (with a last checkpoint) and close the pooled connections, so
+        that no child process inherits a connection in use or a lock held by a thread it lacks."""
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
+        self.engine.dispose()
+
+    def after_fork(self) -> None:
+        """In a forked child: open connections of its own (leaving the parent's alone), and its own
+        checkpoint thread, writer lock and group commit."""
+        self.engine.dispose(close=False)
+        forget_engine(self.engine)
+        self.events = EventStore(self.engine)
+        if self.checkpointer is not None:
+            self.checkpointer = Checkpointer(self.engine)
 
     def dispose(self) -> None:
         if self.checkpointer is not None:

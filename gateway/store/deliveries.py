@@ -22,10 +22,11 @@ from sqlalchemy import (
 
 from . import events as event_rows
 from . import integrations as integration_rows
+from . import skips as skip_lines
 from .base import Repository, dumps, group_commit, loads, new_id, reading, writing
 from .events import EventRow
 from .integrations import IntegrationRow
-from .tables import attempts, deliveries, events, integrations
+from .tables import attempts, deliveries, events, integrations, skips
 from .transient import retrying
 from .wakeups import announce
 
@@ -274,14 +275,31 @@ class DeliveryStore(Repository):
         return [_delivery(row, log[row.id]) for row in rows]
 
     def for_event(self, event_id: str) -> list[DeliveryRow]:
-        """Every decision taken for an event, with the attempts of each."""
+        """Every decision taken for an event (one per integration), with the attempts of each."""
         query = _select_deliveries().where(deliveries.c.event_id == event_id).order_by(
             deliveries.c.created_at, deliveries.c.id
         )
+        skipped = skip_lines.select_lines().where(skips.c.event_id == event_id)
         with reading(self.engine) as connection:
-            return self._with_attempts(connection, list(connection.execute(query)))
+            rows = self._with_attempts(connection, list(connection.execute(query)))
+            rows += [_delivery(row) for row in connection.execute(skipped)]
+        return sorted(rows, key=lambda d: (d.created_at, d.status == "skipped", d.integration_name or "", d.id))
 
     def get(self, delivery_id: str) -> DeliveryRow | None:
+        """A delivery, or a skip line (id ``<event id>.<integration id>``): once a replay queued that
+        event again for that integration, the delivery it made."""
+        line = skip_lines.split_line_id(delivery_id)
+        if line is not None:
+            event_id, integration_id = line
+            with reading(self.engine) as connection:
+                replayed = connection.execute(select(deliveries.c.id).where(
+                    deliveries.c.event_id == event_id, deliveries.c.integration_id == integration_id)).scalar()
+                if replayed is None:
+                    row = connection.execute(skip_lines.select_lines().where(
+                        skips.c.event_id == event_id,
+                        skip_lines.integration_set_members.c.integration_id == integration_id)).first()
+                    return _delivery(row) if row is not None else None
+            delivery_id = replayed
         query = _select_deliveries().where(deliveries.c.id == delivery_id)
         with reading(self.engine) as connection:
             rows = list(connection.execute(query))
@@ -290,19 +308,30 @@ class DeliveryStore(Repository):
     def list(self, *, integration_id: str | None = None, status: str | None = None,
              since: float | None = None, limit: int = 50,
              before: tuple[float, str] | None = None) -> builtins.list[DeliveryRow]:
-        """Newest first (by creation), without attempts. ``since`` keeps those created at or after it;
-        ``before`` is the (created_at, id) of the last row of the previous page."""
-        query = _select_deliveries().order_by(deliveries.c.created_at.desc(), deliveries.c.id.desc()).limit(limit)
-        if integration_id:
-            query = query.where(deliveries.c.integration_id == integration_id)
-        if status:
-            query = query.where(deliveries.c.status == status)
-        if since is not None:
-            query = query.where(deliveries.c.created_at >= since)
-        if before is not None:
-            stamp, last_id = before
-            query = query.where(or_(deliveries.c.created_at < stamp,
-                                    and_(deliveries.c.created_at == stamp, deliveries.c.id < last_id)))
+        """Newest first (by creation), without attempts; skip lines among them. ``since`` keeps those
+        created at or after it; ``before`` is the (created_at, id) of the last row of the previous page."""
+        parts = [(_select_deliveries(), deliveries.c.created_at, deliveries.c.id, deliveries.c.integration_id)]
+        if status in (None, "skipped"):
+            parts.append((skip_lines.select_lines(), skips.c.created_at,
+                          skips.c.event_id + skip_lines.SEPARATOR + skip_lines.integration_set_members.c.integration_id,
+                          skip_lines.integration_set_members.c.integration_id))
+        selects = []
+        for number, (query, created_at, row_id, integration) in enumerate(parts):
+            if integration_id:
+                query = query.where(integration == integration_id)
+            if status and number == 0:
+                query = query.where(deliveries.c.status == status)
+            if since is not None:
+                query = query.where(created_at >= since)
+            if before is not None:
+                stamp, last_id = before
+                query = query.where(or_(created_at < stamp, and_(created_at == stamp, row_id < last_id)))
+            selects.append(query.order_by(created_at.desc(), row_id.desc()).limit(limit))
+        if len(selects) == 1:
+            query = selects[0]
+        else:
+            both = union_all(*[select(q.subquery()) for q in selects]).subquery()
+            query = select(both).order_by(both.c.created_at.desc(), both.c.id.desc()).limit(limit)
         with reading(self.engine) as connection:
             return [_delivery(row) for row in connection.execute(query)]
 
@@ -500,6 +529,13 @@ class DeliveryStore(Repository):
         """Make a ``dead``, ``retrying`` or ``pending`` delivery due now (status ``pending``; the attempt
         count goes on from where it was). None when there is no such delivery; :class:`NotRetryable`
         for other statuses."""
+        if skip_lines.split_line_id(delivery_id) is not None:
+            current = self.get(delivery_id)
+            if current is None:
+                return None
+            if current.id == delivery_id:
+                raise NotRetryable(_not_retryable_message("skipped"))
+            delivery_id = current.id  # replayed since: retry the delivery it made
         with writing(self.engine) as connection:
             status = connection.execute(
                 select(deliveries.c.status).where(deliveries.c.id == delivery_id)
@@ -552,6 +588,9 @@ class DeliveryStore(Repository):
                     .where(deliveries.c.integration_id == integration_id, deliveries.c.event_id.in_(chunk))
                 ).all())
             requeue = [e for e, status in existing.items() if status != "in_flight"]
+            skipped = set()  # recorded as skip lines: queued now as a delivery of their own
+            for chunk in _chunks([e for e in wanted if e not in existing]):
+                skipped |= skip_lines.skipped_events(connection, integration_id, chunk)
             for chunk in _chunks(requeue):
                 connection.execute(
                     update(deliveries)
@@ -559,7 +598,7 @@ class DeliveryStore(Repository):
                            deliveries.c.status != "in_flight")
                     .values(**_requeue_values(now, reason))
                 )
-            missing = [e for e in wanted if e not in existing]
+            missing = [e for e in wanted if e not in existing]  # skip lines, and those with no decision
             if missing:
                 connection.execute(insert(deliveries), [
                     dict(id=new_id(), event_id=event_id, integration_id=integration_id, plugin=plugin,
@@ -567,7 +606,7 @@ class DeliveryStore(Repository):
                          created_at=now, updated_at=now)
                     for event_id in missing
                 ])
-            return ReplayResult(requeued=len(requeue), created=len(missing),
+            return ReplayResult(requeued=len(requeue) + len(skipped), created=len(missing) - len(skipped),
                                 in_flight=len(existing) - len(requeue))
 
     # housekeeping ------------------------------------------------------------------------------
@@ -593,9 +632,23 @@ class DeliveryStore(Repository):
         while True:
             with writing(self.engine) as connection:
                 ids = list(connection.execute(
+                    select(skips.c.id, skips.c.set_id).where(skips.c.created_at < before).limit(BATCH)
+                ).all())
+                if ids:
+                    sizes = dict(connection.execute(
+                        select(skip_lines.integration_sets.c.id, skip_lines.integration_sets.c.size)
+                        .where(skip_lines.integration_sets.c.id.in_({s for _, s in ids}))).all())
+                    connection.execute(delete(skips).where(skips.c.id.in_([i for i, _ in ids])))
+                    removed_deliveries += sum(sizes.get(s, 0) for _, s in ids)
+            if len(ids) < BATCH:
+                break
+        while True:
+            with writing(self.engine) as connection:
+                ids = list(connection.execute(
                     select(events.c.id)
                     .where(events.c.received_at < before,
-                           ~exists().where(deliveries.c.event_id == events.c.id))
+                           ~exists().where(deliveries.c.event_id == events.c.id),
+                           ~exists().where(skips.c.event_id == events.c.id))
                     .limit(BATCH)
                 ).scalars())
                 if ids:
@@ -603,6 +656,8 @@ class DeliveryStore(Repository):
             removed_events += len(ids)
             if len(ids) < BATCH:
                 break
+        with writing(self.engine) as connection:
+            skip_lines.prune_sets(connection, before)
         return PruneResult(deliveries=removed_deliveries, events=removed_events)
 
     def stats(self, now: float) -> QueueStats:
@@ -620,6 +675,7 @@ class DeliveryStore(Repository):
                 select(func.count()).select_from(deliveries)
                 .where(deliveries.c.status.in_(QUEUED), deliveries.c.integration_id.in_(_DISABLED))
             ).scalar() or 0
+            counts["skipped"] = counts.get("skipped", 0) + skip_lines.skipped_count(connection)
         by_status = {status: int(counts.get(status, 0)) for status in STATUSES}
         return QueueStats(
             by_status=by_status, depth=sum(by_status[s] for s in waiting), held=held,

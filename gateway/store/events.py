@@ -9,8 +9,10 @@ from sqlalchemy import and_, exc, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..events import Event
-from .base import Repository, dumps, group_commit, loads, new_id, now, reading, writing
+from .base import BatchCommit, Repository, dumps, loads, new_id, now, reading, writing
+from .skips import KnownSets, SkipGroup, skip_rows, write_sets
 from .tables import deliveries, events
+from .tables import skips as skips_table
 from .wakeups import announce
 
 
@@ -69,71 +71,144 @@ def _row(row, with_raw: bool = True) -> EventRow:
 
 
 _INSERT_IGNORING_REPEATS = {
-    "postgresql": postgresql.insert(events).on_conflict_do_nothing(index_elements=["dedupe_key"]),
-    "sqlite": sqlite.insert(events).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+    "postgresql": postgresql.insert(events).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    .returning(events.c.id),
+    "sqlite": sqlite.insert(events).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(events.c.id),
 }
+"""INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, where the database has it: a repeat,
+even one committed by another node at the same moment, inserts nothing rather than failing, and the
+ids returned tell which events of a batch were new (statements built once: building one costs more
+than running it)."""
+
+_INSERT_DELIVERIES = deliveries.insert()
+_INSERT_SKIPS = skips_table.insert()
 
 
-def _insert_event(dialect: str):
-    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING where the database has it: a repeat, even one
-    committed by another node at the same moment, inserts nothing rather than failing; elsewhere a
-    plain insert (the unique key fails it, and its savepoint is rolled back)."""
-    return _INSERT_IGNORING_REPEATS.get(dialect, events.insert())
+@dataclass
+class _Write:
+    """One event to record: its row, its delivery rows, its skip groups."""
+
+    event: dict[str, Any]
+    deliveries: list[dict[str, Any]]
+    skips: list[SkipGroup]
+    queued: int
+    skipped: int
+    written: bool = False  # its decisions were written (in the transaction being committed)
 
 
 class EventStore(Repository):
+    def __init__(self, engine):
+        super().__init__(engine)
+        self.sets = KnownSets()
+        self._batches = BatchCommit(engine, self._write_batch, self._committed)
+
     def find_duplicate(self, event: Event, integration_id: str | None = None) -> str | None:
         """The id of an earlier event with the same source id, if any."""
         key = dedupe_key(event.source, event.source_id, integration_id)
         with reading(self.engine) as connection:
             return connection.execute(select(events.c.id).where(events.c.dedupe_key == key)).scalar()
 
+    def skip_group(self, reason: str, members: tuple[tuple[str, str], ...]) -> SkipGroup:
+        """A skip of the integrations ``members`` ((id, plugin) pairs, sorted) with ``reason``."""
+        return SkipGroup(reason, self.sets.make(members))
+
     def record(self, event: Event, decisions: list[NewDecision], integration_id: str | None = None,
-               raw_json: str | None = None) -> Recorded:
-        """Store ``event`` and its decisions in one transaction; a duplicate stores nothing.
+               raw_json: str | None = None, skips: list[SkipGroup] = ()) -> Recorded:
+        """Store ``event`` with its decisions in one transaction; a duplicate stores nothing.
+        ``decisions`` are recorded one row each, except skipped ones, which are recorded like
+        ``skips``: one row per reason, naming the set of integrations skipped with it.
         ``raw_json`` is the payload's JSON text as received, when the event is the whole body."""
         event_id = new_id()
         stamp = now()
-        key = dedupe_key(event.source, event.source_id, integration_id)
         body = event.to_dict(include_raw=False)
         body["id"] = event_id
-        def write(connection) -> bool:
-            # A repeat (here, or committed meanwhile by another node) inserts nothing and stores nothing.
-            inserted = connection.execute(_insert_event(connection.dialect.name), dict(
-                id=event_id, source=event.source, source_id=event.source_id,
-                integration_id=integration_id, dedupe_key=key, kind=event.kind,
-                title=event.title[:2000], occurred_at=event.occurred_at.timestamp(),
-                received_at=stamp, body=dumps(body), raw=raw_json if raw_json is not None else dumps(event.raw),
-            )).rowcount
-            if not inserted:
-                return False
-            if any(d.status == "pending" for d in decisions):
-                announce(connection)
-            if decisions:
-                connection.execute(deliveries.insert(), [
-                    dict(
-                        id=new_id(), event_id=event_id, integration_id=d.integration_id,
-                        plugin=d.plugin, status=d.status, reason=d.reason, attempts=0,
-                        next_attempt_at=d.next_attempt_at, created_at=stamp, updated_at=stamp,
-                    )
-                    for d in decisions
-                ])
-            return True
+        groups = list(skips)
+        by_reason: dict[str, list[tuple[str, str]]] = {}
+        for d in decisions:
+            if d.status == "skipped":
+                by_reason.setdefault(d.reason, []).append((d.integration_id, d.plugin))
+        groups += [self.skip_group(reason, tuple(sorted(members))) for reason, members in by_reason.items()]
+        rows = [
+            dict(id=new_id(), event_id=event_id, integration_id=d.integration_id, plugin=d.plugin,
+                 status=d.status, reason=d.reason, attempts=0, next_attempt_at=d.next_attempt_at,
+                 created_at=stamp, updated_at=stamp)
+            for d in decisions if d.status != "skipped"
+        ]
+        job = _Write(
+            event=dict(id=event_id, source=event.source, source_id=event.source_id,
+                       integration_id=integration_id,
+                       dedupe_key=dedupe_key(event.source, event.source_id, integration_id),
+                       kind=event.kind, title=event.title[:2000], occurred_at=event.occurred_at.timestamp(),
+                       received_at=stamp, body=dumps(body),
+                       raw=raw_json if raw_json is not None else dumps(event.raw)),
+            deliveries=rows, skips=groups,
+            queued=sum(1 for d in decisions if d.status == "pending"),
+            skipped=sum(len(g.members.members) for g in groups),
+        )
+        recorded = self._batches.run(job, order=job.event["dedupe_key"])
+        if recorded is None:  # the first of a repeat was deleted in between: not a repeat after all
+            return self.record(event, decisions, integration_id, raw_json, skips)
+        return recorded
 
-        try:
-            created = group_commit(self.engine).run(write, order=key)
-        except exc.IntegrityError:  # a database without INSERT ... ON CONFLICT: the unique key said so
-            existing = self.find_duplicate(event, integration_id)
-            if existing is None:
-                raise
+    def _write_batch(self, connection, jobs: list[_Write]) -> list[Recorded | None]:
+        """Every job's rows, one statement per table; a repeated dedupe key (here, or committed
+        meanwhile by another process or node) stores nothing. Jobs come sorted by dedupe key, so
+        that batches of two nodes lock the keys in one order. None for a repeat whose first was
+        deleted before it could be read."""
+        for j in jobs:
+            j.written = False
+        insert_events = _INSERT_IGNORING_REPEATS.get(connection.dialect.name)
+        if insert_events is None:  # a database without INSERT ... ON CONFLICT: one job at a time
+            return [self._write_one(connection, job) for job in jobs]
+        created = set(connection.execute(insert_events, [j.event for j in jobs]).scalars())
+        fresh = [j for j in jobs if j.event["id"] in created]
+        self._write_decisions(connection, fresh)
+        repeated = [j.event["dedupe_key"] for j in jobs if j.event["id"] not in created]
+        first: dict[str, str] = {}
+        if repeated:
+            first = dict(connection.execute(select(events.c.dedupe_key, events.c.id)
+                                            .where(events.c.dedupe_key.in_(repeated))).all())
+        return [Recorded(j.event["id"], created=True, queued=j.queued, skipped=j.skipped)
+                if j.event["id"] in created else
+                Recorded(first[j.event["dedupe_key"]], created=False) if j.event["dedupe_key"] in first else None
+                for j in jobs]
+
+    def _write_one(self, connection, job: _Write) -> Recorded:
+        key = job.event["dedupe_key"]
+        existing = connection.execute(select(events.c.id).where(events.c.dedupe_key == key)).scalar()
+        if existing is not None:
             return Recorded(existing, created=False)
-        if not created:
-            existing = self.find_duplicate(event, integration_id)
-            if existing is None:  # only if the first was deleted in between: not a duplicate after all
-                return self.record(event, decisions, integration_id, raw_json)
-            return Recorded(existing, created=False)
-        queued = sum(1 for d in decisions if d.status == "pending")
-        return Recorded(event_id, created=True, queued=queued, skipped=len(decisions) - queued)
+        connection.execute(events.insert(), job.event)  # a repeat committed meanwhile fails the unique key
+        self._write_decisions(connection, [job])
+        return Recorded(job.event["id"], created=True, queued=job.queued, skipped=job.skipped)
+
+    def _write_decisions(self, connection, jobs: list[_Write]) -> None:
+        for j in jobs:
+            j.written = True
+        if any(j.queued for j in jobs):
+            announce(connection)  # on PostgreSQL: wake the workers of every process at the commit
+        rows = [row for j in jobs for row in j.deliveries]
+        if rows:
+            connection.execute(_INSERT_DELIVERIES, rows)
+        groups = [g for j in jobs for g in j.skips]
+        if groups:
+            stamp = jobs[0].event["received_at"]
+            sets = list({g.members.id: g.members for g in groups}.values())
+            write_sets(connection, self.sets.unknown(sets), stamp)
+            skip_values = [row for j in jobs for row in skip_rows(j.event["id"], j.skips, stamp)]
+            try:
+                if connection.dialect.name == "sqlite":  # a failed statement leaves the transaction as it was
+                    connection.execute(_INSERT_SKIPS, skip_values)
+                else:
+                    with connection.begin_nested():
+                        connection.execute(_INSERT_SKIPS, skip_values)
+            except exc.IntegrityError:  # a set this process took as stored was pruned meanwhile
+                self.sets.forget()
+                write_sets(connection, sets, stamp)
+                connection.execute(_INSERT_SKIPS, skip_values)
+
+    def _committed(self, jobs: list[_Write]) -> None:
+        self.sets.committed(g.members for j in jobs if j.written for g in j.skips)
 
     def set_fields(self, event_id: str, fields: dict[str, Any]) -> None:
         """Merge ``fields`` into the stored normalized event (names read after it arrived)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, func, select, update
 
 from .base import Repository, dumps, loads, new_id, now, reading, writing
 from .tables import integrations
@@ -66,6 +66,15 @@ class IntegrationStore(Repository):
         with reading(self.engine) as connection:
             return [_row(row) for row in connection.execute(query)]
 
+    def signature(self) -> tuple:
+        """A summary that changes whenever an integration is added, changed, enabled, disabled or
+        removed (count, enabled count, latest and sum of the change times): one row to read where
+        :meth:`list` reads them all."""
+        query = select(func.count(), func.sum(case((integrations.c.enabled.is_(True), 1), else_=0)),
+                       func.max(integrations.c.updated_at), func.sum(integrations.c.updated_at))
+        with reading(self.engine) as connection:
+            return tuple(connection.execute(query).one())
+
     def update(self, integration_id: str, **changes: Any) -> IntegrationRow | None:
         values: dict[str, Any] = {}
         for key, value in changes.items():
@@ -80,6 +89,11 @@ class IntegrationStore(Repository):
         return self.get(integration_id) if result.rowcount else None
 
     def delete(self, integration_id: str) -> bool:
+        """Remove the integration; its deliveries go with it, and it leaves the sets of skipped
+        integrations it was in (its skip lines go)."""
+        from .skips import forget_integration
+
         with writing(self.engine) as connection:
+            forget_integration(connection, integration_id)
             result = connection.execute(delete(integrations).where(integrations.c.id == integration_id))
         return bool(result.rowcount)

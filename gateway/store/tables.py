@@ -100,7 +100,6 @@ attempts = Table(
     Index("ix_attempts_delivery", "delivery_id", "number"),
 )
 
-
 connections = Table(
     "connections",
     metadata,
@@ -121,4 +120,38 @@ check_results = Table(
     Column("checks", Text, nullable=False),  # JSON list of {name, state, message, ...}
     Column("checked_at", Float, nullable=False),
     Column("subject_updated_at", Float, nullable=False),  # the subject's updated_at when checked
+)
+
+# Skip decisions, compactly: an event's skips are one row per distinct reason, naming a set of
+# integrations; a set (its members written once, when it first appears) is shared by every event
+# skipped for those integrations. So the bytes written per event do not grow with the number of
+# integrations that skip it, while "why did integration X not get event E" is one join away.
+integration_sets = Table(
+    "integration_sets",
+    metadata,
+    Column("id", String(32), primary_key=True),  # a digest of the sorted member ids
+    Column("size", Integer, nullable=False),  # members left (removing an integration lowers it)
+    Column("created_at", Float, nullable=False),
+)
+
+integration_set_members = Table(
+    "integration_set_members",
+    metadata,
+    Column("set_id", String(32), ForeignKey("integration_sets.id", ondelete="CASCADE"), primary_key=True),
+    Column("integration_id", String(36), ForeignKey("integrations.id", ondelete="CASCADE"), primary_key=True),
+    Column("plugin", String(100), nullable=False),
+    Index("ix_integration_set_members_integration", "integration_id"),
+)
+
+skips = Table(
+    "skips",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    Column("set_id", String(32), ForeignKey("integration_sets.id"), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_skips_event", "event_id"),
+    Index("ix_skips_set", "set_id"),
+    Index("ix_skips_created", "created_at"),
 )

@@ -1,0 +1,225 @@
+"""Skip decisions, stored compactly and read back one line per integration.
+
+An event's skips are written as one ``skips`` row per distinct reason, naming an
+:class:`IntegrationSet`; a set's members are written once, the first time the set is used, and
+shared by every later event skipped for the same integrations. Reading expands them: each member
+becomes one skipped decision, shown like any delivery (a :class:`~gateway.store.deliveries.DeliveryRow`
+with status ``skipped``, no attempts, and the id ``<event id>.<integration id>``). A delivery row for
+the same event and integration (a replay of the skipped event) takes the place of the skip line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Float, Integer, String, Text, and_, cast, exists, func, literal, null, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .tables import deliveries, integration_set_members, integration_sets, integrations, skips
+
+SEPARATOR = "."
+"""Between the event id and the integration id in a skip line's id (neither id contains it)."""
+
+KNOWN_TTL_SECONDS = 600.0
+"""How long a process takes a set it wrote as still stored, without writing it again. Pruning
+(:func:`prune_sets`) removes only sets unused for much longer than this."""
+
+SET_GRACE_SECONDS = 86400.0
+"""Pruning leaves sets created within this time, whatever the retention period."""
+
+
+@dataclass(frozen=True)
+class IntegrationSet:
+    """Integrations (id, plugin) that one skip row names. ``id`` is a digest of the sorted ids, so
+    that the same integrations always make the same set."""
+
+    id: str
+    members: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, members: Iterable[tuple[str, str]]) -> IntegrationSet:
+        ordered = tuple(sorted(set(members)))
+        digest = hashlib.blake2b("\n".join(i for i, _ in ordered).encode(), digest_size=16).hexdigest()
+        return cls(digest, ordered)
+
+
+@dataclass(frozen=True)
+class SkipGroup:
+    """Integrations skipped for one event with one reason."""
+
+    reason: str
+    members: IntegrationSet
+
+
+class KnownSets:
+    """The sets this process has seen committed recently (written again after
+    :data:`KNOWN_TTL_SECONDS`, a no-op when they are still there), and the sets made from the same
+    member tuples (so that building one costs a dictionary look-up)."""
+
+    def __init__(self, capacity: int = 4096):
+        self._lock = threading.Lock()
+        self._known: dict[str, float] = {}
+        self._made: OrderedDict[tuple, IntegrationSet] = OrderedDict()
+        self._capacity = capacity
+
+    def make(self, members: tuple[tuple[str, str], ...]) -> IntegrationSet:
+        with self._lock:
+            found = self._made.get(members)
+            if found is not None:
+                self._made.move_to_end(members)
+                return found
+        made = IntegrationSet.of(members)
+        with self._lock:
+            self._made[members] = made
+            if len(self._made) > self._capacity:
+                self._made.popitem(last=False)
+        return made
+
+    def unknown(self, sets: Iterable[IntegrationSet]) -> list[IntegrationSet]:
+        stamp = time.monotonic()
+        with self._lock:
+            return [s for s in sets if stamp - self._known.get(s.id, -KNOWN_TTL_SECONDS) >= KNOWN_TTL_SECONDS]
+
+    def committed(self, sets: Iterable[IntegrationSet]) -> None:
+        stamp = time.monotonic()
+        with self._lock:
+            for s in sets:
+                self._known[s.id] = stamp
+            if len(self._known) > 4 * self._capacity:
+                self._known = {k: v for k, v in self._known.items() if stamp - v < KNOWN_TTL_SECONDS}
+
+    def forget(self) -> None:
+        with self._lock:
+            self._known.clear()
+
+
+_DIALECT_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_ignoring: dict[tuple[str, str], Any] = {}
+
+
+def insert_ignoring_duplicates(connection: Connection, table):
+    """``INSERT ... ON CONFLICT DO NOTHING`` into ``table`` (built once per database kind; building
+    a statement costs more than running it), or None where the database has no such statement."""
+    key = (connection.dialect.name, table.name)
+    statement = _ignoring.get(key)
+    if statement is None and key[0] in _DIALECT_INSERTS:
+        statement = _ignoring[key] = _DIALECT_INSERTS[key[0]](table).on_conflict_do_nothing()
+    return statement
+
+
+def write_sets(connection: Connection, sets: Sequence[IntegrationSet], stamp: float) -> None:
+    """Store ``sets`` (with their members) that may already be stored: one statement per table."""
+    if not sets:
+        return
+    statement = insert_ignoring_duplicates(connection, integration_sets)
+    if statement is None:  # another database: look first
+        present = set(connection.execute(select(integration_sets.c.id).where(
+            integration_sets.c.id.in_([s.id for s in sets]))).scalars())
+        sets = [s for s in sets if s.id not in present]
+        if not sets:
+            return
+        statement, members_statement = integration_sets.insert(), integration_set_members.insert()
+    else:
+        members_statement = insert_ignoring_duplicates(connection, integration_set_members)
+    connection.execute(statement, [dict(id=s.id, size=len(s.members), created_at=stamp) for s in sets])
+    connection.execute(members_statement, [
+        dict(set_id=s.id, integration_id=integration_id, plugin=plugin)
+        for s in sets for integration_id, plugin in s.members
+    ])
+
+
+def skip_rows(event_id: str, groups: Sequence[SkipGroup], stamp: float) -> list[dict]:
+    return [dict(event_id=event_id, set_id=g.members.id, reason=g.reason, created_at=stamp) for g in groups]
+
+
+# reading ---------------------------------------------------------------------------------------
+
+
+def line_id(event_id: str, integration_id: str) -> str:
+    return f"{event_id}{SEPARATOR}{integration_id}"
+
+
+def split_line_id(delivery_id: str) -> tuple[str, str] | None:
+    """The (event id, integration id) of a skip line's id; None for any other id."""
+    event_id, separator, integration_id = delivery_id.partition(SEPARATOR)
+    return (event_id, integration_id) if separator and event_id and integration_id else None
+
+
+def _superseded():
+    """A delivery row for the same event and integration exists (it replaces the skip line)."""
+    return exists().where(deliveries.c.event_id == skips.c.event_id,
+                          deliveries.c.integration_id == integration_set_members.c.integration_id)
+
+
+def select_lines():
+    """Skip lines with the columns (and labels) of the deliveries query, superseded ones left out."""
+    return (
+        select(
+            (skips.c.event_id + literal(SEPARATOR) + integration_set_members.c.integration_id).label("id"),
+            skips.c.event_id.label("event_id"),
+            integration_set_members.c.integration_id.label("integration_id"),
+            integration_set_members.c.plugin.label("plugin"),
+            cast(literal("skipped"), String(20)).label("status"),
+            skips.c.reason.label("reason"),
+            cast(literal(0), Integer).label("attempts"),
+            cast(literal(0), Integer).label("schedule_start"),
+            cast(null(), Float).label("next_attempt_at"),
+            cast(null(), String(100)).label("lease_owner"),
+            cast(null(), Float).label("lease_expires_at"),
+            cast(null(), Text).label("summary"),
+            cast(null(), Text).label("details"),
+            skips.c.created_at.label("created_at"),
+            skips.c.created_at.label("updated_at"),
+            integrations.c.name.label("integration_name"),
+        )
+        .select_from(
+            skips.join(integration_set_members, integration_set_members.c.set_id == skips.c.set_id)
+            .outerjoin(integrations, integrations.c.id == integration_set_members.c.integration_id)
+        )
+        .where(~_superseded())
+    )
+
+
+def skipped_events(connection: Connection, integration_id: str, event_ids: Sequence[str]) -> set[str]:
+    """Those of ``event_ids`` that skipped ``integration_id`` (compactly recorded)."""
+    query = (select(skips.c.event_id)
+             .join(integration_set_members, integration_set_members.c.set_id == skips.c.set_id)
+             .where(integration_set_members.c.integration_id == integration_id, skips.c.event_id.in_(event_ids)))
+    return set(connection.execute(query).scalars())
+
+
+def skipped_count(connection: Connection) -> int:
+    """How many skip lines are stored (replayed ones included)."""
+    return int(connection.execute(
+        select(func.coalesce(func.sum(integration_sets.c.size), 0))
+        .select_from(skips.join(integration_sets, integration_sets.c.id == skips.c.set_id))
+    ).scalar() or 0)
+
+
+def prune_sets(connection: Connection, before: float) -> int:
+    """Delete sets no skip names any more, created before ``before`` (and at least
+    :data:`SET_GRACE_SECONDS` ago, so that no process still takes one as stored)."""
+    cutoff = min(before, time.time() - SET_GRACE_SECONDS)
+    unused = (select(integration_sets.c.id)
+              .where(integration_sets.c.created_at < cutoff,
+                     ~exists().where(skips.c.set_id == integration_sets.c.id))
+              .scalar_subquery())
+    connection.execute(integration_set_members.delete().where(integration_set_members.c.set_id.in_(unused)))
+    return connection.execute(integration_sets.delete().where(and_(
+        integration_sets.c.created_at < cutoff, ~exists().where(skips.c.set_id == integration_sets.c.id)))).rowcount
+
+
+def forget_integration(connection: Connection, integration_id: str) -> None:
+    """Before removing an integration: the sets it belongs to lose a member."""
+    member_of = select(integration_set_members.c.set_id).where(
+        integration_set_members.c.integration_id == integration_id).scalar_subquery()
+    connection.execute(integration_sets.update().where(integration_sets.c.id.in_(member_of))
+                       .values(size=integration_sets.c.size - 1))
+    connection.execute(integration_set_members.delete().where(
+        integration_set_members.c.integration_id == integration_id))
