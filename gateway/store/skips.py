@@ -176,6 +176,7 @@ def select_lines():
             cast(null(), Text).label("details"),
             skips.c.created_at.label("created_at"),
             skips.c.created_at.label("updated_at"),
+            cast(null(), String(36)).label("batch_id"),  # a skip is never part of a delivery batch
             integrations.c.name.label("integration_name"),
         )
         .select_from(

@@ -36,8 +36,10 @@ def events_api():
 
 @pytest.fixture
 def gateway_process(tmp_path):
-    # one worker, so that the whole burst is gathered by it; the retry schedule is fast
+    # one process with one worker, so that the whole burst is gathered by it (each process of a
+    # pre-fork server has a worker of its own); the retry schedule is fast
     env = {"GATEWAY_ALLOW_PRIVATE_TARGETS": "1", "GATEWAY_PLUGINS": "sentry", "GATEWAY_WORKERS": "1",
+           "GATEWAY_PROCESSES": "1",
            "GATEWAY_RETRY_SCHEDULE": "0,0.2,0.2,0.2"}
     with GatewayProcess(str(tmp_path), env=env) as process:
         yield process
