@@ -71,3 +71,16 @@ def test_flask_keeps_its_own_options_for_the_gateway_app(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert "--app" in run.stdout and "integrations" in run.stdout
+
+
+@pytest.mark.parametrize("port,shown", [(None, "[default: (8080; GATEWAY_PORT sets it)"),
+                                        ("9191", "[default: (9191, from GATEWAY_PORT);")])
+def test_serve_help_shows_the_port_that_will_be_used(tmp_path, port, shown):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env["GATEWAY_INSTANCE_PATH"] = str(tmp_path / "instance")
+    if port:
+        env["GATEWAY_PORT"] = port
+    run = subprocess.run([sys.executable, "-m", "gateway", "serve", "--help"], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert shown in " ".join(run.stdout.split())  # click wraps long help lines

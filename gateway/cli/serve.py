@@ -18,9 +18,18 @@ from ..state import get_state
 from .stopping import on_stop_signal
 
 
+def _shown_default(setting: str, default: str) -> str:
+    """What ``--help`` shows as an option's default: the value the setting's environment variable
+    gives it, when set, else the built-in default."""
+    value = os.environ.get(setting)
+    return f"{value}, from {setting}" if value else f"{default}; {setting} sets it"
+
+
 @click.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, envvar="GATEWAY_HOST")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), envvar="GATEWAY_PORT")
+@click.option("--host", default="127.0.0.1", show_default=_shown_default("GATEWAY_HOST", "127.0.0.1"),
+              envvar="GATEWAY_HOST", help="Address to listen on.")
+@click.option("--port", default=8080, show_default=_shown_default("GATEWAY_PORT", "8080"),
+              type=click.IntRange(1, 65535), envvar="GATEWAY_PORT", help="Port to listen on.")
 @click.option("--processes", type=click.IntRange(1, 256), default=None, envvar="GATEWAY_PROCESSES",
               help="Server processes (default: GATEWAY_PROCESSES, else the number of CPU cores). "
                    "More than one needs a POSIX system (gunicorn).")
