@@ -227,14 +227,22 @@ class EventStore(Repository):
     def list(self, *, limit: int = 50, before: tuple[float, str] | None = None,
              source: str | None = None, kind: str | None = None) -> list[EventRow]:
         """Newest first; ``before`` is the (received_at, id) of the last row of the previous page."""
-        query = select(events).order_by(events.c.received_at.desc(), events.c.id.desc()).limit(limit)
-        if before is not None:
-            stamp, last_id = before
-            query = query.where(or_(events.c.received_at < stamp,
-                                    and_(events.c.received_at == stamp, events.c.id < last_id)))
-        if source:
-            query = query.where(events.c.source == source)
-        if kind:
-            query = query.where(events.c.kind == kind)
+        query = page_query(limit=limit, before=before, source=source, kind=kind)
         with reading(self.engine) as connection:
             return [_row(row, with_raw=False) for row in connection.execute(query)]
+
+
+def page_query(*, limit: int, before: tuple[float, str] | None = None, source: str | None = None,
+               kind: str | None = None):
+    """A page of events, newest first: ``before`` is the (received_at, id) of the last row of the
+    previous page; ``source`` and ``kind`` filter. Callers may add conditions (the UI's search does)."""
+    query = select(events).order_by(events.c.received_at.desc(), events.c.id.desc()).limit(limit)
+    if before is not None:
+        stamp, last_id = before
+        query = query.where(or_(events.c.received_at < stamp,
+                                and_(events.c.received_at == stamp, events.c.id < last_id)))
+    if source:
+        query = query.where(events.c.source == source)
+    if kind:
+        query = query.where(events.c.kind == kind)
+    return query

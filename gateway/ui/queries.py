@@ -10,7 +10,7 @@ from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.engine import Engine
 
 from ..store.base import reading
-from ..store.events import EventRow, _row as event_row
+from ..store.events import EventRow, page_query, _row as event_row
 from ..store.tables import attempts, deliveries, events, integrations
 
 DAY = 24 * 3600
@@ -99,15 +99,7 @@ class UiQueries:
                       text: str | None = None) -> list[EventRow]:
         """Events newest first. ``status`` and ``integration_id`` keep events with such a delivery (both
         given: one delivery with both); ``text`` is looked for in the title and the flag key."""
-        query = select(events).order_by(events.c.received_at.desc(), events.c.id.desc()).limit(limit)
-        if before is not None:
-            stamp, last_id = before
-            query = query.where(or_(events.c.received_at < stamp,
-                                    and_(events.c.received_at == stamp, events.c.id < last_id)))
-        if source:
-            query = query.where(events.c.source == source)
-        if kind:
-            query = query.where(events.c.kind == kind)
+        query = page_query(limit=limit, before=before, source=source, kind=kind)
         if status or integration_id:
             conditions = [deliveries.c.event_id == events.c.id]
             if status:
