@@ -1,4 +1,4 @@
-"""The admin actions on the flag-platform connection, shared by the admin API and the web UI: each
+"""The admin actions on the flag-platform connection, shared by the admin API, the web UI and the CLI: each
 calls :class:`gateway.flagplatform.connection.ConnectionService`, records the action with its origin
 (:mod:`gateway.audit`), and raises :class:`gateway.responses.ApiError` with the status and message
 the API answers when it cannot be done."""

@@ -344,3 +344,21 @@ def test_wiring_makes_the_stored_check_results_stale_so_they_run_again(client, p
     assert after["checks"] == before["checks"] and after["stale"] is True  # the result from before the wiring
     fresh = client.get(PATH + "/status?refresh=1", headers=AUTH).get_json()
     assert fresh["stale"] is False and fresh["state"] == "ok"
+
+
+def test_the_cli_connection_commands_are_recorded_as_cli_without_secrets(app, platform, caplog):
+    runner = app.test_cli_runner()
+    with caplog.at_level(logging.INFO, logger="gateway.audit"):
+        runner.invoke(args=["connect", "launchdarkly", "--api-token", TOKEN, "--public-url", PUBLIC,
+                            "--api-url", platform.url])
+        runner.invoke(args=["connection", "rotate-secret"])
+        runner.invoke(args=["connection", "rewire"])
+        runner.invoke(args=["disconnect"])
+        refused = runner.invoke(args=["disconnect"])
+    assert refused.exit_code != 0 and "not connected" in refused.output.lower()
+    actions = [(r.audit_action, r.audit_origin) for r in caplog.records if r.name == "gateway.audit"]
+    assert actions == [("connection.connect", "cli"), ("connection.rotate_secret", "cli"),
+                       ("connection.rewire", "cli"), ("connection.disconnect", "cli"),
+                       ("connection.disconnect", "cli")]
+    assert "refused (404)" in caplog.records[-1].getMessage()
+    assert TOKEN not in caplog.text
