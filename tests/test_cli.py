@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from .conftest import fixture_bytes
 
@@ -44,6 +45,22 @@ def test_integration_lifecycle(app):
     assert json.loads(invoke(app, "integrations", "show", created["id"]).output)["name"] == "rec"
     assert json.loads(invoke(app, "integrations", "remove", created["id"]).output) == {"removed": created["id"]}
     assert json.loads(invoke(app, "integrations", "list").output) == []
+
+
+def test_integration_changes_are_recorded_in_the_audit_log_as_cli(app, caplog):
+    created = json.loads(invoke(app, "integrations", "add", "recorder", "--name", "rec",
+                                "--config", json.dumps({"token": TOKEN})).output)
+    with caplog.at_level(logging.INFO, logger="gateway.audit"):
+        invoke(app, "integrations", "disable", created["id"])
+        invoke(app, "integrations", "replay", created["id"], "--since", "2026-01-01T00:00:00Z")
+        invoke(app, "integrations", "remove", created["id"])
+        missing = invoke(app, "integrations", "enable", created["id"])
+    assert missing.exit_code != 0 and f"no integration {created['id']!r}" in missing.output
+    records = [r for r in caplog.records if r.name == "gateway.audit"]
+    assert [(r.audit_action, r.audit_origin) for r in records] == [
+        ("integration.update", "cli"), ("integration.replay", "cli"), ("integration.delete", "cli")]
+    assert records[0].audit_details["changed"] == "enabled"
+    assert TOKEN not in caplog.text
 
 
 def test_add_reads_config_from_a_file(app, tmp_path):

@@ -8,21 +8,9 @@ from flask.cli import with_appcontext
 
 from .. import connection_actions
 from ..flagplatform.connection import DEFAULT_API_URL, DEFAULT_WEBHOOK_NAME
-from ..responses import ApiError
 from ..state import get_state
 from ..status import connection_status
-from .output import emit, fail_with_errors, parse_json_option
-
-
-def _run(call):
-    """Run one of :mod:`gateway.connection_actions` (which records it in the audit log with origin
-    ``cli``) and turn its refusal into the command's error."""
-    try:
-        return call()
-    except ApiError as exc:
-        if exc.errors:
-            fail_with_errors("invalid connection:", exc.errors)
-        raise click.ClickException(exc.message) from None
+from .output import emit, parse_json_option, run_operation
 
 
 @click.group("connect")
@@ -54,7 +42,7 @@ def launchdarkly(api_token, public_url, api_url, webhook_name, webhook_tags, sta
         data["webhook_tags"] = list(webhook_tags)
     if statements is not None:
         data["webhook_statements"] = parse_json_option(statements, "--statements")
-    emit(_run(lambda: connection_actions.connect(get_state(), data, "cli")))
+    emit(run_operation(lambda: connection_actions.connect(get_state(), data, "cli")))
 
 
 @click.command("disconnect")
@@ -62,7 +50,7 @@ def launchdarkly(api_token, public_url, api_url, webhook_name, webhook_tags, sta
 @with_appcontext
 def disconnect(keep_webhook: bool) -> None:
     """Forget the flag-platform connection and delete the webhook it wired."""
-    emit(_run(lambda: connection_actions.disconnect(get_state(), keep_webhook=keep_webhook, origin="cli")))
+    emit(run_operation(lambda: connection_actions.disconnect(get_state(), keep_webhook=keep_webhook, origin="cli")))
 
 
 @click.group("connection")
@@ -97,11 +85,11 @@ def status(refresh: bool) -> None:
 @with_appcontext
 def rotate_secret() -> None:
     """A new webhook signing secret; the previous one is accepted for GATEWAY_WEBHOOK_SECRET_GRACE_SECONDS."""
-    emit(_run(lambda: connection_actions.rotate_secret(get_state(), "cli")))
+    emit(run_operation(lambda: connection_actions.rotate_secret(get_state(), "cli")))
 
 
 @connection.command("rewire")
 @with_appcontext
 def rewire() -> None:
     """Create or update the webhook again with the stored settings."""
-    emit(_run(lambda: connection_actions.rewire(get_state(), "cli")))
+    emit(run_operation(lambda: connection_actions.rewire(get_state(), "cli")))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from .. import operations
 from ..api import serialize
 from ..state import get_state
-from ..store.base import now
-from ..store.deliveries import STATUSES, NotRetryable
+from ..store.deliveries import STATUSES
 from ..timestamps import parse_timestamp
-from .output import emit
+from .output import emit, run_operation
 
 
 def parse_since(value: str | None) -> float | None:
@@ -57,10 +57,4 @@ def show(delivery_id: str) -> None:
 @with_appcontext
 def retry(delivery_id: str) -> None:
     """Make a dead, retrying or pending delivery due now (workers take it within a second)."""
-    try:
-        row = get_state().db.deliveries.retry(delivery_id, now())
-    except NotRetryable as exc:
-        raise click.ClickException(f"delivery {delivery_id} cannot be retried: {exc}") from None
-    if row is None:
-        raise click.ClickException(f"no delivery {delivery_id!r}")
-    emit(serialize.delivery(row))
+    emit(serialize.delivery(run_operation(lambda: operations.retry_delivery(get_state(), delivery_id, "cli"))))

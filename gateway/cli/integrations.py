@@ -7,17 +7,9 @@ from flask.cli import with_appcontext
 
 from .. import operations
 from ..api import serialize
-from ..checks import CheckError, run_action
-from ..status import integration_status
-from ..delivery.sample import CannotSend, send_test_event
-from ..plugins import MissingHook
-from ..responses import ApiError
 from ..state import get_state
-from ..store.base import now
-from ..store.deliveries import UnknownEvents
-from ..validation import InvalidInput
 from .deliveries import parse_since
-from .output import emit, fail_with_errors, parse_json_option
+from .output import emit, parse_json_option, run_operation
 
 
 def _row(integration_id: str):
@@ -52,10 +44,7 @@ def add(plugin: str, name: str, config: str, policy: str | None, disabled: bool)
     state = get_state()
     data = {"plugin": plugin, "name": name, "enabled": not disabled,
             "config": parse_json_option(config, "--config"), "policy": parse_json_option(policy, "--policy")}
-    try:
-        row = operations.create_integration(state, data, "cli")
-    except ApiError as exc:
-        fail_with_errors(f"{exc.message}:", exc.errors or {})
+    row = run_operation(lambda: operations.create_integration(state, data, "cli"))
     emit(serialize.integration(state, row))
 
 
@@ -69,7 +58,7 @@ def show(integration_id: str) -> None:
 
 def _set_enabled(integration_id: str, enabled: bool) -> None:
     state = get_state()
-    row = state.integrations.update(_row(integration_id), {"enabled": enabled})
+    row = run_operation(lambda: operations.update_integration(state, integration_id, {"enabled": enabled}, "cli"))
     emit(serialize.integration(state, row))
 
 
@@ -94,12 +83,7 @@ def disable(integration_id: str) -> None:
 @with_appcontext
 def remove(integration_id: str) -> None:
     """Remove an integration and its deliveries (events stay)."""
-    state = get_state()
-    _row(integration_id)
-    try:
-        state.integrations.remove(integration_id)
-    except InvalidInput as exc:
-        raise click.ClickException(exc.errors["integration"][0]) from None
+    run_operation(lambda: operations.delete_integration(get_state(), integration_id, "cli"))
     emit({"removed": integration_id})
 
 
@@ -114,15 +98,8 @@ def replay(integration_id: str, since: str | None, event_ids: tuple[str, ...]) -
     """Put deliveries of an integration back in the queue, due now."""
     if (since is None) == (not event_ids):
         raise click.UsageError("give exactly one of --since or --event-id")
-    row = _row(integration_id)
-    try:
-        result = get_state().db.deliveries.replay(
-            row.id, row.plugin, now=now(), since=parse_since(since),
-            event_ids=list(event_ids) if event_ids else None)
-    except UnknownEvents as exc:
-        raise click.ClickException(f"{exc}; nothing was re-queued") from None
-    emit({"integration_id": row.id, "requeued": result.requeued + result.created, "created": result.created,
-          "in_flight": result.in_flight, "enabled": row.enabled})
+    data = {"since": parse_since(since)} if since is not None else {"event_ids": list(event_ids)}
+    emit(run_operation(lambda: operations.replay_integration(get_state(), integration_id, data, "cli")))
 
 
 @integrations.command("test")
@@ -130,11 +107,7 @@ def replay(integration_id: str, since: str | None, event_ids: tuple[str, ...]) -
 @with_appcontext
 def test(integration_id: str) -> None:
     """Send the plugin's test event now, through the delivery path, and show the outcome."""
-    row = _row(integration_id)
-    try:
-        sent = send_test_event(get_state(), row)
-    except (MissingHook, CannotSend) as exc:
-        raise click.ClickException(str(exc)) from None
+    sent = run_operation(lambda: operations.test_integration(get_state(), integration_id, "cli"))
     emit({"event_id": sent.event_id, "outcome": sent.report.outcome, "status": sent.delivery.status,
           "reason": sent.delivery.reason, "delivery": serialize.delivery(sent.delivery)})
     if sent.report.outcome != "delivered":
@@ -148,11 +121,7 @@ def test(integration_id: str) -> None:
 def status(integration_id: str, refresh: bool) -> None:
     """The plugin's checks of an integration (e.g. a missing metric), as last run in the background.
     Exit status 1 when one is an error."""
-    state = get_state()
-    try:
-        report = integration_status(state, state.integrations.active(_row(integration_id)), refresh=refresh)
-    except CheckError as exc:
-        raise click.ClickException(exc.message) from None
+    report = run_operation(lambda: operations.integration_status(get_state(), integration_id, refresh=refresh))
     emit(report)
     if report["state"] == "error":
         raise SystemExit(1)
@@ -169,8 +138,5 @@ def action(integration_id: str, action: str, params: str) -> None:
     values = parse_json_option(params, "--params")
     if not isinstance(values, dict):
         raise click.BadParameter("must be a JSON object", param_hint="--params")
-    try:
-        message = run_action(state, state.integrations.active(_row(integration_id)), action, values)
-    except CheckError as exc:
-        raise click.ClickException(exc.message) from None
+    message = run_operation(lambda: operations.integration_action(state, integration_id, action, values, "cli"))
     emit({"action": action, "message": message})

@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import click
 
 from .. import strict_json
+from ..responses import ApiError
+
+T = TypeVar("T")
 
 
 def emit(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def run_operation(call: Callable[[], T]) -> T:
+    """Run one of the admin actions shared with the API and the UI (:mod:`gateway.operations`,
+    :mod:`gateway.connection_actions`; each records itself in the audit log with origin ``cli``) and
+    turn its refusal into the command's error: the same message the API answers, and the fields
+    at fault."""
+    try:
+        return call()
+    except ApiError as exc:
+        if exc.errors:
+            fail_with_errors(f"{exc.message}:", exc.errors)
+        raise click.ClickException(exc.message) from None
 
 
 def parse_json_option(value: str | None, name: str) -> Any:
