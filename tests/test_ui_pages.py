@@ -173,21 +173,18 @@ def test_sign_out_expiry_forgery_and_a_new_admin_token_all_end_the_session(ui_ap
     ui = UiClient(ui_app.test_client())
     cookie = ui.client.get_cookie("gateway_ui_session", path="/ui/").value
 
-    signed_out = ui.post("/ui/sign-out")
-    assert signed_out.status_code == 302 and "gateway_ui_session=;" in signed_out.headers["Set-Cookie"]
-    assert ui.get("/ui/").status_code == 302
-
     fresh = ui_app.test_client()
     fresh.set_cookie("gateway_ui_session", cookie[:-3] + "abc", path="/ui/")  # forged signature
     assert fresh.get("/ui/").status_code == 302
 
-    fresh.set_cookie("gateway_ui_session", cookie, path="/ui/")
-    assert fresh.get("/ui/").status_code == 200
+    copy = ui_app.test_client()  # a copy of the cookie signs in while the session lasts
+    copy.set_cookie("gateway_ui_session", cookie, path="/ui/")
+    assert copy.get("/ui/").status_code == 200
     import time as real_time
 
     later = real_time.time() + 8 * 3600 + 5
     monkeypatch.setattr(real_time, "time", lambda: later)
-    assert fresh.get("/ui/").status_code == 302  # expired after GATEWAY_UI_SESSION_HOURS
+    assert copy.get("/ui/").status_code == 302  # expired after GATEWAY_UI_SESSION_HOURS
     monkeypatch.undo()
 
     instance = get_state(ui_app).settings.instance_path
@@ -195,6 +192,34 @@ def test_sign_out_expiry_forgery_and_a_new_admin_token_all_end_the_session(ui_ap
     moved = other.test_client()
     moved.set_cookie("gateway_ui_session", cookie, path="/ui/")
     assert moved.get("/ui/").status_code == 302
+
+    signed_out = ui.post("/ui/sign-out")
+    assert signed_out.status_code == 302 and "gateway_ui_session=;" in signed_out.headers["Set-Cookie"]
+    assert ui.get("/ui/").status_code == 302
+    stolen = ui_app.test_client()  # signing out ended the session on the server: every copy is refused
+    stolen.set_cookie("gateway_ui_session", cookie, path="/ui/")
+    refused = stolen.get("/ui/")
+    assert refused.status_code == 302 and refused.headers["Location"].startswith("/ui/sign-in")
+    assert "gateway_ui_session=" in refused.headers["Set-Cookie"]  # re-issued, signed out
+    assert stolen.get("/ui/").status_code == 302
+
+
+def test_the_database_keeps_only_a_hash_of_each_session_id_and_forgets_expired_ones(ui_app):
+    from sqlalchemy import select
+
+    from gateway.store.tables import ui_sessions
+
+    state = get_state(ui_app)
+    state.db.ui_sessions.start("0" * 64, started_at=1000.0, expires_at=2000.0)  # long expired
+    ui = UiClient(ui_app.test_client())
+    cookie = ui.client.get_cookie("gateway_ui_session", path="/ui/").value
+    with state.db.engine.connect() as connection:
+        [row] = connection.execute(select(ui_sessions)).all()
+    assert len(row.id_hash) == 64 and row.id_hash not in cookie and row.id_hash != "0" * 64
+    assert row.expires_at - row.started_at == 8 * 3600
+    ui.post("/ui/sign-out")
+    with state.db.engine.connect() as connection:
+        assert connection.execute(select(ui_sessions)).all() == []
 
 
 def test_the_session_lifetime_is_a_setting(make_app):

@@ -16,6 +16,7 @@ from .connections import ConnectionStore
 from .deliveries import DeliveryStore
 from .events import EventStore
 from .integrations import IntegrationStore
+from .ui_sessions import UiSessionStore
 from .wakeups import WorkListener
 
 
@@ -76,6 +77,7 @@ class Database:
         self.deliveries = DeliveryStore(self.engine)
         self.connections = ConnectionStore(self.engine)
         self.check_results = CheckResultStore(self.engine)
+        self.ui_sessions = UiSessionStore(self.engine)
 
     def _committed(self, connection) -> None:
         if connection.get_execution_options().get("writing"):

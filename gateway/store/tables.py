@@ -155,3 +155,14 @@ skips = Table(
     Index("ix_skips_set", "set_id"),
     Index("ix_skips_created", "created_at"),
 )
+
+# Signed-in web UI sessions. The browser's cookie (signed) carries a random session id; only its
+# SHA-256 is stored. Signing out deletes the row, so a copy of the cookie is refused from then on.
+ui_sessions = Table(
+    "ui_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("started_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_ui_sessions_expires", "expires_at"),
+)

@@ -31,10 +31,9 @@ def safe_next(target: str | None) -> str:
 
 @bp.before_request
 def _require_session():
-    state = get_state()
-    g.ui_session = session.load(state, request)
     if request.endpoint == "gateway_ui.static":
         return None
+    g.ui_session = session.load(get_state(), request)
     if request.method == "POST" and not g.ui_session.csrf_ok(request.form.get(session.CSRF_FIELD)):
         g.ui_session.changed = True  # the form gets a token it can use on the next try
         return render_template("ui/error.html", title="Form expired",

@@ -26,7 +26,7 @@ def sign_in():
     if request.method == "POST":
         token = request.form.get("token", "")
         if check_bearer(f"Bearer {token}", state.admin_token_hash):
-            g.ui_session = session.sign_in(g.ui_session)
+            g.ui_session = session.sign_in(state, g.ui_session)
             audit.record("ui.sign_in", "ui", result="signed in", client=request.remote_addr)
             return redirect(target)
         audit.record("ui.sign_in", "ui", result="wrong token", client=request.remote_addr)
@@ -37,6 +37,7 @@ def sign_in():
 
 @bp.post("/sign-out")
 def sign_out():
+    session.sign_out(get_state(), g.ui_session)
     response = redirect(url_for("gateway_ui.sign_in"))
     session.clear(request, response)
     audit.record("ui.sign_out", "ui", client=request.remote_addr)

@@ -1,6 +1,10 @@
 """The web UI's session: a signed cookie that says whether the browser signed in with the admin
 token, carries the CSRF token of its forms, and a few one-off messages for the next page.
 
+A signed-in cookie also carries a random session id, and the session is live only while the database
+holds it (:mod:`gateway.store.ui_sessions`, the id's SHA-256 only): signing out ends it on the server,
+so a copy of the cookie taken before is refused too.
+
 The cookie is signed (itsdangerous, with a key derived from the instance's secret key and the admin
 token's hash, so replacing either signs everyone out), ``HttpOnly``, ``SameSite=Lax``, limited to
 ``/ui/``, ``Secure`` when the request came over https, and expires after
@@ -9,6 +13,7 @@ token's hash, so replacing either signs everyone out), ``HttpOnly``, ``SameSite=
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import time
@@ -30,6 +35,7 @@ MAX_NOTICE_CHARS = 400
 @dataclass
 class UiSession:
     signed_in: bool = False
+    sid: str | None = None
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     started: float = field(default_factory=time.time)
     notices: list[dict[str, str]] = field(default_factory=list)
@@ -54,7 +60,10 @@ class UiSession:
         return bool(submitted) and hmac.compare_digest(submitted.encode(), self.csrf.encode())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"in": self.signed_in, "csrf": self.csrf, "t": self.started, "n": self.notices}
+        data = {"in": self.signed_in, "csrf": self.csrf, "t": self.started, "n": self.notices}
+        if self.sid is not None:
+            data["sid"] = self.sid
+        return data
 
 
 def _serializer(state: GatewayState) -> URLSafeTimedSerializer:
@@ -80,15 +89,33 @@ def load(state: GatewayState, request: Request) -> UiSession:
             started = data.get("t") if isinstance(data.get("t"), (int, float)) else 0
             if time.time() - started <= max_age(state):  # the sign-in's age, not the last re-issue's
                 notices = [n for n in data.get("n") or [] if isinstance(n, dict)]
-                return UiSession(signed_in=data.get("in") is True, csrf=data["csrf"], started=started,
-                                 notices=notices)
+                sid = data.get("sid") if isinstance(data.get("sid"), str) else None
+                signed_in = data.get("in") is True and sid is not None and _live(state, sid)
+                return UiSession(signed_in=signed_in, sid=sid if signed_in else None, csrf=data["csrf"],
+                                 started=started, notices=notices, changed=not signed_in and sid is not None)
     return UiSession(changed=True)
 
 
-def sign_in(session: UiSession) -> UiSession:
-    """A new signed-in session (new CSRF token: one fixed before sign-in is not carried over)."""
-    fresh = UiSession(signed_in=True, notices=session.notices, changed=True)
+def _hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+def _live(state: GatewayState, sid: str) -> bool:
+    return state.db.ui_sessions.is_live(_hash(sid), time.time())
+
+
+def sign_in(state: GatewayState, session: UiSession) -> UiSession:
+    """A new signed-in session, recorded on the server (new CSRF token: one fixed before sign-in is
+    not carried over)."""
+    fresh = UiSession(signed_in=True, sid=secrets.token_urlsafe(32), notices=session.notices, changed=True)
+    state.db.ui_sessions.start(_hash(fresh.sid), started_at=fresh.started, expires_at=fresh.started + max_age(state))
     return fresh
+
+
+def sign_out(state: GatewayState, session: UiSession) -> None:
+    """End the session on the server: its cookie, and every copy of it, no longer signs anyone in."""
+    if session.sid is not None:
+        state.db.ui_sessions.end(_hash(session.sid))
 
 
 def is_https(request: Request) -> bool:

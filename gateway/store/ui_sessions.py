@@ -1,0 +1,32 @@
+"""Signed-in web UI sessions (``ui_sessions``): started at sign-in, ended at sign-out or expiry.
+
+Only the SHA-256 of a session id is stored; the id itself lives in the browser's signed cookie.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+
+from .base import Repository, reading, writing
+from .tables import ui_sessions
+
+
+class UiSessionStore(Repository):
+    def start(self, id_hash: str, *, started_at: float, expires_at: float) -> None:
+        """Record a new session, and forget the sessions that have expired."""
+        with writing(self.engine) as connection:
+            connection.execute(delete(ui_sessions).where(ui_sessions.c.expires_at < started_at))
+            connection.execute(ui_sessions.insert().values(id_hash=id_hash, started_at=started_at,
+                                                           expires_at=expires_at))
+
+    def is_live(self, id_hash: str, at: float) -> bool:
+        """Whether the session was started here, has not ended and has not expired at ``at``."""
+        with reading(self.engine) as connection:
+            expires_at = connection.execute(
+                select(ui_sessions.c.expires_at).where(ui_sessions.c.id_hash == id_hash)).scalar()
+        return expires_at is not None and at <= expires_at
+
+    def end(self, id_hash: str) -> bool:
+        """End the session; False when there was none to end."""
+        with writing(self.engine) as connection:
+            return connection.execute(delete(ui_sessions).where(ui_sessions.c.id_hash == id_hash)).rowcount > 0
