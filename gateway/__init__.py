@@ -13,7 +13,7 @@ from .fields import Secret, SecretURL, TargetURL
 from .http import HttpClient, HttpResponse, TransportError
 from .inbound import InboundRequest, Received, Rejected
 from .markers import PROJECT_NAME, hookimpl
-from .outcomes import Delivered, DeliveryResult, Failed, RetryLater, Skip, Take, Verdict
+from .outcomes import Cooldown, Delivered, DeliveryResult, Failed, RetryLater, Skip, Take, Verdict
 from .signatures import hmac_sha256_hex, verify_hmac_sha256
 from .targets import TargetNotAllowed, check_target_url
 
@@ -24,6 +24,7 @@ __all__ = [
     "Access",
     "BatchItem",
     "Batching",
+    "Cooldown",
     "CustomProperty",
     "Delivered",
     "DeliveryRef",
