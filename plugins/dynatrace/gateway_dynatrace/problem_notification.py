@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import gateway
+from gateway import InboundRequest, Rejected
 
 SECRET_HEADER = "X-Flag-Gateway-Secret"
 SOURCE = "dynatrace-problems"
@@ -95,14 +95,14 @@ def problem_from_data(data: dict[str, Any]) -> Problem:
     )
 
 
-def verify_secret(request: gateway.InboundRequest, secret: str) -> None:
-    """Raise :class:`gateway.Rejected` (401) unless :data:`SECRET_HEADER` carries ``secret``."""
+def verify_secret(request: InboundRequest, secret: str) -> None:
+    """Raise :class:`Rejected` (401) unless :data:`SECRET_HEADER` carries ``secret``."""
     given = request.header(SECRET_HEADER)
     if not given:
-        raise gateway.Rejected(401, f"missing {SECRET_HEADER} header: add it to the Dynatrace custom "
+        raise Rejected(401, f"missing {SECRET_HEADER} header: add it to the Dynatrace custom "
                                     "integration with the integration's shared_secret")
     if not hmac.compare_digest(given.encode(), secret.encode()):
-        raise gateway.Rejected(401, f"{SECRET_HEADER} does not match the integration's shared_secret")
+        raise Rejected(401, f"{SECRET_HEADER} does not match the integration's shared_secret")
 
 
 # reading the placeholders ---------------------------------------------------------------------------

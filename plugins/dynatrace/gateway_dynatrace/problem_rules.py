@@ -121,7 +121,7 @@ class Match:
 
 def first_match(rules: list[dict[str, Any]], problem: Problem) -> Match:
     """The first rule matching ``problem``, and why each rule before it did not."""
-    reasons = []
+    reasons: list[str] = []
     for rule in rules:
         why = mismatch(rule, problem)
         if why is None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import gateway
 import requests
+from gateway import Secret, TargetNotAllowed, check_target_url
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from .problem_rules import GLOB, REGEX, SEVERITIES, TriggerError, compile_title_pattern, parse_triggers
@@ -79,11 +79,11 @@ class RuleSchema(Schema):
 class ProblemsConfigSchema(Schema):
     """The ``dynatrace-problems`` integration's config."""
 
-    shared_secret = gateway.Secret(
+    shared_secret = Secret(
         required=True, validate=validate.Length(min=16, max=256),
         metadata={"description": "The value Dynatrace sends in the X-Flag-Gateway-Secret header (at least 16 "
                                  "characters; make it random)."})
-    trigger_urls = gateway.Secret(
+    trigger_urls = Secret(
         load_default=None, allow_none=True, validate=validate.Length(max=20000),
         metadata={"description": "Flag trigger URLs rules may use instead of the API, as name=URL entries "
                                  "separated by spaces. Kept secret: a trigger URL is a credential."})
@@ -110,8 +110,8 @@ class ProblemsConfigSchema(Schema):
             raise ValidationError(str(exc), "trigger_urls") from None
         for name, url in triggers.items():
             try:
-                gateway.check_target_url(url)
-            except gateway.TargetNotAllowed as exc:
+                check_target_url(url)
+            except TargetNotAllowed as exc:
                 raise ValidationError(f"trigger {name!r}: {exc}", "trigger_urls") from None
             if not url.lower().startswith(("https://", "http://")):
                 raise ValidationError(f"trigger {name!r} is not an http(s) URL", "trigger_urls")

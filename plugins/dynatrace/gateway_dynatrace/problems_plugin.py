@@ -13,7 +13,10 @@ import copy
 from datetime import datetime, timezone
 from typing import Any
 
-import gateway
+from gateway import (
+    Access, DeliveryRef, DeliveryResult, Event, HttpClient, InboundRequest, IntegrationRef,
+    IntegrationType, Received, Rejected, Verdict, hooks,
+)
 
 from . import problem_actions
 from .problem_notification import SOURCE, MalformedNotification, Problem, event_kind, read_problem, verify_secret
@@ -26,10 +29,10 @@ TOGGLE_ACTION = "updateOn"
 DEFAULT_POLICY = [{"effect": "allow", "resources": ["proj/*:env/*:flag/*"], "actions": [TOGGLE_ACTION]}]
 
 
-@gateway.hooks.integration_type
-def integration_type() -> gateway.IntegrationType:
+@hooks.integration_type
+def integration_type() -> IntegrationType:
     """Takes only the problem notifications Dynatrace posts to it."""
-    return gateway.IntegrationType(
+    return IntegrationType(
         key=KEY,
         name="Dynatrace problems → flag actions",
         description=("Receives Dynatrace problem notifications and, by ordered rules, turns a flag off while "
@@ -41,18 +44,18 @@ def integration_type() -> gateway.IntegrationType:
     )
 
 
-def _event(problem: Problem, body: Any, action: Action | None, rule_name: str | None) -> gateway.Event:
+def _event(problem: Problem, body: Any, action: Action | None, rule_name: str | None) -> Event:
     data = problem.to_data()
     if action is not None:
         data["action"] = action.to_data()
     data["rule"] = rule_name
-    return gateway.Event(
+    return Event(
         source=SOURCE,
         source_id=f"{problem.pid}:{problem.state}",
         kind=event_kind(problem.state),
         occurred_at=datetime.now(timezone.utc),
         title=problem.title,
-        accesses=[gateway.Access(TOGGLE_ACTION, action.resource)] if action else [],
+        accesses=[Access(TOGGLE_ACTION, action.resource)] if action else [],
         project_key=action.project_key if action else None,
         environment_key=action.environment_key if action else None,
         flag_key=action.flag_key if action else None,
@@ -63,34 +66,34 @@ def _event(problem: Problem, body: Any, action: Action | None, rule_name: str | 
     )
 
 
-@gateway.hooks.receive_webhook
+@hooks.receive_webhook
 def receive_webhook(
-    request: gateway.InboundRequest, config: dict[str, Any], integration: gateway.IntegrationRef
-) -> gateway.Received:
+    request: InboundRequest, config: dict[str, Any], integration: IntegrationRef
+) -> Received:
     """Verify the shared secret, read the notification, and name the flag its first matching rule acts on."""
     verify_secret(request, config["shared_secret"])
     body = request.json()
     try:
         problem = read_problem(body)
     except MalformedNotification as exc:
-        raise gateway.Rejected(422, str(exc)) from None
+        raise Rejected(422, str(exc)) from None
     match = first_match(config["rules"], problem) if not problem.is_test else None
     action = action_for(match.rule, problem) if match and match.rule else None
     event = _event(problem, body, action, match.rule["name"] if match and match.rule else None)
-    return gateway.Received(events=[event], message=f"Dynatrace problem {problem.display_id} "
+    return Received(events=[event], message=f"Dynatrace problem {problem.display_id} "
                                                     f"({problem.state}) received")
 
 
-@gateway.hooks.check_event
-def check_event(event: gateway.Event, config: dict[str, Any], integration: gateway.IntegrationRef) -> gateway.Verdict:
+@hooks.check_event
+def check_event(event: Event, config: dict[str, Any], integration: IntegrationRef) -> Verdict:
     """The guard rails: test notifications, unmatched problems, dry run; else take it, with a cooldown."""
     return problem_actions.check(event, config)
 
 
-@gateway.hooks.deliver_event
+@hooks.deliver_event
 def deliver_event(
-    event: gateway.Event, config: dict[str, Any], http: gateway.HttpClient, delivery: gateway.DeliveryRef
-) -> gateway.DeliveryResult:
+    event: Event, config: dict[str, Any], http: HttpClient, delivery: DeliveryRef
+) -> DeliveryResult:
     """Turn the flag off (or on): a semantic patch through the flag-platform connection, or a trigger call."""
     http.add_secrets(*parse_triggers(config.get("trigger_urls")).values())
     return problem_actions.deliver(event, config, http, delivery)
