@@ -10,6 +10,7 @@ from .declarations import Batching, BatchItem, DeliveryRef, EventSource, Integra
 from .events import Access, CustomProperty, Event, Member
 from .extension import EventGateway
 from .fields import Secret, SecretURL, TargetURL
+from .flag_actions import FlagPlatform
 from .http import HttpClient, HttpResponse, TransportError
 from .inbound import InboundRequest, Received, Rejected
 from .markers import PROJECT_NAME, hookimpl
@@ -33,6 +34,7 @@ __all__ = [
     "EventGateway",
     "EventSource",
     "Failed",
+    "FlagPlatform",
     "HttpClient",
     "HttpResponse",
     "InboundRequest",

@@ -217,6 +217,13 @@ class PluginHarness:
         """The values of the config's secret fields."""
         return self._active().secret_values()
 
+    def connect_flag_platform(self, api_url: str, api_token: str) -> None:
+        """Connect this gateway to the flag platform's API at ``api_url`` (a ``FakeFlagPlatform``'s
+        ``url``), without wiring its webhook, so that :meth:`deliver` hands the plugin a
+        ``delivery.flag_platform``, as a connected gateway does."""
+        self.state.connection.connect({"api_url": api_url, "api_token": api_token,
+                                       "public_url": "http://127.0.0.1:9", "wire": False})
+
     # the hooks ---------------------------------------------------------------------------------
 
     def decide(self, event: Event, *, inbound: bool = False, offer: bool = False) -> Decision:
