@@ -112,7 +112,7 @@ def deliver(event: Event, config: dict[str, Any], http: HttpClient,
         except TargetNotAllowed as exc:
             return Failed(f"trigger '{action.trigger}' may not be called: {exc}")
         return read_answer(response, action, f"trigger '{action.trigger}'")
-    platform = getattr(delivery, "flag_platform", None)
+    platform = delivery.flag_platform
     if platform is None:
         return Failed(
             f"the gateway is not connected to the flag platform, so rule '{action.rule}' cannot turn flag "

@@ -3,8 +3,6 @@ mocked; end to end in test_problems_end_to_end.py)."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import gateway
 import pytest
 import requests
@@ -79,38 +77,10 @@ def test_rules_changed_between_receive_and_decide():
 
 # delivery -----------------------------------------------------------------------------------------
 
-class StubPlatform:
-    """Stands in for the gateway's flag-platform connection: a semantic patch with the API token."""
-
-    def __init__(self, http):
-        self.http = http
-
-    def turn_flag(self, *, project_key, environment_key, flag_key, on, comment):
-        return self.http.request("PATCH", f"{API}/api/v2/flags/{project_key}/{flag_key}", json={
-            "environmentKey": environment_key, "comment": comment,
-            "instructions": [{"kind": "turnFlagOn" if on else "turnFlagOff"}]},
-            headers={"Authorization": API_TOKEN,
-                     "Content-Type": "application/json; domain-model=launchdarkly.semanticpatch"})
-
-
-def delivery(platform):
-    ref = make_delivery_ref()
-    return dataclasses.replace(ref, flag_platform=platform) if hasattr(ref, "flag_platform") else \
-        _WithPlatform(ref, platform)
-
-
-@dataclasses.dataclass(frozen=True)
-class _WithPlatform:
-    ref: gateway.DeliveryRef
-    flag_platform: object
-
-    def __getattr__(self, name):
-        return getattr(self.ref, name)
-
-
 def deliver(cfg, event, connected=True):
-    http = http_client(secrets=[API_TOKEN])
-    return problems_plugin.deliver_event(event, cfg, http, delivery(StubPlatform(http) if connected else None))
+    http = http_client()
+    platform = gateway.FlagPlatform(http, API, API_TOKEN) if connected else None
+    return problems_plugin.deliver_event(event, cfg, http, make_delivery_ref(flag_platform=platform))
 
 
 def test_open_turns_the_flag_off_through_the_api(requests_mock):
@@ -118,6 +88,7 @@ def test_open_turns_the_flag_off_through_the_api(requests_mock):
     result = deliver(config(), received(config()))
     assert result.summary == ("flag 'new-checkout-flow' turned off in 'production' (project 'shop') through the "
                               "flag platform's API (200)")
+    assert requests_mock.last_request.headers["Authorization"] == API_TOKEN
     body = requests_mock.last_request.json()
     assert body["instructions"] == [{"kind": "turnFlagOff"}] and body["environmentKey"] == "production"
     assert body["comment"] == ("Flag Event Gateway: Dynatrace problem P-230412 'High failure rate' (OPEN) "

@@ -43,7 +43,7 @@ def triggers():
 @pytest.fixture
 def gateway_process(tmp_path):
     env = {"GATEWAY_ALLOW_PRIVATE_TARGETS": "1", "GATEWAY_PLUGINS": "dynatrace-problems", "GATEWAY_WORKERS": "1",
-           "GATEWAY_RETRY_SCHEDULE": "0,0.2,0.2,0.2"}
+           "GATEWAY_PROCESSES": "1", "GATEWAY_RETRY_SCHEDULE": "0,0.2,0.2,0.2"}
     with GatewayProcess(str(tmp_path), env=env) as process:
         yield process
 

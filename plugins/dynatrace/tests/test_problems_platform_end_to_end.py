@@ -28,8 +28,10 @@ def platform():
 
 @pytest.fixture
 def gateway_process(tmp_path):
+    # one process: the flag-change webhook the loop sends back must find the Dynatrace integration just
+    # added (another process reads a new integration within about a second)
     env = {"GATEWAY_ALLOW_PRIVATE_TARGETS": "1", "GATEWAY_PLUGINS": "dynatrace,dynatrace-problems",
-           "GATEWAY_WORKERS": "1", "GATEWAY_RETRY_SCHEDULE": "0,0.2,0.2,0.2"}
+           "GATEWAY_WORKERS": "1", "GATEWAY_PROCESSES": "1", "GATEWAY_RETRY_SCHEDULE": "0,0.2,0.2,0.2"}
     with GatewayProcess(str(tmp_path), env=env) as process:
         yield process
 
@@ -81,12 +83,23 @@ def test_a_flag_trigger_of_the_flag_platform(gateway_process, platform):
 
 def test_the_platform_answering_503_is_retried(gateway_process, platform):
     connect(gateway_process, platform)
-    platform.queue(Reply(503, {"code": "service_unavailable", "message": "down for maintenance"}))
+    answers = platform.reply
+    refused = []
+
+    def first_patch_refused(request):
+        if request.method == "PATCH" and not refused:
+            refused.append(request)
+            return Reply(503, {"code": "service_unavailable", "message": "down for maintenance"})
+        return answers(request)
+
+    platform.reply = first_patch_refused
     dynatrace = add(gateway_process)
     opened = only_event(dynatrace.send(notification()))
     delivered = decision(gateway_process, opened["event_id"], "delivered")
     assert [a["outcome"] for a in delivered["attempt_log"]] == ["retry", "delivered"]
-    assert len(platform.semantic_patches) == 1
+    assert "the flag platform answered 503 (down for maintenance (service_unavailable)); will retry" in \
+        delivered["attempt_log"][0]["reason"]
+    assert len(refused) == 1 and len(platform.semantic_patches) == 1
 
 
 def test_a_refusal_fails_with_the_platforms_message(gateway_process, platform):
