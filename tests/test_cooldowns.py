@@ -6,6 +6,7 @@ free; claims are made in the transaction that stores the event, so that a batch,
 from __future__ import annotations
 
 import json
+import multiprocessing
 import threading
 from datetime import datetime, timezone
 
@@ -209,6 +210,37 @@ def test_concurrent_events_with_one_key_only_one_takes(app, client, engines):
         pending = connection.execute(select(func.count()).select_from(tables.deliveries)
                                      .where(tables.deliveries.c.integration_id == cooling)).scalar()
     assert pending == 1
+
+
+def record_in_child(database_url: str, integration_id: str, name: str, keys: int, start, results) -> None:
+    """Record one event per key (with a cooldown on that key), starting when every process passed
+    ``start``; put (name, [(key, queued)]) on ``results``. Runs in a child process."""
+    db = Database(database_url)
+    db.ping()
+    start.wait(60)
+    out = [(f"k{n}", db.events.record(_event(f"{name}-{n}"), [_decision(integration_id, f"k{n}")]).queued)
+           for n in range(keys)]
+    db.dispose()
+    results.put((name, out))
+
+
+def test_processes_recording_events_with_the_same_keys_take_each_key_once(app, client):
+    cooling = add_integration(client, "cooling")["id"]
+    context = multiprocessing.get_context("spawn")
+    results, start = context.Queue(), context.Barrier(3)
+    processes = [context.Process(target=record_in_child, args=(get_state(app).settings.database_url, cooling,
+                                                               f"p{n}", 40, start, results))
+                 for n in range(3)]
+    for process in processes:
+        process.start()
+    outcomes = dict(results.get(timeout=120) for _ in processes)
+    for process in processes:
+        process.join(30)
+    taken: dict[str, int] = {}
+    for recorded in outcomes.values():
+        for key, queued in recorded:
+            taken[key] = taken.get(key, 0) + queued
+    assert taken == {f"k{n}": 1 for n in range(40)}
 
 
 def test_a_removed_integration_takes_its_cooldowns_with_it(app, client, clock):
