@@ -12,6 +12,7 @@ from . import migrations
 from .base import forget_engine
 from .check_results import CheckResultStore
 from .checkpoint import AUTOCHECKPOINT_PAGES, Checkpointer
+from .cooldowns import CooldownStore
 from .connections import ConnectionStore
 from .deliveries import DeliveryStore
 from .events import EventStore
@@ -76,6 +77,7 @@ class Database:
         self.deliveries = DeliveryStore(self.engine)
         self.connections = ConnectionStore(self.engine)
         self.check_results = CheckResultStore(self.engine)
+        self.cooldowns = CooldownStore(self.engine)
 
     def _committed(self, connection) -> None:
         if connection.get_execution_options().get("writing"):
