@@ -10,10 +10,11 @@ from .declarations import Batching, BatchItem, DeliveryRef, EventSource, Integra
 from .events import Access, CustomProperty, Event, Member
 from .extension import EventGateway
 from .fields import Secret, SecretURL, TargetURL
+from .flag_actions import FlagPlatform
 from .http import HttpClient, HttpResponse, TransportError
 from .inbound import InboundRequest, Received, Rejected
 from .markers import PROJECT_NAME, hookimpl
-from .outcomes import Delivered, DeliveryResult, Failed, RetryLater, Skip, Take, Verdict
+from .outcomes import Cooldown, Delivered, DeliveryResult, Failed, RetryLater, Skip, Take, Verdict
 from .signatures import hmac_sha256_hex, verify_hmac_sha256
 from .targets import TargetNotAllowed, check_target_url
 
@@ -24,6 +25,7 @@ __all__ = [
     "Access",
     "BatchItem",
     "Batching",
+    "Cooldown",
     "CustomProperty",
     "Delivered",
     "DeliveryRef",
@@ -32,6 +34,7 @@ __all__ = [
     "EventGateway",
     "EventSource",
     "Failed",
+    "FlagPlatform",
     "HttpClient",
     "HttpResponse",
     "InboundRequest",

@@ -4,6 +4,10 @@ How the answers combine: an event is queued for an integration only when both st
 policy (flag-platform policy language, :mod:`gateway.policy`) applies to events that carry accesses;
 any deny there wins. Then the plugin's ``check_event`` may skip it. A plugin hook that raises, or an
 integration whose stored config no longer validates, skips the event with that reason.
+
+When the plugin takes the event with a :class:`gateway.Cooldown`, a third stage, ``cooldown``, runs
+where the event is stored (:mod:`gateway.store.cooldowns`): in the same transaction, the event
+claims the cooldown's key for the integration, or is skipped because another event holds it.
 """
 
 from __future__ import annotations
@@ -15,15 +19,18 @@ from dataclasses import dataclass
 from .events import Event
 from .http import redact
 from .integrations import ActiveIntegration
-from .outcomes import Skip, Take
+from .outcomes import Cooldown, Skip, Take
 from .plugins import PluginHost
+from .store.base import now
+from .store.cooldowns import CooldownStore
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Stage:
-    """One stage of the chain: ``policy`` or ``plugin``, whether it took the event, and why."""
+    """One stage of the chain: ``config``, ``policy``, ``plugin`` or ``cooldown``, whether it took
+    the event, and why."""
 
     name: str
     took: bool
@@ -36,6 +43,7 @@ class Decision:
     queued: bool
     reason: str
     stages: tuple[Stage, ...]
+    cooldown: Cooldown | None = None  # queued only if this claim succeeds when the event is stored
 
     @property
     def status(self) -> str:
@@ -54,9 +62,15 @@ def policy_stage(event: Event, integration: ActiveIntegration) -> Stage:
 
 def plugin_stage(event: Event, integration: ActiveIntegration, host: PluginHost) -> Stage:
     """The plugin's ``check_event`` hook (absent: it takes what the policy allowed)."""
+    return plugin_verdict(event, integration, host)[0]
+
+
+def plugin_verdict(event: Event, integration: ActiveIntegration,
+                   host: PluginHost) -> tuple[Stage, Cooldown | None]:
+    """The plugin stage, and the cooldown its ``Take`` carries (None when none, or skipped)."""
     plugin = integration.plugin
     if not plugin.has_hook("check_event"):
-        return Stage("plugin", True, f"plugin {plugin.key!r} has no policy hook; taken")
+        return Stage("plugin", True, f"plugin {plugin.key!r} has no policy hook; taken"), None
     try:
         verdict = host.call(plugin.key, "check_event", event=event, config=integration.config,
                             integration=integration.ref)
@@ -65,13 +79,17 @@ def plugin_stage(event: Event, integration: ActiveIntegration, host: PluginHost)
         log.warning("plugin %r check_event raised for integration %s:\n%s", plugin.key, integration.row.id,
                     redact(traceback.format_exc(), secrets))
         return Stage("plugin", False, redact(
-            f"plugin {plugin.key!r} policy hook raised {type(exc).__name__}: {exc}", secrets))
+            f"plugin {plugin.key!r} policy hook raised {type(exc).__name__}: {exc}", secrets)), None
     if isinstance(verdict, Skip):
-        return Stage("plugin", False, f"plugin {plugin.key!r}: {verdict.reason}")
+        return Stage("plugin", False, f"plugin {plugin.key!r}: {verdict.reason}"), None
     if isinstance(verdict, Take):
-        return Stage("plugin", True, f"plugin {plugin.key!r} takes it")
+        cooldown = verdict.cooldown
+        if cooldown is not None and not isinstance(cooldown, Cooldown):
+            return Stage("plugin", False, f"plugin {plugin.key!r} policy hook returned Take with a cooldown of "
+                                          f"type {type(cooldown).__name__}, not gateway.Cooldown"), None
+        return Stage("plugin", True, f"plugin {plugin.key!r} takes it"), cooldown
     return Stage("plugin", False,
-                 f"plugin {plugin.key!r} policy hook returned {type(verdict).__name__}, not Take or Skip")
+                 f"plugin {plugin.key!r} policy hook returned {type(verdict).__name__}, not Take or Skip"), None
 
 
 def decide(event: Event, integration: ActiveIntegration, host: PluginHost) -> Decision:
@@ -82,10 +100,26 @@ def decide(event: Event, integration: ActiveIntegration, host: PluginHost) -> De
     policy = policy_stage(event, integration)
     if not policy.took:
         return Decision(integration, False, policy.reason, (policy,))
-    plugin = plugin_stage(event, integration, host)
+    plugin, cooldown = plugin_verdict(event, integration, host)
     if not plugin.took:
         return Decision(integration, False, plugin.reason, (policy, plugin))
-    return Decision(integration, True, f"{policy.reason}; {plugin.reason}", (policy, plugin))
+    return Decision(integration, True, f"{policy.reason}; {plugin.reason}", (policy, plugin), cooldown)
+
+
+def preview_cooldown(decision: Decision, cooldowns: CooldownStore, at: float | None = None) -> Decision:
+    """``decision`` with its ``cooldown`` stage as it would go at ``at`` (default now), for an
+    explanation, which stores nothing and so claims nothing."""
+    cooldown = decision.cooldown
+    if cooldown is None or not decision.queued:
+        return decision
+    held = cooldowns.current(decision.integration.row.id, cooldown.key, now() if at is None else at)
+    if held is not None:
+        stage = Stage("cooldown", False, held.refusal(cooldown.description))
+        return Decision(decision.integration, False, stage.reason, decision.stages + (stage,), cooldown)
+    stage = Stage("cooldown", True, f"cooldown: {cooldown.description or cooldown.key} is free; an event stored "
+                                    f"now would claim it for {cooldown.seconds:g} s")
+    return Decision(decision.integration, True, f"{decision.reason}; {stage.reason}",
+                    decision.stages + (stage,), cooldown)
 
 
 def candidates(event: Event, integrations: list[ActiveIntegration], receiver_id: str | None) -> list[ActiveIntegration]:

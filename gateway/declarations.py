@@ -10,6 +10,7 @@ import marshmallow
 
 if TYPE_CHECKING:
     from .events import Event
+    from .flag_actions import FlagPlatform
     from .inbound import InboundRequest
 
 
@@ -63,11 +64,14 @@ class IntegrationRef:
 @dataclass(frozen=True)
 class DeliveryRef:
     """The delivery a ``deliver_event`` call works on. ``id`` is a UUID fixed for the delivery, the
-    same on every retry (use it as an idempotency key); ``attempt`` counts from 1."""
+    same on every retry (use it as an idempotency key); ``attempt`` counts from 1.
+    ``flag_platform`` is the flag platform's API (:class:`gateway.FlagPlatform`) when the gateway
+    is connected to it, else None."""
 
     id: str
     attempt: int
     integration: IntegrationRef
+    flag_platform: FlagPlatform | None = None
 
 
 @dataclass(frozen=True)

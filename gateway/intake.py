@@ -40,7 +40,8 @@ def accept(state: GatewayState, event: Event, receiver_id: str | None = None,
     recorded = events.record(
         event,
         [NewDecision(integration_id=d.integration.row.id, plugin=d.integration.row.plugin,
-                     status=d.status, reason=d.reason, next_attempt_at=due if d.queued else None)
+                     status=d.status, reason=d.reason, next_attempt_at=due if d.queued else None,
+                     cooldown=d.cooldown)
          for d in decisions],
         integration_id=receiver_id,
         raw_json=raw_json,
@@ -54,7 +55,8 @@ def accept(state: GatewayState, event: Event, receiver_id: str | None = None,
     state.metrics.events_received.labels(event.source).inc()
     counts: Counter = Counter()
     for d in decisions:
-        counts[d.integration.row.plugin, "queued" if d.queued else "skipped"] += 1
+        queued = d.queued and d.integration.row.id not in recorded.cooled_down
+        counts[d.integration.row.plugin, "queued" if queued else "skipped"] += 1
     for _, group in skipped_groups:
         for plugin, number in group.plugins.items():
             counts[plugin, "skipped"] += number

@@ -13,7 +13,7 @@ from .api.schemas import IntegrationCreateSchema, IntegrationUpdateSchema
 from .checks import CheckError, run_action
 from .status import integration_status as stored_status
 from .status import run_integration_checks
-from .decisions import decide
+from .decisions import decide, preview_cooldown
 from .delivery.sample import CannotSend, TestSend, send_test_event
 from .events import Access, Event
 from .inbound import Rejected
@@ -237,7 +237,7 @@ def explain(state: GatewayState, integration_id: str, body: Any) -> dict[str, An
     body, without storing or sending anything."""
     active = state.integrations.active(get_integration_or_404(state, integration_id))
     event = webhook_event(body)
-    decision = decide(event, active, state.host)
+    decision = preview_cooldown(decide(event, active, state.host), state.db.cooldowns)
     return dict(
         integration_id=integration_id, enabled=active.row.enabled,
         outcome="queued" if decision.queued else "skipped", reason=decision.reason,

@@ -2,13 +2,49 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
+
+COOLDOWN_KEY_CHARS = 400
+COOLDOWN_MAX_SECONDS = 366 * 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class Cooldown:
+    """A limit on how often an integration acts, carried by a :class:`Take`.
+
+    ``key`` names what is limited, as the plugin chooses (for example
+    ``"proj/default:env/production:flag/checkout:off"``); ``seconds`` is how long one event that
+    takes it holds it; ``description`` says what it is, for people ("turning flag 'checkout' off in
+    production"). Of the events an integration takes with the same key, one is queued per
+    ``seconds``; the others are skipped with a reason naming the event that holds the key and when
+    it is free again. Raises ``ValueError`` for a key that is empty or longer than 400 characters,
+    or seconds not between 0 (excluded) and 366 days.
+    """
+
+    key: str
+    seconds: float
+    description: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, str) or not self.key or len(self.key) > COOLDOWN_KEY_CHARS:
+            raise ValueError(f"Cooldown.key must be a string of 1 to {COOLDOWN_KEY_CHARS} characters, "
+                             f"got {self.key!r}")
+        if (isinstance(self.seconds, bool) or not isinstance(self.seconds, (int, float))
+                or not math.isfinite(self.seconds) or not 0 < self.seconds <= COOLDOWN_MAX_SECONDS):
+            raise ValueError(f"Cooldown.seconds must be more than 0 and at most {COOLDOWN_MAX_SECONDS:g} "
+                             f"(366 days), got {self.seconds!r}")
+        if not isinstance(self.description, str):
+            raise ValueError(f"Cooldown.description must be a string, got {type(self.description).__name__}")
 
 
 @dataclass(frozen=True)
 class Take:
-    """Policy verdict: the integration takes the event."""
+    """Policy verdict: the integration takes the event. With a ``cooldown``, it takes it only if no
+    other event holds that cooldown's key for this integration (see :class:`Cooldown`)."""
+
+    cooldown: Cooldown | None = None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from gateway import (
+    Cooldown,
     Delivered,
     Failed,
     IntegrationType,
@@ -48,6 +49,31 @@ class Recorder:
     def deliver_event(self, event, config, http, delivery):
         self.delivered.append(event.source_id)
         return Delivered("recorded")
+
+
+class CoolingConfig(Schema):
+    seconds = fields.Raw(load_default=600)
+    bad = fields.String(load_default=None)  # "type": a cooldown that is not a Cooldown; "key": an empty key
+
+
+class Cooling:
+    """Takes every flag event with a cooldown per flag (``seconds`` from its config)."""
+
+    @hookimpl
+    def integration_type(self):
+        return IntegrationType(key="cooling", name="Cooling", description="acts on a flag at most once per cooldown",
+                               config_schema=CoolingConfig, default_policy=ALLOW_ALL_FLAGS)
+
+    @hookimpl
+    def check_event(self, event, config):
+        if config["bad"] == "type":
+            return Take(cooldown={"key": "k"})
+        key = "" if config["bad"] == "key" else f"proj/{event.project_key}:flag/{event.flag_key}:off"
+        return Take(cooldown=Cooldown(key, config["seconds"], f"turning flag {event.flag_key!r} off"))
+
+    @hookimpl
+    def deliver_event(self, event):
+        return Delivered("acted")
 
 
 class PickyConfig(Schema):

@@ -194,6 +194,6 @@ def test_a_database_before_compact_skips_is_upgraded_in_place_and_its_skipped_ro
     assert older.revision() == "0003"
     older.dispose()
     app = make_app({"GATEWAY_DATABASE_URL": url})
-    assert get_state(app).db.revision() == migrations.head() == "0005"
+    assert get_state(app).db.revision() == migrations.head()
     [line] = get_state(app).db.deliveries.for_event("e-old")
     assert (line.id, line.status, line.reason) == ("d-old", "skipped", "denied: the policy has no statements")

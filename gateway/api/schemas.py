@@ -253,7 +253,7 @@ class PolicyDecisionSchema(Schema):
 
 
 class StageSchema(Schema):
-    stage = fields.String(required=True, metadata={"enum": ["config", "policy", "plugin"]})
+    stage = fields.String(required=True, metadata={"enum": ["config", "policy", "plugin", "cooldown"]})
     took = fields.Boolean(required=True)
     reason = fields.String(required=True)
 

@@ -25,6 +25,7 @@ from typing import Any
 import requests
 
 from ..declarations import DeliveryRef
+from ..flag_actions import FlagPlatform
 from ..http import HttpClient, TransportError, make_session, redact
 from ..flagplatform.names import names_of
 from ..integrations import ActiveIntegration
@@ -136,7 +137,7 @@ class Deliverer:
                 connection = self.state.connection.current() if self.state.connection else None
                 if connection is not None:
                     secrets = secrets + connection.secret_values()
-                verdict = self._call_plugin(delivery, active, client)
+                verdict = self._call_plugin(delivery, active, client, self.flag_platform(client, connection))
         except Exception as exc:  # a stored event or config that cannot be read: keep the worker alive
             if unavailable(exc) is None:  # (an outage is logged once, by the database watch)
                 log.exception("delivery %s: attempt %d failed before reaching the plugin", delivery.id, delivery.attempts)
@@ -176,10 +177,18 @@ class Deliverer:
                 log.warning("event %s: names not stored: %s", delivery.event_id, exc)
         return named
 
-    def _call_plugin(self, delivery: DeliveryRow, active: ActiveIntegration, client: HttpClient) -> Verdict:
+    def flag_platform(self, client: HttpClient, connection) -> FlagPlatform | None:
+        """The flag platform's API for an attempt sending through ``client``, when connected."""
+        if connection is None or self.state.connection is None:
+            return None
+        return self.state.connection.flag_platform(client, connection)
+
+    def _call_plugin(self, delivery: DeliveryRow, active: ActiveIntegration, client: HttpClient,
+                     flag_platform: FlagPlatform | None = None) -> Verdict:
         event = self._with_names(delivery)
         key = active.plugin.key
-        ref = DeliveryRef(id=delivery.id, attempt=delivery.attempts, integration=active.ref)
+        ref = DeliveryRef(id=delivery.id, attempt=delivery.attempts, integration=active.ref,
+                          flag_platform=flag_platform)
         try:
             result = self.state.host.call(key, "deliver_event", event=event, config=active.config,
                                           http=client, delivery=ref)

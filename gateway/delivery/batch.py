@@ -78,6 +78,7 @@ class BatchDeliverer:
         connection = self.state.connection.current() if self.state.connection else None
         if connection is not None:
             secrets = secrets + connection.secret_values()
+        flag_platform = self.deliverer.flag_platform(client, connection)
         verdicts: dict[str, Verdict] = {}
         items: list[BatchItem] = []
         for delivery in batch:
@@ -89,7 +90,7 @@ class BatchDeliverer:
                                                          f"{type(exc).__name__}: {exc}")
                 continue
             items.append(BatchItem(event=event, delivery=DeliveryRef(
-                id=delivery.id, attempt=delivery.attempts, integration=active.ref)))
+                id=delivery.id, attempt=delivery.attempts, integration=active.ref, flag_platform=flag_platform)))
         if items:
             verdicts.update(self._call_plugin(key, items, active, client))
         seconds = time.perf_counter() - started

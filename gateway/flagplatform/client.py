@@ -14,6 +14,8 @@ from ..http import HttpClient, HttpResponse, TransportError
 from ..targets import TargetNotAllowed
 
 DETAIL_CHARS = 300
+SEMANTIC_PATCH = "application/json; domain-model=launchdarkly.semanticpatch"
+"""The content type of a semantic patch (instructions such as ``turnFlagOff``), as the API requires it."""
 
 
 class FlagApiError(Exception):
@@ -111,6 +113,28 @@ class FlagPlatformClient:
         body = self._call("GET", "/api/v2/projects", "list projects", params={"limit": 1000})
         items = body.get("items") if isinstance(body, dict) else None
         return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+    # flag actions (for deliveries: the answer is the plugin's to read) ------------------------------
+
+    def turn_flag(self, *, project_key: str, environment_key: str, flag_key: str, on: bool,
+                  comment: str) -> HttpResponse:
+        """Turn the flag's targeting on or off in one environment with a semantic patch
+        (``turnFlagOn``/``turnFlagOff``). The answer is returned as it came, 4xx and 5xx included;
+        :class:`~gateway.http.TransportError` and :class:`~gateway.targets.TargetNotAllowed` propagate."""
+        for name, value in (("project_key", project_key), ("environment_key", environment_key),
+                            ("flag_key", flag_key)):
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"turn_flag: {name} must be a non-empty string, got {value!r}")
+        if not isinstance(on, bool):
+            raise ValueError(f"turn_flag: on must be True or False, got {on!r}")
+        if not isinstance(comment, str):
+            raise ValueError(f"turn_flag: comment must be a string, got {type(comment).__name__}")
+        return self.http.request(
+            "PATCH", f"{self.api_url}/api/v2/flags/{quote(project_key, safe='')}/{quote(flag_key, safe='')}",
+            headers={"Authorization": self.api_token, "Accept": "application/json",
+                     "Content-Type": SEMANTIC_PATCH},
+            json={"environmentKey": environment_key, "comment": comment,
+                  "instructions": [{"kind": "turnFlagOn" if on else "turnFlagOff"}]})
 
     def get_flag(self, project_key: str, flag_key: str) -> dict[str, Any] | None:
         return self._call("GET", f"/api/v2/flags/{quote(project_key, safe='')}/{quote(flag_key, safe='')}",

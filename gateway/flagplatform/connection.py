@@ -22,6 +22,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from ..crypto import SecretBox, is_mask, mask
 from ..fields import Secret, TargetURL
+from ..flag_actions import FlagPlatform
 from ..http import HttpClient
 from ..policy import PolicyError, compile_policy
 from ..store import Database
@@ -264,6 +265,15 @@ class ConnectionService:
         with self._make_session() as session:
             http = self._http_factory(session, connection.secret_values(), QUICK_TIMEOUTS if quick else None)
             yield FlagPlatformClient(http, connection.api_url, connection.api_token)
+
+    def flag_platform(self, http: HttpClient, connection: Connection | None = None) -> FlagPlatform | None:
+        """The flag platform's API for a delivery, sending through the delivery's ``http`` (its
+        attempt log, time-outs and target guard) with the connection's URL and token; None when the
+        gateway is not connected. ``connection``: the one already read for this attempt."""
+        connection = connection or self.current()
+        if connection is None or not connection.api_token:
+            return None
+        return FlagPlatform(http, connection.api_url, connection.api_token)
 
     def connect(self, data: Any) -> dict[str, Any]:
         """Store the connection and (unless ``wire`` is false) wire the webhook. The stored secret is

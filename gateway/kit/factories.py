@@ -11,7 +11,10 @@ from typing import Any
 from ..builtin import launchdarkly_source
 from ..declarations import DeliveryRef, IntegrationRef
 from ..events import Access, Event, Member
+from ..flag_actions import FlagPlatform
+from ..http import HttpClient
 from ..inbound import InboundRequest
+from .http import http_client
 
 DEFAULT_PROJECT = "example-project"
 DEFAULT_ENVIRONMENT = "production"
@@ -34,11 +37,25 @@ def make_integration_ref(**fields: Any) -> IntegrationRef:
 
 
 def make_delivery_ref(**fields: Any) -> DeliveryRef:
-    """A :class:`gateway.DeliveryRef` (first attempt, a fresh UUID) as ``deliver_event`` gets it."""
+    """A :class:`gateway.DeliveryRef` (first attempt, a fresh UUID) as ``deliver_event`` gets it;
+    without a ``flag_platform`` (give one made by :func:`make_flag_platform`), as when the gateway
+    is not connected to the flag platform."""
     values: dict[str, Any] = {"id": str(uuid.uuid4()), "attempt": 1}
     values.update(fields)
     values.setdefault("integration", make_integration_ref())
     return DeliveryRef(**values)
+
+
+DEFAULT_API_TOKEN = "api-fake-flag-platform-token"
+
+
+def make_flag_platform(api_url: str, api_token: str = DEFAULT_API_TOKEN, *,
+                       http: HttpClient | None = None) -> FlagPlatform:
+    """A :class:`gateway.FlagPlatform` for unit tests, as ``delivery.flag_platform`` is when the
+    gateway is connected: pointed at ``api_url`` (a ``FakeFlagPlatform``'s ``url``, whose default
+    token is the default here), sending through ``http`` — pass the ``HttpClient`` the hook gets, so
+    that its calls are in the same exchanges — or a new :func:`http_client`."""
+    return FlagPlatform(http if http is not None else http_client(), api_url, api_token)
 
 
 def make_event(*, action: str = "updateOn", **fields: Any) -> Event:
@@ -120,6 +137,7 @@ __all__ = [
     "flag_webhook_body",
     "make_delivery_ref",
     "make_event",
+    "make_flag_platform",
     "make_integration_ref",
     "make_member",
     "parse_flag_webhook",

@@ -19,7 +19,7 @@ from typing import Any
 from ..app import create_app
 from ..checks import CheckError, run_action, run_status
 from ..declarations import IntegrationRef
-from ..decisions import candidates, decide
+from ..decisions import candidates, decide, preview_cooldown
 from ..delivery.attempt import Deliverer
 from ..delivery.sample import send_test_event
 from ..events import Event
@@ -61,7 +61,7 @@ class ActionFailed(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class Stage:
-    """One stage of the decision chain: ``config``, ``policy`` or ``plugin``; whether it took the event, why."""
+    """One stage of the decision chain: ``config``, ``policy``, ``plugin`` or ``cooldown``; whether it took the event, why."""
 
     name: str
     took: bool
@@ -217,6 +217,13 @@ class PluginHarness:
         """The values of the config's secret fields."""
         return self._active().secret_values()
 
+    def connect_flag_platform(self, api_url: str, api_token: str) -> None:
+        """Connect this gateway to the flag platform's API at ``api_url`` (a ``FakeFlagPlatform``'s
+        ``url``), without wiring its webhook, so that :meth:`deliver` hands the plugin a
+        ``delivery.flag_platform``, as a connected gateway does."""
+        self.state.connection.connect({"api_url": api_url, "api_token": api_token,
+                                       "public_url": "http://127.0.0.1:9", "wire": False})
+
     # the hooks ---------------------------------------------------------------------------------
 
     def decide(self, event: Event, *, inbound: bool = False, offer: bool = False) -> Decision:
@@ -230,7 +237,7 @@ class PluginHarness:
             sources = ", ".join(self.plugin.declaration.sources) or "none: it only takes its own inbound webhooks"
             return Decision(False, False, f"not offered: the plugin takes events of the sources {sources}, "
                                           f"and this event's source is {event.source!r}")
-        decision = decide(event, active, self.state.host)
+        decision = preview_cooldown(decide(event, active, self.state.host), self.state.db.cooldowns)
         return Decision(True, decision.queued, decision.reason,
                         tuple(Stage(s.name, s.took, s.reason) for s in decision.stages))
 

@@ -12,6 +12,7 @@ from . import migrations
 from .base import forget_engine
 from .check_results import CheckResultStore
 from .checkpoint import AUTOCHECKPOINT_PAGES, Checkpointer
+from .cooldowns import CooldownStore
 from .connections import ConnectionStore
 from .deliveries import DeliveryStore
 from .events import EventStore
@@ -77,6 +78,7 @@ class Database:
         self.deliveries = DeliveryStore(self.engine)
         self.connections = ConnectionStore(self.engine)
         self.check_results = CheckResultStore(self.engine)
+        self.cooldowns = CooldownStore(self.engine)
         self.ui_sessions = UiSessionStore(self.engine)
 
     def _committed(self, connection) -> None:

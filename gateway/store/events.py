@@ -1,19 +1,24 @@
-"""Events, written together with the decisions taken for them in one transaction."""
+"""Events, written together with the decisions taken for them in one transaction (including the
+cooldowns their decisions claim, :mod:`.cooldowns`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, exc, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..events import Event
 from .base import BatchCommit, Repository, dumps, loads, new_id, now, reading, writing
+from .cooldowns import Claim, claim
 from .skips import KnownSets, SkipGroup, skip_rows, write_sets
 from .tables import deliveries, events
 from .tables import skips as skips_table
 from .wakeups import announce
+
+if TYPE_CHECKING:
+    from ..outcomes import Cooldown
 
 
 @dataclass(frozen=True)
@@ -25,16 +30,20 @@ class NewDecision:
     status: str
     reason: str
     next_attempt_at: float | None = None
+    cooldown: Cooldown | None = None  # pending only if it claims this cooldown (else skipped)
 
 
 @dataclass(frozen=True)
 class Recorded:
-    """The outcome of :meth:`EventStore.record`: the event's id and whether it was new."""
+    """The outcome of :meth:`EventStore.record`: the event's id and whether it was new.
+    ``cooled_down``: the integrations whose pending decision was skipped because another event
+    holds its cooldown (counted in ``skipped``)."""
 
     event_id: str
     created: bool
     queued: int = 0
     skipped: int = 0
+    cooled_down: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,7 +95,8 @@ _INSERT_SKIPS = skips_table.insert()
 
 @dataclass
 class _Write:
-    """One event to record: its row, its delivery rows, its skip groups."""
+    """One event to record: its row, its delivery rows, its skip groups; ``claims``: the delivery
+    rows that are written only if they claim their cooldown (each with its plugin)."""
 
     event: dict[str, Any]
     deliveries: list[dict[str, Any]]
@@ -94,12 +104,26 @@ class _Write:
     queued: int
     skipped: int
     written: bool = False  # its decisions were written (in the transaction being committed)
+    claims: list[tuple[dict[str, Any], str, Cooldown]] = field(default_factory=list)
+    claimed: _Claimed | None = None  # what its claims came to, in the transaction being committed
+
+
+@dataclass
+class _Claimed:
+    """A job's decisions once its cooldowns are claimed (or refused)."""
+
+    deliveries: list[dict[str, Any]]
+    skips: list[SkipGroup]
+    queued: int
+    skipped: int
+    cooled_down: tuple[str, ...]
 
 
 class EventStore(Repository):
     def __init__(self, engine):
         super().__init__(engine)
         self.sets = KnownSets()
+        self.clock = now  # the time cooldowns are claimed at
         self._batches = BatchCommit(engine, self._write_batch, self._committed)
 
     def find_duplicate(self, event: Event, integration_id: str | None = None) -> str | None:
@@ -128,12 +152,15 @@ class EventStore(Repository):
             if d.status == "skipped":
                 by_reason.setdefault(d.reason, []).append((d.integration_id, d.plugin))
         groups += [self.skip_group(reason, tuple(sorted(members))) for reason, members in by_reason.items()]
-        rows = [
-            dict(id=new_id(), event_id=event_id, integration_id=d.integration_id, plugin=d.plugin,
-                 status=d.status, reason=d.reason, attempts=0, next_attempt_at=d.next_attempt_at,
-                 created_at=stamp, updated_at=stamp)
-            for d in decisions if d.status != "skipped"
-        ]
+        rows = []
+        claims = []
+        for d in decisions:
+            if d.status != "skipped":
+                rows.append(dict(id=new_id(), event_id=event_id, integration_id=d.integration_id, plugin=d.plugin,
+                                 status=d.status, reason=d.reason, attempts=0, next_attempt_at=d.next_attempt_at,
+                                 created_at=stamp, updated_at=stamp))
+                if d.cooldown is not None:
+                    claims.append((rows[-1], d.plugin, d.cooldown))
         job = _Write(
             event=dict(id=event_id, source=event.source, source_id=event.source_id,
                        integration_id=integration_id,
@@ -144,6 +171,7 @@ class EventStore(Repository):
             deliveries=rows, skips=groups,
             queued=sum(1 for d in decisions if d.status == "pending"),
             skipped=sum(len(g.members.members) for g in groups),
+            claims=claims,
         )
         recorded = self._batches.run(job, order=job.event["dedupe_key"])
         if recorded is None:  # the first of a repeat was deleted in between: not a repeat after all
@@ -157,6 +185,7 @@ class EventStore(Repository):
         deleted before it could be read."""
         for j in jobs:
             j.written = False
+            j.claimed = None
         insert_events = _INSERT_IGNORING_REPEATS.get(connection.dialect.name)
         if insert_events is None:  # a database without INSERT ... ON CONFLICT: one job at a time
             return [self._write_one(connection, job) for job in jobs]
@@ -168,8 +197,7 @@ class EventStore(Repository):
         if repeated:
             first = dict(connection.execute(select(events.c.dedupe_key, events.c.id)
                                             .where(events.c.dedupe_key.in_(repeated))).all())
-        return [Recorded(j.event["id"], created=True, queued=j.queued, skipped=j.skipped)
-                if j.event["id"] in created else
+        return [self._recorded(j) if j.event["id"] in created else
                 Recorded(first[j.event["dedupe_key"]], created=False) if j.event["dedupe_key"] in first else None
                 for j in jobs]
 
@@ -180,22 +208,53 @@ class EventStore(Repository):
             return Recorded(existing, created=False)
         connection.execute(events.insert(), job.event)  # a repeat committed meanwhile fails the unique key
         self._write_decisions(connection, [job])
-        return Recorded(job.event["id"], created=True, queued=job.queued, skipped=job.skipped)
+        return self._recorded(job)
+
+    @staticmethod
+    def _recorded(job: _Write) -> Recorded:
+        claimed = job.claimed
+        if claimed is None:
+            return Recorded(job.event["id"], created=True, queued=job.queued, skipped=job.skipped)
+        return Recorded(job.event["id"], created=True, queued=claimed.queued, skipped=claimed.skipped,
+                        cooled_down=claimed.cooled_down)
+
+    def _claim(self, connection, job: _Write) -> _Claimed:
+        """Claim the job's cooldowns: a decision that claims its key is written with the claim in its
+        reason; one whose key another event holds becomes a skip saying which and until when."""
+        at = self.clock()
+        replaced: dict[str, dict[str, Any] | None] = {}
+        skips = list(job.skips)
+        cooled = []
+        for row, plugin, cooldown in job.claims:
+            took, held = claim(connection, Claim(row["integration_id"], cooldown.key, cooldown.seconds,
+                                                 cooldown.description), job.event["id"], at)
+            if took:
+                replaced[row["id"]] = {**row, "reason": f"{row['reason']}; {held.taken_reason()}"}
+            else:
+                replaced[row["id"]] = None
+                skips.append(self.skip_group(held.refusal(cooldown.description), ((row["integration_id"], plugin),)))
+                cooled.append(row["integration_id"])
+        rows = [replaced.get(row["id"], row) for row in job.deliveries]
+        kept = [row for row in rows if row is not None]
+        return _Claimed(kept, skips, job.queued - len(cooled), job.skipped + len(cooled), tuple(cooled))
 
     def _write_decisions(self, connection, jobs: list[_Write]) -> None:
         for j in jobs:
             j.written = True
-        if any(j.queued for j in jobs):
+            if j.claims:  # one after the other: the second of two events with one key sees the first's claim
+                j.claimed = self._claim(connection, j)
+        if any(j.claimed.queued if j.claimed else j.queued for j in jobs):
             announce(connection)  # on PostgreSQL: wake the workers of every process at the commit
-        rows = [row for j in jobs for row in j.deliveries]
+        rows = [row for j in jobs for row in (j.claimed.deliveries if j.claimed else j.deliveries)]
         if rows:
             connection.execute(_INSERT_DELIVERIES, rows)
-        groups = [g for j in jobs for g in j.skips]
+        groups = [g for j in jobs for g in (j.claimed.skips if j.claimed else j.skips)]
         if groups:
             stamp = jobs[0].event["received_at"]
             sets = list({g.members.id: g.members for g in groups}.values())
             write_sets(connection, self.sets.unknown(sets), stamp)
-            skip_values = [row for j in jobs for row in skip_rows(j.event["id"], j.skips, stamp)]
+            skip_values = [row for j in jobs
+                           for row in skip_rows(j.event["id"], j.claimed.skips if j.claimed else j.skips, stamp)]
             try:
                 if connection.dialect.name == "sqlite":  # a failed statement leaves the transaction as it was
                     connection.execute(_INSERT_SKIPS, skip_values)
@@ -208,7 +267,7 @@ class EventStore(Repository):
                 connection.execute(_INSERT_SKIPS, skip_values)
 
     def _committed(self, jobs: list[_Write]) -> None:
-        self.sets.committed(g.members for j in jobs if j.written for g in j.skips)
+        self.sets.committed(g.members for j in jobs if j.written for g in (j.claimed.skips if j.claimed else j.skips))
 
     def set_fields(self, event_id: str, fields: dict[str, Any]) -> None:
         """Merge ``fields`` into the stored normalized event (names read after it arrived)."""

@@ -156,6 +156,21 @@ skips = Table(
     Index("ix_skips_created", "created_at"),
 )
 
+# Cooldowns an integration's events claimed (gateway.Cooldown): one row per integration and key,
+# taken over by the next event that claims the key once ``claimed_until`` has passed. The event is
+# not a foreign key: a claim outlives the event that made it, should retention remove the event.
+cooldowns = Table(
+    "cooldowns",
+    metadata,
+    Column("integration_id", String(36), ForeignKey("integrations.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(400), primary_key=True),
+    Column("event_id", String(36), nullable=False),  # the event that holds the key
+    Column("description", Text, nullable=False),
+    Column("seconds", Float, nullable=False),
+    Column("claimed_at", Float, nullable=False),
+    Column("claimed_until", Float, nullable=False),
+)
+
 # Signed-in web UI sessions. The browser's cookie (signed) carries a random session id; only its
 # SHA-256 is stored. Signing out deletes the row, so a copy of the cookie is refused from then on.
 ui_sessions = Table(

@@ -4,10 +4,11 @@ Both carry the same string properties, named as the hosted LaunchDarkly integrat
 that existing Dynatrace queries keep working: ``Flag name``, ``Flag key``, ``Project key``,
 ``Project name``, ``Environment key``, ``Environment name``, ``Comment``, ``User name``, ``User
 email`` and ``Action`` (the flag platform's action, such as ``updateOn``), plus ``Flag link``,
-``Change description`` and ``Event Gateway event id``. The names come from the gateway's
+``Change description`` and ``Event Gateway event id``, and ``Caused by Dynatrace problem`` (``P-230412``) when
+the change was made by the ``dynatrace-problems`` integration (its comment says so). The names come from the gateway's
 flag-platform connection (``Event.project_name``, ``Event.environment_name``); without one they are
 left out. A property with nothing to say is left out; every value is cut to Dynatrace's 4,096
-characters. That is at most 13 properties, well within Dynatrace's 100.
+characters. That is at most 14 properties, well within Dynatrace's 100.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from gateway import Event
 
 from .limits import PROPERTY_VALUE_MAX_CHARS, REQUEST_MAX_BYTES, truncate
+from .problem_notification import problem_in_comment
 from .schema import V1_EVENT_TYPE, Settings
 from .tags import tag_rule_tag
 
@@ -61,6 +63,7 @@ def event_properties(event: Event) -> dict[str, str]:
         "Flag link": event.target_url,
         "Change description": event.description,
         "Event Gateway event id": event.id,
+        "Caused by Dynatrace problem": problem_in_comment(event.comment),
     }
     return {
         name: truncate(value.strip(), PROPERTY_VALUE_MAX_CHARS)

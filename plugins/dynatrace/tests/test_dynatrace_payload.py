@@ -185,3 +185,12 @@ def test_names_from_the_connection_are_sent_in_the_hosted_integrations_order(pro
 def test_without_names_the_name_properties_are_left_out(production_event):
     unnamed = dataclasses.replace(production_event, names_unavailable="no flag-platform connection")
     assert "Project name" not in event_properties(unnamed) and "Environment name" not in event_properties(unnamed)
+
+
+def test_a_change_made_for_a_dynatrace_problem_names_the_problem(production_event):
+    comment = ("Flag Event Gateway: Dynatrace problem P-230412 'High failure rate' (OPEN) matched rule "
+               "'checkout errors'")
+    properties = event_properties(dataclasses.replace(production_event, comment=comment))
+    assert properties["Caused by Dynatrace problem"] == "P-230412"
+    assert properties["Comment"] == comment
+    assert "Caused by Dynatrace problem" not in event_properties(production_event)

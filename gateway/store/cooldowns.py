@@ -1,0 +1,120 @@
+"""Cooldowns (``gateway.Cooldown``): an event that an integration takes with a cooldown claims the
+cooldown's key for that integration, atomically, in the transaction that stores the event.
+
+A claim is one statement, ``INSERT ... ON CONFLICT (integration_id, key) DO UPDATE ... WHERE
+claimed_until <= <now>``: it inserts the key, or takes it over once the previous claim has run out,
+or changes nothing, and the row it returns (or not) says which. There is no read before the write,
+so two processes or nodes claiming the same key at once cannot both take it: on PostgreSQL the
+second waits for the first's row lock and then sees its claim; on SQLite writers take turns. Claims
+of one batch run one after the other in its transaction, so the second of two events with the same
+key sees the first's claim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import Connection, and_, exc, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .base import Repository, reading
+from .tables import cooldowns
+
+
+def utc(stamp: float) -> str:
+    """A time for people, in UTC (``2026-11-28 11:14:38 UTC``)."""
+    return datetime.fromtimestamp(stamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A cooldown an event is to claim for an integration."""
+
+    integration_id: str
+    key: str
+    seconds: float
+    description: str
+
+
+@dataclass(frozen=True)
+class Held:
+    """A claim on a key: the event that made it, when, and until when it holds."""
+
+    integration_id: str
+    key: str
+    event_id: str
+    description: str
+    seconds: float
+    claimed_at: float
+    claimed_until: float
+
+    def taken_reason(self) -> str:
+        """What a decision that made this claim says of it."""
+        return f"cooldown: claimed until {utc(self.claimed_until)} ({self.seconds:g} s)"
+
+    def refusal(self, description: str) -> str:
+        """Why another event wanting the key is skipped (``description``: what that event would do)."""
+        return (f"cooldown: {description or self.key} was last done for event {self.event_id} at "
+                f"{utc(self.claimed_at)}; the next is allowed after {utc(self.claimed_until)} "
+                f"(cooldown {self.seconds:g} s)")
+
+
+_UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def claim(connection: Connection, wanted: Claim, event_id: str, at: float) -> tuple[bool, Held]:
+    """Claim ``wanted`` for ``event_id`` at time ``at``: (True, the new claim), or (False, the claim
+    that still holds the key)."""
+    values = dict(integration_id=wanted.integration_id, key=wanted.key, event_id=event_id,
+                  description=wanted.description, seconds=float(wanted.seconds), claimed_at=at,
+                  claimed_until=at + wanted.seconds)
+    insert = _UPSERTS.get(connection.dialect.name)
+    if insert is not None:
+        statement = insert(cooldowns).values(values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[cooldowns.c.integration_id, cooldowns.c.key],
+            set_={name: statement.excluded[name] for name in
+                  ("event_id", "description", "seconds", "claimed_at", "claimed_until")},
+            where=cooldowns.c.claimed_until <= at,
+        ).returning(cooldowns.c.event_id)
+        took = connection.execute(statement).first() is not None
+    else:  # a database without INSERT ... ON CONFLICT: take over a run-out claim, else insert
+        took = bool(connection.execute(update(cooldowns).where(and_(
+            cooldowns.c.integration_id == wanted.integration_id, cooldowns.c.key == wanted.key,
+            cooldowns.c.claimed_until <= at)).values(values)).rowcount)
+        if not took:
+            try:
+                with connection.begin_nested():
+                    connection.execute(cooldowns.insert().values(values))
+                took = True
+            except exc.IntegrityError:  # held (by a claim committed meanwhile, perhaps)
+                took = False
+    if took:
+        return True, Held(**values)
+    return False, _held(connection, wanted.integration_id, wanted.key)
+
+
+def _held(connection: Connection, integration_id: str, key: str) -> Held:
+    row = connection.execute(select(cooldowns).where(and_(
+        cooldowns.c.integration_id == integration_id, cooldowns.c.key == key))).first()
+    return Held(**row._mapping)
+
+
+class CooldownStore(Repository):
+    """Reading the claims (what an explanation shows; claims are made by the event store)."""
+
+    def current(self, integration_id: str, key: str, at: float) -> Held | None:
+        """The claim holding ``key`` for the integration at ``at``, if any."""
+        with reading(self.engine) as connection:
+            row = connection.execute(select(cooldowns).where(and_(
+                cooldowns.c.integration_id == integration_id, cooldowns.c.key == key,
+                cooldowns.c.claimed_until > at))).first()
+        return Held(**row._mapping) if row else None
+
+    def for_integration(self, integration_id: str) -> list[Held]:
+        """Every claim of the integration, running or run out, by key."""
+        with reading(self.engine) as connection:
+            rows = connection.execute(select(cooldowns).where(cooldowns.c.integration_id == integration_id)
+                                      .order_by(cooldowns.c.key)).all()
+        return [Held(**row._mapping) for row in rows]
