@@ -22,7 +22,7 @@ from sqlalchemy import (
 from . import events as event_rows
 from . import integrations as integration_rows
 from . import skips as skip_lines
-from .base import Repository, dumps, group_commit, loads, new_id, reading, writing
+from .base import DriverStatement, Repository, dumps, group_commit, loads, new_id, reading, writing
 from .events import EventRow
 from .integrations import IntegrationRow
 from .tables import attempts, deliveries, events, integrations, skips
@@ -238,6 +238,8 @@ _TAKE = (update(deliveries).where(deliveries.c.id.in_(bindparam("ids", expanding
                  attempts=deliveries.c.attempts + 1, updated_at=bindparam("now")))
 
 _RECORD_ATTEMPT = insert(attempts)
+_RECORD_ONE_ATTEMPT = DriverStatement(_RECORD_ATTEMPT, column_keys=(
+    "delivery_id", "number", "worker", "started_at", "duration_ms", "outcome", "reason", "http"))
 
 _FINISH = (update(deliveries)
            .where(deliveries.c.id == bindparam("delivery_id"), deliveries.c.status == "in_flight",
@@ -249,6 +251,7 @@ _FINISH = (update(deliveries)
 
 
 _FINISH_IN_BATCH = _FINISH.values(batch_id=bindparam("new_batch_id"))
+_FINISH_ONE = DriverStatement(_FINISH)
 
 
 _EVENT_LABELS = tuple((c.name, f"evt__{c.name}") for c in events.c)
@@ -428,20 +431,21 @@ class DeliveryStore(Repository):
         """Record ``attempt`` and, if ``worker_id`` still holds the lease, move the delivery to
         ``status``. Returns whether the delivery was updated (False: the lease was lost meanwhile and
         another worker owns the delivery; the attempt is recorded all the same)."""
-        recorded = {  # made before the transaction: it holds the write lock
-            "delivery_id": delivery_id, "number": attempt.number, "worker": attempt.worker,
-            "started_at": attempt.started_at, "duration_ms": attempt.duration_ms,
+        recorded = {  # made before the transaction (it holds the write lock), in the columns' types
+            "delivery_id": delivery_id, "number": int(attempt.number), "worker": attempt.worker,
+            "started_at": float(attempt.started_at), "duration_ms": float(attempt.duration_ms),
             "outcome": attempt.outcome, "reason": attempt.reason, "http": dumps(attempt.http),
         }
         moved = {
             "delivery_id": delivery_id, "worker_id": worker_id, "new_status": status, "new_reason": reason,
-            "next_attempt_at": next_attempt_at, "new_summary": summary,
-            "new_details": dumps(details) if details is not None else None, "now": now,
+            "next_attempt_at": float(next_attempt_at) if next_attempt_at is not None else None,
+            "new_summary": summary, "new_details": dumps(details) if details is not None else None,
+            "now": float(now),
         }
 
         def write(connection: Connection) -> bool:
-            connection.execute(_RECORD_ATTEMPT, recorded)
-            return bool(connection.execute(_FINISH, moved).rowcount)
+            _RECORD_ONE_ATTEMPT.execute(connection, recorded)
+            return bool(_FINISH_ONE.execute(connection, moved).rowcount)
 
         # Workers finishing at the same time share a commit; each returns once its own is durable.
         return group_commit(self.engine).run(write)
