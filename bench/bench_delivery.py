@@ -144,11 +144,13 @@ class Target:
     def __init__(self) -> None:
         self.process = subprocess.Popen([sys.executable, __file__, "--child", "target"], stdout=subprocess.PIPE, text=True)
         self.url = f"http://127.0.0.1:{int(self.process.stdout.readline())}"
+        self.session = requests.Session()  # one kept-alive connection for the progress checks
 
     def count(self) -> int:
-        return int(requests.get(self.url + "/count", timeout=5).text)
+        return int(self.session.get(self.url + "/count", timeout=5).text)
 
     def stop(self) -> None:
+        self.session.close()
         self.process.terminate()
         self.process.wait(10)
 
