@@ -12,8 +12,12 @@ Run from the repository root::
    ``--concurrency`` workers, the in-bench ``benchplugin`` POSTing each event with the core
    ``HttpClient``), timed from the first delivery's arrival. In the same run, a bare loop of
    ``--concurrency`` threads, each with a ``requests.Session``, POSTs the same bodies to the same
-   target. Goal: ``serve`` reaches at least 0.8 of the bare loop's rate. Also shown: one worker pool
-   in this process, and two ``event-gateway worker`` processes of half as many threads each.
+   target. Goal: ``serve`` reaches at least 0.8 of the bare loop's rate. Also shown: the CPU time
+   one delivery cost the bare loop's process and ``serve``'s processes, and how idle the machine
+   was during each run (the bare loop, one interpreter, uses at most one core; ``serve`` needs
+   both, so on a machine busy with other work its rate falls towards the bare loop's times the
+   ratio of their CPU costs); one worker pool in this process; two ``event-gateway worker``
+   processes of half as many threads each.
 2. Latency. ``event-gateway serve`` (the real command, in a subprocess, with the bench plugin) gets
    ``--latency-samples`` webhooks over HTTP, one at a time with the gateway idle in between; each
    sample is the time from posting the webhook to the target receiving the event. Goal: p50 < 20 ms.
@@ -140,11 +144,13 @@ class Target:
     def __init__(self) -> None:
         self.process = subprocess.Popen([sys.executable, __file__, "--child", "target"], stdout=subprocess.PIPE, text=True)
         self.url = f"http://127.0.0.1:{int(self.process.stdout.readline())}"
+        self.session = requests.Session()  # one kept-alive connection for the progress checks
 
     def count(self) -> int:
-        return int(requests.get(self.url + "/count", timeout=5).text)
+        return int(self.session.get(self.url + "/count", timeout=5).text)
 
     def stop(self) -> None:
+        self.session.close()
         self.process.terminate()
         self.process.wait(10)
 
@@ -219,6 +225,61 @@ def bare_loop(url: str, bodies: list[bytes], concurrency: int) -> float:
     return time.perf_counter() - started
 
 
+# what a run costs ------------------------------------------------------------------------------
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by ``pid`` and every process under it (Linux /proc; 0 elsewhere)."""
+    if not os.path.isdir("/proc"):
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry)] = int(fields[1])
+            used[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += used.get(current, 0.0)
+        todo += [child for child, parent in parents.items() if parent == current]
+    return total
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(all, idle) CPU ticks of the machine so far (Linux /proc/stat; zeros elsewhere)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            values = [int(v) for v in handle.readline().split()[1:]]
+    except OSError:
+        return 0, 0
+    return sum(values), values[3] + values[4]  # idle and iowait
+
+
+class Cost:
+    """What one run cost: CPU seconds of the processes that sent (:meth:`stop` is given them) and
+    the share of the machine's CPU time left idle meanwhile (other programs may take the rest)."""
+
+    def __init__(self) -> None:
+        self.cpu = 0.0
+        self.idle = 0.0
+        self._ticks = (0, 0)
+
+    def start(self) -> None:
+        self._ticks = machine_ticks()
+
+    def stop(self, cpu: float) -> None:
+        total, idle = machine_ticks()
+        self.cpu = cpu
+        self.idle = (idle - self._ticks[1]) / max(1, total - self._ticks[0])
+
+
 def gateway_run(state, target: Target, count: int, concurrency: int) -> float:
     """Seconds for a worker pool of ``concurrency`` threads to deliver the ``count`` queued deliveries
     and record them delivered. Progress is watched at the target (cheap), then confirmed in the database."""
@@ -273,9 +334,10 @@ def processes_run(workdir: str, target: Target, count: int, concurrency: int) ->
         state.db.dispose()
 
 
-def serve_run(workdir: str, target: Target, count: int, concurrency: int, processes: int) -> float:
+def serve_run(workdir: str, target: Target, count: int, concurrency: int, processes: int, cost: Cost) -> float:
     """Seconds for ``event-gateway serve`` (``processes`` processes sharing ``concurrency`` delivery
-    workers) to deliver ``count`` deliveries, timed from the first one's arrival (as :func:`processes_run`)."""
+    workers) to deliver ``count`` deliveries, timed from the first one's arrival (as :func:`processes_run`);
+    ``cost`` gets the CPU its processes used meanwhile."""
     instance = os.path.join(workdir, "serve")
     state = get_state(make_bench_app(instance))
     due = now() + PROCESS_START_SECONDS
@@ -285,10 +347,13 @@ def serve_run(workdir: str, target: Target, count: int, concurrency: int, proces
                            {"GATEWAY_WORKERS": str(concurrency)}, os.path.join(workdir, "serve-throughput.log"))
     try:
         started = wait_for_first(target, goal - count, lambda: served.poll() is not None)
+        cpu = tree_cpu(served.pid)
+        cost.start()
         while target.count() < goal:
             if served.poll() is not None:
                 raise SystemExit("serve exited; see its log in the bench's work folder")
             time.sleep(0.05)
+        cost.stop(tree_cpu(served.pid) - cpu)
         while state.db.deliveries.stats(now()).by_status["delivered"] < count:
             time.sleep(0.01)
         return (time.perf_counter() - started) * count / (count - 1)
@@ -298,18 +363,22 @@ def serve_run(workdir: str, target: Target, count: int, concurrency: int, proces
         state.db.dispose()
 
 
-def throughput(args: argparse.Namespace, target: Target, workdir: str) -> tuple[float, float, float, float]:
+def throughput(args: argparse.Namespace, target: Target, workdir: str,
+               bare_cost: Cost, serve_cost: Cost) -> tuple[float, float, float, float]:
     """Delivered/s of the bare loop, of the in-process worker pool, of two worker processes, and of
-    ``serve`` with its own workers."""
+    ``serve`` with its own workers; what the bare loop's and ``serve``'s runs cost."""
     app = make_bench_app(os.path.join(workdir, "throughput"), GATEWAY_WORKERS=str(args.concurrency))
     state = get_state(app)
     bodies = queue_deliveries(state, add_integration(state, target.url + "/events"), args.deliveries)
     before = target.count()
+    cpu = time.process_time()
+    bare_cost.start()
     bare_seconds = bare_loop(target.url + "/events", bodies, args.concurrency)
+    bare_cost.stop(time.process_time() - cpu)
     gateway_seconds = gateway_run(state, target, args.deliveries, args.concurrency)
     state.db.dispose()
     processes_seconds = processes_run(workdir, target, args.deliveries, args.concurrency)
-    serve_seconds = serve_run(workdir, target, args.deliveries, args.concurrency, args.processes)
+    serve_seconds = serve_run(workdir, target, args.deliveries, args.concurrency, args.processes, serve_cost)
     arrived = target.count() - before
     if arrived != 4 * args.deliveries:
         raise SystemExit(f"the target got {arrived} requests, expected {4 * args.deliveries}")
@@ -450,7 +519,8 @@ def main() -> None:
     target = Target()
     with tempfile.TemporaryDirectory(prefix="bench-delivery-") as workdir:
         try:
-            bare_rate, gateway_rate, processes_rate, serve_rate = throughput(args, target, workdir)
+            bare_cost, serve_cost = Cost(), Cost()
+            bare_rate, gateway_rate, processes_rate, serve_rate = throughput(args, target, workdir, bare_cost, serve_cost)
             samples = latency(args, workdir)
             peak, delivered, rate = memory(args, target, workdir)
         finally:
@@ -464,6 +534,10 @@ def main() -> None:
         ("gateway, `serve`'s own workers", f"{serve_rate:,.0f} /s",
          f"`serve --processes {args.processes}`, {args.concurrency} workers in all"),
         ("  / bare", f"{serve_ratio:.3f}", "goal >= 0.80 " + ("met" if serve_ratio >= 0.8 else "MISSED")),
+        ("  CPU per delivery, bare loop", f"{1000 * bare_cost.cpu / args.deliveries:.2f} ms",
+         f"its process; the machine was {100 * bare_cost.idle:.0f}% idle meanwhile"),
+        ("  CPU per delivery, `serve`", f"{1000 * serve_cost.cpu / args.deliveries:.2f} ms",
+         f"its processes; the machine was {100 * serve_cost.idle:.0f}% idle meanwhile"),
         ("gateway, one worker pool", f"{gateway_rate:,.0f} /s", f"{args.concurrency} threads in this process"),
         ("  / bare", f"{ratio:.3f}", ""),
         ("gateway, 2 worker processes", f"{processes_rate:,.0f} /s", f"`event-gateway worker --threads {half}` x 2"),

@@ -12,7 +12,7 @@ It reports, each figure the median of alternating rounds:
 
 1. accepted/s of the floor and of the gateway with 10 integrations, and the ratio (goal >= 0.6);
    and that the client is not what limits the floor: wrk's CPU per request against the server's,
-   and the floor's rate with half the client threads;
+   and the floor's rate with half the client threads; the CPU one request costs each server;
 2. the gateway with ``--skipping`` (1,000) integrations that all skip: accepted/s against the
    10-integration rate (goal >= 0.5), and the bytes the database grows by per event in both;
 3. latency at half the gateway's maximum rate (wrk paced by a per-connection delay): p50, p99 (goal
@@ -265,6 +265,9 @@ def main() -> None:
           f"server {1000 * b.server_cpu / b.requests:.3f} ms ({b.client_cpu / b.seconds:.2f} vs "
           f"{b.server_cpu / b.seconds:.2f} cores); with 1 wrk thread instead of 2 the floor answered "
           f"{c.rate:.0f}/s ({c.rate / b.rate:.2f} of it)")
+    print(f"   server CPU per request: the floor {1000 * b.server_cpu / b.requests:.3f} ms, the gateway (10) "
+          f"{1000 * t.server_cpu / t.requests:.3f} ms ({t.server_cpu / t.seconds:.2f} of "
+          f"{os.cpu_count()} cores; other programs on the machine take their share too)")
     print(f"2. gateway ({args.skipping:,}) / gateway (10): {growth:.2f}   goal >= 0.50 {'met' if growth >= 0.5 else 'MISSED'}")
     print(f"   database growth per event: {grown['ten']:.0f} bytes with 10 integrations, "
           f"{grown['many']:.0f} bytes with {args.skipping:,}")

@@ -96,7 +96,8 @@ class Event:
         out: dict[str, Any] = {f.name: getattr(self, f.name) for f in _FIELDS}
         out["occurred_at"] = self.occurred_at.astimezone(timezone.utc).isoformat()
         out["accesses"] = [{"action": a.action, "resource": a.resource} for a in self.accesses]
-        out["member"] = dataclasses.asdict(self.member) if self.member else None
+        member = self.member
+        out["member"] = {f.name: getattr(member, f.name) for f in _MEMBER_FIELDS} if member else None
         out["custom_properties"] = {
             key: {"name": prop.name, "values": list(prop.values)}
             for key, prop in self.custom_properties.items()
@@ -126,3 +127,4 @@ class Event:
 
 
 _FIELDS = dataclasses.fields(Event)
+_MEMBER_FIELDS = dataclasses.fields(Member)  # flat strings: no deep copy needed (dataclasses.asdict's)

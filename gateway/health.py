@@ -20,15 +20,19 @@ answer_errors_as_json(bp)
 
 
 def workers_health(state) -> dict:
-    """The in-process delivery workers: threads, how many are alive, busy and paused (waiting for
-    the database), the oldest heartbeat."""
+    """The delivery workers of the process that answers: threads, how many are alive, busy and paused
+    (waiting for the database), the oldest heartbeat; and under ``serve``, its processes on this
+    node and their workers in all (``serve_processes``, ``serve_threads``; null otherwise)."""
     pools = [pool.health() for pool in state.workers]
+    processes, threads = state.serve_layout or (None, None)
     return {
         "threads": sum(p["threads"] for p in pools),
         "alive": sum(p["alive"] for p in pools),
         "busy": sum(p["busy"] for p in pools),
         "oldest_heartbeat_seconds": max((p["oldest_heartbeat_seconds"] for p in pools), default=None),
         "paused": sum(p["paused"] for p in pools),
+        "serve_processes": processes,
+        "serve_threads": threads,
     }
 
 

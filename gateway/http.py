@@ -8,7 +8,6 @@ bounded excerpt of the answer, with every secret of the integration removed — 
 
 from __future__ import annotations
 
-import dataclasses
 import email.utils
 import time
 from collections.abc import Iterable, Mapping
@@ -216,6 +215,7 @@ class HttpClient:
     def exchanges_for(self, delivery_id: str) -> list[dict[str, Any]]:
         """The exchanges of ``delivery_id``'s attempt: those made for it, or for no delivery in particular."""
         return [
-            {k: v for k, v in dataclasses.asdict(e).items() if k != "deliveries"}
+            {"method": e.method, "url": e.url, "status": e.status, "duration_ms": e.duration_ms,
+             "excerpt": e.excerpt, "error": e.error}
             for e in self.exchanges if e.deliveries is None or delivery_id in e.deliveries
         ]

@@ -172,7 +172,11 @@ class PreforkServer(BaseApplication):
         """What the children share: a counter of integration changes (so that an integration
         changed through one process is seen by the next webhook in every other), a counter of
         changes that want checks (integrations and the flag-platform connection: it wakes the
-        background checks of slot 0), and no open database connection or database thread."""
+        background checks of slot 0), the layout ``/healthz`` reports (processes, delivery workers
+        in all), and no open database connection or database thread."""
+        total = self.state.settings.workers
+        self.state.serve_layout = (self.processes, sum(worker_share(total, self.processes, slot)
+                                                       for slot in range(self.processes)))
         self.state.integrations.share_changes(multiprocessing.RawValue("Q", 0))
         checks_wanted = self._checks_wanted = multiprocessing.RawValue("Q", 0)
 

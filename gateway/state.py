@@ -41,6 +41,8 @@ class GatewayState:
     connection: Any = None  # flagplatform.connection.ConnectionService
     names: Any = None  # flagplatform.names.NameResolver
     admin_token_problem: str | None = None  # why this node cannot serve the admin API (node_agreement)
+    serve_layout: tuple[int, int] | None = None
+    """Under ``serve``: its processes on this node and their delivery workers in all (None otherwise)."""
 
     def http_client(self, session: requests.Session, secrets: Iterable[str],
                     timeouts: tuple[float, float] | None = None) -> HttpClient:

@@ -17,6 +17,7 @@ import re
 import socket
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import requests
@@ -27,6 +28,7 @@ from .settings import as_bool
 _allow_private: ContextVar[bool | None] = ContextVar("gateway_allow_private_targets", default=None)
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+PARSED_URLS = 1024  # URLs whose reading is kept (parse_target)
 ALLOW_HINT = (
     "the gateway sends only to public addresses, never to private, loopback or link-local ones "
     "(GATEWAY_ALLOW_PRIVATE_TARGETS=1 allows them for local set-ups)"
@@ -100,9 +102,15 @@ def _invalid(url: str, why: str) -> InvalidTargetURL:
 
 def parse_target(url: str) -> Target:
     """Read ``url`` as the HTTP client will; :class:`InvalidTargetURL` when it cannot be sent to
-    whatever the rule for private targets."""
+    whatever the rule for private targets. (Reading is the same every time, so the last URLs read are
+    kept: a worker sends to few URLs, again and again. Resolving and checking addresses is not kept.)"""
     if not isinstance(url, str):
         raise InvalidTargetURL(f"{url!r} is not a URL")
+    return _parse_target(url)
+
+
+@lru_cache(maxsize=PARSED_URLS)
+def _parse_target(url: str) -> Target:
     try:
         parts = urlsplit(url)
         port = parts.port

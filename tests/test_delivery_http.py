@@ -3,6 +3,7 @@ private-address guard (checked after DNS resolution)."""
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import time
 
@@ -12,7 +13,7 @@ import requests_mock
 
 from gateway import HttpClient, TargetNotAllowed, TransportError
 from gateway import targets
-from gateway.http import RETRY_AFTER_MAX, make_session
+from gateway.http import RETRY_AFTER_MAX, Exchange, make_session
 
 SECRET = "sup3r-secret-token"
 PUBLIC_IP = "93.184.216.34"
@@ -69,6 +70,19 @@ def test_secrets_are_removed_from_url_excerpt_and_errors(public_dns):
     assert first.status == 401 and first.excerpt == "token [redacted] is not valid"
     assert second.status is None and "[redacted]" in second.error and SECRET not in second.error
     assert SECRET not in repr(http.exchanges)
+
+
+def test_the_attempt_log_gets_every_field_of_an_exchange_but_its_deliveries(public_dns):
+    http = client()
+    with requests_mock.Mocker() as mock:
+        mock.post("https://tool.example/events", status_code=202, text="queued")
+        http.post("https://tool.example/events", json={}, deliveries=["d1"])
+        http.post("https://tool.example/events", json={}, deliveries=["d2"])
+    [logged] = http.exchanges_for("d1")
+    fields = {f.name for f in dataclasses.fields(Exchange)} - {"deliveries"}
+    assert set(logged) == fields
+    assert logged == {k: v for k, v in dataclasses.asdict(http.exchanges[0]).items() if k in fields}
+    assert logged["status"] == 202 and logged["excerpt"] == "queued"
 
 
 def test_timeouts_are_transport_errors_and_recorded(public_dns):

@@ -86,6 +86,40 @@ def test_finish_moves_the_delivery_only_for_the_lease_holder(dstate):
     assert done.attempt_log[1].http == [{"method": "POST", "status": 200}]
 
 
+def test_finish_records_every_field_and_leaves_a_delivery_no_longer_in_flight_alone(dstate):
+    store, row = dstate.db.deliveries, add(dstate)
+    _, delivery_id = queue_event(dstate, row.id, "e")
+    store.claim("w1", LEASE, now())
+    later = now() + 60
+    assert store.finish(delivery_id, "w1", attempt(1, outcome="retry"), status="retrying", reason="503",
+                        next_attempt_at=later, now=now())
+    retried = store.get(delivery_id)
+    assert (retried.status, retried.reason, retried.next_attempt_at) == ("retrying", "503", pytest.approx(later))
+    assert (retried.lease_owner, retried.lease_expires_at, retried.summary, retried.details) == (None, None, None, None)
+    [logged] = retried.attempt_log
+    assert (logged.number, logged.worker, logged.outcome, logged.reason) == (1, "w1", "retry", "retry")
+    # not in flight any more (its lease holder finished it): a late finish records, and moves nothing
+    assert not store.finish(delivery_id, "w1", attempt(1), status="delivered", reason="late", now=now())
+    assert store.get(delivery_id).status == "retrying" and len(store.get(delivery_id).attempt_log) == 2
+
+
+def test_driver_statements_run_as_compiled_or_fall_back():
+    from sqlalchemy import bindparam
+    from sqlalchemy.dialects import mysql, sqlite
+
+    from gateway.store.base import DriverStatement
+    from gateway.store.tables import deliveries
+
+    finish = DriverStatement(update(deliveries).where(deliveries.c.status == "in_flight").values(
+        lease_owner=None, reason=bindparam("new_reason")))
+    sql, fixed = finish._compile(sqlite.dialect())
+    assert ":new_reason" in sql and fixed == {"lease_owner": None, "status_1": "in_flight"}
+    listed = DriverStatement(update(deliveries).where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+                             .values(reason="x"))
+    assert listed._compile(sqlite.dialect()) is None  # an IN list: run as a construct
+    assert finish._compile(mysql.dialect()) is None  # positional parameters: run as a construct
+
+
 def test_expired_lease_is_taken_again_and_the_lost_attempt_recorded(dstate):
     store, row = dstate.db.deliveries, add(dstate)
     _, delivery_id = queue_event(dstate, row.id, "e")

@@ -344,6 +344,7 @@ def test_worker_health_in_healthz(dstate, dclient, pool):
     body = dclient.get("/healthz").get_json()
     assert body["status"] == "ok"
     assert body["workers"]["threads"] == 3 and body["workers"]["alive"] == 3
+    assert body["workers"]["serve_processes"] is None and body["workers"]["serve_threads"] is None  # not `serve`
     assert body["queue"]["depth"] == 0 and body["queue"]["by_status"]["pending"] == 0
     started.stop(grace=5)
     assert dclient.get("/healthz").get_json()["workers"]["threads"] == 0

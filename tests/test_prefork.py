@@ -11,6 +11,7 @@ import re
 import uuid
 
 import pytest
+import requests
 from sqlalchemy import create_engine, select
 
 from gateway.prefork import worker_share
@@ -79,6 +80,9 @@ def test_two_processes_share_the_work_and_see_each_others_changes(gateway, tmp_p
         wait_until(lambda: len(children_of(served.process.pid)) == 2, timeout=30, message="both children")
         wait_until(lambda: served.log().count("delivery worker(s)\n") >= 2, timeout=30, message="their workers")
         children = children_of(served.process.pid)
+        workers = requests.get(served.url + "/healthz", timeout=10).json()["workers"]
+        assert workers["threads"] == 1  # of the process that answered
+        assert (workers["serve_processes"], workers["serve_threads"]) == (2, 2)  # of the node
         # each webhook right after the integration was added through the API: whichever process
         # answers it knows the integration already
         sources, integration_ids = [], []
@@ -111,6 +115,8 @@ def test_two_processes_share_the_work_and_see_each_others_changes(gateway, tmp_p
 def test_one_process_serves_with_waitress(gateway):
     with FakeService(Reply(200, {})) as target:
         served = gateway(GATEWAY_PROCESSES="1", GATEWAY_WORKERS="1")
+        workers = requests.get(served.url + "/healthz", timeout=10).json()["workers"]
+        assert (workers["threads"], workers["serve_processes"], workers["serve_threads"]) == (1, 1, 1)
         added = served.admin("POST", "/api/v1/integrations", json={
             "plugin": "webhook", "name": "target", "config": {"url": target.url + "/hook"}})
         assert added.status_code == 201

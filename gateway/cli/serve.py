@@ -73,6 +73,7 @@ def _serve_with_waitress(app, state, host: str, port: int) -> None:
     quiet_queue_warnings()
     server = create_server(app, host=host, port=port, threads=state.settings.threads, ident="event-gateway")
     pool = WorkerPool(state, state.settings.workers) if state.settings.workers else None
+    state.serve_layout = (1, state.settings.workers)
     checks = CheckRunner(state, state.settings.check_interval_seconds)
 
     def stop(signum: int, _frame) -> None:

@@ -9,7 +9,6 @@ lease that runs out (its worker died) lets another worker take the delivery agai
 from __future__ import annotations
 
 import builtins
-import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -23,7 +22,7 @@ from sqlalchemy import (
 from . import events as event_rows
 from . import integrations as integration_rows
 from . import skips as skip_lines
-from .base import Repository, dumps, group_commit, loads, new_id, reading, writing
+from .base import DriverStatement, Repository, dumps, group_commit, loads, new_id, reading, writing
 from .events import EventRow
 from .integrations import IntegrationRow
 from .tables import attempts, deliveries, events, integrations, skips
@@ -73,8 +72,10 @@ class DeliveryRow:
     integration: IntegrationRow | None = None
 
 
-def _delivery(row, attempt_log=()) -> DeliveryRow:
-    return DeliveryRow(
+def _delivery(row, attempt_log=(), **changes: Any) -> DeliveryRow:
+    """A delivery from its row; ``changes`` replace fields (made once: ``dataclasses.replace`` on
+    the queue's hot path would build every delivery twice)."""
+    values = dict(
         id=row.id, event_id=row.event_id, integration_id=row.integration_id,
         integration_name=row.integration_name, plugin=row.plugin, status=row.status,
         reason=row.reason, attempts=row.attempts, schedule_start=row.schedule_start, batch_id=row.batch_id,
@@ -83,6 +84,8 @@ def _delivery(row, attempt_log=()) -> DeliveryRow:
         details=loads(row.details), created_at=row.created_at, updated_at=row.updated_at,
         attempt_log=list(attempt_log),
     )
+    values.update(changes)
+    return DeliveryRow(**values)
 
 
 def _attempt(row) -> AttemptRow:
@@ -235,6 +238,8 @@ _TAKE = (update(deliveries).where(deliveries.c.id.in_(bindparam("ids", expanding
                  attempts=deliveries.c.attempts + 1, updated_at=bindparam("now")))
 
 _RECORD_ATTEMPT = insert(attempts)
+_RECORD_ONE_ATTEMPT = DriverStatement(_RECORD_ATTEMPT, column_keys=(
+    "delivery_id", "number", "worker", "started_at", "duration_ms", "outcome", "reason", "http"))
 
 _FINISH = (update(deliveries)
            .where(deliveries.c.id == bindparam("delivery_id"), deliveries.c.status == "in_flight",
@@ -246,20 +251,23 @@ _FINISH = (update(deliveries)
 
 
 _FINISH_IN_BATCH = _FINISH.values(batch_id=bindparam("new_batch_id"))
+_FINISH_ONE = DriverStatement(_FINISH)
 
 
-def _prefixed(row, table, prefix: str) -> SimpleNamespace:
+_EVENT_LABELS = tuple((c.name, f"evt__{c.name}") for c in events.c)
+_INTEGRATION_LABELS = tuple((c.name, f"int__{c.name}") for c in integrations.c)
+
+
+def _prefixed(mapping, labels: tuple[tuple[str, str], ...]) -> SimpleNamespace:
+    return SimpleNamespace(**{name: mapping[label] for name, label in labels})
+
+
+def _loaded(row, **changes: Any) -> DeliveryRow:
+    """A delivery with its event and integration, from a :data:`_LOADED` row (``changes`` as
+    :func:`_delivery`)."""
     mapping = row._mapping
-    return SimpleNamespace(**{c.name: mapping[f"{prefix}{c.name}"] for c in table.c})
-
-
-def _loaded(row) -> DeliveryRow:
-    """A delivery with its event and integration, from a :data:`_LOADED` row."""
-    return dataclasses.replace(
-        _delivery(row),
-        event=event_rows._row(_prefixed(row, events, "evt__")),
-        integration=integration_rows._row(_prefixed(row, integrations, "int__")),
-    )
+    return _delivery(row, event=event_rows._row(_prefixed(mapping, _EVENT_LABELS)),
+                     integration=integration_rows._row(_prefixed(mapping, _INTEGRATION_LABELS)), **changes)
 
 
 class DeliveryStore(Repository):
@@ -377,8 +385,7 @@ class DeliveryStore(Repository):
                 chosen.append(row)
             expired = [row for row in chosen if row.status == "in_flight"]
             queued = sorted((row for row in chosen if row.status != "in_flight"), key=lambda r: r.next_attempt_at)
-            return self._take(connection, [_loaded(row) for row in (expired + queued)[:limit]],
-                              worker_id, now + lease_seconds, now)
+            return self._take(connection, (expired + queued)[:limit], worker_id, now + lease_seconds, now)
 
     def take(self, delivery_id: str, worker_id: str, lease_seconds: float, now: float) -> DeliveryRow | None:
         """Claim this one delivery now if it is ``pending`` or ``retrying``, due or not, enabled or
@@ -387,16 +394,18 @@ class DeliveryStore(Repository):
             row = connection.execute(_BY_ID, {"delivery_id": delivery_id}).first()
             if row is None or row.status not in QUEUED:
                 return None
-            return self._take(connection, [_loaded(row)], worker_id, now + lease_seconds, now)[0]
+            return self._take(connection, [row], worker_id, now + lease_seconds, now)[0]
 
     @staticmethod
-    def _take(connection: Connection, chosen: builtins.list[DeliveryRow], worker_id: str, until: float,
+    def _take(connection: Connection, chosen: builtins.list, worker_id: str, until: float,
               now: float) -> builtins.list[DeliveryRow]:
+        """Lease the deliveries of ``chosen`` (:data:`_LOADED` rows) to ``worker_id``; returns them loaded,
+        as they now are."""
         if chosen:
-            connection.execute(_TAKE, {"ids": [d.id for d in chosen], "worker_id": worker_id,
+            connection.execute(_TAKE, {"ids": [row.id for row in chosen], "worker_id": worker_id,
                                        "until": until, "now": now})
-        return [dataclasses.replace(d, status="in_flight", lease_owner=worker_id, lease_expires_at=until,
-                                    attempts=d.attempts + 1, updated_at=now) for d in chosen]
+        return [_loaded(row, status="in_flight", lease_owner=worker_id, lease_expires_at=until,
+                        attempts=row.attempts + 1, updated_at=now) for row in chosen]
 
     @staticmethod
     def _record_lost(connection: Connection, expired, now: float) -> None:
@@ -422,18 +431,21 @@ class DeliveryStore(Repository):
         """Record ``attempt`` and, if ``worker_id`` still holds the lease, move the delivery to
         ``status``. Returns whether the delivery was updated (False: the lease was lost meanwhile and
         another worker owns the delivery; the attempt is recorded all the same)."""
+        recorded = {  # made before the transaction (it holds the write lock), in the columns' types
+            "delivery_id": delivery_id, "number": int(attempt.number), "worker": attempt.worker,
+            "started_at": float(attempt.started_at), "duration_ms": float(attempt.duration_ms),
+            "outcome": attempt.outcome, "reason": attempt.reason, "http": dumps(attempt.http),
+        }
+        moved = {
+            "delivery_id": delivery_id, "worker_id": worker_id, "new_status": status, "new_reason": reason,
+            "next_attempt_at": float(next_attempt_at) if next_attempt_at is not None else None,
+            "new_summary": summary, "new_details": dumps(details) if details is not None else None,
+            "now": float(now),
+        }
+
         def write(connection: Connection) -> bool:
-            connection.execute(_RECORD_ATTEMPT, {
-                "delivery_id": delivery_id, "number": attempt.number, "worker": attempt.worker,
-                "started_at": attempt.started_at, "duration_ms": attempt.duration_ms,
-                "outcome": attempt.outcome, "reason": attempt.reason, "http": dumps(attempt.http),
-            })
-            result = connection.execute(_FINISH, {
-                "delivery_id": delivery_id, "worker_id": worker_id, "new_status": status, "new_reason": reason,
-                "next_attempt_at": next_attempt_at, "new_summary": summary,
-                "new_details": dumps(details) if details is not None else None, "now": now,
-            })
-            return bool(result.rowcount)
+            _RECORD_ONE_ATTEMPT.execute(connection, recorded)
+            return bool(_FINISH_ONE.execute(connection, moved).rowcount)
 
         # Workers finishing at the same time share a commit; each returns once its own is durable.
         return group_commit(self.engine).run(write)
@@ -473,7 +485,7 @@ class DeliveryStore(Repository):
                 if self.engine.dialect.name != "sqlite":  # SQLite: the transaction holds the write lock
                     query = query.with_for_update(skip_locked=True, of=deliveries)
                 rows = connection.execute(query).all()
-                chosen = [_loaded(row) for row in rows if row.id not in set(exclude)]
+                chosen = [row for row in rows if row.id not in set(exclude)]
                 return self._take(connection, chosen, worker_id, now + lease_seconds, now)
 
         return retrying(claim)
