@@ -184,14 +184,18 @@ def read_problem(body: Any) -> Problem:
         raise MalformedNotification("ProblemDetailsJSON must be a JSON object: write "
                                     "\"ProblemDetailsJSON\": {ProblemDetailsJSON} in the template, without quotes")
     details = details if isinstance(details, dict) else {}
+    # Dynatrace's own default payload writes "Problem URL" (with a space) and has no {ProblemSeverity}
+    # or {State}-less variants; the problem's details carry severityLevel, impactLevel and status.
+    fallback = {"State": "status", "ProblemSeverity": "severityLevel", "ProblemImpact": "impactLevel"}
+    backup = {name: details[key] for name, key in fallback.items() if isinstance(details.get(key), str)}
     return Problem(
         problem_id=problem_id,
         pid=_text(body, "PID") or problem_id,
         title=_text(body, "ProblemTitle", required=True),
-        state=_text(body, "State", required=True).upper(),
-        severity=_text(body, "ProblemSeverity").upper(),
-        impact=_text(body, "ProblemImpact").upper(),
-        url=_text(body, "ProblemURL"),
+        state=(_text(body, "State") or _text(backup, "State", required=True)).upper(),
+        severity=(_text(body, "ProblemSeverity") or _text(backup, "ProblemSeverity")).upper(),
+        impact=(_text(body, "ProblemImpact") or _text(backup, "ProblemImpact")).upper(),
+        url=_text(body, "ProblemURL", "Problem URL"),
         tags=_list(body, "Tags"),
         entities=_entities(body),
         entity_names=_list(body, "ImpactedEntityNames"),

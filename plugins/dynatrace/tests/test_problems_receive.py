@@ -120,6 +120,33 @@ def test_dynatrace_shapes_are_read_liberally():
     assert problem.management_zones == ("Web", "Payments", "Checkout")
 
 
+def test_dynatrace_s_default_payload_template_is_read_too():
+    # The payload Dynatrace proposes for a new custom integration: "Problem URL" with a space, no
+    # {ProblemSeverity}; the severity, impact and state are in the problem's details as well.
+    body = {
+        "ImpactedEntities": [{"type": "SERVICE", "name": "checkout-service", "entity": "SERVICE-1"}],
+        "ImpactedEntity": "checkout-service",
+        "PID": "-1234_5678V2",
+        "ProblemDetailsHTML": "<h1>Failure rate increase</h1>",
+        "ProblemDetailsJSON": {"displayId": "P-77", "severityLevel": "ERROR", "impactLevel": "SERVICES",
+                               "status": "OPEN", "managementZones": [{"name": "Checkout"}]},
+        "ProblemID": "77",
+        "ProblemImpact": "SERVICE",
+        "ProblemTitle": "Failure rate increase",
+        "Problem URL": "https://abc.live.dynatrace.com/#problems/problemdetails;pid=-1234_5678V2",
+        "State": "OPEN",
+        "Tags": "team:checkout",
+    }
+    problem = read_problem(body)
+    assert (problem.display_id, problem.state, problem.severity, problem.impact) == ("P-77", "OPEN", "ERROR", "SERVICE")
+    assert problem.url == body["Problem URL"]
+    assert problem.management_zones == ("Checkout",)
+    without_state = read_problem({**body, "State": None})
+    assert without_state.state == "OPEN"
+    with pytest.raises(Exception, match="missing State"):
+        read_problem({**body, "State": None, "ProblemDetailsJSON": {}})
+
+
 def test_the_pid_stands_in_for_a_missing_problem_id():
     problem = read_problem(notification(ProblemID=None))
     assert problem.problem_id == problem.pid == "-4823917347771938513_1700917929000V2"
