@@ -169,8 +169,9 @@ class PreforkServer(BaseApplication):
     # before forking (master) ------------------------------------------------------------------
 
     def _prepare_fork(self) -> None:
-        """What the children share: a counter of integration changes (so that an integration
-        changed through one process is seen by the next webhook in every other), a counter of
+        """What the children share: counters of integration and connection changes (so that an
+        integration or the flag-platform connection changed through one process is seen by the next
+        webhook in every other), a counter of
         changes that want checks (integrations and the flag-platform connection: it wakes the
         background checks of slot 0), the layout ``/healthz`` reports (processes, delivery workers
         in all), and no open database connection or database thread."""
@@ -178,6 +179,8 @@ class PreforkServer(BaseApplication):
         self.state.serve_layout = (self.processes, sum(worker_share(total, self.processes, slot)
                                                        for slot in range(self.processes)))
         self.state.integrations.share_changes(multiprocessing.RawValue("Q", 0))
+        if self.state.connection is not None:
+            self.state.connection.share_changes(multiprocessing.RawValue("Q", 0))
         checks_wanted = self._checks_wanted = multiprocessing.RawValue("Q", 0)
 
         def wanted() -> None:  # racing bumps may merge into one: it changes all the same

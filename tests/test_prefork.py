@@ -4,6 +4,7 @@ cleanly; plus the pieces: worker shares, per-process ids, the queue-warning filt
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import os
@@ -14,6 +15,8 @@ import pytest
 import requests
 from sqlalchemy import create_engine, select
 
+from gateway import hmac_sha256_hex
+from gateway.fake_flag_platform import FakeFlagPlatform
 from gateway.prefork import worker_share
 from gateway.server_log import OncePerEpisode
 from gateway.store import tables
@@ -110,6 +113,29 @@ def test_two_processes_share_the_work_and_see_each_others_changes(gateway, tmp_p
     [checker] = re.findall(r"event-gateway\[(\d+)\]: background checks", log)  # one process per node
     assert int(checker) in children
     assert "SIGTERM received, stopping" in log
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads child processes from /proc (Linux)")
+def test_every_process_checks_webhooks_against_the_connection_at_once_after_it_changes(gateway):
+    with FakeFlagPlatform("api-prefork-connection-token") as platform:
+        served = gateway(GATEWAY_PROCESSES="2", GATEWAY_WORKERS="0")
+        wait_until(lambda: len(children_of(served.process.pid)) == 2, timeout=30, message="both children")
+        body = ld_entry("evt-before-connect")
+        assert served.post_webhook(body).status_code == 202  # no secret yet: unsigned is accepted
+        connected = served.admin("PUT", "/api/v1/connections/launchdarkly", json={
+            "api_token": platform.token, "public_url": served.url, "api_url": platform.url})
+        assert connected.status_code == 200, connected.text
+        [hook] = platform.webhooks.values()
+        # right after the connect, through either process (each request is a new TCP connection,
+        # taken by whichever process accepts it first): unsigned is refused, signed accepted
+        for n in range(8):
+            entry = ld_entry(f"evt-after-connect-{n}")
+            assert served.post_webhook(entry).status_code == 401
+            signed = served.post_webhook(entry, headers={"X-LD-Signature": hmac_sha256_hex(hook["secret"], entry)})
+            assert signed.status_code == 202, signed.text
+        assert served.admin("DELETE", "/api/v1/connections/launchdarkly").status_code == 200
+        for n in range(8):
+            assert served.post_webhook(ld_entry(f"evt-after-disconnect-{n}")).status_code == 202
 
 
 def test_one_process_serves_with_waitress(gateway):

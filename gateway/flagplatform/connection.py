@@ -160,7 +160,8 @@ class ConnectionService:
         self.grace_seconds = grace_seconds
         self._http_factory = http_factory
         self._make_session = make_session
-        self._cache: tuple[float, Connection | None] | None = None
+        self._cache: tuple[float, int, Connection | None] | None = None
+        self._shared_changes: Any = None
         self._lock = threading.Lock()
         self._last_event_written = 0.0
         self.listeners: list[Callable[[], None]] = []
@@ -180,21 +181,36 @@ class ConnectionService:
             state=dict(row.state), updated_at=row.updated_at,
         )
 
+    def share_changes(self, counter: Any) -> None:
+        """Count changes in ``counter`` (a ``multiprocessing.RawValue`` made before forking), so that
+        every process of one server reads the connection again after a change made by any of them:
+        a webhook that follows a connect or a rotation is checked against the new secret, whichever
+        process takes it."""
+        self._shared_changes = counter
+
+    def _shared_generation(self) -> int:
+        return self._shared_changes.value if self._shared_changes is not None else 0
+
     def current(self) -> Connection | None:
-        """The connection, or None; read again at most every :data:`CACHE_SECONDS`."""
+        """The connection, or None; read again after a change made by this server (any of its
+        processes), and at most every :data:`CACHE_SECONDS` otherwise (a change made by another
+        program or node)."""
+        shared = self._shared_generation()
         with self._lock:
             cached = self._cache
-        if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
-            return cached[1]
+        if cached is not None and cached[1] == shared and time.monotonic() - cached[0] < CACHE_SECONDS:
+            return cached[2]
         row = self.db.connections.get(PLATFORM)
         connection = self._load(row) if row else None
         with self._lock:
-            self._cache = (time.monotonic(), connection)
+            self._cache = (time.monotonic(), shared, connection)
         return connection
 
     def _changed(self) -> None:
         with self._lock:
             self._cache = None
+        if self._shared_changes is not None:
+            self._shared_changes.value += 1  # racing bumps may merge into one: it changes all the same
         for listener in self.listeners:
             listener()
 
