@@ -377,6 +377,7 @@ class DriverStatement:
     dialect, with named parameters (``column_keys``: the columns an INSERT is given); it still runs
     in the caller's transaction, with the engine's events and error handling (outages are still
     seen). Values are passed to the driver as they are: give them in the columns' Python types.
+    Given a list of parameter sets, the driver runs the statement once per set (``executemany``).
     A dialect without named parameters runs the construct as usual."""
 
     def __init__(self, statement: Any, column_keys: tuple[str, ...] | None = None):
@@ -384,7 +385,7 @@ class DriverStatement:
         self.column_keys = list(column_keys) if column_keys is not None else None
         self._compiled: dict[str, tuple[str, dict[str, Any]] | None] = {}
 
-    def execute(self, connection: Connection, params: dict[str, Any]) -> Any:
+    def execute(self, connection: Connection, params: dict[str, Any] | list[dict[str, Any]]) -> Any:
         dialect = connection.dialect
         key = f"{dialect.name}+{dialect.driver}"
         if key not in self._compiled:
@@ -393,7 +394,9 @@ class DriverStatement:
         if compiled is None:
             return connection.execute(self.statement, params)
         sql, fixed = compiled
-        return connection.exec_driver_sql(sql, {**fixed, **params} if fixed else params)
+        if fixed:
+            params = [{**fixed, **p} for p in params] if isinstance(params, list) else {**fixed, **params}
+        return connection.exec_driver_sql(sql, params)
 
     def _compile(self, dialect: Any) -> tuple[str, dict[str, Any]] | None:
         if dialect.name == "sqlite":
