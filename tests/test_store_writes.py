@@ -163,3 +163,22 @@ def test_a_connection_lost_mid_batch_fails_the_whole_batch_with_its_error(db):
     GroupCommit(db.engine)._lead(batch)
     assert [unavailable(job.error).reason for job in batch] == ["unreachable"] * 3
     assert count(db) == 0
+
+
+@pytest.mark.parametrize("writing_transaction", [True, False])
+def test_a_begin_that_fails_is_sqlalchemys_error_seen_by_the_engine(sqlite_db, writing_transaction):
+    """SQLite's BEGIN is sent on the driver's cursor: a failure there is still wrapped by
+    SQLAlchemy, reported to the engine's ``handle_error`` listeners (the outage watch) and
+    invalidates a connection that is gone."""
+    from sqlalchemy import event
+
+    seen = []
+    event.listen(sqlite_db.engine, "handle_error", lambda context: seen.append(context.original_exception))
+    with sqlite_db.engine.connect().execution_options(writing=writing_transaction) as connection:
+        connection.connection.dbapi_connection.close()  # the driver's connection is gone
+        with pytest.raises(exc.DBAPIError) as raised:
+            connection.begin()
+        assert "closed database" in str(raised.value.orig)
+        assert seen == [raised.value.orig]
+        assert connection.invalidated
+    assert count(sqlite_db) == 0  # and the engine goes on with a new connection
