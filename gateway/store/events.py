@@ -86,39 +86,42 @@ EVENTS_PER_STATEMENT = 64
 
 
 class _InsertEvents:
-    """``INSERT ... VALUES (...), (...) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`` for a
-    given number of rows, where the database has it: a repeat, even one committed by another node at
-    the same moment, inserts nothing rather than failing, and the ids returned tell which events of a
-    batch were new. Each size is built and compiled once per database kind and run as driver SQL
-    (:class:`~.base.DriverStatement`): building and executing a construct costs more than the
-    database's own work."""
+    """``INSERT ... VALUES (...), (...) ON CONFLICT (dedupe_key) DO NOTHING`` for a given number of
+    rows, where the database has it: a repeat, even one committed by another node at the same
+    moment, inserts nothing rather than failing. The count of rows inserted tells whether all of
+    them were new (nearly always); only when some were not does a query by id tell which. Each size
+    is built and compiled once per database kind and run as driver SQL
+    (:class:`~.base.DriverStatement`): building and executing a construct, and reading a
+    ``RETURNING`` result through SQLAlchemy, cost more than the database's own work."""
 
     def __init__(self, dialect_name: str):
-        self._insert = _DIALECT_INSERTS.get(dialect_name)
+        self._insert = _DIALECT_INSERTS[dialect_name]
         self._by_size: dict[int, tuple[DriverStatement, list[tuple[tuple[str, str], ...]]]] = {}
-
-    @property
-    def available(self) -> bool:
-        return self._insert is not None
 
     def _sized(self, size: int) -> tuple[DriverStatement, list[tuple[tuple[str, str], ...]]]:
         found = self._by_size.get(size)
         if found is None:
             names = [tuple((f"{column}_{n}", column) for column in _EVENT_COLUMNS) for n in range(size)]
             values = [{column: bindparam(name) for name, column in row} for row in names]
-            statement = (self._insert(events).values(values)
-                         .on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(events.c.id))
+            statement = self._insert(events).values(values).on_conflict_do_nothing(index_elements=["dedupe_key"])
             found = self._by_size[size] = (DriverStatement(statement), names)
         return found
 
     def run(self, connection, rows: list[dict[str, Any]]) -> set[str]:
-        """Insert ``rows`` (event rows); the ids of those inserted (not repeats)."""
+        """Insert ``rows`` (event rows, each with a new id); the ids of those inserted (not repeats)."""
         created: set[str] = set()
+        short: list[str] = []  # ids of statements that inserted fewer rows than they were given
         for start in range(0, len(rows), EVENTS_PER_STATEMENT):
             chunk = rows[start:start + EVENTS_PER_STATEMENT]
             statement, names = self._sized(len(chunk))
             params = {name: row[column] for row, row_names in zip(chunk, names) for name, column in row_names}
-            created.update(statement.execute(connection, params).scalars())
+            ids = [row["id"] for row in chunk]
+            if statement.execute(connection, params).rowcount == len(chunk):
+                created.update(ids)
+            else:
+                short.extend(ids)
+        if short:  # the ids are new: those stored now are the rows these statements inserted
+            created.update(connection.execute(select(events.c.id).where(events.c.id.in_(short))).scalars())
         return created
 
 
