@@ -182,3 +182,25 @@ def test_a_begin_that_fails_is_sqlalchemys_error_seen_by_the_engine(sqlite_db, w
         assert seen == [raised.value.orig]
         assert connection.invalidated
     assert count(sqlite_db) == 0  # and the engine goes on with a new connection
+
+
+def test_the_batch_writer_keeps_one_connection_on_sqlite_and_commits_each_batch(sqlite_db):
+    from gateway.store.base import BatchCommit
+
+    def write_batch(connection, names):
+        connection.execute(insert(items), [{"name": name} for name in names])
+        return names
+
+    batches = BatchCommit(sqlite_db.engine, write_batch)
+    assert batches.run("a") == "a"
+    kept = batches.writer._connection
+    assert count(sqlite_db) == 1  # committed before run returned: another connection sees it
+    batches.run("b")
+    assert batches.writer._connection is kept and not kept.in_transaction()
+    with pytest.raises(exc.IntegrityError):
+        batches.run("a")  # a failed transaction: rolled back, and its connection given back
+    assert batches.writer._connection is None and kept.closed
+    batches.run("c")
+    assert count(sqlite_db) == 3 and batches.writer._connection is not kept
+    batches.writer.release()
+    assert batches.writer._connection is None and sqlite_db.engine.pool.checkedout() == 0

@@ -132,6 +132,58 @@ def writing(engine: Engine) -> Iterator[Connection]:
                     wakeups.clear(connection)
 
 
+class KeptWriter:
+    """The writing connection of one group commit (:class:`BatchCommit`) on SQLite, kept between its
+    transactions: each transaction is still its own (``BEGIN IMMEDIATE`` under the writer lock,
+    committed or rolled back as by :func:`writing`), but checking a connection out of the pool and
+    back in cost more than the rest of the transaction around the SQL. Only one leader writes at a
+    time, so one connection is enough. After a failed transaction the connection is closed and the
+    next one checks out a new one, as :func:`writing` would. Elsewhere (PostgreSQL) each transaction
+    checks its connection out, so that the pool's ping finds a server that went away in between."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._connection: Connection | None = None
+        self._pid = os.getpid()
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        if self.engine.dialect.name != "sqlite":
+            with writing(self.engine) as connection:
+                yield connection
+            return
+        with _writer_lock(self.engine):
+            connection = self._connection
+            if connection is None or connection.invalidated or self._pid != os.getpid():
+                connection = self._connection = self.engine.connect().execution_options(writing=True)
+                self._pid = os.getpid()
+            done = False
+            try:
+                with connection.begin():
+                    try:
+                        yield connection
+                        wakeups.send_if_announced(connection)
+                    finally:
+                        wakeups.clear(connection)
+                done = True
+            finally:
+                if not done:
+                    self.release()
+
+    def release(self) -> None:
+        """Give the kept connection back (after a failure, before a fork, when the database closes):
+        after the transaction that may be using it."""
+        if self._connection is None:
+            return
+        with _writer_lock(self.engine):
+            connection, self._connection = self._connection, None
+            if connection is not None and self._pid == os.getpid():  # never a parent's, in a child
+                try:
+                    connection.close()
+                except Exception:  # a broken connection: the pool drops it
+                    pass
+
+
 @contextmanager
 def reading(engine: Engine) -> Iterator[Connection]:
     """A transaction that only reads."""
@@ -273,11 +325,12 @@ class BatchCommit(_Turns):
         self.engine = engine
         self._write_batch = write_batch
         self._committed = committed
+        self.writer = KeptWriter(engine)
 
     def _write(self, entries: list[_Job[Any]]) -> None:
         entries = sorted(entries, key=lambda entry: entry.order)
         jobs = [entry.work for entry in entries]
-        with writing(self.engine) as connection:
+        with self.writer.writing() as connection:
             values = self._write_batch(connection, jobs)
             _require_open_transaction(connection, [])
         for entry, value in zip(entries, values):

@@ -123,6 +123,7 @@ class Database:
         that no child process inherits a connection in use or a lock held by a thread it lacks."""
         if self.checkpointer is not None:
             self.checkpointer.stop()
+        self.events.release()
         self.engine.dispose()
 
     def after_fork(self) -> None:
@@ -137,4 +138,5 @@ class Database:
     def dispose(self) -> None:
         if self.checkpointer is not None:
             self.checkpointer.stop()
+        self.events.release()
         self.engine.dispose()

@@ -166,6 +166,10 @@ class EventStore(Repository):
         self.clock = now  # the time cooldowns are claimed at
         self._batches = BatchCommit(engine, self._write_batch, self._committed)
 
+    def release(self) -> None:
+        """Give back the connection the batch writer keeps (before a fork, when the database closes)."""
+        self._batches.writer.release()
+
     def find_duplicate(self, event: Event, integration_id: str | None = None) -> str | None:
         """The id of an earlier event with the same source id, if any."""
         key = dedupe_key(event.source, event.source_id, integration_id)
