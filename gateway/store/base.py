@@ -154,7 +154,10 @@ class KeptWriter:
             return
         with _writer_lock(self.engine):
             connection = self._connection
-            if connection is None or connection.invalidated or self._pid != os.getpid():
+            if connection is not None and self._pid != os.getpid():
+                _inherited.append(connection)  # a parent's (forked without release): never used, never closed here
+                connection = None
+            if connection is None or connection.invalidated:
                 connection = self._connection = self.engine.connect().execution_options(writing=True)
                 self._pid = os.getpid()
             done = False
@@ -177,11 +180,20 @@ class KeptWriter:
             return
         with _writer_lock(self.engine):
             connection, self._connection = self._connection, None
-            if connection is not None and self._pid == os.getpid():  # never a parent's, in a child
-                try:
-                    connection.close()
-                except Exception:  # a broken connection: the pool drops it
-                    pass
+            if connection is None:
+                return
+            if self._pid != os.getpid():
+                _inherited.append(connection)  # a parent's, in a child: left alone
+                return
+            try:
+                connection.close()
+            except Exception:  # a broken connection: the pool drops it
+                pass
+
+
+_inherited: list[Connection] = []
+"""Kept connections a forked child inherited: held so that collecting them never touches the parent's
+database connection from the child (``serve`` releases them before it forks)."""
 
 
 @contextmanager
