@@ -34,15 +34,10 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def _begin(connection) -> None:
     # A writing transaction takes the write lock at BEGIN, so two writers queue (busy_timeout)
     # instead of one failing mid-transaction; a reading one reads its WAL snapshot without locking.
-    statement = "BEGIN IMMEDIATE" if connection.get_execution_options().get("writing") else "BEGIN"
-    # Sent on the driver's cursor: run as a statement of the engine, this BEGIN cost a third of an
-    # empty transaction. A failure is still SQLAlchemy's (wrapped, seen by the engine's
-    # ``handle_error`` listeners such as the outage watch, the connection invalidated if it is gone),
-    # as it is for the BEGIN SQLAlchemy sends itself.
-    try:
-        connection.connection.dbapi_connection.execute(statement).close()
-    except Exception as exc:
-        connection._handle_dbapi_exception(exc, statement, (), None, None)
+    if connection.get_execution_options().get("writing"):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
 
 
 POSTGRES_CONNECT_TIMEOUT = 5  # seconds; a URL's own ?connect_timeout= wins
