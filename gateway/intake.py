@@ -50,9 +50,9 @@ def accept(state: GatewayState, event: Event, receiver_id: str | None = None,
                for reason, groups in by_reason.items()],
     )
     if not recorded.created:
-        state.metrics.duplicates.labels(event.source).inc()
+        state.metrics.child(state.metrics.duplicates, event.source).inc()
         return recorded
-    state.metrics.events_received.labels(event.source).inc()
+    state.metrics.child(state.metrics.events_received, event.source).inc()
     counts: Counter = Counter()
     for d in decisions:
         queued = d.queued and d.integration.row.id not in recorded.cooled_down
@@ -61,7 +61,7 @@ def accept(state: GatewayState, event: Event, receiver_id: str | None = None,
         for plugin, number in group.plugins.items():
             counts[plugin, "skipped"] += number
     for (plugin, outcome), number in counts.items():
-        state.metrics.decisions.labels(plugin, outcome).inc(number)
+        state.metrics.child(state.metrics.decisions, plugin, outcome).inc(number)
     log.debug("event %s (%s %s) stored: %d queued, %d skipped", recorded.event_id, event.source,
               event.source_id, recorded.queued, recorded.skipped)
     if recorded.queued:

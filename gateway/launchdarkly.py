@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from .events import Access, CustomProperty, Event, Member
@@ -31,14 +32,32 @@ KIND_SCOPES = {
 
 def parse_resource(resource: str) -> list[tuple[str, str, list[str]]]:
     """``proj/p:env/e;tag:flag/f`` as ``[(type, key, tags), ...]``; unreadable scopes are left out."""
+    return [(type_, key, list(tags)) for type_, key, tags in _scopes(resource)]
+
+
+_Scopes = tuple[tuple[str, str, tuple[str, ...]], ...]
+CACHED_RESOURCE_CHARS = 300
+"""Resources up to this long are read once and kept (4,096 of them at most); longer ones each time."""
+
+
+def _scopes(resource: str) -> _Scopes:
+    """:func:`parse_resource` as tuples, kept per resource string (the same flags change again and
+    again); a sender's long resource is not kept."""
+    return _cached_scopes(resource) if len(resource) <= CACHED_RESOURCE_CHARS else _read_scopes(resource)
+
+
+def _read_scopes(resource: str) -> _Scopes:
     scopes = []
     for part in resource.split(":"):
         type_, sep, rest = part.partition("/")
         if not sep:
             continue
         key, _, tags = rest.partition(";")
-        scopes.append((type_, key, [t for t in tags.split(",") if t]))
-    return scopes
+        scopes.append((type_, key, tuple(t for t in tags.split(",") if t)))
+    return tuple(scopes)
+
+
+_cached_scopes = lru_cache(maxsize=4096)(_read_scopes)
 
 
 def verify_signature(request: InboundRequest, secret: str) -> None:
@@ -143,8 +162,8 @@ def normalize_audit_entry(payload: Any) -> Event:
     kind = payload.get("kind") if isinstance(payload.get("kind"), str) and payload.get("kind") else "unknown"
 
     keys: dict[str, str] = {}
-    for access in accesses:
-        scopes = parse_resource(access.resource)
+    parsed = [_scopes(access.resource) for access in accesses]
+    for scopes in parsed:
         if not keys or (scopes and scopes[-1][0] == "flag" and "flag" not in keys):
             keys = {type_: key for type_, key, _ in scopes}
     version = payload.get("currentVersion") if isinstance(payload.get("currentVersion"), dict) else {}
@@ -157,8 +176,8 @@ def normalize_audit_entry(payload: Any) -> Event:
         scope_attributes[scope] = {
             k: v for k, v in version.items() if isinstance(v, (str, int, float, bool)) and v is not None
         }
-    for access in accesses:
-        for type_, _, tags in parse_resource(access.resource):
+    for scopes in parsed:
+        for type_, _, tags in scopes:
             if tags:
                 scope_tags.setdefault(type_, [])
                 scope_tags[type_] = sorted(set(scope_tags[type_]) | set(tags))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.events_received = Counter(
             "gateway_events_received", "Events accepted, by source (duplicates not counted)",
             ["source"], registry=self.registry,
@@ -46,6 +47,16 @@ class Metrics:
             ["plugin"], registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
+
+    def child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        """``metric.labels(*labels)``, kept per label values: prometheus_client's own look-up takes
+        a lock and builds its key on every call, a cost paid per webhook. For label values from a
+        bounded set only (sources, plugins, outcomes)."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
 
     def watch_checks(self, gauges: Callable[[], list[CheckGauge]]) -> None:
         """Publish the stored check results, read through ``gauges`` at each scrape."""

@@ -217,3 +217,18 @@ def test_every_kind_is_accepted(poster_factory):
     detail = poster.client.get(f"/api/v1/events/{answer['event_id']}", headers=AUTH).get_json()
     assert detail["kind"] == "environment"
     assert detail["event"]["environment_key"] == "test"
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_the_202_answer_is_the_json_flask_would_make(app, client, debug):
+    """Written without the JSON provider, the answer is still jsonify's: body, status and headers
+    (and, in debug mode, its indented form)."""
+    app.debug = debug
+    response = client.post("/webhooks/launchdarkly", data=fixture_bytes(STAGING), content_type="application/json")
+    assert response.status_code == 202
+    answer = response.get_json()
+    with app.test_request_context():
+        expected = app.json.response(event_id=answer["event_id"], queued=0, skipped=0)
+    assert response.get_data() == expected.get_data()
+    assert response.headers["Content-Type"] == expected.headers["Content-Type"] == "application/json"
+    assert response.headers["Content-Length"] == str(len(expected.get_data()))

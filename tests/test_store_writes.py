@@ -163,3 +163,44 @@ def test_a_connection_lost_mid_batch_fails_the_whole_batch_with_its_error(db):
     GroupCommit(db.engine)._lead(batch)
     assert [unavailable(job.error).reason for job in batch] == ["unreachable"] * 3
     assert count(db) == 0
+
+
+@pytest.mark.parametrize("writing_transaction", [True, False])
+def test_a_begin_that_fails_is_sqlalchemys_error_seen_by_the_engine(sqlite_db, writing_transaction):
+    """SQLite's BEGIN is sent on the driver's cursor: a failure there is still wrapped by
+    SQLAlchemy, reported to the engine's ``handle_error`` listeners (the outage watch) and
+    invalidates a connection that is gone."""
+    from sqlalchemy import event
+
+    seen = []
+    event.listen(sqlite_db.engine, "handle_error", lambda context: seen.append(context.original_exception))
+    with sqlite_db.engine.connect().execution_options(writing=writing_transaction) as connection:
+        connection.connection.dbapi_connection.close()  # the driver's connection is gone
+        with pytest.raises(exc.DBAPIError) as raised:
+            connection.begin()
+        assert "closed database" in str(raised.value.orig)
+        assert seen == [raised.value.orig]
+        assert connection.invalidated
+    assert count(sqlite_db) == 0  # and the engine goes on with a new connection
+
+
+def test_the_batch_writer_keeps_one_connection_on_sqlite_and_commits_each_batch(sqlite_db):
+    from gateway.store.base import BatchCommit
+
+    def write_batch(connection, names):
+        connection.execute(insert(items), [{"name": name} for name in names])
+        return names
+
+    batches = BatchCommit(sqlite_db.engine, write_batch)
+    assert batches.run("a") == "a"
+    kept = batches.writer._connection
+    assert count(sqlite_db) == 1  # committed before run returned: another connection sees it
+    batches.run("b")
+    assert batches.writer._connection is kept and not kept.in_transaction()
+    with pytest.raises(exc.IntegrityError):
+        batches.run("a")  # a failed transaction: rolled back, and its connection given back
+    assert batches.writer._connection is None and kept.closed
+    batches.run("c")
+    assert count(sqlite_db) == 3 and batches.writer._connection is not kept
+    batches.writer.release()
+    assert batches.writer._connection is None and sqlite_db.engine.pool.checkedout() == 0

@@ -132,6 +132,70 @@ def writing(engine: Engine) -> Iterator[Connection]:
                     wakeups.clear(connection)
 
 
+class KeptWriter:
+    """The writing connection of one group commit (:class:`BatchCommit`) on SQLite, kept between its
+    transactions: each transaction is still its own (``BEGIN IMMEDIATE`` under the writer lock,
+    committed or rolled back as by :func:`writing`), but checking a connection out of the pool and
+    back in cost more than the rest of the transaction around the SQL. Only one leader writes at a
+    time, so one connection is enough. After a failed transaction the connection is closed and the
+    next one checks out a new one, as :func:`writing` would. Elsewhere (PostgreSQL) each transaction
+    checks its connection out, so that the pool's ping finds a server that went away in between."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._connection: Connection | None = None
+        self._pid = os.getpid()
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        if self.engine.dialect.name != "sqlite":
+            with writing(self.engine) as connection:
+                yield connection
+            return
+        with _writer_lock(self.engine):
+            connection = self._connection
+            if connection is not None and self._pid != os.getpid():
+                _inherited.append(connection)  # a parent's (forked without release): never used, never closed here
+                connection = None
+            if connection is None or connection.invalidated:
+                connection = self._connection = self.engine.connect().execution_options(writing=True)
+                self._pid = os.getpid()
+            done = False
+            try:
+                with connection.begin():
+                    try:
+                        yield connection
+                        wakeups.send_if_announced(connection)
+                    finally:
+                        wakeups.clear(connection)
+                done = True
+            finally:
+                if not done:
+                    self.release()
+
+    def release(self) -> None:
+        """Give the kept connection back (after a failure, before a fork, when the database closes):
+        after the transaction that may be using it."""
+        if self._connection is None:
+            return
+        with _writer_lock(self.engine):
+            connection, self._connection = self._connection, None
+            if connection is None:
+                return
+            if self._pid != os.getpid():
+                _inherited.append(connection)  # a parent's, in a child: left alone
+                return
+            try:
+                connection.close()
+            except Exception:  # a broken connection: the pool drops it
+                pass
+
+
+_inherited: list[Connection] = []
+"""Kept connections a forked child inherited: held so that collecting them never touches the parent's
+database connection from the child (``serve`` releases them before it forks)."""
+
+
 @contextmanager
 def reading(engine: Engine) -> Iterator[Connection]:
     """A transaction that only reads."""
@@ -273,11 +337,12 @@ class BatchCommit(_Turns):
         self.engine = engine
         self._write_batch = write_batch
         self._committed = committed
+        self.writer = KeptWriter(engine)
 
     def _write(self, entries: list[_Job[Any]]) -> None:
         entries = sorted(entries, key=lambda entry: entry.order)
         jobs = [entry.work for entry in entries]
-        with writing(self.engine) as connection:
+        with self.writer.writing() as connection:
             values = self._write_batch(connection, jobs)
             _require_open_transaction(connection, [])
         for entry, value in zip(entries, values):
@@ -377,6 +442,7 @@ class DriverStatement:
     dialect, with named parameters (``column_keys``: the columns an INSERT is given); it still runs
     in the caller's transaction, with the engine's events and error handling (outages are still
     seen). Values are passed to the driver as they are: give them in the columns' Python types.
+    Given a list of parameter sets, the driver runs the statement once per set (``executemany``).
     A dialect without named parameters runs the construct as usual."""
 
     def __init__(self, statement: Any, column_keys: tuple[str, ...] | None = None):
@@ -384,7 +450,7 @@ class DriverStatement:
         self.column_keys = list(column_keys) if column_keys is not None else None
         self._compiled: dict[str, tuple[str, dict[str, Any]] | None] = {}
 
-    def execute(self, connection: Connection, params: dict[str, Any]) -> Any:
+    def execute(self, connection: Connection, params: dict[str, Any] | list[dict[str, Any]]) -> Any:
         dialect = connection.dialect
         key = f"{dialect.name}+{dialect.driver}"
         if key not in self._compiled:
@@ -393,7 +459,9 @@ class DriverStatement:
         if compiled is None:
             return connection.execute(self.statement, params)
         sql, fixed = compiled
-        return connection.exec_driver_sql(sql, {**fixed, **params} if fixed else params)
+        if fixed:
+            params = [{**fixed, **p} for p in params] if isinstance(params, list) else {**fixed, **params}
+        return connection.exec_driver_sql(sql, params)
 
     def _compile(self, dialect: Any) -> tuple[str, dict[str, Any]] | None:
         if dialect.name == "sqlite":

@@ -118,6 +118,7 @@ class Database:
         that no child process inherits a connection in use or a lock held by a thread it lacks."""
         if self.checkpointer is not None:
             self.checkpointer.stop()
+        self.events.release()
         self.engine.dispose()
 
     def after_fork(self) -> None:
@@ -132,4 +133,5 @@ class Database:
     def dispose(self) -> None:
         if self.checkpointer is not None:
             self.checkpointer.stop()
+        self.events.release()
         self.engine.dispose()

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exc, or_, select, update
+from sqlalchemy import and_, bindparam, exc, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..events import Event
-from .base import BatchCommit, Repository, dumps, loads, new_id, now, reading, writing
+from .base import BatchCommit, DriverStatement, Repository, dumps, loads, new_id, now, reading, writing
 from .cooldowns import Claim, claim
 from .skips import KnownSets, SkipGroup, skip_rows, write_sets
 from .tables import deliveries, events
@@ -79,18 +79,58 @@ def _row(row, with_raw: bool = True) -> EventRow:
     )
 
 
-_INSERT_IGNORING_REPEATS = {
-    "postgresql": postgresql.insert(events).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    .returning(events.c.id),
-    "sqlite": sqlite.insert(events).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(events.c.id),
-}
-"""INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, where the database has it: a repeat,
-even one committed by another node at the same moment, inserts nothing rather than failing, and the
-ids returned tell which events of a batch were new (statements built once: building one costs more
-than running it)."""
+_DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_EVENT_COLUMNS = tuple(c.name for c in events.c)
+EVENTS_PER_STATEMENT = 64
+"""Most events one INSERT names (a larger batch takes one statement per this many)."""
+
+
+class _InsertEvents:
+    """``INSERT ... VALUES (...), (...) ON CONFLICT (dedupe_key) DO NOTHING`` for a given number of
+    rows, where the database has it: a repeat, even one committed by another node at the same
+    moment, inserts nothing rather than failing. The count of rows inserted tells whether all of
+    them were new (nearly always); only when some were not does a query by id tell which. Each size
+    is built and compiled once per database kind and run as driver SQL
+    (:class:`~.base.DriverStatement`): building and executing a construct, and reading a
+    ``RETURNING`` result through SQLAlchemy, cost more than the database's own work."""
+
+    def __init__(self, dialect_name: str):
+        self._insert = _DIALECT_INSERTS[dialect_name]
+        self._by_size: dict[int, tuple[DriverStatement, list[tuple[tuple[str, str], ...]]]] = {}
+
+    def _sized(self, size: int) -> tuple[DriverStatement, list[tuple[tuple[str, str], ...]]]:
+        found = self._by_size.get(size)
+        if found is None:
+            names = [tuple((f"{column}_{n}", column) for column in _EVENT_COLUMNS) for n in range(size)]
+            values = [{column: bindparam(name) for name, column in row} for row in names]
+            statement = self._insert(events).values(values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+            found = self._by_size[size] = (DriverStatement(statement), names)
+        return found
+
+    def run(self, connection, rows: list[dict[str, Any]]) -> set[str]:
+        """Insert ``rows`` (event rows, each with a new id); the ids of those inserted (not repeats)."""
+        created: set[str] = set()
+        short: list[str] = []  # ids of statements that inserted fewer rows than they were given
+        for start in range(0, len(rows), EVENTS_PER_STATEMENT):
+            chunk = rows[start:start + EVENTS_PER_STATEMENT]
+            statement, names = self._sized(len(chunk))
+            params = {name: row[column] for row, row_names in zip(chunk, names) for name, column in row_names}
+            ids = [row["id"] for row in chunk]
+            if statement.execute(connection, params).rowcount == len(chunk):
+                created.update(ids)
+            else:
+                short.extend(ids)
+        if short:  # the ids are new: those stored now are the rows these statements inserted
+            created.update(connection.execute(select(events.c.id).where(events.c.id.in_(short))).scalars())
+        return created
+
+
+_INSERT_EVENTS = {name: _InsertEvents(name) for name in _DIALECT_INSERTS}
 
 _INSERT_DELIVERIES = deliveries.insert()
-_INSERT_SKIPS = skips_table.insert()
+_INSERT_SKIPS = DriverStatement(skips_table.insert().inline(),
+                                column_keys=("event_id", "set_id", "reason", "created_at"))
+"""One row per skip group; run as driver SQL (see :class:`_InsertEvents`)."""
 
 
 @dataclass
@@ -125,6 +165,10 @@ class EventStore(Repository):
         self.sets = KnownSets()
         self.clock = now  # the time cooldowns are claimed at
         self._batches = BatchCommit(engine, self._write_batch, self._committed)
+
+    def release(self) -> None:
+        """Give back the connection the batch writer keeps (before a fork, when the database closes)."""
+        self._batches.writer.release()
 
     def find_duplicate(self, event: Event, integration_id: str | None = None) -> str | None:
         """The id of an earlier event with the same source id, if any."""
@@ -186,10 +230,10 @@ class EventStore(Repository):
         for j in jobs:
             j.written = False
             j.claimed = None
-        insert_events = _INSERT_IGNORING_REPEATS.get(connection.dialect.name)
+        insert_events = _INSERT_EVENTS.get(connection.dialect.name)
         if insert_events is None:  # a database without INSERT ... ON CONFLICT: one job at a time
             return [self._write_one(connection, job) for job in jobs]
-        created = set(connection.execute(insert_events, [j.event for j in jobs]).scalars())
+        created = insert_events.run(connection, [j.event for j in jobs])
         fresh = [j for j in jobs if j.event["id"] in created]
         self._write_decisions(connection, fresh)
         repeated = [j.event["dedupe_key"] for j in jobs if j.event["id"] not in created]
@@ -257,14 +301,14 @@ class EventStore(Repository):
                            for row in skip_rows(j.event["id"], j.claimed.skips if j.claimed else j.skips, stamp)]
             try:
                 if connection.dialect.name == "sqlite":  # a failed statement leaves the transaction as it was
-                    connection.execute(_INSERT_SKIPS, skip_values)
+                    _INSERT_SKIPS.execute(connection, skip_values)
                 else:
                     with connection.begin_nested():
-                        connection.execute(_INSERT_SKIPS, skip_values)
+                        _INSERT_SKIPS.execute(connection, skip_values)
             except exc.IntegrityError:  # a set this process took as stored was pruned meanwhile
                 self.sets.forget()
                 write_sets(connection, sets, stamp)
-                connection.execute(_INSERT_SKIPS, skip_values)
+                _INSERT_SKIPS.execute(connection, skip_values)
 
     def _committed(self, jobs: list[_Write]) -> None:
         self.sets.committed(g.members for j in jobs if j.written for g in (j.claimed.skips if j.claimed else j.skips))
