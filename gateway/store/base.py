@@ -120,16 +120,24 @@ def _writer_lock(engine: Engine):
 
 
 @contextmanager
+def _write_transaction(connection: Connection) -> Iterator[Connection]:
+    """One writing transaction on ``connection``, with the wake-up it announced sent just before the
+    commit (delivered by the database at the commit)."""
+    with connection.begin():
+        try:
+            yield connection
+            wakeups.send_if_announced(connection)
+        finally:
+            wakeups.clear(connection)
+
+
+@contextmanager
 def writing(engine: Engine) -> Iterator[Connection]:
     """A transaction that writes (on SQLite it takes the write lock at BEGIN)."""
     with _writer_lock(engine):
         with engine.connect().execution_options(writing=True) as connection:
-            with connection.begin():
-                try:
-                    yield connection
-                    wakeups.send_if_announced(connection)  # delivered by the database at the commit
-                finally:
-                    wakeups.clear(connection)
+            with _write_transaction(connection):
+                yield connection
 
 
 class KeptWriter:
@@ -162,12 +170,8 @@ class KeptWriter:
                 self._pid = os.getpid()
             done = False
             try:
-                with connection.begin():
-                    try:
-                        yield connection
-                        wakeups.send_if_announced(connection)
-                    finally:
-                        wakeups.clear(connection)
+                with _write_transaction(connection):
+                    yield connection
                 done = True
             finally:
                 if not done:
