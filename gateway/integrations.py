@@ -19,6 +19,7 @@ from .outage import unavailable
 from .plugins import LoadedPlugin, PluginHost
 from .policy import CompiledPolicy, PolicyError
 from .policy_cache import PolicyCache
+from .shared_changes import SharedChanges
 from .store import Database
 from .store.integrations import IntegrationRow
 from .targets import reset_private_targets_allowed, set_private_targets_allowed
@@ -78,7 +79,7 @@ class IntegrationService:
         self._enabled: tuple[float, int, tuple, list[ActiveIntegration]] | None = None
         self._lock = threading.Lock()
         self._generation = 0  # counts changes made here, so a slower read never undoes one
-        self._shared_changes: Any = None  # a counter in memory shared with the sibling processes
+        self.changes = SharedChanges()  # with the sibling processes of a pre-fork server
         self.policies = PolicyCache()
         self.listeners: list = []  # called after a change made in this process (background checks)
 
@@ -268,23 +269,10 @@ class IntegrationService:
         with self._lock:
             self._enabled = None
             self._generation += 1
-        self._bump_shared()
+        self.changes.bump()
         self._read_enabled()
         for listener in self.listeners:
             listener()
-
-    def share_changes(self, counter: Any) -> None:
-        """Count changes in ``counter`` (a ``multiprocessing.RawValue`` made before forking), so that
-        every process of one server reads the integrations again after a change made by any of them."""
-        self._shared_changes = counter
-
-    def _bump_shared(self) -> None:
-        if self._shared_changes is not None:
-            self._shared_changes.value += 1  # racing bumps may merge into one: it changes all the same
-
-    def shared_generation(self) -> int:
-        """Changes made by any process of this server (0 outside a pre-fork server)."""
-        return self._shared_changes.value if self._shared_changes is not None else 0
 
     def enabled(self) -> list[ActiveIntegration]:
         """The enabled integrations, read again after a change made here (or by a sibling process of
@@ -298,7 +286,7 @@ class IntegrationService:
         webhooks without an integration added elsewhere meanwhile. Reading compiles only policies
         changed elsewhere since, each at most :data:`gateway.policy.limits.MAX_STATEMENTS` statements.
         """
-        shared = self.shared_generation()
+        shared = self.changes.generation
         with self._lock:
             cached = self._enabled
         if cached is None or cached[1] != shared:
@@ -316,7 +304,7 @@ class IntegrationService:
         with self._lock:
             generation = self._generation
             cached = self._enabled
-        shared = self.shared_generation()
+        shared = self.changes.generation
         signature = self.db.integrations.signature()
         active = [self.active(row) for row in self.db.integrations.list(enabled_only=True)]
         if cached is not None and _same(active, cached[3]):

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import math
-import multiprocessing
 import signal
 import threading
 from typing import Any
@@ -38,6 +37,7 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from .check_runner import CheckRunner
 from .delivery import WorkerPool
+from .shared_changes import SharedChanges
 from .state import get_state
 
 log = logging.getLogger(__name__)
@@ -178,17 +178,14 @@ class PreforkServer(BaseApplication):
         total = self.state.settings.workers
         self.state.serve_layout = (self.processes, sum(worker_share(total, self.processes, slot)
                                                        for slot in range(self.processes)))
-        self.state.integrations.share_changes(multiprocessing.RawValue("Q", 0))
+        self.state.integrations.changes.share()
         if self.state.connection is not None:
-            self.state.connection.share_changes(multiprocessing.RawValue("Q", 0))
-        checks_wanted = self._checks_wanted = multiprocessing.RawValue("Q", 0)
-
-        def wanted() -> None:  # racing bumps may merge into one: it changes all the same
-            checks_wanted.value += 1
-
-        self.state.integrations.listeners.append(wanted)
+            self.state.connection.changes.share()
+        checks_wanted = self._checks_wanted = SharedChanges()
+        checks_wanted.share()
+        self.state.integrations.listeners.append(checks_wanted.bump)
         if self.state.connection is not None:
-            self.state.connection.listeners.append(wanted)
+            self.state.connection.listeners.append(checks_wanted.bump)
         self.state.db.before_fork()
 
     def _pre_fork(self, _arbiter, worker) -> None:
@@ -224,7 +221,7 @@ class PreforkServer(BaseApplication):
         if getattr(worker, "gateway_slot", 0) == CHECKS_SLOT:
             checks_wanted = self._checks_wanted
             worker.checks = CheckRunner(self.state, self.state.settings.check_interval_seconds,
-                                        changes=lambda: checks_wanted.value)
+                                        changes=lambda: checks_wanted.generation)
             worker.checks.start()
             click.echo(f"event-gateway[{worker.pid}]: background checks", err=True)
 

@@ -25,6 +25,7 @@ from ..fields import Secret, TargetURL
 from ..flag_actions import FlagPlatform
 from ..http import HttpClient
 from ..policy import PolicyError, compile_policy
+from ..shared_changes import SharedChanges
 from ..store import Database
 from ..store.base import now
 from ..targets import reset_private_targets_allowed, set_private_targets_allowed
@@ -161,7 +162,7 @@ class ConnectionService:
         self._http_factory = http_factory
         self._make_session = make_session
         self._cache: tuple[float, int, Connection | None] | None = None
-        self._shared_changes: Any = None
+        self.changes = SharedChanges()  # with the sibling processes of a pre-fork server
         self._lock = threading.Lock()
         self._last_event_written = 0.0
         self.listeners: list[Callable[[], None]] = []
@@ -181,21 +182,11 @@ class ConnectionService:
             state=dict(row.state), updated_at=row.updated_at,
         )
 
-    def share_changes(self, counter: Any) -> None:
-        """Count changes in ``counter`` (a ``multiprocessing.RawValue`` made before forking), so that
-        every process of one server reads the connection again after a change made by any of them:
-        a webhook that follows a connect or a rotation is checked against the new secret, whichever
-        process takes it."""
-        self._shared_changes = counter
-
-    def _shared_generation(self) -> int:
-        return self._shared_changes.value if self._shared_changes is not None else 0
-
     def current(self) -> Connection | None:
         """The connection, or None; read again after a change made by this server (any of its
         processes), and at most every :data:`CACHE_SECONDS` otherwise (a change made by another
         program or node)."""
-        shared = self._shared_generation()
+        shared = self.changes.generation
         with self._lock:
             cached = self._cache
         if cached is not None and cached[1] == shared and time.monotonic() - cached[0] < CACHE_SECONDS:
@@ -209,8 +200,7 @@ class ConnectionService:
     def _changed(self) -> None:
         with self._lock:
             self._cache = None
-        if self._shared_changes is not None:
-            self._shared_changes.value += 1  # racing bumps may merge into one: it changes all the same
+        self.changes.bump()
         for listener in self.listeners:
             listener()
 
