@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exc, select, update
 
 from .base import Repository, dumps, loads, reading, writing
 from .tables import check_results
@@ -40,14 +40,30 @@ class CheckResultStore(Repository):
         """Store the result; returns the result it replaced (None for the first)."""
         values = dict(state=state, checks=dumps(checks), checked_at=checked_at,
                       subject_updated_at=subject_updated_at)
+        current = select(check_results).where(check_results.c.subject == subject)
         with writing(self.engine) as connection:
-            previous = connection.execute(
-                select(check_results).where(check_results.c.subject == subject)).first()
-            if previous is None:
-                connection.execute(check_results.insert().values(subject=subject, **values))
-            else:
-                connection.execute(update(check_results).where(check_results.c.subject == subject).values(**values))
+            previous = connection.execute(current).first()
+            if previous is None and self._inserted(connection, dict(subject=subject, **values)):
+                return None
+            if previous is None:  # another process stored the first result meanwhile
+                previous = connection.execute(current).first()
+            connection.execute(update(check_results).where(check_results.c.subject == subject).values(**values))
         return _row(previous) if previous else None
+
+    @staticmethod
+    def _inserted(connection, row: dict[str, Any]) -> bool:
+        """Insert the first result; False when another process inserted one first (PostgreSQL: two
+        check runs of one subject, say the background checks and a status request, may both find
+        none; SQLite's writers take turns, so there it cannot happen)."""
+        if connection.dialect.name == "sqlite":
+            connection.execute(check_results.insert().values(**row))
+            return True
+        try:
+            with connection.begin_nested():
+                connection.execute(check_results.insert().values(**row))
+        except exc.IntegrityError:
+            return False
+        return True
 
     def delete(self, subject: str) -> None:
         with writing(self.engine) as connection:
