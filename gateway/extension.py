@@ -10,6 +10,7 @@ from flask import Flask
 from . import api, health, webhooks
 from .outage import DatabaseWatch
 from .outage.answer import install as install_unavailable_answer
+from .outage.startup import when_database_ready
 from .crypto import SecretBox
 from .instance_folder import make_private_folder, prepare_sqlite_file
 from .flagplatform.connection import ConnectionService
@@ -17,7 +18,7 @@ from .flagplatform.names import NameResolver
 from .http import make_session
 from .integrations import IntegrationService
 from .metrics import Metrics
-from .node_agreement import AdminToken, agree_on_admin_token, check_secret_key
+from .node_agreement import AdminToken, agree_on_admin_token, agree_on_shared_settings, check_secret_key
 from .plugins import PluginHost
 from .settings import Settings, apply_defaults
 from .signing import signing_warnings
@@ -29,18 +30,29 @@ from .store.base import now
 log = logging.getLogger(__name__)
 
 
+def log_startup_warnings(state: GatewayState) -> None:
+    """Log what an operator should fix that does not stop the gateway (unsigned webhooks, ...)."""
+    for warning in state.warnings:
+        log.warning("%s", warning)
+
+
 class EventGateway:
     """Adds the gateway (webhooks, admin API, web UI, health, metrics, CLI commands) to a Flask app.
 
     State lives in ``app.extensions["event_gateway"]``, so one extension object may serve several
     apps. ``plugins`` adds ``(name, plugin)`` pairs as if installed; ``entry_points=False`` loads no
-    installed plugins (both for tests and embedding).
+    installed plugins (both for tests and embedding). ``log_warnings=False`` keeps the start-up
+    warnings (``/healthz`` lists them) out of the log: a command that serves nothing need not repeat them.
+    ``role`` (``serve`` or ``worker``, as the CLI's long-running commands give it) compares the
+    settings every process must share with those the last process to start recorded, and warns.
     """
 
     def __init__(self, app: Flask | None = None, *, plugins: tuple[tuple[str, Any], ...] = (),
-                 entry_points: bool = True):
+                 entry_points: bool = True, log_warnings: bool = True, role: str | None = None):
         self._plugins = tuple(plugins)
+        self._role = role
         self._entry_points = entry_points
+        self._log_warnings = log_warnings
         if app is not None:
             self.init_app(app)
 
@@ -52,13 +64,16 @@ class EventGateway:
         db = Database(settings.database_url)
         box = SecretBox(settings.secret_key, app.instance_path)
         admin: list[AdminToken] = []
+        differing: list[str] = []
 
         def agree(connection) -> None:  # in the start-up transaction, under its lock
             check_secret_key(connection, box)
-            admin.append(agree_on_admin_token(connection, settings.admin_token, app.instance_path))
+            admin[:] = [agree_on_admin_token(connection, settings.admin_token, app.instance_path)]
+            if self._role is not None:
+                differing[:] = agree_on_shared_settings(connection, settings, box, self._role)
 
         try:
-            db.upgrade(then=agree)
+            when_database_ready(lambda: db.upgrade(then=agree), settings.database_wait_seconds)
         except Exception:
             db.dispose()
             raise
@@ -81,9 +96,11 @@ class EventGateway:
         state.names = NameResolver(state.connection, settings.names_ttl_seconds)
         state.metrics.watch_queue(lambda: db.deliveries.stats(now()))
         state.integrations.warm()  # every stored policy compiled now, not by the first webhook
+        state.differing_settings = differing
+        state.warnings.extend(differing)
         state.warnings.extend(signing_warnings(host, app.config, settings.require_signed_webhooks))
-        for warning in state.warnings:
-            log.warning("%s", warning)
+        if self._log_warnings:
+            log_startup_warnings(state)
         state.metrics.watch_checks(lambda: check_gauges(state))
         app.extensions[EXTENSION_KEY] = state
         app.register_blueprint(webhooks.bp)

@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import Connection, select
 
@@ -96,3 +99,70 @@ def agree_on_admin_token(connection: Connection, configured: str | None, instanc
 def forget_admin_token(connection: Connection) -> bool:
     """Drop the recorded admin token hash: the next node to start records its own."""
     return meta.forget(connection, ADMIN_TOKEN_HASH)
+
+
+# Settings every process of one gateway must share, beyond the key and the admin token: a process
+# that differs is not refused (a rolling change of one of them passes through a mixed state), but
+# says so in the log and, on a `serve` node, in /healthz. The database keeps the last value each was
+# started with: in the clear for plain settings, as an HMAC under the (shared, checked) secret key
+# for secrets. Workers take no webhooks, so only `serve` compares the webhook settings.
+SHARED_BY_EVERY_PROCESS: dict[str, str] = {
+    "GATEWAY_ALLOW_PRIVATE_TARGETS": "a process without it fails the deliveries to private or http:// targets "
+                                     "that another accepted",
+    "GATEWAY_PLUGINS": "a worker can deliver only for the plugins it loaded (the others wait for another worker)",
+    "GATEWAY_RETRY_SCHEDULE": "workers would retry the same delivery on different schedules",
+    "GATEWAY_LEASE_SECONDS": "a worker with a shorter lease takes deliveries another is still attempting",
+    "GATEWAY_RETENTION_DAYS": "each process prunes records by its own retention",
+}
+SHARED_BY_SERVING_NODES: dict[str, str] = {
+    "GATEWAY_LAUNCHDARKLY_SECRET": "a node with another signing secret answers every signed webhook 401",
+    "GATEWAY_REQUIRE_SIGNED_WEBHOOKS": "nodes would accept different webhooks",
+    "GATEWAY_PUBLIC_URL": "nodes would show different webhook URLs",
+    "GATEWAY_MAX_BODY_BYTES": "nodes would accept different webhooks",
+}
+SECRET_SETTINGS = frozenset({"GATEWAY_LAUNCHDARKLY_SECRET"})
+SHARED_SETTING_KEY = "shared_setting:"
+SETTING_FINGERPRINT_LABEL = b"event-gateway shared setting fingerprint v1\0"
+
+
+def _shared_setting_text(name: str, settings: Any) -> str:
+    """One setting's value as this process reads it, in a form equal settings share."""
+    value = {
+        "GATEWAY_ALLOW_PRIVATE_TARGETS": lambda: "1" if settings.allow_private_targets else "0",
+        "GATEWAY_PLUGINS": lambda: "(all)" if settings.plugins is None else ",".join(sorted(settings.plugins)),
+        "GATEWAY_RETRY_SCHEDULE": lambda: ",".join(f"{s:g}" for s in settings.retry_schedule),
+        "GATEWAY_LEASE_SECONDS": lambda: f"{settings.lease_seconds:g}",
+        "GATEWAY_RETENTION_DAYS": lambda: f"{settings.retention_days:g}",
+        "GATEWAY_LAUNCHDARKLY_SECRET": lambda: settings.launchdarkly_secret or "",
+        "GATEWAY_REQUIRE_SIGNED_WEBHOOKS": lambda: "1" if settings.require_signed_webhooks else "0",
+        "GATEWAY_PUBLIC_URL": lambda: settings.public_url or "(unset)",
+        "GATEWAY_MAX_BODY_BYTES": lambda: str(settings.max_body_bytes),
+    }[name]()
+    return value
+
+
+def agree_on_shared_settings(connection: Connection, settings: Any, box: SecretBox, role: str) -> list[str]:
+    """Compare this process's shared settings with those the last process to start recorded, then
+    record its own (in the start-up transaction, under its lock). ``role``: ``serve`` or ``worker``.
+    Returns a warning per setting that differs, naming it and what goes wrong; no secret is shown."""
+    names = dict(SHARED_BY_EVERY_PROCESS)
+    if role == "serve":
+        names.update(SHARED_BY_SERVING_NODES)
+    warnings = []
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    for name, consequence in names.items():
+        mine = _shared_setting_text(name, settings)
+        if name in SECRET_SETTINGS:
+            mine = hmac.new(box.key, SETTING_FINGERPRINT_LABEL + mine.encode(), hashlib.sha256).hexdigest()
+        key = SHARED_SETTING_KEY + name
+        stored_text = meta.read(connection, key)
+        stored = json.loads(stored_text) if stored_text else None
+        if stored is not None and stored.get("value") != mine:
+            values = ("" if name in SECRET_SETTINGS
+                      else f" (this {role}: {mine!r}; the other: {stored.get('value')!r})")
+            warnings.append(
+                f"{name} differs from the one the last process to start before this {role} used (a "
+                f"{stored.get('role', 'process')}, at {stored.get('at', '?')}){values}: every process of one gateway "
+                f"must share it — {consequence}")
+        meta.write(connection, key, json.dumps({"value": mine, "role": role, "at": started}))
+    return warnings

@@ -7,6 +7,7 @@ config once in ``init_app``; :class:`Settings` is the typed view the rest of the
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,7 +17,8 @@ DEFAULT_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 
 # key: (default, description) — the README's configuration table is checked against this.
 KEYS: dict[str, tuple[Any, str]] = {
-    "GATEWAY_DATABASE_URL": (None, "SQLAlchemy database URL; default: SQLite `gateway.db` in the instance folder"),
+    "GATEWAY_DATABASE_URL": (None, "the database: `sqlite:///path/gateway.db`, or PostgreSQL as `postgresql://user:password@host:5432/name` (`postgres://` and `postgresql+psycopg://` are read the same); default: SQLite `gateway.db` in the instance folder"),
+    "GATEWAY_DATABASE_WAIT_SECONDS": (60, "how long `serve` and `worker` wait at start for a database that cannot be reached yet (logged while waiting) before they exit; other commands do not wait"),
     "GATEWAY_SECRET_KEY": (None, "key that encrypts secret config fields; default: a key file generated in the instance folder (mode 0600)"),
     "GATEWAY_ADMIN_TOKEN": (None, "bearer token of the admin API; default: generated on first start, printed once, only its hash kept"),
     "GATEWAY_REQUIRE_SIGNED_WEBHOOKS": (False, "refuse flag-platform webhooks that cannot be checked: without `GATEWAY_LAUNCHDARKLY_SECRET` every one is refused (401) instead of accepted unsigned"),
@@ -98,6 +100,49 @@ def parse_plugin_filter(value: Any) -> frozenset[str] | None:
     return frozenset(item.strip() for item in items if item.strip())
 
 
+DATABASE_URL_FORMS = ("sqlite:///path/to/gateway.db, or postgresql://user:password@host:5432/database "
+                      "(postgres:// and postgresql+psycopg:// are read the same)")
+
+
+def parse_database_url(value: str) -> str:
+    """``GATEWAY_DATABASE_URL``: a SQLite or PostgreSQL URL whose driver is installed. ``postgres://``
+    (the form many hosts hand out) and ``postgresql://`` are read as PostgreSQL with psycopg 3.
+    Anything else is refused in one line naming the setting and the accepted forms."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    text = str(value).strip()
+    scheme, separator, rest = text.partition("://")
+    if separator and scheme.lower() in ("postgres", "postgresql"):
+        text = "postgresql+psycopg://" + rest
+    where = f"GATEWAY_DATABASE_URL={_masked_url(text)!r}"
+    try:
+        url = make_url(text)
+    except (ArgumentError, ValueError):
+        raise SettingError(f"{where} is not a database URL; use {DATABASE_URL_FORMS}") from None
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise SettingError(f"{where}: the gateway runs on SQLite or PostgreSQL, not {url.get_backend_name()!r}; "
+                           f"use {DATABASE_URL_FORMS}")
+    try:
+        dialect = url.get_dialect()
+    except NoSuchModuleError:
+        raise SettingError(f"{where}: no database driver {url.drivername!r} (a misspelling?); "
+                           f"use {DATABASE_URL_FORMS}") from None
+    try:
+        dialect.import_dbapi()
+    except ImportError:
+        hint = ("install the gateway with its postgres extra (pip install -e '.[postgres]'), which brings psycopg 3"
+                if url.get_backend_name() == "postgresql" else f"install the driver {url.get_driver_name()!r}")
+        raise SettingError(f"{where}: the driver {url.get_driver_name()!r} is not installed; {hint}, "
+                           f"or use {DATABASE_URL_FORMS}") from None
+    return text
+
+
+def _masked_url(text: str) -> str:
+    """A database URL with its password replaced by ``***`` (for messages)."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", text)
+
+
 def parse_public_url(value: Any) -> str | None:
     """``GATEWAY_PUBLIC_URL``: an absolute http(s) URL without query or fragment, kept without its
     trailing slash; None when unset."""
@@ -145,12 +190,13 @@ class Settings:
     names_ttl_seconds: float = 3600.0
     webhook_secret_grace_seconds: float = 86400.0
     processes: int | None = None
+    database_wait_seconds: float = 60.0
 
     @classmethod
     def from_config(cls, config: dict[str, Any], instance_path: str) -> Settings:
-        database_url = config.get("GATEWAY_DATABASE_URL") or (
+        database_url = parse_database_url(config.get("GATEWAY_DATABASE_URL") or (
             "sqlite:///" + os.path.join(instance_path, "gateway.db")
-        )
+        ))
         return cls(
             database_url=database_url,
             secret_key=config.get("GATEWAY_SECRET_KEY") or None,
@@ -178,4 +224,5 @@ class Settings:
             names_ttl_seconds=_number(config, "GATEWAY_NAMES_TTL_SECONDS", float, 0),
             webhook_secret_grace_seconds=_number(config, "GATEWAY_WEBHOOK_SECRET_GRACE_SECONDS", float, 0),
             processes=_number(config, "GATEWAY_PROCESSES", int, 1) if config.get("GATEWAY_PROCESSES") else None,
+            database_wait_seconds=_number(config, "GATEWAY_DATABASE_WAIT_SECONDS", float, 0),
         )

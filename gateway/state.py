@@ -38,6 +38,8 @@ class GatewayState:
     workers: list = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     """What an operator should fix (logged at start, listed by ``/healthz``)."""
+    differing_settings: list[str] = field(default_factory=list)
+    """Of those, the settings this process does not share with the others (``node_agreement``)."""
     connection: Any = None  # flagplatform.connection.ConnectionService
     names: Any = None  # flagplatform.names.NameResolver
     admin_token_problem: str | None = None  # why this node cannot serve the admin API (node_agreement)

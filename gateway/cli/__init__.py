@@ -10,6 +10,7 @@ from flask.cli import FlaskGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..outage import unavailable
+from ..outage.causes import setting_problem
 
 from .connection import connect, connection, disconnect
 from .db import db
@@ -29,14 +30,29 @@ def register_commands(group: click.Group) -> None:
         group.add_command(command)
 
 
+# The commands that run for a long time: they wait for a database that is not up yet
+# (GATEWAY_DATABASE_WAIT_SECONDS) and log the start-up warnings; every other command answers at once.
+SERVING_COMMANDS = frozenset({"serve", "worker"})
+COMMAND_KEY = "event_gateway.command"
+
+
 def _create_app():
     from ..app import create_app
     from ..node_agreement import NodeMismatch
+    from ..outage.startup import DatabaseNotReady, DatabaseSettingsWrong
+    from ..settings import SettingError
     from ..store.migrations import SchemaTooNew
 
+    context = click.get_current_context(silent=True)
+    command = context.meta.get(COMMAND_KEY) if context is not None else None
     try:
-        return create_app()
-    except (NodeMismatch, SchemaTooNew) as exc:  # a message for the operator, not a traceback
+        if command in SERVING_COMMANDS:
+            # serve logs the warnings itself (once, not once per process); a worker logs those of
+            # the settings it shares, and takes no webhooks
+            return create_app(log_warnings=False, role=command)
+        return create_app({"GATEWAY_DATABASE_WAIT_SECONDS": 0}, log_warnings=False)
+    except (NodeMismatch, SchemaTooNew, SettingError, DatabaseSettingsWrong, DatabaseNotReady) as exc:
+        # a message for the operator, not a traceback
         click.echo(f"event-gateway: not starting: {exc}", err=True)
         raise SystemExit(1) from None
 
@@ -68,10 +84,18 @@ class GatewayGroup(FlaskGroup):
         self._load_plugin_commands()
         return sorted(click.Group.list_commands(self, ctx))
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name, command, rest = super().resolve_command(ctx, args)
+        ctx.meta[COMMAND_KEY] = name  # read by _create_app: does this command serve?
+        return name, command, rest
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except SQLAlchemyError as exc:
+            wrong = setting_problem(exc)
+            if wrong is not None:
+                raise click.ClickException(f"database settings: {wrong}; nothing was changed") from None
             problem = unavailable(exc)
             if problem is None:
                 raise

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -79,6 +82,19 @@ def _plugin_to_check(name: str) -> Any:
     return getattr(module, attribute) if attribute else module
 
 
+@contextmanager
+def _quiet_throwaway_database() -> Iterator[None]:
+    """The check's gateway lives in a temporary folder of its own: its database's creation is not the
+    user's business, and must not read as if the user's database had been changed."""
+    migrations_log = logging.getLogger("gateway.store.migrations")
+    level = migrations_log.level
+    migrations_log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        migrations_log.setLevel(level)
+
+
 def _event_option(value: str | None) -> Any:
     data = parse_json_option(value, "--event")
     if data is None:
@@ -129,7 +145,9 @@ def check(name: str, config_json: str | None, event_json: str | None, ok_status:
     event = _event_option(event_json)
     body = parse_json_option(ok_body, "--ok-body")
     ok_reply = Reply(ok_status, body if body is not None else {"ok": True}) if (ok_body or ok_status != 200) else None
-    report = check_plugin(_plugin_to_check(name), config=config, event=event, ok_reply=ok_reply, timeout=timeout)
+    with _quiet_throwaway_database():
+        report = check_plugin(_plugin_to_check(name), config=config, event=event, ok_reply=ok_reply,
+                              timeout=timeout)
     if output == "text":
         click.echo(report.format())
     else:

@@ -14,6 +14,7 @@ from flask.cli import with_appcontext
 
 from ..check_runner import CheckRunner
 from ..delivery import WorkerPool
+from ..extension import log_startup_warnings
 from ..state import get_state
 from .stopping import on_stop_signal
 
@@ -48,6 +49,7 @@ def serve(host: str, port: int, processes: int | None) -> None:
     state = get_state(app)
     if state.admin_token_problem:
         raise click.ClickException(f"not starting: {state.admin_token_problem}")
+    log_startup_warnings(state)
     processes = processes or state.settings.processes or default_processes()
     if processes > 1 and sys.platform != "win32":
         from ..prefork import PreforkServer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 
@@ -13,6 +14,7 @@ from ..state import get_state
 from .stopping import on_stop_signal
 
 THREADS_WHEN_UNSET = 4
+log = logging.getLogger("gateway.worker")
 
 
 @click.command("worker")
@@ -28,6 +30,8 @@ def worker(threads: int | None) -> None:
     SIGTERM, running attempts may finish (at most GATEWAY_SHUTDOWN_GRACE_SECONDS); the rest stay queued.
     """
     state = get_state()
+    for warning in state.differing_settings:
+        log.warning("%s", warning)
     pool = WorkerPool(state, threads or state.settings.workers or THREADS_WHEN_UNSET)
     stopped = threading.Event()
 

@@ -134,7 +134,8 @@ class PluginHarness:
                  policy: list[dict[str, Any]] | None = None, name: str | None = None,
                  settings: Mapping[str, Any] | None = None, instance_path: str | None = None):
         self._tmp = None if instance_path else tempfile.mkdtemp(prefix="gateway-harness-")
-        # every setting at its default: nothing from the environment (a real database, a real key) leaks in
+        # every setting at its default: nothing from the environment (a real database, a real key) leaks
+        # in; the start-up warnings (unsigned webhooks) concern a real gateway, not this throw-away one
         app_config: dict[str, Any] = {key: default for key, (default, _) in KEYS.items()}
         app_config.update({
             "GATEWAY_INSTANCE_PATH": instance_path or self._tmp,
@@ -146,10 +147,11 @@ class PluginHarness:
         if isinstance(plugin, str):
             self.name = plugin
             app_config["GATEWAY_PLUGINS"] = plugin
-            self.app = create_app(app_config)
+            self.app = create_app(app_config, log_warnings=False)
         else:
             self.name = name or _plugin_name(plugin)
-            self.app = create_app(app_config, plugins=((self.name, plugin),), entry_points=False)
+            self.app = create_app(app_config, plugins=((self.name, plugin),), entry_points=False,
+                                  log_warnings=False)
         self.state: GatewayState = get_state(self.app)
         try:
             self.plugin = self._loaded()

@@ -151,3 +151,51 @@ def _unavailable(error: BaseException, *, disconnect: bool) -> Unavailable | Non
     if reason is None:
         return None
     return Unavailable(reason, _first_line(driver_error))
+
+
+# Errors that mean the database settings are wrong, not that the server is down: waiting or
+# retrying will not help. PostgreSQL SQLSTATEs, and the messages of a connection refused for them
+# (a failed connection carries no SQLSTATE in psycopg, only the server's FATAL message).
+_SETTING_SQLSTATES = {
+    "3D000": "database",  # invalid_catalog_name
+    "28000": "role",  # invalid_authorization_specification (also: no pg_hba.conf entry)
+    "28P01": "password",  # invalid_password
+}
+_SETTING_MESSAGES = (
+    ("database \"", "does not exist", "database"),
+    ("role \"", "does not exist", "role"),
+    ("password authentication failed", "", "password"),
+    ("no password supplied", "", "password"),
+    ("no pg_hba.conf entry", "", "pg_hba"),
+)
+_SETTING_ADVICE = {
+    "database": "the database named in GATEWAY_DATABASE_URL does not exist on that server: create it "
+                "(createdb -O ROLE NAME) or correct the URL",
+    "role": "the user (role) named in GATEWAY_DATABASE_URL does not exist on that server: create it "
+            "(createuser --pwprompt ROLE) or correct the URL",
+    "password": "the server refused the password of the user in GATEWAY_DATABASE_URL: correct the password "
+                "in the URL (or the role's password on the server)",
+    "pg_hba": "the server's pg_hba.conf admits no connection from this host for that user and database: "
+              "add an entry on the server, or correct host, user or database in GATEWAY_DATABASE_URL",
+}
+
+
+def setting_problem(error: BaseException) -> str | None:
+    """What to fix when ``error`` means the database *settings* are wrong (no such database or
+    role, credentials refused), which no waiting cures; None for every other error, including a
+    server that is down or starting (see :func:`unavailable`)."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen and len(seen) < 8:
+        seen.add(id(error))
+        driver_error, _ = _driver_error(error)
+        if type(driver_error).__module__.split(".")[0] in ("psycopg", "psycopg2"):
+            sqlstate = getattr(driver_error, "sqlstate", None) or getattr(driver_error, "pgcode", None)
+            kind = _SETTING_SQLSTATES.get(sqlstate or "")
+            if kind is None:
+                message = str(driver_error)
+                kind = next((k for start, end, k in _SETTING_MESSAGES
+                             if start in message and end in message.split(start, 1)[1]), None)
+            if kind is not None:
+                return f"{_SETTING_ADVICE[kind]} (the server said: {_first_line(driver_error)})"
+        error = error.__cause__ or error.__context__
+    return None
