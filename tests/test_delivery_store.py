@@ -120,14 +120,19 @@ def test_driver_statements_run_as_compiled_or_fall_back():
     assert finish._compile(mysql.dialect()) is None  # positional parameters: run as a construct
 
 
-def test_expired_lease_is_taken_again_and_the_lost_attempt_recorded(dstate):
+def test_expired_lease_is_taken_again_and_the_lost_attempt_recorded(dstate, caplog):
     store, row = dstate.db.deliveries, add(dstate)
     _, delivery_id = queue_event(dstate, row.id, "e")
     t = now()
     store.claim("dead-worker", 2, t)
     assert store.claim("w2", LEASE, t + 1) is None  # the lease still holds
 
-    again = store.claim("w2", LEASE, t + 3)
+    with caplog.at_level("WARNING", logger="gateway.store.deliveries"):
+        again = store.claim("w2", LEASE, t + 3)
+    # the failover is said once, in the log of the process that takes over
+    assert [r.getMessage() for r in caplog.records] == [
+        f"failover: worker dead-worker stopped renewing its lease; worker w2 takes over 1 delivery(ies) whose "
+        f"attempts in progress are recorded as lost (the target may have received them): {delivery_id}"]
     assert again.id == delivery_id and again.lease_owner == "w2" and again.attempts == 2
     [lost] = store.get(delivery_id).attempt_log
     assert lost.outcome == "lost" and lost.worker == "dead-worker" and lost.started_at == pytest.approx(t)

@@ -51,12 +51,14 @@ def test_the_worked_example_answers_as_the_readme_shows(make_app):
     assert created.get_json()["config"]["api_token"] == "****OKEN"
     assert '`"api_token": "****OKEN"`' in README
 
-    webhook, shown = next((c, a) for c, a in blocks if "/webhooks/launchdarkly" in c and a)
-    payload = shlex.split(webhook)[shlex.split(webhook).index("--data-binary") + 1].lstrip("@")
-    response = client.post("/webhooks/launchdarkly", data=(ROOT / payload).read_bytes(),
-                           content_type="application/json")
-    printed = response.get_data(as_text=True).rstrip("\n")  # what curl -s prints
-    assert _shown_as_pattern(shown).match(printed), (shown, printed)
+    webhooks = [(c, a) for c, a in blocks if "/webhooks/launchdarkly" in c and a]
+    assert len(webhooks) == 2  # the staging change, then the production one
+    for webhook, shown in webhooks:
+        payload = shlex.split(webhook)[shlex.split(webhook).index("--data-binary") + 1].lstrip("@")
+        response = client.post("/webhooks/launchdarkly", data=(ROOT / payload).read_bytes(),
+                               content_type="application/json")
+        printed = response.get_data(as_text=True).rstrip("\n")  # what curl -s prints
+        assert _shown_as_pattern(shown).match(printed), (shown, printed)
 
 
 def test_every_payload_the_readme_names_exists():

@@ -15,9 +15,10 @@ from .child_venv import ChildVenv
 from .conftest import ROOT
 
 
-def test_scaffolded_package_installs_tests_checks_and_lists(tmp_path):
-    made = subprocess.run([sys.executable, "-m", "gateway", "plugins", "new", "chat-notify"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
+@pytest.mark.parametrize("template", ["json", "chat"])
+def test_scaffolded_package_installs_tests_checks_and_lists(tmp_path, template):
+    made = subprocess.run([sys.executable, "-m", "gateway", "plugins", "new", "chat-notify", "--template", template],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert made.returncode == 0, made.stderr
     written = json.loads(made.stdout)
     package = tmp_path / "event-gateway-chat-notify"
@@ -38,9 +39,26 @@ def test_scaffolded_package_installs_tests_checks_and_lists(tmp_path):
     [item] = [i for i in json.loads(listed.stdout)["items"] if i["key"] == "chat-notify"]
     assert item["entry_point"] == "chat-notify" and item["distribution"] == "event-gateway-chat-notify"
     # the gateway is installed in editable mode here, which mypy cannot follow: MYPYPATH shows it the way,
-    # and the repository's mypy.ini keeps the gateway's own body out of the run, as for an installed gateway
-    typed = venv.run(f"mypy --config-file {ROOT / 'mypy.ini'} gateway_chat_notify", cwd=package, MYPYPATH=str(ROOT))
+    # and the package's own mypy settings (setup.cfg) keep the gateway's body out of the run
+    typed = venv.run("mypy gateway_chat_notify", cwd=package, MYPYPATH=str(ROOT))
     assert typed.returncode == 0, typed.stdout + typed.stderr
+    assert "instance/" in (package / ".gitignore").read_text().splitlines()
+
+
+def test_the_chat_template_keeps_its_webhook_url_secret():
+    files = render("team-chat", "chat")
+    plugin = files["gateway_team_chat/plugin.py"]
+    assert "webhook_url = SecretURL(required=True" in plugin and "TargetURL" not in plugin
+    assert '"text"' in plugin
+    assert "| `webhook_url` | yes |" in files["README.md"]
+    json_files = render("team-chat", "json")
+    assert "url = TargetURL(required=True" in json_files["gateway_team_chat/plugin.py"]
+    assert "token = Secret(" in json_files["gateway_team_chat/plugin.py"]
+    for made in (files, json_files):
+        assert "[mypy-gateway.*]\nfollow_imports = silent" in made["setup.cfg"]
+        assert "instance/" in made[".gitignore"]
+    with pytest.raises(ScaffoldError, match="no template 'slack': choose one of chat, json"):
+        render("team-chat", "slack")
 
 
 def test_scaffold_refuses_a_bad_name_and_a_used_folder(tmp_path):

@@ -50,12 +50,15 @@ def list_(show_all: bool) -> None:
 @click.argument("name")
 @click.option("--directory", "-d", type=click.Path(file_okay=False), default=None,
               help="Where to write the package (default: ./event-gateway-NAME).")
-def new(name: str, directory: str | None) -> None:
+@click.option("--template", "-t", type=click.Choice(["json", "chat"]), default="json", show_default=True,
+              help="json: POST each flag change as JSON to a URL, with an optional bearer token; chat: post a "
+                   "message to a chat channel's incoming webhook, whose URL is the credential.")
+def new(name: str, directory: str | None, template: str) -> None:
     """Write a new plugin package NAME (its key and entry-point name), ready for `pip install -e`."""
     from ..kit.scaffold import ScaffoldError, write_package
 
     try:
-        written = write_package(name, Path(directory) if directory else None)
+        written = write_package(name, Path(directory) if directory else None, template)
     except ScaffoldError as exc:
         raise click.ClickException(str(exc)) from None
     emit({"directory": str(written.directory), "distribution": written.distribution,

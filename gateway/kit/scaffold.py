@@ -1,11 +1,14 @@
-"""``event-gateway plugins new NAME``: a new plugin package whose tests pass right after
-``pip install -e '.[test]'``.
+"""``event-gateway plugins new NAME [--template chat|json]``: a new plugin package whose tests pass
+right after ``pip install -e '.[test]'``.
 
 It writes ``event-gateway-NAME/`` with ``pyproject.toml``, ``setup.cfg`` (the ``event_gateway``
-entry point ``NAME``), ``README.md``, the package ``gateway_NAME`` (``plugin.py`` with
-``integration_type``, ``check_event``, ``deliver_event`` and ``test_event``; ``py.typed``) and
-``tests/test_plugin.py``, which uses :mod:`gateway.testing`. The plugin POSTs each flag change as
-JSON to a configured URL; edit it into yours.
+entry point ``NAME``, and the mypy settings for a plugin), ``.gitignore``, ``README.md``, the package
+``gateway_NAME`` (``plugin.py`` with ``integration_type``, ``check_event``, ``deliver_event`` and
+``test_event``; ``py.typed``) and ``tests/test_plugin.py``, which uses :mod:`gateway.testing`.
+
+Two templates (:data:`TEMPLATES`): ``json`` POSTs each flag change as JSON to a configured URL with
+an optional bearer token; ``chat`` posts a one-line message to a chat channel's incoming webhook,
+whose URL is itself the credential (a ``SecretURL``). Edit either into yours.
 """
 
 from __future__ import annotations
@@ -66,13 +69,34 @@ event_gateway =
 
 [tool:pytest]
 testpaths = tests
+
+# `mypy $package`: your code, checked against the hooks' typed markers; the gateway is
+# followed only for its public names (with an editable install of the gateway, set MYPYPATH to its checkout)
+[mypy]
+python_version = 3.11
+check_untyped_defs = True
+no_implicit_optional = True
+
+[mypy-gateway.*]
+follow_imports = silent
+"""
+
+GITIGNORE = """\
+__pycache__/
+*.egg-info/
+build/
+dist/
+.venv/
+.pytest_cache/
+.mypy_cache/
+# a gateway's instance folder (its database, key file and token) never belongs in a plugin's source tree
+instance/
 """
 
 README = """\
 # $distribution
 
-A Flag Event Gateway plugin: the integration `$key` POSTs each flag change its policy allows, as
-JSON, to a URL.
+A Flag Event Gateway plugin: the integration `$key` $summary.
 
     pip install -e '.[test]'     # with the test tools
     pytest                       # unit tests, offline
@@ -83,8 +107,7 @@ Config:
 
 | field | required | meaning |
 | --- | --- | --- |
-| `url` | yes | where to POST (https://; http:// and private addresses only with `GATEWAY_ALLOW_PRIVATE_TARGETS=1`) |
-| `token` | no | sent as `Authorization: Bearer <token>` |
+$config_rows
 
 The default policy takes flag changes in environments with the key `production`. The test event
 (`POST /api/v1/integrations/<id>/test`) is a flag change labelled `[Test]` that this policy and
@@ -92,7 +115,7 @@ The default policy takes flag changes in environments with the key `production`.
 """
 
 PLUGIN = '''\
-"""The `$key` integration: each flag change its policy allows is POSTed as JSON to a URL."""
+"""The `$key` integration, which $summary."""
 
 from __future__ import annotations
 
@@ -114,10 +137,9 @@ from gateway import (
     IntegrationRef,
     IntegrationType,
     RetryLater,
-    Secret,
+$field_imports
     Skip,
     Take,
-    TargetURL,
     Verdict,
     hooks,
 )
@@ -126,8 +148,7 @@ KEY = "$key"
 
 
 class Config(Schema):
-    url = TargetURL(required=True, metadata={"description": "Where to POST each flag change (https://)."})
-    token = Secret(load_default=None, metadata={"description": "Sent as Authorization: Bearer <token>."})
+$config_fields
 
 
 @hooks.integration_type
@@ -135,7 +156,7 @@ def integration_type() -> IntegrationType:
     return IntegrationType(
         key=KEY,
         name="$title",
-        description="POSTs each flag change as JSON to a URL.",
+        description="$description",
         config_schema=Config,
         default_policy=[{"effect": "allow", "resources": ["proj/*:env/production:flag/*"], "actions": ["*"]}],
     )
@@ -150,24 +171,13 @@ def check_event(event: Event, config: dict[str, Any], integration: IntegrationRe
 
 def payload(event: Event) -> dict[str, Any]:
     """What is sent for an event."""
-    return {
-        "title": event.title,
-        "flag": event.flag_key,
-        "project": event.project_key,
-        "environment": event.environment_key,
-        "by": event.member.display_name if event.member else None,
-        "comment": event.comment,
-        "link": event.target_url,
-        "at": event.occurred_at.isoformat(),
-    }
+$payload_body
 
 
 @hooks.deliver_event
 def deliver_event(event: Event, config: dict[str, Any], http: HttpClient, delivery: DeliveryRef) -> DeliveryResult:
     headers = {"Content-Type": "application/json", "Idempotency-Key": delivery.id}
-    if config.get("token"):
-        headers["Authorization"] = f"Bearer {config['token']}"
-    response = http.post(config["url"], data=json.dumps(payload(event)).encode(), headers=headers)
+$send
     if response.ok:
         return Delivered(f"{response.status_code} from the receiver")
     if response.is_retryable:  # 429 and 5xx; a time-out raises TransportError, which the gateway retries
@@ -215,7 +225,7 @@ from gateway.testing import (
 
 from $package import plugin
 
-URL = "https://receiver.example.com/hook"
+URL = "$test_url"
 
 
 def test_the_plugin_passes_the_conformance_check():
@@ -223,7 +233,7 @@ def test_the_plugin_passes_the_conformance_check():
 
 
 def test_production_flag_changes_are_queued_others_skipped(plugin_harness):
-    harness = plugin_harness(plugin, config={"url": URL})
+    harness = plugin_harness(plugin, config={"$url_field": URL})
     assert harness.decide(make_event(environment_key="production")).queued
     staging = harness.decide(parse_flag_webhook(flag_webhook_body(environment="staging")))
     assert not staging.queued and "denied" in staging.reason
@@ -231,7 +241,7 @@ def test_production_flag_changes_are_queued_others_skipped(plugin_harness):
 
 
 def test_check_event_skips_what_is_not_a_flag_change():
-    verdict = plugin.check_event(event=make_event(kind="environment", flag_key=None), config={"url": URL},
+    verdict = plugin.check_event(event=make_event(kind="environment", flag_key=None), config={"$url_field": URL},
                                  integration=make_integration_ref())
     assert isinstance(verdict, plugin.Skip) and "flag changes only" in verdict.reason
 
@@ -239,33 +249,118 @@ def test_check_event_skips_what_is_not_a_flag_change():
 def test_deliver_posts_the_change(requests_mock):
     requests_mock.post(URL, status_code=204)
     delivery = make_delivery_ref()
-    result = plugin.deliver_event(event=make_event(flag_key="new-checkout"), config={"url": URL, "token": "s3cret-token"},
+    result = plugin.deliver_event(event=make_event(flag_key="new-checkout"), config=$deliver_config,
                                   http=http_client(), delivery=delivery)
     assert isinstance(result, plugin.Delivered)
     sent = requests_mock.last_request
-    assert sent.json()["flag"] == "new-checkout"
-    assert sent.headers["Authorization"] == "Bearer s3cret-token"
+$sent_checks
     assert sent.headers["Idempotency-Key"] == delivery.id
 
 
 def test_a_busy_receiver_is_retried_after_what_it_asks(requests_mock):
     requests_mock.post(URL, status_code=429, headers={"Retry-After": "30"})
-    result = plugin.deliver_event(event=make_event(), config={"url": URL}, http=http_client(),
+    result = plugin.deliver_event(event=make_event(), config={"$url_field": URL}, http=http_client(),
                                   delivery=make_delivery_ref())
     assert result == plugin.RetryLater("the receiver answered 429", after=30.0)
 
 
 def test_the_test_event_reaches_a_local_receiver(plugin_harness):
     with FakeService(Reply(200, {"ok": True})) as receiver:
-        harness = plugin_harness(plugin, config={"url": receiver.url + "/hook"})
+        harness = plugin_harness(plugin, config={"$url_field": receiver.url + "/hook"})
         attempt = harness.send_test_event()
         assert attempt.status == "delivered", attempt.reason
         [request] = receiver.received("/hook")
-        assert json.loads(request.body)["title"].startswith("[Test]")
+        assert json.loads(request.body)["$title_key"].startswith("[Test]")
 '''
+
+@dataclasses.dataclass(frozen=True)
+class PackageTemplate:
+    """What one template puts into the files' placeholders."""
+
+    summary: str
+    description: str
+    url_field: str
+    config_rows: str
+    field_imports: str
+    config_fields: str
+    payload_body: str
+    send: str
+    test_url: str
+    deliver_config: str
+    sent_checks: str
+    title_key: str
+
+
+TEMPLATES: dict[str, PackageTemplate] = {
+    "json": PackageTemplate(
+        summary="POSTs each flag change its policy allows, as JSON, to a URL",
+        description="POSTs each flag change as JSON to a URL.",
+        url_field="url",
+        config_rows=(
+            "| `url` | yes | where to POST (https://; http:// and private addresses only with "
+            "`GATEWAY_ALLOW_PRIVATE_TARGETS=1`) |\n"
+            "| `token` | no | sent as `Authorization: Bearer <token>` |"),
+        field_imports="    Secret,\n    TargetURL,",
+        config_fields=(
+            '    url = TargetURL(required=True, metadata={"description": "Where to POST each flag change (https://)."})\n'
+            '    token = Secret(load_default=None, metadata={"description": "Sent as Authorization: Bearer <token>."})'),
+        payload_body=(
+            "    return {\n"
+            '        "title": event.title,\n'
+            '        "flag": event.flag_key,\n'
+            '        "project": event.project_key,\n'
+            '        "environment": event.environment_key,\n'
+            '        "by": event.member.display_name if event.member else None,\n'
+            '        "comment": event.comment,\n'
+            '        "link": event.target_url,\n'
+            '        "at": event.occurred_at.isoformat(),\n'
+            "    }"),
+        send=(
+            '    if config.get("token"):\n'
+            '        headers["Authorization"] = f"Bearer {config[\'token\']}"\n'
+            '    response = http.post(config["url"], data=json.dumps(payload(event)).encode(), headers=headers)'),
+        test_url="https://receiver.example.com/hook",
+        deliver_config='{"url": URL, "token": "s3cret-token"}',
+        sent_checks=(
+            '    assert sent.json()["flag"] == "new-checkout"\n'
+            '    assert sent.headers["Authorization"] == "Bearer s3cret-token"'),
+        title_key="title",
+    ),
+    "chat": PackageTemplate(
+        summary=("posts each flag change its policy allows to a chat channel's incoming webhook (a URL "
+                 "that is itself the credential, kept as a secret)"),
+        description="Posts each flag change to a chat channel through its incoming webhook.",
+        url_field="webhook_url",
+        config_rows=(
+            "| `webhook_url` | yes | the channel's incoming-webhook URL (https://). It is a credential: stored "
+            "encrypted, shown masked, removed from every recorded exchange |"),
+        field_imports="    SecretURL,",
+        config_fields=(
+            "    webhook_url = SecretURL(required=True, metadata={\n"
+            '        "description": "The channel\'s incoming-webhook URL (https://). It is a credential: kept secret."})'),
+        payload_body=(
+            "    who = event.member.display_name if event.member else \"someone\"\n"
+            "    where = \"/\".join(key for key in (event.project_key, event.environment_key) if key)\n"
+            "    lines = [f\"{event.title} (by {who}{', in ' + where if where else ''})\"]\n"
+            "    if event.comment:\n"
+            "        lines.append(f\"> {event.comment}\")\n"
+            "    if event.target_url:\n"
+            "        lines.append(event.target_url)\n"
+            '    return {"text": "\\n".join(lines)}'),
+        send='    response = http.post(config["webhook_url"], data=json.dumps(payload(event)).encode(), headers=headers)',
+        test_url="https://chat.example.com/hooks/T000/B000/s3cretpath",
+        deliver_config='{"webhook_url": URL}',
+        sent_checks=(
+            '    text = sent.json()["text"]\n'
+            '    assert text.startswith(make_event(flag_key="new-checkout").title)'),
+        title_key="text",
+    ),
+}
+DEFAULT_TEMPLATE = "json"
 
 FILES = {
     "pyproject.toml": PYPROJECT,
+    ".gitignore": GITIGNORE,
     "setup.cfg": SETUP_CFG,
     "README.md": README,
     "{package}/__init__.py": '"""$title plugin for Flag Event Gateway."""\n',
@@ -283,23 +378,28 @@ def names(name: str) -> tuple[str, str, str]:
     return name, f"event-gateway-{name}", "gateway_" + name.replace("-", "_")
 
 
-def render(name: str) -> dict[str, str]:
-    """The files of the package for ``name``: relative path -> text."""
+def render(name: str, template: str = DEFAULT_TEMPLATE) -> dict[str, str]:
+    """The files of the package for ``name`` made with ``template`` (a key of :data:`TEMPLATES`):
+    relative path -> text."""
     key, distribution, package = names(name)
+    if template not in TEMPLATES:
+        raise ScaffoldError(f"no template {template!r}: choose one of {', '.join(sorted(TEMPLATES))}")
+    chosen = TEMPLATES[template]
     title = re.sub(r"[-_]+", " ", key).title()
     values = {"key": key, "distribution": distribution, "package": package, "title": title,
-              "gateway_version": __version__}
+              "gateway_version": __version__,
+              **dataclasses.asdict(chosen)}
     return {path.format(package=package): Template(text).substitute(values) for path, text in FILES.items()}
 
 
-def write_package(name: str, directory: Path | None = None) -> Written:
-    """Write the package for ``name`` into ``directory`` (default ``./event-gateway-NAME``), which
-    must not exist or be empty."""
+def write_package(name: str, directory: Path | None = None, template: str = DEFAULT_TEMPLATE) -> Written:
+    """Write the package for ``name`` made with ``template`` into ``directory`` (default
+    ``./event-gateway-NAME``), which must not exist or be empty."""
     key, distribution, package = names(name)
+    files = render(name, template)
     target = (directory or Path(distribution)).resolve()
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise ScaffoldError(f"{target} already exists and is not an empty folder: choose another --directory")
-    files = render(name)
     for relative, text in files.items():
         path = target / relative
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ lease that runs out (its worker died) lets another worker take the delivery agai
 from __future__ import annotations
 
 import builtins
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -28,6 +29,8 @@ from .integrations import IntegrationRow
 from .tables import attempts, deliveries, events, integrations, skips
 from .transient import retrying
 from .wakeups import announce
+
+log = logging.getLogger(__name__)
 
 STATUSES = ("pending", "in_flight", "retrying", "delivered", "skipped", "dead")
 QUEUED = ("pending", "retrying")  # waiting for their next attempt
@@ -367,25 +370,32 @@ class DeliveryStore(Repository):
         statements = _claim_candidates(filtered=integration_id is not None,
                                        sqlite=self.engine.dialect.name == "sqlite", limit=limit)
         params = {"now": now, "integration_id": integration_id}
-        return retrying(lambda: self._claim(statements, params, worker_id, lease_seconds, now, limit, max_attempts))
+        claimed, taken_over = retrying(
+            lambda: self._claim(statements, params, worker_id, lease_seconds, now, limit, max_attempts))
+        _log_take_over(worker_id, taken_over)
+        return claimed
 
     def _claim(self, statements, params, worker_id: str, lease_seconds: float, now: float, limit: int,
-               max_attempts: int | None) -> builtins.list[DeliveryRow]:
+               max_attempts: int | None) -> tuple[builtins.list[DeliveryRow], dict[str, TakenOver]]:
+        taken_over: dict[str, TakenOver] = {}
         with writing(self.engine) as connection:
             candidates = [row for statement in statements for row in connection.execute(statement, params)]
             chosen = []
             for row in sorted(candidates, key=lambda r: r.status != "in_flight"):
                 if row.status == "in_flight":
                     self._record_lost(connection, row, now)
+                    gone = taken_over.setdefault(row.lease_owner or "?", TakenOver())
+                    gone.lost.append(row.id)
                     if max_attempts is not None and row.attempts - row.schedule_start >= max_attempts:
                         self._set(connection, row.id, status="dead", now=now, reason=(
                             f"gave up after {row.attempts} attempts: the last one never reported back "
                             f"(worker {row.lease_owner} stopped while it held it)"))
+                        gone.dead.append(row.id)
                         continue
                 chosen.append(row)
             expired = [row for row in chosen if row.status == "in_flight"]
             queued = sorted((row for row in chosen if row.status != "in_flight"), key=lambda r: r.next_attempt_at)
-            return self._take(connection, (expired + queued)[:limit], worker_id, now + lease_seconds, now)
+            return self._take(connection, (expired + queued)[:limit], worker_id, now + lease_seconds, now), taken_over
 
     def take(self, delivery_id: str, worker_id: str, lease_seconds: float, now: float) -> DeliveryRow | None:
         """Claim this one delivery now if it is ``pending`` or ``retrying``, due or not, enabled or
@@ -712,3 +722,22 @@ def _not_retryable_message(status: str) -> str:
 def _chunks(items: builtins.list[str], size: int = BATCH):
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+@dataclass
+class TakenOver:
+    """The deliveries one claim took from a worker whose lease ran out: each one's cut-off attempt is
+    recorded as ``lost``; ``dead`` are those that had no attempt left."""
+
+    lost: builtins.list[str] = field(default_factory=list)
+    dead: builtins.list[str] = field(default_factory=list)
+
+
+def _log_take_over(worker_id: str, taken_over: dict[str, TakenOver]) -> None:
+    """Say in the log of the process that takes over (once, after the commit) what a failover cost."""
+    for gone_worker, gone in taken_over.items():
+        shown = ", ".join(gone.lost[:10]) + (f" and {len(gone.lost) - 10} more" if len(gone.lost) > 10 else "")
+        log.warning("failover: worker %s stopped renewing its lease; worker %s takes over %d delivery(ies) "
+                    "whose attempts in progress are recorded as lost (the target may have received them): %s%s",
+                    gone_worker, worker_id, len(gone.lost), shown,
+                    f"; {len(gone.dead)} of them had no attempt left and are dead" if gone.dead else "")
