@@ -186,6 +186,7 @@ class PreforkServer(BaseApplication):
         self.state.integrations.listeners.append(checks_wanted.bump)
         if self.state.connection is not None:
             self.state.connection.listeners.append(checks_wanted.bump)
+        self.state.db_watch.node.share()  # one outage line per node, not one per process
         self.state.db.before_fork()
 
     def _pre_fork(self, _arbiter, worker) -> None:

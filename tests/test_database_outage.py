@@ -420,3 +420,18 @@ def test_a_postgresql_server_that_never_answers_fails_the_connection_in_seconds(
         assert not thread.is_alive(), "the connection attempt hangs"
         engine.dispose()
     assert unavailable(outcome["error"]).reason == "unreachable"
+
+
+def test_a_node_says_an_outage_once_however_many_of_its_processes_meet_it():
+    from gateway.outage.node_log import NodeOutages
+
+    node = NodeOutages()
+    node.share()  # as the pre-fork server does before forking its processes
+    assert node.opened() is True  # the first process to meet it says so
+    assert node.opened() is False  # the second does not
+    assert node.closed(3) is None  # the first back is not the last
+    ended = node.closed(4)
+    assert ended is not None and ended.refused == 7 and ended.processes == 2 and ended.seconds >= 0
+    # the next outage starts its counts afresh
+    assert node.opened() is True
+    assert node.closed(1).refused == 1

@@ -2,11 +2,12 @@
 
 A :class:`DatabaseWatch` listens to its engine's errors (SQLAlchemy's ``handle_error`` event, so it
 sees every failure: requests, workers, health checks, the CLI). The first error that means the
-database is unavailable (:func:`~.causes.unavailable`) opens an **outage**: one ERROR line in the log,
+database is unavailable (:func:`~.causes.unavailable`) opens an **outage**: one ERROR line in the
+log (one per node: the processes of a pre-fork server share :class:`~.node_log.NodeOutages`),
 ``gateway_database_available`` drops to 0, and a background thread starts probing the database
 with a small real write (:mod:`.probe`) every ``probe_interval`` seconds. The first probe that
-succeeds closes the outage: one WARNING line saying how long it lasted and how many requests were
-refused meanwhile, and every thread waiting in :meth:`DatabaseWatch.wait_until_back` (the paused
+succeeds closes the outage: one WARNING line per node, from its last process to find the database
+back, saying how long it lasted and how many requests the node refused meanwhile, and every thread waiting in :meth:`DatabaseWatch.wait_until_back` (the paused
 delivery workers) wakes up. Errors during an outage log nothing more.
 """
 
@@ -25,6 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from .causes import REASONS, Unavailable, unavailable
+from .node_log import NodeOutages
 from .probe import probe_write
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,7 @@ class DatabaseWatch:
         self.generation = 0  # outages opened so far: whether one came and went while you looked away
         self._prober: threading.Thread | None = None
         self._closed = threading.Event()
+        self.node = NodeOutages()
         self.refusals = Counter(
             "gateway_database_refusals",
             "Requests answered 503 because the database was unavailable, by reason",
@@ -119,9 +122,10 @@ class DatabaseWatch:
                 self._prober.start()
         self.outages.inc()
         self.available.set(0)
-        log.error("database unavailable: %s (%s); requests that need it are answered 503 with Retry-After: %d "
-                  "and the delivery workers pause until it is back", problem.description, problem.detail,
-                  self.retry_after)
+        if self.node.opened():
+            log.error("database unavailable: %s (%s); requests that need it are answered 503 with Retry-After: %d "
+                      "and the delivery workers pause until it is back", problem.description, problem.detail,
+                      self.retry_after)
 
     def refused(self, problem: Unavailable, *, ours: bool = True) -> None:
         """A request was answered 503 for ``problem``; ``ours``: the error came from this watch's
@@ -168,8 +172,11 @@ class DatabaseWatch:
             self._outage = None
             self._cond.notify_all()
         self.available.set(1)
-        log.warning("database available again after %.1f s; %d request(s) were refused with 503 meanwhile",
-                    outage.seconds(), outage.refused)
+        ended = self.node.closed(outage.refused)
+        if ended is not None:
+            processes = f" (by the {ended.processes} processes of this node that met it)" if ended.processes > 1 else ""
+            log.warning("database available again after %.1f s; %d request(s) were refused with 503 meanwhile%s",
+                        ended.seconds, ended.refused, processes)
 
     def _probe_until_back(self) -> None:
         while not self._closed.wait(self.probe_interval):
