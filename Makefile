@@ -6,7 +6,7 @@ PACKAGES := -e '.[test,postgres]' -e plugins/dynatrace -e plugins/sentry -e exam
 SETUP_FILES := setup.cfg pyproject.toml plugins/dynatrace/setup.cfg plugins/sentry/setup.cfg examples/event-gateway-webhook/setup.cfg
 TESTS := tests plugins/dynatrace/tests plugins/sentry/tests examples/event-gateway-webhook/tests
 
-.PHONY: install serve worker test bench bench-postgres screenshots mutation
+.PHONY: install serve worker test test-quick bench bench-postgres screenshots mutation
 
 # Quiet on purpose: setuptools' warnings about editable installs (PYTHONWARNINGS) and pip's progress
 # say nothing a user needs; what was installed and where is said in one line at the end.
@@ -33,6 +33,12 @@ worker: install
 test: install
 	$(BIN)/python -m pytest -q $(TESTS)
 	$(BIN)/python tests/run_on_postgres.py -q $(TESTS)
+
+# A quick check while working: the unit and in-process tests of the core and the plugins, on SQLite,
+# leaving out those that start other processes (marked end_to_end: real servers, environments,
+# browsers, PostgreSQL clusters, mypy). `make test` is the full run, and the one CI runs.
+test-quick: install
+	GATEWAY_TEST_DATABASE_URL= $(BIN)/python -m pytest -q -m "not end_to_end" $(TESTS)
 
 # bench_intake.py drives the server with wrk (Debian package wrk; it installs it when it can).
 bench: install

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.end_to_end  # starts other processes: not in make test-quick
+
 CASES = [
     (["--help"], 0),
     ([], 2),  # no command: the help, as a usage error

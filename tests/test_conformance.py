@@ -110,18 +110,21 @@ def run_check(*args, cwd=ROOT):
                           text=True, timeout=120, cwd=cwd)
 
 
+@pytest.mark.end_to_end
 def test_cli_check_exits_1_with_the_findings():
     result = run_check("tests.conformance_plugins:ALWAYS_DELIVERED", "--format", "text")
     assert result.returncode == 1
     assert "[error] deliver 429" in result.stdout
 
 
+@pytest.mark.end_to_end
 def test_cli_check_of_an_unknown_plugin_says_what_to_give():
     result = run_check("no-such-plugin")
     assert result.returncode != 0 and "no installed plugin 'no-such-plugin'" in result.stderr
     assert "module path" in result.stderr
 
 
+@pytest.mark.end_to_end
 def test_cli_check_takes_config_and_event_files(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"url": "{service_url}", "token": "t0ken-value",
                                                       "channel": "#flags"}))

@@ -383,6 +383,7 @@ def test_the_rest_of_a_batch_goes_back_to_the_queue_after_an_outage(worker_app, 
     assert [(r.status, r.attempts, r.lease_owner) for i, r in rows.items() if i != sent] == [("pending", 0, None)] * 2
 
 
+@pytest.mark.end_to_end
 def test_the_command_line_says_it_in_one_line(tmp_path):
     (tmp_path / "not-a-database").mkdir()  # SQLite cannot open a folder: as a file it may not open
     result = subprocess.run(
@@ -394,6 +395,7 @@ def test_the_command_line_says_it_in_one_line(tmp_path):
                                      "file); nothing was changed, try again when it is back")
 
 
+@pytest.mark.end_to_end
 def test_a_postgresql_server_that_never_answers_fails_the_connection_in_seconds():
     """A server that takes the connection but never answers (a failover that moved its address):
     the connection fails after the default connect timeout, as unreachable, instead of hanging."""

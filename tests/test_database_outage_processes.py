@@ -39,6 +39,8 @@ from gateway.testing import FakeService, GatewayProcess, Reply, wait_until
 from .delivery_support import ld_entry
 from .throwaway_postgres import ThrowawayPostgres, availability
 
+pytestmark = pytest.mark.end_to_end  # starts other processes: not in make test-quick
+
 RATE = 50  # webhooks a second
 SENDERS = 4
 PHASE = 250  # webhooks answered in each phase (before, during, after the outage): about 5 s each

@@ -14,6 +14,8 @@ from gateway.testing import FakeService, GatewayProcess, RecordedRequest, Reply,
 
 from .delivery_support import FAST_SCHEDULE, ld_entry
 
+pytestmark = pytest.mark.end_to_end  # starts other processes: not in make test-quick
+
 FAST = {"GATEWAY_ALLOW_PRIVATE_TARGETS": "1", "GATEWAY_PLUGINS": "webhook", "GATEWAY_LEASE_SECONDS": "2",
         "GATEWAY_RETRY_SCHEDULE": FAST_SCHEDULE, "GATEWAY_WORKERS": "4", "GATEWAY_SHUTDOWN_GRACE_SECONDS": "2"}
 

@@ -6,6 +6,8 @@ Runs on the database of the run: one SQLite file, or a fresh PostgreSQL schema."
 
 from __future__ import annotations
 
+import pytest
+
 import collections
 import threading
 import time
@@ -19,6 +21,8 @@ from gateway.testing import FakeService, GatewayProcess, Reply, wait_until
 from .delivery_support import FAST_SCHEDULE, ld_entry
 from .multi_node_support import (  # noqa: F401
     PRODUCTION_ONLY, instance, node_env, shared_database_url, wait_until_nodes_see_the_integration)
+
+pytestmark = pytest.mark.end_to_end  # starts other processes: not in make test-quick
 
 EVENTS = 2000
 LEASE = 5.0

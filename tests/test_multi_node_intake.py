@@ -3,6 +3,8 @@ stored once, one node answers 202 and the other 200 (duplicate), and none answer
 
 from __future__ import annotations
 
+import pytest
+
 import collections
 import threading
 import uuid
@@ -15,6 +17,8 @@ from gateway.testing import FakeService, GatewayProcess, Reply
 from .delivery_support import ld_entry
 from .multi_node_support import (  # noqa: F401
     PRODUCTION_ONLY, instance, node_env, shared_database_url, wait_until_nodes_see_the_integration)
+
+pytestmark = pytest.mark.end_to_end  # starts other processes: not in make test-quick
 
 PAIRS = 300
 

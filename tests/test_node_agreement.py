@@ -19,6 +19,8 @@ from .conftest import ADMIN_TOKEN, AUTH, DEFAULT_PLUGINS, add_integration
 from .multi_node_support import instance
 from .test_migrations import V1_FILE, V1_SECRET_KEY
 
+pytestmark = pytest.mark.end_to_end  # starts other processes: not in make test-quick
+
 
 @pytest.fixture
 def node(fresh_database_url, tmp_path):

@@ -3,12 +3,16 @@ against a real gateway serving over HTTP on loopback, with a few integrations an
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 
 from gateway.testing import FakeService, GatewayProcess
 
 from .conftest import ROOT
+
+pytestmark = pytest.mark.end_to_end  # starts other processes: not in make test-quick
 
 CONFIG = ROOT / "tests" / "schemathesis.toml"
 SEED = "20261128"

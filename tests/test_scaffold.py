@@ -14,6 +14,8 @@ from gateway.kit.scaffold import ScaffoldError, render, write_package
 from .child_venv import ChildVenv
 from .conftest import ROOT
 
+pytestmark = pytest.mark.end_to_end  # starts other processes: not in make test-quick
+
 
 @pytest.mark.parametrize("template", ["json", "chat"])
 def test_scaffolded_package_installs_tests_checks_and_lists(tmp_path, template):

@@ -59,6 +59,7 @@ def test_unusable_database_urls_are_named_with_the_accepted_forms(given, says):
     assert "hunter2" not in message  # a password in the URL is not repeated
 
 
+@pytest.mark.end_to_end
 @pytest.mark.parametrize("url", ["postgresql+pyscopg://gw@127.0.0.1/gateway", "127.0.0.1/gateway"])
 def test_the_command_line_refuses_an_unusable_url_in_one_line(tmp_path, url):
     result = run_cli(tmp_path, "events", "list", env={"GATEWAY_DATABASE_URL": url})
@@ -69,6 +70,7 @@ def test_the_command_line_refuses_an_unusable_url_in_one_line(tmp_path, url):
     assert not (tmp_path / "instance").exists()  # nothing was created
 
 
+@pytest.mark.end_to_end
 def test_a_setting_that_is_not_a_number_is_one_line_too(tmp_path):
     result = run_cli(tmp_path, "events", "list", env={"GATEWAY_WORKERS": "four"})
     assert result.returncode == 1
@@ -160,6 +162,7 @@ def running(cluster):
     cluster.stop("fast")
 
 
+@pytest.mark.end_to_end
 def test_no_such_database_is_a_setting_to_fix_not_an_outage(running, tmp_path):
     url = f"postgresql://postgres@127.0.0.1:{running.port}/no_such_gateway_db"
     result = run_cli(tmp_path, "events", "list", env={"GATEWAY_DATABASE_URL": url})
@@ -170,6 +173,7 @@ def test_no_such_database_is_a_setting_to_fix_not_an_outage(running, tmp_path):
     assert 'database "no_such_gateway_db" does not exist' in line and "try again" not in line
 
 
+@pytest.mark.end_to_end
 def test_no_such_role_is_a_setting_to_fix(running, tmp_path):
     url = f"postgresql://nobody_here@127.0.0.1:{running.port}/postgres"
     result = run_cli(tmp_path, "worker", env={"GATEWAY_DATABASE_URL": url, "GATEWAY_DATABASE_WAIT_SECONDS": "30"})
@@ -180,6 +184,7 @@ def test_no_such_role_is_a_setting_to_fix(running, tmp_path):
     assert "waiting for the database" not in result.stderr  # a wrong setting is not waited for
 
 
+@pytest.mark.end_to_end
 def test_worker_started_before_the_database_waits_for_it(cluster, tmp_path):
     url = f"postgresql://postgres@127.0.0.1:{cluster.port}/postgres"
     log_path = tmp_path / "worker.log"
@@ -212,6 +217,7 @@ def cluster_running(cluster) -> bool:
     return os.path.exists(os.path.join(cluster.data_dir, "postmaster.pid"))
 
 
+@pytest.mark.end_to_end
 def test_other_commands_do_not_wait(cluster, tmp_path):
     url = f"postgresql://postgres@127.0.0.1:{cluster.port}/postgres"  # the cluster is stopped
     result = run_cli(tmp_path, "events", "list", env={"GATEWAY_DATABASE_URL": url,
@@ -223,6 +229,7 @@ def test_other_commands_do_not_wait(cluster, tmp_path):
 
 # --- warnings ------------------------------------------------------------------------------------
 
+@pytest.mark.end_to_end
 def test_read_only_commands_do_not_warn_about_unsigned_webhooks(tmp_path):
     result = run_cli(tmp_path, "events", "list", env={"GATEWAY_LAUNCHDARKLY_SECRET": ""})
     assert result.returncode == 0, result.stderr
@@ -257,6 +264,7 @@ def test_a_node_with_another_signing_secret_says_so_in_healthz_and_the_log(tmp_p
     assert not [w for w in third.test_client().get("/healthz").get_json()["warnings"] if "differs" in w]
 
 
+@pytest.mark.end_to_end
 def test_a_worker_without_private_targets_says_what_it_breaks(tmp_path):
     instance = str(tmp_path / "instance")
     from gateway import create_app

@@ -4,12 +4,16 @@ receiver gets. (The scaffold's block is run by tests/test_scaffold.py.)"""
 
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from gateway.testing import free_port
 
 from .child_venv import ChildVenv
 from .tutorial_runner import all_blocks, blocks, run_shell_steps, tree_files, write_package
+
+pytestmark = pytest.mark.end_to_end  # starts other processes: not in make test-quick
 
 
 def test_every_block_is_one_the_tutorial_runs():

@@ -14,6 +14,8 @@ from gateway.plugins import SPEC_NAMES
 
 from .conftest import ROOT
 
+pytestmark = pytest.mark.end_to_end  # starts other processes: not in make test-quick
+
 PACKAGES = ("gateway_dynatrace", "gateway_sentry", "gateway_webhook")
 
 

@@ -13,6 +13,8 @@ from gateway.testing import FakeService, GatewayProcess, Reply, wait_until
 from .conftest import FIXTURES
 from .ui_browser_support import BrowserSession, FakeFlagPlatform, require_chromium, screenshot
 
+pytestmark = pytest.mark.end_to_end  # starts other processes: not in make test-quick
+
 DT_TOKEN = "dt0c01.BROWSERTEST.SECRETPARTSECRETPARTSECRETPART"
 SENTRY_SECRET = "sentry-client-secret-browser-1234"
 LD_TOKEN = "api-browser-access-token-5678"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import subprocess
 import sys
@@ -9,6 +11,8 @@ import sys
 from gateway.testing import check_plugin
 
 from gateway_webhook import plugin
+
+pytestmark = pytest.mark.end_to_end  # starts other processes: not in make test-quick
 
 
 def test_the_plugin_passes_the_conformance_check():

@@ -11,6 +11,8 @@ import pytest
 from gateway import create_app, hmac_sha256_hex
 from gateway.testing import FakeService, GatewayProcess, Reply, wait_until
 
+pytestmark = pytest.mark.end_to_end  # starts other processes: not in make test-quick
+
 FIXTURES = Path(__file__).resolve().parent / "data"  # inside the package: its tests run from a copy of it too
 
 

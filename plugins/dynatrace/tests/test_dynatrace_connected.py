@@ -11,6 +11,8 @@ from gateway.testing import FakeService, GatewayProcess, Reply, wait_until
 
 from test_dynatrace_end_to_end import INGEST, OK, TOKEN, add, webhook
 
+pytestmark = pytest.mark.end_to_end  # starts other processes: not in make test-quick
+
 LD_TOKEN = "api-dynatrace-e2e-token-0123"
 LOOKUP = "/api/v2/apiTokens/lookup"
 

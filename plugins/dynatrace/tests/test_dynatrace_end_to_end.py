@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from gateway.testing import FakeService, GatewayProcess, Reply, wait_until
 
+pytestmark = pytest.mark.end_to_end  # starts other processes: not in make test-quick
+
 FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures"
 TOKEN = "dt0c01.E2ETOKENID.E2ESECRETPARTE2ESECRETPARTE2ESECRETPARTE2ESECRET"
 

@@ -12,6 +12,8 @@ from gateway.testing import FakeService, GatewayProcess, Reply, wait_until
 
 from problem_helpers import SECRET, notification
 
+pytestmark = pytest.mark.end_to_end  # starts other processes: not in make test-quick
+
 TRIGGER_OFF = "/webhook/triggers/65a1b2c3d4e5/aa0f5e1c-off"
 TRIGGER_ON = "/webhook/triggers/65a1b2c3d4e5/bb1e6f2d-on"
 RULE = {"name": "checkout errors", "severities": ["ERROR"], "tags": ["team:checkout"],

@@ -14,6 +14,8 @@ from gateway.testing import FakeService, GatewayProcess, Reply, wait_until
 from problem_helpers import SECRET, notification
 from test_problems_end_to_end import RULE, DynatraceSender, decision, only_event
 
+pytestmark = pytest.mark.end_to_end  # starts other processes: not in make test-quick
+
 LD_TOKEN = "api-problems-e2e-token-0123456789"
 API_RULE = {**RULE, "trigger": None, "resolve_trigger": None}
 

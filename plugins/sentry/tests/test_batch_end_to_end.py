@@ -13,6 +13,8 @@ from gateway.testing import FakeService, GatewayProcess, Reply, wait_until
 
 from sentry_helpers import ACCESS_TOKEN, CLIENT_SECRET, fixture_json
 
+pytestmark = pytest.mark.end_to_end  # starts other processes: not in make test-quick
+
 MAPPING = {"sentry_project": "4504123456789012", "sentry_environment": "production",
            "ld_project": "checkout", "ld_environment": "production"}
 IMPORT_PATH = "/v2/event-data-import/checkout/production"

@@ -11,6 +11,8 @@ from gateway.testing import FakeService, GatewayProcess, Reply, wait_until
 
 from sentry_helpers import SHARED_FIXTURES
 
+pytestmark = pytest.mark.end_to_end  # starts other processes: not in make test-quick
+
 SECRET = "sentry-signing-secret-5a1f"
 HOOK_PATH = "/api/0/organizations/acme/flags/hooks/provider/generic/"
 LD_FIXTURES = SHARED_FIXTURES.parent / "launchdarkly"

@@ -16,6 +16,8 @@ from gateway.testing import FakeService, GatewayProcess, Reply, wait_until
 from sentry_helpers import ACCESS_TOKEN, CLIENT_SECRET
 from test_sentry_end_to_end import IMPORT_PATH, MAPPING, decision, send
 
+pytestmark = pytest.mark.end_to_end  # starts other processes: not in make test-quick
+
 
 @pytest.fixture
 def platform():
