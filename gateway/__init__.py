@@ -16,6 +16,8 @@ from .inbound import InboundRequest, Received, Rejected
 from .markers import PROJECT_NAME, hookimpl
 from .outcomes import Cooldown, Delivered, DeliveryResult, Failed, RetryLater, Skip, Take, Verdict
 from .signatures import hmac_sha256_hex, verify_hmac_sha256
+from .strict_json import InvalidJson
+from .strict_json import loads as strict_json_loads
 from .targets import TargetNotAllowed, check_target_url
 
 from .version import __version__
@@ -39,6 +41,7 @@ __all__ = [
     "HttpResponse",
     "InboundRequest",
     "IntegrationRef",
+    "InvalidJson",
     "IntegrationType",
     "Member",
     "Received",
@@ -58,6 +61,7 @@ __all__ = [
     "hmac_sha256_hex",
     "hookimpl",
     "hooks",
+    "strict_json_loads",
     "verify_hmac_sha256",
     "__version__",
 ]

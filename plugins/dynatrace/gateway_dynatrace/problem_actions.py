@@ -17,6 +17,7 @@ from .problem_notification import Problem, problem_from_data
 from .problem_rules import OPEN, RESOLVED, Action, action_from_data, comment_for, first_match, parse_triggers
 
 TEST_SKIP = "Dynatrace test notification: recognised, never acts"
+MERGED = "MERGED"
 
 
 def _problem_words(problem: Problem) -> str:
@@ -33,7 +34,12 @@ def check(event: Event, config: dict[str, Any]) -> Verdict:
     problem = problem_from_data(event.data)
     if event.data.get("test"):
         return Skip(TEST_SKIP)
+    if problem.state == MERGED:
+        return Skip(f"{_problem_words(problem)} was merged into another problem (MERGED): recorded, acts on "
+                    "nothing; the problem it was merged into is notified, and acted on, by itself")
     match = first_match(config["rules"], problem)
+    if match.unjudged is not None:
+        return Skip(f"{_problem_words(problem)}: {match.unjudged_reason()}")
     if match.rule is None:
         return Skip(f"no rule matched {_problem_words(problem)}: {match.explain()}")
     rule = match.rule
