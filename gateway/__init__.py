@@ -10,7 +10,7 @@ from .declarations import Batching, BatchItem, DeliveryRef, EventSource, Integra
 from .events import Access, CustomProperty, Event, Member
 from .extension import EventGateway
 from .fields import Secret, SecretURL, TargetURL
-from .flag_actions import FlagPlatform
+from .flag_actions import FlagHold, FlagHolds, FlagPlatform
 from .http import HttpClient, HttpResponse, TransportError
 from .inbound import InboundRequest, Received, Rejected
 from .markers import PROJECT_NAME, hookimpl
@@ -36,6 +36,8 @@ __all__ = [
     "EventGateway",
     "EventSource",
     "Failed",
+    "FlagHold",
+    "FlagHolds",
     "FlagPlatform",
     "HttpClient",
     "HttpResponse",

@@ -88,7 +88,7 @@ def receive_webhook(
 @hooks.check_event
 def check_event(event: Event, config: dict[str, Any], integration: IntegrationRef) -> Verdict:
     """The guard rails: test notifications, unmatched problems, dry run; else take it, with a cooldown."""
-    return problem_actions.check(event, config)
+    return problem_actions.check(event, config, integration.flag_holds)
 
 
 @hooks.deliver_event

@@ -40,6 +40,8 @@ def test_the_header_is_the_one_checked():
     "rules act on OPEN and RESOLVED only",
     "cannot be judged: the notification carries no management zones",
     "was merged into another problem (MERGED): recorded, acts on nothing",
+    "is not off by this gateway",
+    "not for this one: it stays off until that problem is resolved",
     "dry run: rule 'x' would turn flag 'f' off in 'production'",
     "the rules changed since problem",
     "the gateway is not connected to the flag platform",
