@@ -69,13 +69,13 @@ def check(event: Event, config: dict[str, Any], holds: FlagHolds | None = None) 
         return Skip(f"the rules changed since {_problem_words(problem)} was received: "
                             "it is not acted on (Dynatrace's next notification will be)")
     action = action_from_data(stored)
-    not_ours = _not_ours(problem, action, holds)
-    if not_ours is not None:
-        return Skip(not_ours)
     if config["dry_run"]:
         return Skip(f"dry run: rule '{rule['name']}' would turn flag '{action.flag_key}' {action.direction} "
                             f"in '{action.environment_key}' ({_problem_words(problem)}, project "
                             f"'{action.project_key}'); set dry_run to false to act")
+    not_ours = _not_ours(problem, action, holds)  # (a dry run turns nothing off, so it is not asked)
+    if not_ours is not None:
+        return Skip(not_ours)
     seconds = config["cooldown_seconds"]
     if not seconds:
         return Take()
