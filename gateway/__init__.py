@@ -10,12 +10,14 @@ from .declarations import Batching, BatchItem, DeliveryRef, EventSource, Integra
 from .events import Access, CustomProperty, Event, Member
 from .extension import EventGateway
 from .fields import Secret, SecretURL, TargetURL
-from .flag_actions import FlagPlatform
+from .flag_actions import FlagHold, FlagHolds, FlagPlatform
 from .http import HttpClient, HttpResponse, TransportError
 from .inbound import InboundRequest, Received, Rejected
 from .markers import PROJECT_NAME, hookimpl
 from .outcomes import Cooldown, Delivered, DeliveryResult, Failed, RetryLater, Skip, Take, Verdict
 from .signatures import hmac_sha256_hex, verify_hmac_sha256
+from .strict_json import InvalidJson
+from .strict_json import loads as strict_json_loads
 from .targets import TargetNotAllowed, check_target_url
 
 from .version import __version__
@@ -34,11 +36,14 @@ __all__ = [
     "EventGateway",
     "EventSource",
     "Failed",
+    "FlagHold",
+    "FlagHolds",
     "FlagPlatform",
     "HttpClient",
     "HttpResponse",
     "InboundRequest",
     "IntegrationRef",
+    "InvalidJson",
     "IntegrationType",
     "Member",
     "Received",
@@ -58,6 +63,7 @@ __all__ = [
     "hmac_sha256_hex",
     "hookimpl",
     "hooks",
+    "strict_json_loads",
     "verify_hmac_sha256",
     "__version__",
 ]

@@ -112,7 +112,8 @@ def preview_cooldown(decision: Decision, cooldowns: CooldownStore, at: float | N
     cooldown = decision.cooldown
     if cooldown is None or not decision.queued:
         return decision
-    held = cooldowns.current(decision.integration.row.id, cooldown.key, now() if at is None else at)
+    held = cooldowns.current(decision.integration.row.id, cooldown.key, now() if at is None else at,
+                             shared=cooldown.shared)
     if held is not None:
         stage = Stage("cooldown", False, held.refusal(cooldown.description))
         return Decision(decision.integration, False, stage.reason, decision.stages + (stage,), cooldown)

@@ -10,7 +10,7 @@ import marshmallow
 
 if TYPE_CHECKING:
     from .events import Event
-    from .flag_actions import FlagPlatform
+    from .flag_actions import FlagHolds, FlagPlatform
     from .inbound import InboundRequest
 
 
@@ -54,11 +54,14 @@ class EventSource:
 
 @dataclass(frozen=True)
 class IntegrationRef:
-    """The configured integration a hook is called for."""
+    """The configured integration a hook is called for. ``flag_holds`` is the gateway's memory of
+    which flags its integrations turned off and for what (:class:`gateway.FlagHolds`), None where
+    there is no store (unit tests)."""
 
     id: str
     name: str
     plugin: str
+    flag_holds: FlagHolds | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

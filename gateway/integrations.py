@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -14,6 +14,7 @@ import marshmallow
 
 from .crypto import SecretBox, is_mask, mask
 from .declarations import IntegrationRef
+from .flag_actions import FlagHolds
 from .fields import is_secret, target_names_unresolved
 from .outage import unavailable
 from .plugins import LoadedPlugin, PluginHost
@@ -21,6 +22,7 @@ from .policy import CompiledPolicy, PolicyError
 from .policy_cache import PolicyCache
 from .shared_changes import SharedChanges
 from .store import Database
+from .store.flag_holds import FlagHoldStore
 from .store.integrations import IntegrationRow
 from .targets import reset_private_targets_allowed, set_private_targets_allowed
 from .validation import InvalidInput, flatten_errors
@@ -41,10 +43,12 @@ class ActiveIntegration:
     config: dict[str, Any]
     policy: CompiledPolicy | None
     error: str | None = None
+    holds: FlagHoldStore | None = field(default=None, compare=False, repr=False)
 
     @property
     def ref(self) -> IntegrationRef:
-        return IntegrationRef(id=self.row.id, name=self.row.name, plugin=self.row.plugin)
+        holds = FlagHolds(self.holds, self.row.id) if self.holds is not None else None
+        return IntegrationRef(id=self.row.id, name=self.row.name, plugin=self.row.plugin, flag_holds=holds)
 
     def secret_values(self) -> list[str]:
         """Every secret value of the config, so that logs and attempt records can remove them."""
@@ -235,7 +239,7 @@ class IntegrationService:
             try:
                 with target_names_unresolved():  # resolved again before each request
                     config = self.load_config(plugin, self.stored_input(row))
-                active = ActiveIntegration(row, plugin, config, self.compile(row.policy))
+                active = ActiveIntegration(row, plugin, config, self.compile(row.policy), holds=self.db.flag_holds)
             except InvalidInput as exc:
                 active = ActiveIntegration(row, plugin, {}, None,
                                            error=f"its stored configuration is invalid: {exc}")

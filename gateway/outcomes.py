@@ -19,13 +19,17 @@ class Cooldown:
     takes it holds it; ``description`` says what it is, for people ("turning flag 'checkout' off in
     production"). Of the events an integration takes with the same key, one is queued per
     ``seconds``; the others are skipped with a reason naming the event that holds the key and when
-    it is free again. Raises ``ValueError`` for a key that is empty or longer than 400 characters,
-    or seconds not between 0 (excluded) and 366 days.
+    it is free again. With ``shared``, the key is held across integrations: of the events any
+    integration takes with that key and ``shared``, one is queued per ``seconds`` (one cooldown per
+    flag, whichever integration acts on it). A delivery that fails for good (``dead``) gives its
+    cooldown back: an action that was not done holds nothing. Raises ``ValueError`` for a key that
+    is empty or longer than 400 characters, or seconds not between 0 (excluded) and 366 days.
     """
 
     key: str
     seconds: float
     description: str
+    shared: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.key, str) or not self.key or len(self.key) > COOLDOWN_KEY_CHARS:
@@ -37,6 +41,8 @@ class Cooldown:
                              f"(366 days), got {self.seconds!r}")
         if not isinstance(self.description, str):
             raise ValueError(f"Cooldown.description must be a string, got {type(self.description).__name__}")
+        if not isinstance(self.shared, bool):
+            raise ValueError(f"Cooldown.shared must be a bool, got {type(self.shared).__name__}")
 
 
 @dataclass(frozen=True)

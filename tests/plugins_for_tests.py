@@ -54,6 +54,8 @@ class Recorder:
 class CoolingConfig(Schema):
     seconds = fields.Raw(load_default=600)
     bad = fields.String(load_default=None)  # "type": a cooldown that is not a Cooldown; "key": an empty key
+    shared = fields.Boolean(load_default=False)  # the cooldown is held across integrations
+    fail = fields.Boolean(load_default=False)  # every delivery fails for good
 
 
 class Cooling:
@@ -69,11 +71,12 @@ class Cooling:
         if config["bad"] == "type":
             return Take(cooldown={"key": "k"})
         key = "" if config["bad"] == "key" else f"proj/{event.project_key}:flag/{event.flag_key}:off"
-        return Take(cooldown=Cooldown(key, config["seconds"], f"turning flag {event.flag_key!r} off"))
+        return Take(cooldown=Cooldown(key, config["seconds"], f"turning flag {event.flag_key!r} off",
+                                      shared=config["shared"]))
 
     @hookimpl
-    def deliver_event(self, event):
-        return Delivered("acted")
+    def deliver_event(self, event, config):
+        return Failed("the action was refused") if config["fail"] else Delivered("acted")
 
 
 class PickyConfig(Schema):

@@ -290,3 +290,37 @@ def test_cooldown_seconds_must_be_a_positive_bounded_number(seconds):
         Cooldown("key", seconds, "d")
     assert Take(cooldown=Cooldown("key", 0.5, "d")).cooldown.seconds == 0.5
     assert Take().cooldown is None
+
+
+def test_a_shared_cooldown_is_held_across_integrations(app, client, clock):
+    one = add_integration(client, "cooling", name="one", config={"shared": True})["id"]
+    two = add_integration(client, "cooling", name="two", config={"shared": True})["id"]
+    first = post(client, "shared-1")
+    assert (first["queued"], first["skipped"]) == (1, 1)
+    lines = {integration: line(client, first["event_id"], integration) for integration in (one, two)}
+    [taken] = [i for i, found in lines.items() if found["status"] == "pending"]
+    [held_off] = [i for i in (one, two) if i != taken]
+    assert f"was last done for event {first['event_id']}" in lines[held_off]["reason"]
+    for integration in (one, two):  # an explanation previews the claim another integration holds
+        explained = client.post(f"/api/v1/integrations/{integration}/explain", headers=AUTH,
+                                data=fixture_bytes(PROD), content_type="application/json").get_json()
+        assert explained["outcome"] == "skipped" and f"last done for event {first['event_id']}" in explained["reason"]
+    clock.at += 601
+    assert post(client, "shared-2")["queued"] == 1
+
+
+def test_a_delivery_that_fails_for_good_gives_its_cooldown_back(app, client, clock):
+    from gateway.delivery import Deliverer
+    from gateway.store.base import now
+
+    cooling = add_integration(client, "cooling", config={"fail": True})["id"]
+    first = post(client, "fail-1")
+    assert first["queued"] == 1
+    state = get_state(app)
+    assert [h.event_id for h in state.db.cooldowns.for_integration(cooling)] == [first["event_id"]]
+    delivery = state.db.deliveries.claim("w1", 30, now())
+    report = Deliverer(state, "w1").attempt(delivery)
+    assert report.status == "dead"
+    assert state.db.cooldowns.for_integration(cooling) == []
+    clock.at += 10
+    assert post(client, "fail-2")["queued"] == 1

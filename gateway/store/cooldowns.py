@@ -8,6 +8,12 @@ so two processes or nodes claiming the same key at once cannot both take it: on 
 second waits for the first's row lock and then sees its claim; on SQLite writers take turns. Claims
 of one batch run one after the other in its transaction, so the second of two events with the same
 key sees the first's claim.
+
+A *shared* claim (``Cooldown.shared``) is refused while another integration holds the same key
+too: before its claim, the claimant looks for one, under a lock on the key (PostgreSQL: a
+transaction-level advisory lock; SQLite: the write lock the transaction holds), so two integrations
+claiming at once cannot both take it. When a delivery fails for good, :func:`release_for_delivery`
+removes the claims its event made for its integration: an action that was not done holds nothing.
 """
 
 from __future__ import annotations
@@ -15,11 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, and_, exc, select, update
+from sqlalchemy import Connection, and_, delete, exc, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .base import Repository, reading
-from .tables import cooldowns
+from .tables import cooldowns, deliveries
 
 
 def utc(stamp: float) -> str:
@@ -35,6 +41,7 @@ class Claim:
     key: str
     seconds: float
     description: str
+    shared: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,10 @@ _UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 def claim(connection: Connection, wanted: Claim, event_id: str, at: float) -> tuple[bool, Held]:
     """Claim ``wanted`` for ``event_id`` at time ``at``: (True, the new claim), or (False, the claim
     that still holds the key)."""
+    if wanted.shared:
+        other = _held_elsewhere(connection, wanted, at)
+        if other is not None:
+            return False, other
     values = dict(integration_id=wanted.integration_id, key=wanted.key, event_id=event_id,
                   description=wanted.description, seconds=float(wanted.seconds), claimed_at=at,
                   claimed_until=at + wanted.seconds)
@@ -95,6 +106,25 @@ def claim(connection: Connection, wanted: Claim, event_id: str, at: float) -> tu
     return False, _held(connection, wanted.integration_id, wanted.key)
 
 
+def _held_elsewhere(connection: Connection, wanted: Claim, at: float) -> Held | None:
+    """The claim another integration holds on ``wanted.key`` at ``at``, taken under a lock on the key."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(select(func.pg_advisory_xact_lock(func.hashtextextended("cooldown:" + wanted.key, 0))))
+    row = connection.execute(select(cooldowns).where(and_(
+        cooldowns.c.key == wanted.key, cooldowns.c.integration_id != wanted.integration_id,
+        cooldowns.c.claimed_until > at)).order_by(cooldowns.c.claimed_until.desc()).limit(1)).first()
+    return Held(**row._mapping) if row else None
+
+
+def release_for_delivery(connection: Connection, delivery_id: str) -> None:
+    """Remove the claims the delivery's event made for the delivery's integration (it failed for good)."""
+    row = connection.execute(select(deliveries.c.integration_id, deliveries.c.event_id)
+                             .where(deliveries.c.id == delivery_id)).first()
+    if row is not None:
+        connection.execute(delete(cooldowns).where(and_(cooldowns.c.integration_id == row.integration_id,
+                                                        cooldowns.c.event_id == row.event_id)))
+
+
 def _held(connection: Connection, integration_id: str, key: str) -> Held:
     row = connection.execute(select(cooldowns).where(and_(
         cooldowns.c.integration_id == integration_id, cooldowns.c.key == key))).first()
@@ -104,12 +134,13 @@ def _held(connection: Connection, integration_id: str, key: str) -> Held:
 class CooldownStore(Repository):
     """Reading the claims (what an explanation shows; claims are made by the event store)."""
 
-    def current(self, integration_id: str, key: str, at: float) -> Held | None:
-        """The claim holding ``key`` for the integration at ``at``, if any."""
+    def current(self, integration_id: str, key: str, at: float, shared: bool = False) -> Held | None:
+        """The claim holding ``key`` for the integration at ``at`` (``shared``: for any integration), if any."""
+        whose = cooldowns.c.integration_id == integration_id
         with reading(self.engine) as connection:
             row = connection.execute(select(cooldowns).where(and_(
-                cooldowns.c.integration_id == integration_id, cooldowns.c.key == key,
-                cooldowns.c.claimed_until > at))).first()
+                cooldowns.c.key == key, cooldowns.c.claimed_until > at, *(() if shared else (whose,))))
+                .order_by(cooldowns.c.claimed_until.desc()).limit(1)).first()
         return Held(**row._mapping) if row else None
 
     def for_integration(self, integration_id: str) -> list[Held]:

@@ -16,6 +16,7 @@ from .cooldowns import CooldownStore
 from .connections import ConnectionStore
 from .deliveries import DeliveryStore
 from .events import EventStore
+from .flag_holds import FlagHoldStore
 from .integrations import IntegrationStore
 from .ui_sessions import UiSessionStore
 from .wakeups import WorkListener
@@ -79,6 +80,7 @@ class Database:
         self.connections = ConnectionStore(self.engine)
         self.check_results = CheckResultStore(self.engine)
         self.cooldowns = CooldownStore(self.engine)
+        self.flag_holds = FlagHoldStore(self.engine)
         self.ui_sessions = UiSessionStore(self.engine)
 
     def _committed(self, connection) -> None:

@@ -24,6 +24,7 @@ from . import events as event_rows
 from . import integrations as integration_rows
 from . import skips as skip_lines
 from .base import DriverStatement, Repository, dumps, group_commit, loads, new_id, reading, writing
+from .cooldowns import release_for_delivery
 from .events import EventRow
 from .integrations import IntegrationRow
 from .tables import attempts, deliveries, events, integrations, skips
@@ -455,7 +456,10 @@ class DeliveryStore(Repository):
 
         def write(connection: Connection) -> bool:
             _RECORD_ONE_ATTEMPT.execute(connection, recorded)
-            return bool(_FINISH_ONE.execute(connection, moved).rowcount)
+            applied = bool(_FINISH_ONE.execute(connection, moved).rowcount)
+            if applied and status == "dead":
+                release_for_delivery(connection, delivery_id)
+            return applied
 
         # Workers finishing at the same time share a commit; each returns once its own is durable.
         return group_commit(self.engine).run(write)
@@ -481,6 +485,8 @@ class DeliveryStore(Repository):
                     "new_batch_id": f.batch_id,
                 })
                 applied.append(bool(result.rowcount))
+                if result.rowcount and f.status == "dead":
+                    release_for_delivery(connection, f.delivery_id)
             return applied
 
         return group_commit(self.engine).run(write)

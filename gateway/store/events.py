@@ -271,7 +271,7 @@ class EventStore(Repository):
         cooled = []
         for row, plugin, cooldown in job.claims:
             took, held = claim(connection, Claim(row["integration_id"], cooldown.key, cooldown.seconds,
-                                                 cooldown.description), job.event["id"], at)
+                                                 cooldown.description, cooldown.shared), job.event["id"], at)
             if took:
                 replaced[row["id"]] = {**row, "reason": f"{row['reason']}; {held.taken_reason()}"}
             else:

@@ -171,6 +171,19 @@ cooldowns = Table(
     Column("claimed_until", Float, nullable=False),
 )
 
+# What this gateway turned off, and for what (gateway.FlagHolds): one row per flag and environment
+# (``flag``: ``<project>/<environment>/<flag>``), written by the integration whose action turned it off,
+# removed when one of its actions turns it back on, and with that integration.
+flag_holds = Table(
+    "flag_holds",
+    metadata,
+    Column("flag", String(800), primary_key=True),
+    Column("integration_id", String(36), ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False),
+    Column("cause", String(400), nullable=False),  # what it was turned off for (a problem's id)
+    Column("label", Text, nullable=False),  # the cause, for people
+    Column("held_at", Float, nullable=False),
+)
+
 # Signed-in web UI sessions. The browser's cookie (signed) carries a random session id; only its
 # SHA-256 is stored. Signing out deletes the row, so a copy of the cookie is refused from then on.
 ui_sessions = Table(

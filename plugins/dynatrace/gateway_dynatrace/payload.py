@@ -22,7 +22,7 @@ from gateway import Event
 from .limits import PROPERTY_VALUE_MAX_CHARS, REQUEST_MAX_BYTES, truncate
 from .problem_notification import problem_in_comment
 from .schema import V1_EVENT_TYPE, Settings
-from .tags import tag_rule_tag
+from .tags import tag_rule_tags
 
 SOURCE_NAMES = {"launchdarkly": "LaunchDarkly"}
 """How the v1 ``source`` field names an event's source (the hosted integration sent ``LaunchDarkly``)."""
@@ -90,7 +90,7 @@ def v1_body(event: Event, settings: Settings, tags: Sequence[str]) -> dict[str, 
     return {
         "eventType": V1_EVENT_TYPE,
         "attachRules": {
-            "tagRule": [{"meTypes": [settings.entity_type], "tags": [tag_rule_tag(tag) for tag in tags]}]
+            "tagRule": [{"meTypes": [settings.entity_type], "tags": tag_rule_tags(tags)}]
         },
         "source": SOURCE_NAMES.get(event.source, f"Flag Event Gateway ({event.source})"),
         "description": plain_title(event),

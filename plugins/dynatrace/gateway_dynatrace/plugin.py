@@ -34,7 +34,7 @@ from .payload import PayloadTooLarge, encode, v1_body, v2_body
 from .sample import sample_event
 from .schema import DynatraceConfigSchema, Settings
 from .selector import SelectorTooLong, entity_selector
-from .tags import TagError, deliverable_tags
+from .tags import TagError, deliverable_tags, tag_rule_tags
 
 PLUGIN_KEY = "dynatrace"
 V2_PATH = "/api/v2/events/ingest"
@@ -93,6 +93,8 @@ def check_event(event: Event, config: dict[str, Any], integration: IntegrationRe
         tags = deliverable_tags(event, settings.tag)
         if settings.api_version == "v2":
             entity_selector(settings.entity_type, tags)
+        if settings.api_version == "v1":
+            tag_rule_tags(tags)
     except (TagError, SelectorTooLong) as exc:
         return Skip(str(exc))
     return Take()

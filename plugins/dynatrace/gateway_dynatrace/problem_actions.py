@@ -9,14 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from gateway import (
-    Cooldown, Delivered, DeliveryRef, DeliveryResult, Event, Failed, HttpClient, HttpResponse, RetryLater,
-    Skip, Take, TargetNotAllowed, Verdict,
+    Cooldown, Delivered, DeliveryRef, DeliveryResult, Event, Failed, FlagHolds, HttpClient, HttpResponse,
+    RetryLater, Skip, Take, TargetNotAllowed, Verdict,
 )
 
 from .problem_notification import Problem, problem_from_data
 from .problem_rules import OPEN, RESOLVED, Action, action_from_data, comment_for, first_match, parse_triggers
 
 TEST_SKIP = "Dynatrace test notification: recognised, never acts"
+MERGED = "MERGED"
 
 
 def _problem_words(problem: Problem) -> str:
@@ -24,16 +25,37 @@ def _problem_words(problem: Problem) -> str:
 
 
 def cooldown_key(action: Action) -> str:
-    """One cooldown per flag and direction: ``shop/production/checkout-v2/off``."""
+    """One cooldown per flag and direction, shared by every integration: ``shop/production/checkout-v2/off``."""
     return f"{action.project_key}/{action.environment_key}/{action.flag_key}/{action.direction}"
 
 
-def check(event: Event, config: dict[str, Any]) -> Verdict:
+def _not_ours(problem: Problem, action: Action, holds: FlagHolds | None) -> str | None:
+    """Why turning the flag back on for ``problem`` is not this integration's to do, or None when this
+    gateway turned it off for that very problem and it is still off by us (or there is no memory)."""
+    if holds is None or not action.on:
+        return None
+    held = holds.holder(action.project_key, action.environment_key, action.flag_key)
+    flag = f"flag '{action.flag_key}' in '{action.environment_key}' (project '{action.project_key}')"
+    if held is None:
+        return (f"{_problem_words(problem)} resolved; {flag} is not off by this gateway (it did not turn it off "
+                "for this problem, or it was turned back on since): it is left as it is")
+    if held.cause != problem.pid:
+        return (f"{_problem_words(problem)} resolved; {flag} was turned off by this gateway for problem "
+                f"{held.label}, not for this one: it stays off until that problem is resolved")
+    return None
+
+
+def check(event: Event, config: dict[str, Any], holds: FlagHolds | None = None) -> Verdict:
     """Skip, with a reason a person can act on, or take the event with the flag's cooldown."""
     problem = problem_from_data(event.data)
     if event.data.get("test"):
         return Skip(TEST_SKIP)
+    if problem.state == MERGED:
+        return Skip(f"{_problem_words(problem)} was merged into another problem (MERGED): recorded, acts on "
+                    "nothing; the problem it was merged into is notified, and acted on, by itself")
     match = first_match(config["rules"], problem)
+    if match.unjudged is not None:
+        return Skip(f"{_problem_words(problem)}: {match.unjudged_reason()}")
     if match.rule is None:
         return Skip(f"no rule matched {_problem_words(problem)}: {match.explain()}")
     rule = match.rule
@@ -51,11 +73,14 @@ def check(event: Event, config: dict[str, Any]) -> Verdict:
         return Skip(f"dry run: rule '{rule['name']}' would turn flag '{action.flag_key}' {action.direction} "
                             f"in '{action.environment_key}' ({_problem_words(problem)}, project "
                             f"'{action.project_key}'); set dry_run to false to act")
+    not_ours = _not_ours(problem, action, holds)  # (a dry run turns nothing off, so it is not asked)
+    if not_ours is not None:
+        return Skip(not_ours)
     seconds = config["cooldown_seconds"]
     if not seconds:
         return Take()
     return Take(cooldown=Cooldown(
-        key=cooldown_key(action), seconds=float(seconds),
+        key=cooldown_key(action), seconds=float(seconds), shared=True,
         description=f"{action.describe()} by rule '{rule['name']}' for {_problem_words(problem)}"))
 
 
@@ -93,14 +118,31 @@ def read_answer(response: HttpResponse, action: Action, through: str) -> Deliver
                           f"({status}: {message}): {hint}")
 
 
+def remember(result: DeliveryResult, problem: Problem, action: Action, holds: FlagHolds | None) -> DeliveryResult:
+    """Once the flag was turned off, hold it for ``problem``; once turned back on, release it."""
+    if holds is not None and isinstance(result, Delivered):
+        if action.on:
+            holds.release(action.project_key, action.environment_key, action.flag_key)
+        else:
+            holds.hold(action.project_key, action.environment_key, action.flag_key, cause=problem.pid,
+                       label=f"{problem.display_id} '{problem.title}'"[:400])
+    return result
+
+
 def deliver(event: Event, config: dict[str, Any], http: HttpClient,
             delivery: DeliveryRef) -> DeliveryResult:
-    """Perform the event's flag action. :class:`TransportError` propagates (retried)."""
+    """Perform the event's flag action, and remember what it did. :class:`TransportError` propagates (retried)."""
     problem = problem_from_data(event.data)
     stored = event.data.get("action")
     if not stored:
         return Failed("the event names no flag action (it matched no rule when received)")
     action = action_from_data(stored)
+    return remember(_act(problem, action, config, http, delivery), problem, action,
+                    delivery.integration.flag_holds)
+
+
+def _act(problem: Problem, action: Action, config: dict[str, Any], http: HttpClient,
+         delivery: DeliveryRef) -> DeliveryResult:
     comment = comment_for(problem, action)
     if action.trigger:
         url = parse_triggers(config.get("trigger_urls")).get(action.trigger)

@@ -3,11 +3,24 @@
 Dynatrace's custom integration (Settings > Integration > Problem notifications) posts a JSON
 template of the user's choosing, its placeholders filled in: ``{ProblemID}`` (the display number,
 ``P-230412`` or ``230412``), ``{PID}`` (the internal id), ``{ProblemTitle}``, ``{State}`` (``OPEN``,
-``RESOLVED``; ``MERGED`` on some versions), ``{ProblemSeverity}``, ``{ProblemImpact}``,
-``{ImpactedEntities}`` (a JSON array of ``{"type", "name", "entity"}``), ``{ImpactedEntityNames}``,
-``{Tags}`` (a comma-separated string), ``{ProblemURL}`` and ``{ProblemDetailsJSON}`` (a JSON object,
-whose ``managementZones`` lists the problem's management zones). The README gives the template this
-module reads; it is liberal where Dynatrace is (a quoted array, a list where a string is usual).
+``RESOLVED``; ``MERGED`` when the problem was merged into another), ``{ProblemSeverity}``,
+``{ProblemImpact}``, ``{ImpactedEntities}`` (a JSON array of ``{"type", "name", "entity"}``),
+``{ImpactedEntityNames}``, ``{Tags}`` (a comma-separated string), ``{ProblemURL}``, and the problem's
+details as a JSON object in one of two structures:
+
+- ``{ProblemDetailsJSONv2}``: the Problems API **v2** problem (``problemId``, ``displayId``, ``title``,
+  ``status`` ``OPEN``/``CLOSED``, ``severityLevel``, ``impactLevel``, ``managementZones`` as
+  ``{id, name}``, ``entityTags`` as ``{context, key, value, stringRepresentation}``,
+  ``impactedEntities`` and ``affectedEntities`` as ``{entityId: {id, type}, name}``, ...);
+- ``{ProblemDetailsJSON}``: the Problems API **v1** problem (``id``, ``displayName``, ``status``,
+  ``severityLevel``, ``impactLevel``, ``tagsOfAffectedEntities`` as ``{context, key, value}``, ...),
+  which carries no management zones.
+
+Both are read, under either name (their fields differ). A :class:`Problem` also records which of the
+fields rules filter on (:data:`FILTERED_FIELDS`) the notification carried at all: a rule filtering on
+one it did not carry cannot be judged (:mod:`.problem_rules`). JSON a template quoted (a string
+holding JSON) is read with the gateway's strict reader. The README gives the template this module
+reads.
 
 The request carries the integration's shared secret in :data:`SECRET_HEADER`, compared in constant
 time before anything is read.
@@ -16,12 +29,11 @@ time before anything is read.
 from __future__ import annotations
 
 import hmac
-import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from gateway import InboundRequest, Rejected
+from gateway import InboundRequest, InvalidJson, Rejected, strict_json_loads
 
 SECRET_HEADER = "X-Flag-Gateway-Secret"
 SOURCE = "dynatrace-problems"
@@ -32,6 +44,21 @@ outbound payload recognises it (see :func:`problem_in_comment`)."""
 
 FIELD_MAX_CHARS = 2000
 MAX_ITEMS = 500
+DETAILS_FIELDS = ("ProblemDetailsJSONv2", "ProblemDetailsJSON")
+"""Where the template puts the problem's details (read in this order)."""
+
+SEVERITY = "severity"
+TAGS = "tags"
+MANAGEMENT_ZONES = "management_zones"
+FILTERED_FIELDS = {
+    SEVERITY: ("a severity", '"ProblemSeverity": "{ProblemSeverity}"'),
+    TAGS: ("entity tags", '"Tags": "{Tags}"'),
+    MANAGEMENT_ZONES: ("management zones", '"ProblemDetailsJSONv2": {ProblemDetailsJSONv2}'),
+}
+"""The fields rules filter on that a notification may lack: what they are, and the placeholder that
+brings them (``{ProblemDetailsJSON}``, the v1 structure, carries no management zones)."""
+_STATES = {"CLOSED": "RESOLVED"}
+"""A Problems API state as the notification's ``{State}`` names it: v2's ``CLOSED`` is ``RESOLVED``."""
 
 
 class MalformedNotification(ValueError):
@@ -53,7 +80,8 @@ class Problem:
     entities: tuple[dict[str, str], ...] = ()
     entity_names: tuple[str, ...] = ()
     management_zones: tuple[str, ...] = ()
-    details: dict[str, Any] = field(default_factory=dict)
+    carried: frozenset[str] = frozenset(FILTERED_FIELDS)
+    """Which of :data:`FILTERED_FIELDS` the notification carried (possibly empty: no tags)."""
 
     @property
     def display_id(self) -> str:
@@ -80,6 +108,7 @@ class Problem:
             "impacted_entities": [dict(e) for e in self.entities],
             "impacted_entity_names": list(self.entity_names),
             "management_zones": list(self.management_zones),
+            "carried": sorted(self.carried),
             "test": self.is_test,
         }
 
@@ -92,6 +121,7 @@ def problem_from_data(data: dict[str, Any]) -> Problem:
         tags=tuple(data.get("tags", ())), entities=tuple(data.get("impacted_entities", ())),
         entity_names=tuple(data.get("impacted_entity_names", ())),
         management_zones=tuple(data.get("management_zones", ())),
+        carried=frozenset(data.get("carried", FILTERED_FIELDS)),
     )
 
 
@@ -126,19 +156,31 @@ def _text(body: dict[str, Any], *names: str, required: bool = False) -> str:
     return ""
 
 
-def _maybe_json(value: Any) -> Any:
-    """A JSON placeholder the template quoted (``"{ImpactedEntities}"``) is read as JSON all the same."""
-    if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
+_JSON_STRING_LIST = re.compile(r"\[\s*[\"\]]")
 
 
-def _list(body: dict[str, Any], name: str) -> tuple[str, ...]:
+def _json_in_string(name: str, value: Any, *, strings: bool = False) -> Any:
+    """A JSON placeholder the template quoted (``"{ImpactedEntities}"``) is read as JSON all the same,
+    with the gateway's strict reader; :class:`MalformedNotification` when that JSON is refused. With
+    ``strings`` (a list placeholder such as ``{Tags}``) only a JSON array of strings is tried, so that
+    ``[Kubernetes]app:checkout, ...`` stays a comma-separated string."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    looks = _JSON_STRING_LIST.match(text) if strings else text[:1] in ("[", "{")
+    if not looks:
+        return value
+    try:
+        return strict_json_loads(text)
+    except InvalidJson as exc:
+        if strings and " at line " in exc.message:
+            return value  # not JSON by its grammar: a list of items that happens to start with ["
+        raise MalformedNotification(f"{name} holds {exc.message}") from None
+
+
+def _items(name: str, value: Any) -> tuple[str, ...]:
     """A comma-separated string (as ``{Tags}`` is) or a list of strings, as stripped items."""
-    value = _maybe_json(body.get(name))
+    value = _json_in_string(name, value, strings=True)
     if value is None or value == "":
         return ()
     if isinstance(value, str):
@@ -149,11 +191,17 @@ def _list(body: dict[str, Any], name: str) -> tuple[str, ...]:
         raise MalformedNotification(f"{name} must be a comma-separated string or a list of strings")
     if len(items) > MAX_ITEMS:
         raise MalformedNotification(f"{name} has more than {MAX_ITEMS} items")
+    if any(len(item) > FIELD_MAX_CHARS for item in items):
+        raise MalformedNotification(f"an item of {name} is longer than {FIELD_MAX_CHARS} characters")
     return tuple(item.strip() for item in items if item.strip())
 
 
+def _list(body: dict[str, Any], name: str) -> tuple[str, ...]:
+    return _items(name, body.get(name))
+
+
 def _entities(body: dict[str, Any]) -> tuple[dict[str, str], ...]:
-    value = _maybe_json(body.get("ImpactedEntities"))
+    value = _json_in_string("ImpactedEntities", body.get("ImpactedEntities"))
     if value is None or value == "":
         return ()
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
@@ -165,12 +213,95 @@ def _entities(body: dict[str, Any]) -> tuple[dict[str, str], ...]:
                   and key.lower() in ("type", "name", "entity")} for item in value)
 
 
-def _management_zones(body: dict[str, Any], details: dict[str, Any]) -> tuple[str, ...]:
+# the problem's details: {ProblemDetailsJSONv2} and {ProblemDetailsJSON} -----------------------------
+
+def _details(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The detail objects the notification carries, v2's first."""
+    found = []
+    for name in DETAILS_FIELDS:
+        value = _json_in_string(name, body.get(name))
+        if value is None or value == "":
+            continue
+        if not isinstance(value, dict):
+            raise MalformedNotification(f"{name} must be a JSON object: write \"{name}\": {{{name}}} in the "
+                                        "template, without quotes")
+        found.append(value)
+    return found
+
+
+def _detail(details: list[dict[str, Any]], *keys: str) -> str:
+    """The first of ``keys`` that a detail object gives as non-empty text."""
+    for detail in details:
+        for key in keys:
+            value = detail.get(key)
+            if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
+                return _text({key: value}, key)
+    return ""
+
+
+def _listed(details: list[dict[str, Any]], key: str) -> list[Any] | None:
+    """The items of ``key`` over the detail objects that have it as a list; None when none has it."""
+    lists = [detail[key] for detail in details if isinstance(detail.get(key), list)]
+    if not lists:
+        return None
+    items = [item for listed in lists for item in listed]
+    if len(items) > MAX_ITEMS:
+        raise MalformedNotification(f"the problem's details list more than {MAX_ITEMS} {key}")
+    return items
+
+
+def _tag_text(tag: Any) -> str | None:
+    """An ``entityTags`` (v2) or ``tagsOfAffectedEntities`` (v1) item as Dynatrace writes the tag."""
+    if not isinstance(tag, dict):
+        return None
+    shown = tag.get("stringRepresentation")
+    if isinstance(shown, str) and shown.strip():
+        return shown.strip()
+    key = tag.get("key")
+    if not isinstance(key, str) or not key.strip():
+        return None
+    context = tag.get("context")
+    prefix = f"[{context}]" if isinstance(context, str) and context and context != "CONTEXTLESS" else ""
+    value = tag.get("value")
+    return f"{prefix}{key.strip()}" + (f":{value.strip()}" if isinstance(value, str) and value.strip() else "")
+
+
+def _v2_entities(details: list[dict[str, Any]]) -> tuple[dict[str, str], ...]:
+    found = []
+    for item in _listed(details, "impactedEntities") or ():
+        if not isinstance(item, dict):
+            continue
+        entity = item.get("entityId") if isinstance(item.get("entityId"), dict) else {}
+        read = {"type": entity.get("type"), "name": item.get("name"), "entity": entity.get("id")}
+        found.append({k: str(v) for k, v in read.items() if isinstance(v, str) and v})
+    return tuple(found)
+
+
+def _tags(body: dict[str, Any], details: list[dict[str, Any]]) -> tuple[tuple[str, ...], bool]:
+    """The problem's tags, and whether the notification carried tags at all."""
+    tags = list(_list(body, "Tags"))
+    carried = "Tags" in body
+    for key in ("entityTags", "tagsOfAffectedEntities"):
+        listed = _listed(details, key)
+        if listed is not None:
+            carried = True
+            tags += [text for text in map(_tag_text, listed) if text]
+    return tuple(dict.fromkeys(tags)), carried
+
+
+def _management_zones(body: dict[str, Any], details: list[dict[str, Any]]) -> tuple[tuple[str, ...], bool]:
+    """The problem's management zones, and whether the notification carried them at all."""
     zones = list(_list(body, "ManagementZones"))
-    listed = details.get("managementZones")
-    if isinstance(listed, list):
+    listed = _listed(details, "managementZones")
+    if listed is not None:
         zones += [str(z["name"]).strip() for z in listed if isinstance(z, dict) and z.get("name")]
-    return tuple(dict.fromkeys(z for z in zones if z))
+    carried = "ManagementZones" in body or listed is not None
+    return tuple(dict.fromkeys(z for z in zones if z)), carried
+
+
+def _state(text: str) -> str:
+    state = text.upper()
+    return _STATES.get(state, state)
 
 
 def read_problem(body: Any) -> Problem:
@@ -178,29 +309,33 @@ def read_problem(body: Any) -> Problem:
     if not isinstance(body, dict):
         raise MalformedNotification("the body must be a JSON object (the Dynatrace custom integration's "
                                     "payload template)")
-    problem_id = _text(body, "ProblemID", "PID", required=True)
-    details = _maybe_json(body.get("ProblemDetailsJSON"))
-    if details is not None and details != "" and not isinstance(details, dict):
-        raise MalformedNotification("ProblemDetailsJSON must be a JSON object: write "
-                                    "\"ProblemDetailsJSON\": {ProblemDetailsJSON} in the template, without quotes")
-    details = details if isinstance(details, dict) else {}
-    # Dynatrace's own default payload writes "Problem URL" (with a space) and has no {ProblemSeverity}
-    # or {State}-less variants; the problem's details carry severityLevel, impactLevel and status.
-    fallback = {"State": "status", "ProblemSeverity": "severityLevel", "ProblemImpact": "impactLevel"}
-    backup = {name: details[key] for name, key in fallback.items() if isinstance(details.get(key), str)}
+    details = _details(body)
+    # Dynatrace's own default payload writes "Problem URL" (with a space) and has no {ProblemSeverity};
+    # the problem's details carry the ids, title, severityLevel, impactLevel and status.
+    problem_id = (_text(body, "ProblemID", "PID") or _detail(details, "displayId", "displayName", "problemId", "id")
+                  or _text(body, "ProblemID", "PID", required=True))
+    title = _text(body, "ProblemTitle") or _detail(details, "title") or _text(body, "ProblemTitle", required=True)
+    state = _text(body, "State") or _detail(details, "status") or _text(body, "State", required=True)
+    severity = _text(body, "ProblemSeverity") or _detail(details, "severityLevel")
+    tags, tags_carried = _tags(body, details)
+    zones, zones_carried = _management_zones(body, details)
+    entities = _entities(body) if body.get("ImpactedEntities") not in (None, "") else _v2_entities(details)
+    carried = {SEVERITY} if severity else set()
+    carried |= {TAGS} if tags_carried else set()
+    carried |= {MANAGEMENT_ZONES} if zones_carried else set()
     return Problem(
         problem_id=problem_id,
-        pid=_text(body, "PID") or problem_id,
-        title=_text(body, "ProblemTitle", required=True),
-        state=(_text(body, "State") or _text(backup, "State", required=True)).upper(),
-        severity=(_text(body, "ProblemSeverity") or _text(backup, "ProblemSeverity")).upper(),
-        impact=(_text(body, "ProblemImpact") or _text(backup, "ProblemImpact")).upper(),
+        pid=_text(body, "PID") or _detail(details, "problemId", "id") or problem_id,
+        title=title,
+        state=_state(state),
+        severity=severity.upper(),
+        impact=(_text(body, "ProblemImpact") or _detail(details, "impactLevel")).upper(),
         url=_text(body, "ProblemURL", "Problem URL"),
-        tags=_list(body, "Tags"),
-        entities=_entities(body),
+        tags=tags,
+        entities=entities,
         entity_names=_list(body, "ImpactedEntityNames"),
-        management_zones=_management_zones(body, details),
-        details=details,
+        management_zones=zones,
+        carried=frozenset(carried),
     )
 
 

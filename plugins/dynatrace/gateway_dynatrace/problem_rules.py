@@ -10,6 +10,12 @@ looked at. A rule matches when every criterion it sets matches (an unset criteri
   with that value, ``key`` that key with any value or none (a ``[Context]`` prefix is ignored);
 - ``management_zones``: the problem is in at least one of them.
 
+A criterion on a field the notification did not carry at all (no severity, no tags, no management
+zones: see :data:`~.problem_notification.FILTERED_FIELDS`) cannot be judged. When every criterion the
+notification does carry matches, such a rule **stops the evaluation**: no later rule acts, and the
+decision names the missing field and the placeholder that brings it. (A later, broader rule acting
+on a problem the intended rule could not judge is how the wrong flag would be turned off.)
+
 An ``OPEN`` problem that matches turns the rule's flag off; a ``RESOLVED`` one turns it back on
 when the rule says ``turn_on_when_resolved``. Every other state acts on nothing.
 """
@@ -21,7 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .problem_notification import Problem
+from .problem_notification import FILTERED_FIELDS, MANAGEMENT_ZONES, SEVERITY, TAGS, Problem
 
 OPEN = "OPEN"
 RESOLVED = "RESOLVED"
@@ -89,44 +95,68 @@ def missing_tags(wanted: list[str], present: tuple[str, ...]) -> list[str]:
     return missing
 
 
+def fields_used(rule: dict[str, Any]) -> set[str]:
+    """The fields of :data:`~.problem_notification.FILTERED_FIELDS` ``rule`` filters on."""
+    used = {SEVERITY} if rule["severities"] else set()
+    used |= {TAGS} if rule["tags"] else set()
+    used |= {MANAGEMENT_ZONES} if rule["management_zones"] else set()
+    return used
+
+
 def mismatch(rule: dict[str, Any], problem: Problem) -> str | None:
-    """Why ``rule`` does not match ``problem`` (short), or None when it matches."""
-    if rule["severities"] and problem.severity not in rule["severities"]:
+    """Why ``rule`` does not match ``problem`` (short), or None when every criterion on a field the
+    notification carried matches."""
+    if rule["severities"] and SEVERITY in problem.carried and problem.severity not in rule["severities"]:
         return f"severity {problem.severity or 'none'} not in {', '.join(rule['severities'])}"
     if rule.get("title_pattern"):
         pattern = compile_title_pattern(rule["title_pattern"], rule["title_pattern_syntax"])
         matched = pattern.search(problem.title) if rule["title_pattern_syntax"] == REGEX else pattern.match(problem.title)
         if not matched:
             return f"title does not match {rule['title_pattern_syntax']} {rule['title_pattern']!r}"
-    missing = missing_tags(rule["tags"], problem.tags)
+    missing = missing_tags(rule["tags"], problem.tags) if TAGS in problem.carried else []
     if missing:
         return f"tag{'s' if len(missing) > 1 else ''} {', '.join(missing)} not on the impacted entities"
     zones = rule["management_zones"]
-    if zones and not set(zones) & set(problem.management_zones):
+    if zones and MANAGEMENT_ZONES in problem.carried and not set(zones) & set(problem.management_zones):
         return f"not in management zone {' or '.join(zones)}"
     return None
 
 
 @dataclass(frozen=True)
 class Match:
-    """The outcome of trying the rules on a problem: the deciding rule (or None) and why the earlier
-    rules did not match."""
+    """The rule that decides (or None), why each rule before it did not, and the rule that could not
+    be judged (``unjudged``, with the fields the notification lacked) when that stopped the evaluation."""
 
     rule: dict[str, Any] | None
     reasons: tuple[str, ...]
+    unjudged: dict[str, Any] | None = None
+    lacking: tuple[str, ...] = ()
 
     def explain(self) -> str:
         return "; ".join(self.reasons)
 
+    def unjudged_reason(self) -> str:
+        """Which rule could not be judged, for want of what, and which placeholder to add."""
+        what = " or ".join(FILTERED_FIELDS[name][0] for name in self.lacking)
+        add = ", ".join(FILTERED_FIELDS[name][1] for name in self.lacking)
+        before = f" (before it: {self.explain()})" if self.reasons else ""
+        return (f"rule '{self.unjudged['name']}' cannot be judged: the notification carries no {what}, which the "
+                f"rule filters on; no later rule acts. Add {add} to the Dynatrace payload template{before}")
+
 
 def first_match(rules: list[dict[str, Any]], problem: Problem) -> Match:
-    """The first rule matching ``problem``, and why each rule before it did not."""
+    """The first rule matching ``problem``, and why each rule before it did not; evaluation stops at a
+    rule that cannot be judged (see the module's doc)."""
     reasons: list[str] = []
     for rule in rules:
         why = mismatch(rule, problem)
-        if why is None:
-            return Match(rule, tuple(reasons))
-        reasons.append(f"rule '{rule['name']}': {why}")
+        if why is not None:
+            reasons.append(f"rule '{rule['name']}': {why}")
+            continue
+        lacking = tuple(name for name in FILTERED_FIELDS if name in fields_used(rule) - problem.carried)
+        if lacking:
+            return Match(None, tuple(reasons), rule, lacking)
+        return Match(rule, tuple(reasons))
     return Match(None, tuple(reasons))
 
 

@@ -15,10 +15,10 @@ from typing import Any
 
 from gateway import (
     Access, DeliveryRef, DeliveryResult, Event, HttpClient, InboundRequest, IntegrationRef,
-    IntegrationType, Received, Rejected, Verdict, hooks,
+    IntegrationType, Received, Rejected, StatusCheck, Verdict, hooks,
 )
 
-from . import problem_actions
+from . import problem_actions, problem_checks
 from .problem_notification import SOURCE, MalformedNotification, Problem, event_kind, read_problem, verify_secret
 from .problem_rules import Action, action_for, first_match, parse_triggers
 from .problem_schema import ProblemsConfigSchema
@@ -77,6 +77,7 @@ def receive_webhook(
         problem = read_problem(body)
     except MalformedNotification as exc:
         raise Rejected(422, str(exc)) from None
+    problem_checks.remember(integration.id, problem)
     match = first_match(config["rules"], problem) if not problem.is_test else None
     action = action_for(match.rule, problem) if match and match.rule else None
     event = _event(problem, body, action, match.rule["name"] if match and match.rule else None)
@@ -87,7 +88,7 @@ def receive_webhook(
 @hooks.check_event
 def check_event(event: Event, config: dict[str, Any], integration: IntegrationRef) -> Verdict:
     """The guard rails: test notifications, unmatched problems, dry run; else take it, with a cooldown."""
-    return problem_actions.check(event, config)
+    return problem_actions.check(event, config, integration.flag_holds)
 
 
 @hooks.deliver_event
@@ -97,3 +98,9 @@ def deliver_event(
     """Turn the flag off (or on): a semantic patch through the flag-platform connection, or a trigger call."""
     http.add_secrets(*parse_triggers(config.get("trigger_urls")).values())
     return problem_actions.deliver(event, config, http, delivery)
+
+
+@hooks.integration_status
+def integration_status(config: dict[str, Any], http: HttpClient, integration: IntegrationRef) -> list[StatusCheck]:
+    """Whether recent notifications carried the fields the rules filter on (:mod:`.problem_checks`)."""
+    return [problem_checks.notifications_check(config, integration.id)]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 from gateway import Event
@@ -101,17 +102,35 @@ def deliverable_tags(event: Event, integration_tag: str | None) -> list[str]:
     return [tag.text for tag in tags]
 
 
+V1_CONTEXTS = ("CONTEXTLESS", "AWS", "AWS_GENERIC", "AZURE", "CLOUD_FOUNDRY", "ENVIRONMENT", "GOOGLE_CLOUD",
+               "KUBERNETES")
+"""The tag contexts Events API v1 takes in a tag rule (an enum there)."""
+
+_V1_CONTEXT_NAMES = {name.replace("_", ""): name for name in V1_CONTEXTS}
+
+
+def v1_context(written: str) -> str | None:
+    """The v1 spelling of the context a tag is written with (``CloudFoundry``, ``Cloud Foundry`` and
+    ``cloud_foundry`` are ``CLOUD_FOUNDRY``), or None for a context v1 does not know."""
+    return _V1_CONTEXT_NAMES.get(re.sub(r"[\s_-]+", "", written).upper())
+
+
 def tag_rule_tag(text: str) -> dict[str, str]:
     """A tag as Events API v1 matches it: ``{"context", "key"[, "value"]}``.
 
-    ``[context]key:value`` gives that context (upper-cased, as v1 names them), ``key:value`` and
-    ``value`` the ``CONTEXTLESS`` context; the first colon not written ``\\:`` separates key and value.
+    ``[context]key:value`` gives that context in v1's spelling (:func:`v1_context`; :class:`TagError`
+    for one v1 does not know), ``key:value`` and ``value`` the ``CONTEXTLESS`` context; the first colon
+    not written ``\\:`` separates key and value.
     """
     context = "CONTEXTLESS"
     rest = text
     match = _CONTEXT.fullmatch(text)
     if match and match.group(2):
-        context, rest = match.group(1).strip().upper(), match.group(2)
+        written, rest = match.group(1).strip(), match.group(2)
+        context = v1_context(written)
+        if context is None:
+            raise TagError(f"the Dynatrace tag {text!r} has the context [{written}], which Events API v1 does "
+                           f"not take (it takes {', '.join(V1_CONTEXTS)}); correct the tag, or use api_version v2")
     key, colon, value = _split_once(rest)
     key, value = key.replace("\\:", ":"), value.replace("\\:", ":")
     if not key:
@@ -120,6 +139,11 @@ def tag_rule_tag(text: str) -> dict[str, str]:
     if colon:
         tag["value"] = value
     return tag
+
+
+def tag_rule_tags(tags: Iterable[str]) -> list[dict[str, str]]:
+    """``tags`` as v1 tag rule tags; :class:`TagError` names the first with a context v1 does not know."""
+    return [tag_rule_tag(tag) for tag in tags]
 
 
 def _split_once(text: str) -> tuple[str, str, str]:

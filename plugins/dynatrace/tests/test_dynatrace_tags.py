@@ -91,6 +91,12 @@ def test_tag_problem(text, problem):
         ("team:", {"context": "CONTEXTLESS", "key": "team", "value": ""}),
         ("[Environment]env:prod", {"context": "ENVIRONMENT", "key": "env", "value": "prod"}),
         ("[AWS]Name", {"context": "AWS", "key": "Name"}),
+        ("[CloudFoundry]space:shop", {"context": "CLOUD_FOUNDRY", "key": "space", "value": "shop"}),
+        ("[GoogleCloud]zone:eu", {"context": "GOOGLE_CLOUD", "key": "zone", "value": "eu"}),
+        ("[AWS_GENERIC]team", {"context": "AWS_GENERIC", "key": "team"}),
+        ("[Kubernetes]app:checkout", {"context": "KUBERNETES", "key": "app", "value": "checkout"}),
+        ("[Azure]rg:shop", {"context": "AZURE", "key": "rg", "value": "shop"}),
+        ("[Contextless]team", {"context": "CONTEXTLESS", "key": "team"}),
         ("ratio\\:1", {"context": "CONTEXTLESS", "key": "ratio:1"}),
         ("a\\:b:c\\:d", {"context": "CONTEXTLESS", "key": "a:b", "value": "c:d"}),
         (":odd", {"context": "CONTEXTLESS", "key": ":odd"}),
@@ -99,3 +105,12 @@ def test_tag_problem(text, problem):
 )
 def test_tag_rule_tag_reads_context_key_and_value(text, rule):
     assert tag_rule_tag(text) == rule
+
+
+@pytest.mark.parametrize("text", ["[OpenShift]app:shop", "[Environment2]env:prod", "[Cloud]x"])
+def test_tag_rule_tag_refuses_a_context_v1_does_not_take(text):
+    with pytest.raises(TagError) as caught:
+        tag_rule_tag(text)
+    assert str(caught.value).startswith(f"the Dynatrace tag {text!r} has the context [")
+    assert ("it takes CONTEXTLESS, AWS, AWS_GENERIC, AZURE, CLOUD_FOUNDRY, ENVIRONMENT, GOOGLE_CLOUD, "
+            "KUBERNETES") in str(caught.value)

@@ -44,8 +44,14 @@ def test_resolved_without_turn_on_when_resolved_is_skipped():
                               "turn flag 'new-checkout-flow' back on (set turn_on_when_resolved)")
 
 
+def test_a_merged_problem_is_recorded_and_acts_on_nothing_saying_why():
+    assert check(config(rule(turn_on_when_resolved=True)), State="MERGED") == gateway.Skip(
+        "problem P-230412 'High failure rate' was merged into another problem (MERGED): recorded, acts on "
+        "nothing; the problem it was merged into is notified, and acted on, by itself")
+
+
 def test_other_states_act_on_nothing():
-    assert "is MERGED: rules act on OPEN and RESOLVED only" in check(config(), State="MERGED").reason
+    assert "is ACKNOWLEDGED: rules act on OPEN and RESOLVED only" in check(config(), State="ACKNOWLEDGED").reason
 
 
 def test_dry_run_says_what_would_have_happened():

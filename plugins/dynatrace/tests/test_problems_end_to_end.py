@@ -167,7 +167,7 @@ def test_without_a_connection_or_a_trigger_the_action_fails_saying_what_to_do(ga
 @pytest.mark.parametrize("body, secret, status", [
     (notification(), "wrong-secret-wrong-secret", 401),
     (b"{not json", None, 400),
-    (notification(ProblemTitle=None), None, 422),
+    (notification(ProblemTitle=None, ProblemDetailsJSONv2=None), None, 422),
 ])
 def test_bad_requests_are_refused_and_nothing_is_stored(gateway_process, triggers, body, secret, status):
     dynatrace = add(gateway_process, triggers)

@@ -18,12 +18,14 @@ SECTION = README.split("## Dynatrace problems → flag actions", 1)[1].split("\n
 def test_the_template_filled_in_as_dynatrace_does_is_read():
     template = re.search(r"```json\n(\{.*?\})\n```", SECTION, re.S).group(1)
     values = {"{ImpactedEntities}": '[{"type": "SERVICE", "name": "checkout", "entity": "SERVICE-1"}]',
-              "{ProblemDetailsJSON}": '{"managementZones": [{"name": "Checkout"}]}',
+              "{ProblemDetailsJSONv2}": '{"problemId": "-1_1V2", "managementZones": [{"id": "1", "name": "Checkout"}], '
+                                        '"entityTags": []}',
               "{ProblemID}": "P-230412", "{State}": "OPEN", "{Tags}": "team:checkout, critical"}
-    filled = re.sub(r"\{[A-Za-z]+\}", lambda m: values.get(m.group(0), "x"), template)
+    filled = re.sub(r"\{[A-Za-z0-9]+\}", lambda m: values.get(m.group(0), "x"), template)
     problem = read_problem(json.loads(filled))
     assert problem.display_id == "P-230412" and problem.management_zones == ("Checkout",)
     assert problem.tags == ("team:checkout", "critical")
+    assert problem.carried == {"severity", "tags", "management_zones"}
 
 
 def test_the_header_is_the_one_checked():
@@ -36,6 +38,10 @@ def test_the_header_is_the_one_checked():
     "not on the impacted entities",
     "does not turn flag 'f' back on (set turn_on_when_resolved)",
     "rules act on OPEN and RESOLVED only",
+    "cannot be judged: the notification carries no management zones",
+    "was merged into another problem (MERGED): recorded, acts on nothing",
+    "is not off by this gateway",
+    "not for this one: it stays off until that problem is resolved",
     "dry run: rule 'x' would turn flag 'f' off in 'production'",
     "the rules changed since problem",
     "the gateway is not connected to the flag platform",

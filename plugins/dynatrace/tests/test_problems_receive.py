@@ -90,10 +90,10 @@ def test_another_content_type_is_a_415():
 
 @pytest.mark.parametrize("body, message", [
     ([1, 2], "must be a JSON object"),
-    (notification(ProblemID=None, PID=None), "missing ProblemID or PID"),
-    (notification(ProblemTitle=None), "missing ProblemTitle"),
-    (notification(State=None), "missing State"),
-    (notification(State="  "), "missing State"),
+    (notification(ProblemID=None, PID=None, ProblemDetailsJSONv2=None), "missing ProblemID or PID"),
+    (notification(ProblemTitle=None, ProblemDetailsJSONv2=None), "missing ProblemTitle"),
+    (notification(State=None, ProblemDetailsJSONv2=None), "missing State"),
+    (notification(State="  ", ProblemDetailsJSONv2=None), "missing State"),
     (notification(ProblemTitle={"a": 1}), "ProblemTitle must be a string"),
     (notification(Tags=7), "Tags must be a comma-separated string or a list of strings"),
     (notification(ImpactedEntities="MyHost1"), "ImpactedEntities must be a JSON array"),
@@ -109,7 +109,7 @@ def test_missing_or_wrong_fields_are_a_422_saying_which(body, message):
 
 def test_dynatrace_shapes_are_read_liberally():
     problem = read_problem(notification(
-        ProblemID="230412", Tags=["team:checkout", " critical "], State="open",
+        ProblemID="230412", Tags=["team:checkout", " critical "], State="open", ProblemDetailsJSONv2=None,
         ImpactedEntities=json.dumps([{"type": "HOST", "name": "h1", "entity": "HOST-1"}]),
         ProblemDetailsJSON=json.dumps({"managementZones": [{"name": "Checkout"}, {"name": "Web"}]}),
         ManagementZones="Web, Payments"))
