@@ -10,6 +10,7 @@ from typing import Any
 import requests
 from marshmallow import ValidationError, fields
 
+from .redaction import masked_url, redact
 from .targets import TargetNotAllowed, check_target_url
 
 
@@ -53,11 +54,25 @@ class SecretURL(TargetURL, Secret):
     :class:`TargetURL` and kept as a :class:`Secret` — write-only, encrypted at rest, shown masked
     (``****abcd``), and removed from every recorded request, answer and error. It is loaded in the
     form the HTTP client sends it (as ``requests`` quotes it), so that the URL sent is the secret
-    the records are cleaned of."""
+    the records are cleaned of. A refusal shows it as ``scheme://host[:port]/[redacted]``."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        url = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            url = super()._deserialize(value, attr, data, **kwargs)
+        except ValidationError as exc:
+            if not isinstance(value, str):
+                raise
+            raise ValidationError([_hide_url(str(m), value) for m in _messages(exc)]) from None
         return requests.Request("GET", url).prepare().url
+
+
+def _messages(exc: ValidationError) -> list:
+    return exc.messages if isinstance(exc.messages, list) else [exc.messages]
+
+
+def _hide_url(message: str, url: str) -> str:
+    """``message`` with the secret URL ``url`` shown masked, and no part of it left."""
+    return redact(message.replace(url, masked_url(url)).replace(url.strip(), masked_url(url)), [url, url.strip()])
 
 
 _resolve_names: ContextVar[bool] = ContextVar("resolve_target_names", default=True)
