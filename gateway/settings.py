@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from .secret_rules import weakness
+
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 DEFAULT_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 
@@ -74,6 +76,22 @@ def _number(config, key, kind, minimum):
     if number < minimum:
         raise SettingError(f"{key}={value!r} must be at least {minimum}")
     return number
+
+
+ADMIN_TOKEN_MIN_CHARS = 16
+
+
+def parse_admin_token(value: Any) -> str | None:
+    """``GATEWAY_ADMIN_TOKEN``: None when unset (one is generated); refused when weak
+    (:func:`gateway.secret_rules.weakness`: shorter than :data:`ADMIN_TOKEN_MIN_CHARS`, blank,
+    or of one kind of character), the reason given and the token not shown."""
+    if value in (None, ""):
+        return None
+    why = weakness(str(value), ADMIN_TOKEN_MIN_CHARS)
+    if why:
+        raise SettingError(f"GATEWAY_ADMIN_TOKEN {why}; a random one: "
+                           "python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+    return str(value)
 
 
 def parse_schedule(value: Any) -> tuple[float, ...]:
@@ -154,7 +172,7 @@ class Settings:
         return cls(
             database_url=database_url,
             secret_key=config.get("GATEWAY_SECRET_KEY") or None,
-            admin_token=config.get("GATEWAY_ADMIN_TOKEN") or None,
+            admin_token=parse_admin_token(config.get("GATEWAY_ADMIN_TOKEN")),
             launchdarkly_secret=config.get("GATEWAY_LAUNCHDARKLY_SECRET") or None,
             require_signed_webhooks=as_bool(config.get("GATEWAY_REQUIRE_SIGNED_WEBHOOKS")),
             public_url=parse_public_url(config.get("GATEWAY_PUBLIC_URL")),
