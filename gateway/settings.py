@@ -21,6 +21,7 @@ KEYS: dict[str, tuple[Any, str]] = {
     "GATEWAY_DATABASE_URL": (None, "SQLAlchemy database URL; default: SQLite `gateway.db` in the instance folder"),
     "GATEWAY_SECRET_KEY": (None, "key that encrypts secret config fields; default: a key file generated in the instance folder (mode 0600)"),
     "GATEWAY_ADMIN_TOKEN": (None, "bearer token of the admin API; default: generated on first start, printed once, only its hash kept"),
+    "GATEWAY_METRICS_TOKEN": (None, "bearer token `GET /metrics` requires (`Authorization: Bearer <token>`, at least 16 characters); unset: `/metrics` is open"),
     "GATEWAY_REQUIRE_SIGNED_WEBHOOKS": (False, "refuse flag-platform webhooks that cannot be checked: without `GATEWAY_LAUNCHDARKLY_SECRET` every one is refused (401) instead of accepted unsigned"),
     "GATEWAY_PUBLIC_URL": (None, "the gateway's public base URL (`https://gateway.example.com`), used for the `webhook_url` it shows; unset: a path only (the request's `Host` header is never used)"),
     "GATEWAY_LAUNCHDARKLY_SECRET": (None, "webhook signing secret; when set, `X-LD-Signature` is required and checked (the connection's stored secret is accepted too)"),
@@ -81,15 +82,16 @@ def _number(config, key, kind, minimum):
 ADMIN_TOKEN_MIN_CHARS = 16
 
 
-def parse_admin_token(value: Any) -> str | None:
-    """``GATEWAY_ADMIN_TOKEN``: None when unset (one is generated); refused when weak
-    (:func:`gateway.secret_rules.weakness`: shorter than :data:`ADMIN_TOKEN_MIN_CHARS`, blank,
-    or of one kind of character), the reason given and the token not shown."""
+def parse_token(key: str, value: Any) -> str | None:
+    """A bearer token setting (``GATEWAY_ADMIN_TOKEN``, ``GATEWAY_METRICS_TOKEN``): None when unset;
+    refused when weak (:func:`gateway.secret_rules.weakness`: shorter than
+    :data:`ADMIN_TOKEN_MIN_CHARS`, blank, or of one kind of character), the reason given and the
+    token not shown."""
     if value in (None, ""):
         return None
     why = weakness(str(value), ADMIN_TOKEN_MIN_CHARS)
     if why:
-        raise SettingError(f"GATEWAY_ADMIN_TOKEN {why}; a random one: "
+        raise SettingError(f"{key} {why}; a random one: "
                            "python -c 'import secrets; print(secrets.token_urlsafe(32))'")
     return str(value)
 
@@ -163,6 +165,7 @@ class Settings:
     names_ttl_seconds: float = 3600.0
     webhook_secret_grace_seconds: float = 86400.0
     processes: int | None = None
+    metrics_token: str | None = None
 
     @classmethod
     def from_config(cls, config: dict[str, Any], instance_path: str) -> Settings:
@@ -172,7 +175,8 @@ class Settings:
         return cls(
             database_url=database_url,
             secret_key=config.get("GATEWAY_SECRET_KEY") or None,
-            admin_token=parse_admin_token(config.get("GATEWAY_ADMIN_TOKEN")),
+            admin_token=parse_token("GATEWAY_ADMIN_TOKEN", config.get("GATEWAY_ADMIN_TOKEN")),
+            metrics_token=parse_token("GATEWAY_METRICS_TOKEN", config.get("GATEWAY_METRICS_TOKEN")),
             launchdarkly_secret=config.get("GATEWAY_LAUNCHDARKLY_SECRET") or None,
             require_signed_webhooks=as_bool(config.get("GATEWAY_REQUIRE_SIGNED_WEBHOOKS")),
             public_url=parse_public_url(config.get("GATEWAY_PUBLIC_URL")),
