@@ -11,6 +11,7 @@ from . import api, health, webhooks
 from .outage import DatabaseWatch
 from .outage.answer import install as install_unavailable_answer
 from .crypto import SecretBox
+from .log_escaping import install as install_log_escaping
 from .instance_folder import make_private_folder, prepare_sqlite_file
 from .flagplatform.connection import ConnectionService
 from .flagplatform.names import NameResolver
@@ -45,6 +46,7 @@ class EventGateway:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> GatewayState:
+        install_log_escaping()  # one record, one line: values from outside cannot forge log lines
         apply_defaults(app.config)
         settings = Settings.from_config(app.config, app.instance_path)
         make_private_folder(app.instance_path)
