@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .outage import unavailable
 from .admin_token import check_bearer, token_hash
+from .auth_throttle import throttled_answer
 from .responses import answer_errors_as_json, error_response
 from .state import get_state
 from .store.base import now
@@ -91,7 +92,13 @@ def metrics():
     integration ids, which are the webhook URLs of inbound integrations, and names)."""
     state = get_state()
     token = state.settings.metrics_token
-    if token is not None and not check_bearer(request.headers.get("Authorization"), token_hash(token)):
+    wait = state.auth_throttle.wait("metrics", request.remote_addr) if token is not None else None
+    if wait is not None:
+        return throttled_answer(wait)
+    header = request.headers.get("Authorization")
+    if token is not None and not check_bearer(header, token_hash(token)):
+        if header:  # a guess (a request without any is no attempt to get in)
+            state.auth_throttle.failed("metrics", request.remote_addr)
         response = error_response(401, "missing or wrong metrics token: send 'Authorization: Bearer "
                                        "<GATEWAY_METRICS_TOKEN>'")
         response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'

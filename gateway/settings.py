@@ -22,6 +22,7 @@ KEYS: dict[str, tuple[Any, str]] = {
     "GATEWAY_SECRET_KEY": (None, "key that encrypts secret config fields; default: a key file generated in the instance folder (mode 0600)"),
     "GATEWAY_ADMIN_TOKEN": (None, "bearer token of the admin API; default: generated on first start, printed once, only its hash kept"),
     "GATEWAY_METRICS_TOKEN": (None, "bearer token `GET /metrics` requires (`Authorization: Bearer <token>`, at least 16 characters); unset: `/metrics` is open"),
+    "GATEWAY_AUTH_FAILURES_ALLOWED": (10, "failed authentications (a wrong admin token, UI sign-in or metrics token) one client address may make within 60 s before it is answered 429 for 60 s; 0 turns the throttle off"),
     "GATEWAY_REQUIRE_SIGNED_WEBHOOKS": (False, "refuse flag-platform webhooks that cannot be checked: without `GATEWAY_LAUNCHDARKLY_SECRET` every one is refused (401) instead of accepted unsigned"),
     "GATEWAY_PUBLIC_URL": (None, "the gateway's public base URL (`https://gateway.example.com`), used for the `webhook_url` it shows; unset: a path only (the request's `Host` header is never used)"),
     "GATEWAY_LAUNCHDARKLY_SECRET": (None, "webhook signing secret; when set, `X-LD-Signature` is required and checked (the connection's stored secret is accepted too)"),
@@ -166,6 +167,7 @@ class Settings:
     webhook_secret_grace_seconds: float = 86400.0
     processes: int | None = None
     metrics_token: str | None = None
+    auth_failures_allowed: int = 10
 
     @classmethod
     def from_config(cls, config: dict[str, Any], instance_path: str) -> Settings:
@@ -177,6 +179,7 @@ class Settings:
             secret_key=config.get("GATEWAY_SECRET_KEY") or None,
             admin_token=parse_token("GATEWAY_ADMIN_TOKEN", config.get("GATEWAY_ADMIN_TOKEN")),
             metrics_token=parse_token("GATEWAY_METRICS_TOKEN", config.get("GATEWAY_METRICS_TOKEN")),
+            auth_failures_allowed=_number(config, "GATEWAY_AUTH_FAILURES_ALLOWED", int, 0),
             launchdarkly_secret=config.get("GATEWAY_LAUNCHDARKLY_SECRET") or None,
             require_signed_webhooks=as_bool(config.get("GATEWAY_REQUIRE_SIGNED_WEBHOOKS")),
             public_url=parse_public_url(config.get("GATEWAY_PUBLIC_URL")),
