@@ -54,6 +54,19 @@ def secret_urls(secret: str) -> list[str]:
     return _URL.findall(secret) if "://" in secret else []
 
 
+def _userinfo_parts(url: str) -> set[str]:
+    """The user info of a URL, whole and as user and password (raw and decoded)."""
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return set()
+    userinfo = netloc.rpartition("@")[0]
+    if not userinfo:
+        return set()
+    user, _, password = userinfo.partition(":")
+    return {v for v in (userinfo, user, password, unquote(user), unquote(password)) if len(v) >= MIN_SECRET_CHARS}
+
+
 def _url_parts(secret: str) -> set[str]:
     """The parts of a URL (scheme://host...) a target may echo alone."""
     if "://" not in secret:
@@ -64,12 +77,7 @@ def _url_parts(secret: str) -> set[str]:
         return set()
     if not parts.netloc:
         return set()
-    found: set[str] = set()
-    userinfo = parts.netloc.rpartition("@")[0]
-    if userinfo:
-        user, _, password = userinfo.partition(":")
-        found.update(v for v in (userinfo, user, password, unquote(user), unquote(password))
-                     if len(v) >= MIN_SECRET_CHARS)
+    found = _userinfo_parts(secret)
     pieces = [parts.path, parts.path.lstrip("/")]
     segments = parts.path.strip("/").split("/")
     pieces += ["/".join(segments[i:]) for i in range(len(segments))]  # each end of the path
@@ -94,14 +102,47 @@ def base64_cores(secret: str) -> set[str]:
     return cores
 
 
+def _longest_first(forms: set[str]) -> str:
+    """A pattern matching any of ``forms``, the longest first where several start at one place (none
+    left half-removed). Built as a trie — ``ab(?:c|d(?:ef)?)`` — so that the look-up at each place
+    of a text follows one branch, not every form in turn (a secret listing twenty URLs has more than
+    a thousand forms); a plain alternation, longest first, when the trie is too deep to build."""
+    trie: dict[str, dict] = {}
+    for form in forms:
+        node = trie
+        for char in form:  # in one letter case: the pattern ignores case, and forms may differ in it
+            lower = char.lower()
+            node = node.setdefault(lower if len(lower) == 1 else char, {})
+        node[""] = {}
+
+    def build(node: dict[str, dict]) -> str:
+        literal = ""
+        while len(node) == 1 and "" not in node:  # a chain: one literal, no group
+            [(char, node)] = node.items()
+            literal += re.escape(char)
+        end = "" in node
+        branches = [re.escape(char) + build(child) for char, child in node.items() if char]
+        if not branches:
+            return literal
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return literal + (f"(?:{body})?" if end else body)  # greedy: the longer form first
+
+    try:
+        return build(trie)
+    except RecursionError:
+        return "|".join(map(re.escape, sorted(forms, key=len, reverse=True)))
+
+
 @lru_cache(maxsize=256)
 def _patterns(secrets: tuple[str, ...]) -> tuple[re.Pattern[str] | None, frozenset[str]]:
     urls = {url for s in secrets for url in secret_urls(s)}
-    secrets = tuple({*secrets, *urls, *(part for url in urls for part in _url_parts(url))})
-    forms = {form for s in secrets for form in text_forms(s)}
-    ordered = sorted(forms, key=len, reverse=True)  # the longest form first: none left half-removed
-    text = re.compile("|".join(map(re.escape, ordered)), re.IGNORECASE) if ordered else None
-    return text, frozenset(core for s in secrets for core in base64_cores(s))
+    parts = {part for url in urls for part in _url_parts(url)}
+    # base64: the secrets, and the user info of their URLs (HTTP Basic); not each path and query
+    # part, whose encoded forms no target was seen to echo and which would slow every look-up
+    encoded = {*secrets, *(part for url in urls for part in _userinfo_parts(url))}
+    forms = {form for s in {*secrets, *urls, *parts} for form in text_forms(s)}
+    text = re.compile(_longest_first(forms), re.IGNORECASE) if forms else None
+    return text, frozenset(core for s in encoded for core in base64_cores(s))
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

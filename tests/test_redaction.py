@@ -150,3 +150,9 @@ def test_urls_inside_a_secret_are_secret_urls_too(monkeypatch):
     [exchange] = http.exchanges
     assert exchange.url == "https://app.example.com/[redacted]"
     assert "8e1f3c2a" not in exchange.excerpt and "65f0a1b2c3d4e5f6a7b8c9d0" not in exchange.excerpt
+
+
+def test_forms_differing_in_letter_case_still_match_longest_first():
+    # %2f and %2F forms, and a short secret inside a longer one of another letter case
+    assert redact("x AB%2FCD-more y", ["ab/cd", "AB/CD-MORE"]) == "x [redacted] y"
+    assert redact("x ab/cd-more y", ["AB/CD", "ab/cd-more"]) == "x [redacted] y"
