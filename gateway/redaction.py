@@ -8,10 +8,11 @@ URL-safe alphabet, with or without padding). The last covers HTTP Basic credenti
 (``Basic base64(user:secret)``) and any base64 blob that carries the secret: the whole base64 run
 holding it is replaced, so no neighbouring character gives a bit of it away.
 
-A secret that is a URL (a :class:`gateway.SecretURL`), and each URL a secret lists, is also looked for in parts, as a target may
-echo one part alone: its user info (user and password), its path (whole, without its first slash,
-and each end of it from a segment on), its query (whole, and each value). The scheme, host and
-port are not secret: :func:`clean_url` keeps them, so that a record still says where a request went.
+A secret that is a URL (a :class:`gateway.SecretURL`), and each URL a secret lists, is also looked
+for in parts, as a target may echo one part alone: its user info (user and password, base64 too),
+its path (whole, without its first slash, and each end of it from a segment on), its query (whole,
+and each value). The scheme, host and port are not secret: :func:`clean_url` keeps them, so that a
+record still says where a request went.
 """
 
 from __future__ import annotations
