@@ -11,7 +11,9 @@ from . import api, health, webhooks
 from .outage import DatabaseWatch
 from .outage.answer import install as install_unavailable_answer
 from .outage.startup import when_database_ready
+from .auth_throttle import AuthThrottle
 from .crypto import SecretBox
+from .log_escaping import install as install_log_escaping
 from .instance_folder import make_private_folder, prepare_sqlite_file
 from .flagplatform.connection import ConnectionService
 from .flagplatform.names import NameResolver
@@ -57,6 +59,7 @@ class EventGateway:
             self.init_app(app)
 
     def init_app(self, app: Flask) -> GatewayState:
+        install_log_escaping()  # one record, one line: values from outside cannot forge log lines
         apply_defaults(app.config)
         settings = Settings.from_config(app.config, app.instance_path)
         make_private_folder(app.instance_path)
@@ -88,6 +91,7 @@ class EventGateway:
             admin_token_hash=admin[0].hash, admin_token_problem=admin[0].problem,
             db_watch=DatabaseWatch(db.engine, metrics.registry, retry_after=settings.retry_after_seconds),
         )
+        state.auth_throttle = AuthThrottle(metrics, failures_allowed=settings.auth_failures_allowed)
         state.connection = ConnectionService(
             db, box, allow_private_targets=settings.allow_private_targets,
             grace_seconds=settings.webhook_secret_grace_seconds,

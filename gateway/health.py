@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
 from .outage import unavailable
-from .responses import answer_errors_as_json
+from .admin_token import check_bearer, token_hash
+from .auth_throttle import throttled_answer
+from .responses import answer_errors_as_json, error_response
 from .state import get_state
 from .store.base import now
 
@@ -86,4 +88,19 @@ def healthz():
 
 @bp.get("/metrics")
 def metrics():
-    return Response(generate_latest(get_state().metrics.registry), mimetype=CONTENT_TYPE_LATEST)
+    """The Prometheus metrics; with ``GATEWAY_METRICS_TOKEN`` set, for its bearer only (they list
+    integration ids, which are the webhook URLs of inbound integrations, and names)."""
+    state = get_state()
+    token = state.settings.metrics_token
+    wait = state.auth_throttle.wait("metrics", request.remote_addr) if token is not None else None
+    if wait is not None:
+        return throttled_answer(wait)
+    header = request.headers.get("Authorization")
+    if token is not None and not check_bearer(header, token_hash(token)):
+        if header:  # a guess (a request without any is no attempt to get in)
+            state.auth_throttle.failed("metrics", request.remote_addr)
+        response = error_response(401, "missing or wrong metrics token: send 'Authorization: Bearer "
+                                       "<GATEWAY_METRICS_TOKEN>'")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return Response(generate_latest(state.metrics.registry), mimetype=CONTENT_TYPE_LATEST)

@@ -144,6 +144,11 @@ class HttpClient:
         """Also remove these values from what is recorded."""
         self._secrets.extend(v for v in values if v)
 
+    def redact(self, text: str) -> str:
+        """``text`` (from an answer of this client's requests) without this client's secrets, as the
+        attempt log records it: for every text kept or shown from an answer, not only the excerpt."""
+        return redact(text, self._secrets)
+
     def request(
         self,
         method: str,

@@ -15,7 +15,7 @@ import marshmallow
 from .crypto import SecretBox, is_mask, mask
 from .declarations import IntegrationRef
 from .flag_actions import FlagHolds
-from .fields import is_secret, target_names_unresolved
+from .fields import is_secret, stored_values, target_names_unresolved
 from .outage import unavailable
 from .plugins import LoadedPlugin, PluginHost
 from .policy import CompiledPolicy, PolicyError
@@ -163,7 +163,7 @@ class IntegrationService:
 
     def update(self, row: IntegrationRow, data: dict[str, Any], *, check_only: bool = False) -> IntegrationRow:
         """Apply a partial update. ``config`` keys are merged into the stored config; a secret left
-        out, or sent back masked, keeps its stored value; a key set to null is removed. With
+        out, or sent back as the API masks it, keeps its stored value; a key set to null is removed. With
         ``check_only`` nothing is written: only the errors are raised."""
         changes: dict[str, Any] = {}
         errors: dict[str, list[str]] = {}
@@ -174,8 +174,8 @@ class IntegrationService:
             merged = self.stored_input(row)
             secret_keys = set(secret_fields(plugin).values())
             for key, value in data["config"].items():
-                if key in secret_keys and is_mask(value):
-                    continue
+                if key in secret_keys and is_mask(value) and key in merged and value == mask(str(merged[key])):
+                    continue  # the stored secret's mask, sent back: kept (another mask is refused)
                 if value is None:
                     merged.pop(key, None)
                 else:
@@ -215,7 +215,8 @@ class IntegrationService:
         try:
             token = set_private_targets_allowed(True)
             try:
-                loaded = plugin.declaration.config_schema().load({**row.config, **secrets})
+                with stored_values():
+                    loaded = plugin.declaration.config_schema().load({**row.config, **secrets})
             finally:
                 reset_private_targets_allowed(token)
             shown = plugin.declaration.config_schema().dump(loaded)
@@ -237,7 +238,7 @@ class IntegrationService:
                                        error=f"plugin {row.plugin!r} is not installed or not loaded")
         else:
             try:
-                with target_names_unresolved():  # resolved again before each request
+                with stored_values():  # names resolved again before each request; accepted once
                     config = self.load_config(plugin, self.stored_input(row))
                 active = ActiveIntegration(row, plugin, config, self.compile(row.policy), holds=self.db.flag_holds)
             except InvalidInput as exc:

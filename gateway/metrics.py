@@ -42,6 +42,18 @@ class Metrics:
             "gateway_delivery_attempts", "Delivery attempts, by plugin and result",
             ["plugin", "result"], registry=self.registry,
         )
+        self.auth_failures = Counter(
+            "gateway_auth_failures", "Failed authentications (wrong or missing token), by door: api, ui "
+            "(sign-in) or metrics", ["door"], registry=self.registry,
+        )
+        self.auth_throttled = Counter(
+            "gateway_auth_throttled", "Requests answered 429 because their address failed authentication "
+            "too often, by door", ["door"], registry=self.registry,
+        )
+        self.auth_episodes = Counter(
+            "gateway_auth_throttle_episodes", "Times a client address was blocked for failing authentication "
+            "too often", registry=self.registry,
+        )
         self.attempt_seconds = Histogram(
             "gateway_delivery_attempt_seconds", "Duration of delivery attempts, by plugin",
             ["plugin"], registry=self.registry,

@@ -173,12 +173,15 @@ class PreforkServer(BaseApplication):
         integration or the flag-platform connection changed through one process is seen by the next
         webhook in every other), a counter of
         changes that want checks (integrations and the flag-platform connection: it wakes the
-        background checks of slot 0), the layout ``/healthz`` reports (processes, delivery workers
+        background checks of slot 0), the counts of failed authentication per client address
+        (:mod:`gateway.auth_throttle`), the layout ``/healthz`` reports (processes, delivery workers
         in all), and no open database connection or database thread."""
         total = self.state.settings.workers
         self.state.serve_layout = (self.processes, sum(worker_share(total, self.processes, slot)
                                                        for slot in range(self.processes)))
         self.state.integrations.changes.share()
+        if self.state.auth_throttle is not None:
+            self.state.auth_throttle.share()  # failed authentication counted for the whole server
         if self.state.connection is not None:
             self.state.connection.changes.share()
         checks_wanted = self._checks_wanted = SharedChanges()

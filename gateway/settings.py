@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from .secret_rules import weakness
+
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 DEFAULT_RETRY_SCHEDULE = (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
 
@@ -21,6 +23,8 @@ KEYS: dict[str, tuple[Any, str]] = {
     "GATEWAY_DATABASE_WAIT_SECONDS": (60, "how long `serve` and `worker` wait at start for a database that cannot be reached yet (logged while waiting) before they exit; other commands do not wait"),
     "GATEWAY_SECRET_KEY": (None, "key that encrypts secret config fields; default: a key file generated in the instance folder (mode 0600)"),
     "GATEWAY_ADMIN_TOKEN": (None, "bearer token of the admin API; default: generated on first start, printed once, only its hash kept"),
+    "GATEWAY_METRICS_TOKEN": (None, "bearer token `GET /metrics` requires (`Authorization: Bearer <token>`, at least 16 characters); unset: `/metrics` is open"),
+    "GATEWAY_AUTH_FAILURES_ALLOWED": (10, "failed authentications (a wrong admin token, UI sign-in or metrics token) one client address may make within 60 s before it is answered 429 for 60 s; 0 turns the throttle off"),
     "GATEWAY_REQUIRE_SIGNED_WEBHOOKS": (False, "refuse flag-platform webhooks that cannot be checked: without `GATEWAY_LAUNCHDARKLY_SECRET` every one is refused (401) instead of accepted unsigned"),
     "GATEWAY_PUBLIC_URL": (None, "the gateway's public base URL (`https://gateway.example.com`), used for the `webhook_url` it shows; unset: a path only (the request's `Host` header is never used)"),
     "GATEWAY_LAUNCHDARKLY_SECRET": (None, "webhook signing secret; when set, `X-LD-Signature` is required and checked (the connection's stored secret is accepted too)"),
@@ -76,6 +80,23 @@ def _number(config, key, kind, minimum):
     if number < minimum:
         raise SettingError(f"{key}={value!r} must be at least {minimum}")
     return number
+
+
+ADMIN_TOKEN_MIN_CHARS = 16
+
+
+def parse_token(key: str, value: Any) -> str | None:
+    """A bearer token setting (``GATEWAY_ADMIN_TOKEN``, ``GATEWAY_METRICS_TOKEN``): None when unset;
+    refused when weak (:func:`gateway.secret_rules.weakness`: shorter than
+    :data:`ADMIN_TOKEN_MIN_CHARS`, blank, or of one kind of character), the reason given and the
+    token not shown."""
+    if value in (None, ""):
+        return None
+    why = weakness(str(value), ADMIN_TOKEN_MIN_CHARS)
+    if why:
+        raise SettingError(f"{key} {why}; a random one: "
+                           "python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+    return str(value)
 
 
 def parse_schedule(value: Any) -> tuple[float, ...]:
@@ -191,6 +212,8 @@ class Settings:
     webhook_secret_grace_seconds: float = 86400.0
     processes: int | None = None
     database_wait_seconds: float = 60.0
+    metrics_token: str | None = None
+    auth_failures_allowed: int = 10
 
     @classmethod
     def from_config(cls, config: dict[str, Any], instance_path: str) -> Settings:
@@ -200,7 +223,9 @@ class Settings:
         return cls(
             database_url=database_url,
             secret_key=config.get("GATEWAY_SECRET_KEY") or None,
-            admin_token=config.get("GATEWAY_ADMIN_TOKEN") or None,
+            admin_token=parse_token("GATEWAY_ADMIN_TOKEN", config.get("GATEWAY_ADMIN_TOKEN")),
+            metrics_token=parse_token("GATEWAY_METRICS_TOKEN", config.get("GATEWAY_METRICS_TOKEN")),
+            auth_failures_allowed=_number(config, "GATEWAY_AUTH_FAILURES_ALLOWED", int, 0),
             launchdarkly_secret=config.get("GATEWAY_LAUNCHDARKLY_SECRET") or None,
             require_signed_webhooks=as_bool(config.get("GATEWAY_REQUIRE_SIGNED_WEBHOOKS")),
             public_url=parse_public_url(config.get("GATEWAY_PUBLIC_URL")),

@@ -7,6 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from .plugins import PluginHost
+from .secret_rules import weakness
+
+WEAK_BELOW = 16
+"""A source's signing secret shorter than this (or blank, or of one kind of character) is warned about:
+not refused, as the sender's user chose it and the webhook already uses it."""
 
 
 def unsigned_sources(host: PluginHost, config: Mapping[str, Any]) -> dict[str, str]:
@@ -30,4 +35,11 @@ def signing_warnings(host: PluginHost, config: Mapping[str, Any], require_signed
             warnings.append(f"{setting} is not set: webhooks to /webhooks/{key} are accepted unsigned, so anyone "
                             f"who can reach that URL can add events; set {setting} (the webhook's signing secret), "
                             "or GATEWAY_REQUIRE_SIGNED_WEBHOOKS=1 to refuse unsigned ones")
+    for key, plugin in sorted(host.sources().items()):
+        setting = plugin.declaration.secret_setting
+        value = config.get(setting) if setting else None
+        why = weakness(str(value), WEAK_BELOW) if value else None
+        if why:
+            warnings.append(f"{setting} {why}: anyone who guesses it can add events to /webhooks/{key}; give the "
+                            "webhook a random secret and set it here (the flag platform lets you choose it)")
     return warnings

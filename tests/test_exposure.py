@@ -76,8 +76,15 @@ def test_without_a_signing_secret_the_gateway_warns(make_app, caplog):
 
 
 def test_with_a_signing_secret_there_is_no_warning(make_app):
-    app = make_app({"GATEWAY_LAUNCHDARKLY_SECRET": "s" * 32})
+    app = make_app({"GATEWAY_LAUNCHDARKLY_SECRET": "ld-signing-secret-0123456789"})
     assert app.test_client().get("/healthz").get_json()["warnings"] == []
+
+
+@pytest.mark.parametrize("secret, reason", [("s" * 32, "one kind of character"), ("short-1", "at least 16")])
+def test_a_weak_signing_secret_is_warned_about(make_app, secret, reason):
+    app = make_app({"GATEWAY_LAUNCHDARKLY_SECRET": secret})
+    [warning] = app.test_client().get("/healthz").get_json()["warnings"]
+    assert warning.startswith("GATEWAY_LAUNCHDARKLY_SECRET") and reason in warning and secret not in warning
 
 
 def test_require_signed_webhooks_refuses_unsigned_ones(make_app):

@@ -149,7 +149,7 @@ def test_every_error_answer_is_json(app, client, monkeypatch):
 
 def test_in_init_app_mode_the_host_apps_own_errors_are_left_alone(tmp_path):
     host = Flask("host")
-    host.config.update(GATEWAY_INSTANCE_PATH=str(tmp_path), GATEWAY_ADMIN_TOKEN="x" * 24)
+    host.config.update(GATEWAY_INSTANCE_PATH=str(tmp_path), GATEWAY_ADMIN_TOKEN="host-app-admin-token-0123456789")
     host.instance_path = str(tmp_path)
 
     @host.get("/mine")
@@ -160,7 +160,7 @@ def test_in_init_app_mode_the_host_apps_own_errors_are_left_alone(tmp_path):
     client = host.test_client()
     assert not client.get("/elsewhere").is_json  # Flask's own 404 page
     assert not client.get("/mine").is_json  # Flask's own 500 page
-    response = client.get("/api/v1/events", headers={"Authorization": "Bearer " + "x" * 24, })
+    response = client.get("/api/v1/events", headers={"Authorization": "Bearer host-app-admin-token-0123456789"})
     assert response.status_code == 200
     assert client.post("/webhooks/launchdarkly", data=DEEP, content_type="application/json").is_json
     get_state(host).db.dispose()

@@ -20,7 +20,8 @@ SEED = "20261128"
 
 def test_schemathesis_finds_nothing(tmp_path):
     # Only the example webhook plugin, sending to a fake service on loopback: nothing leaves the machine.
-    env = {"GATEWAY_ALLOW_PRIVATE_TARGETS": "1", "GATEWAY_WORKERS": "0", "GATEWAY_PLUGINS": "webhook"}
+    env = {"GATEWAY_ALLOW_PRIVATE_TARGETS": "1", "GATEWAY_WORKERS": "0", "GATEWAY_PLUGINS": "webhook",
+           "GATEWAY_AUTH_FAILURES_ALLOWED": "0"}  # schemathesis sends wrong tokens on purpose
     with FakeService() as target, GatewayProcess(str(tmp_path), env=env) as gateway:
         created = gateway.admin("POST", "/api/v1/integrations", json={
             "plugin": "webhook", "name": "hooks", "config": {"url": target.url + "/hook"}})

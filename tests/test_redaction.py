@@ -87,3 +87,72 @@ def test_the_client_records_no_form_of_the_secret(monkeypatch):
         mock.post("https://tool.example/in", status_code=401, text=echoed)
         http.post("https://tool.example/in", headers={"Authorization": "Basic dXNlcjpzdXAzci1zZWNyZXQtdG9rZW4="})
     assert http.exchanges[0].excerpt == "you sent Authorization: Basic [redacted] and [redacted] and [redacted]"
+
+
+# A URL that is itself a secret (SecretURL): its secret parts — path, query, user info — are
+# removed wherever they appear alone, in every form; the scheme, host and port stay readable.
+HOOK = "https://chat.example.com:8443/hooks/T0AB12/B0CD34/XyZsecretPART9?key=k3y-VALUE-77&v=2"
+USER_HOOK = "https://key0123456789abcdef@o1.ingest.example.io/4505"
+
+
+@pytest.mark.parametrize("text", [
+    "POST /hooks/T0AB12/B0CD34/XyZsecretPART9 not found",  # the path, plain
+    "no route for %2Fhooks%2FT0AB12%2FB0CD34%2FXyZsecretPART9",  # URL-encoded
+    "no route for hooks/T0AB12/B0CD34/XyZsecretPART9",  # without its first slash
+    "unknown channel B0CD34/XyZsecretPART9",  # its end
+    "token XyZsecretPART9 revoked",  # its last segment
+    '{"path": "\\/hooks\\/T0AB12\\/B0CD34\\/XyZsecretPART9"}',  # JSON with escaped slashes
+    "query was key=k3y-VALUE-77&v=2",  # the query
+    "bad key k3y-VALUE-77",  # a value of the query
+])
+def test_the_secret_parts_of_a_secret_url_are_removed_alone(text):
+    cleaned = redact(text, [HOOK])
+    for part in ("XyZsecretPART9", "k3y-VALUE-77", "XyZsecretPART9".lower()):
+        assert part not in cleaned
+    assert "[redacted]" in cleaned
+
+
+def test_the_user_info_of_a_secret_url_is_removed_alone_and_the_host_kept():
+    text = "invalid key key0123456789abcdef for o1.ingest.example.io project /4505"
+    # (a path part shorter than 8 characters is not looked for alone: /4505 is no secret)
+    assert redact(text, [USER_HOOK]) == "invalid key [redacted] for o1.ingest.example.io project /4505"
+
+
+def test_a_secret_url_is_recorded_with_its_scheme_host_and_port_only():
+    assert clean_url(HOOK, [HOOK]) == "https://chat.example.com:8443/[redacted]"
+    assert clean_url(HOOK + "&thread=flags", [HOOK]) == "https://chat.example.com:8443/[redacted]"
+    assert clean_url(USER_HOOK, [USER_HOOK]) == "https://o1.ingest.example.io/[redacted]"
+    # another URL of the same host keeps its own path, without the secret URL's parts
+    assert clean_url("https://chat.example.com:8443/api/auth.test", [HOOK]) == \
+        "https://chat.example.com:8443/api/auth.test"
+    assert clean_url("https://chat.example.com/v2/B0CD34/XyZsecretPART9/info", [HOOK]) == \
+        "https://chat.example.com/v2/[redacted]/info"
+
+
+TRIGGERS = ("off=https://app.example.com/webhook/triggers/65f0a1b2c3d4e5f6a7b8c9d0/8e1f3c2a-77aa-4bde-9f00-1234567890ab "
+            "on=https://app.example.com/webhook/triggers/65f0a1b2c3d4e5f6a7b8c9d1/0c9b8a7d-1111-4222-8333-abcdefabcdef")
+TRIGGER = "https://app.example.com/webhook/triggers/65f0a1b2c3d4e5f6a7b8c9d0/8e1f3c2a-77aa-4bde-9f00-1234567890ab"
+
+
+def test_urls_inside_a_secret_are_secret_urls_too(monkeypatch):
+    # a secret that lists URLs (the dynatrace-problems trigger_urls: name=URL entries)
+    echoed = ("no trigger at /webhook/triggers/65f0a1b2c3d4e5f6a7b8c9d0/8e1f3c2a-77aa-4bde-9f00-1234567890ab "
+              "(%2Fwebhook%2Ftriggers%2F65f0a1b2c3d4e5f6a7b8c9d0%2F8e1f3c2a-77aa-4bde-9f00-1234567890ab), "
+              "token 8e1f3c2a-77aa-4bde-9f00-1234567890ab")
+    cleaned = redact(echoed, [TRIGGERS])
+    assert "8e1f3c2a" not in cleaned and "65f0a1b2c3d4e5f6a7b8c9d0" not in cleaned, cleaned
+    assert clean_url(TRIGGER, [TRIGGERS]) == "https://app.example.com/[redacted]"
+    monkeypatch.setattr(targets, "resolve", lambda host, port: ["93.184.216.34"])
+    http = HttpClient(make_session(), secrets=[TRIGGERS])
+    with requests_mock.Mocker() as mock:
+        mock.post(TRIGGER, status_code=404, text=echoed)
+        http.post(TRIGGER)
+    [exchange] = http.exchanges
+    assert exchange.url == "https://app.example.com/[redacted]"
+    assert "8e1f3c2a" not in exchange.excerpt and "65f0a1b2c3d4e5f6a7b8c9d0" not in exchange.excerpt
+
+
+def test_forms_differing_in_letter_case_still_match_longest_first():
+    # %2f and %2F forms, and a short secret inside a longer one of another letter case
+    assert redact("x AB%2FCD-more y", ["ab/cd", "AB/CD-MORE"]) == "x [redacted] y"
+    assert redact("x ab/cd-more y", ["AB/CD", "ab/cd-more"]) == "x [redacted] y"

@@ -4,6 +4,7 @@ masked by the API, encrypted at rest, and in no recorded attempt, whatever the p
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 from marshmallow import Schema
 
@@ -41,7 +42,36 @@ def test_a_secret_url_with_a_key_in_its_query_is_in_no_record():
             assert request.path.startswith("/hooks/T0/B0?key=abc/def:ghi&thread=flags")
             recorded = attempt.recorded_text()
             assert "abc/def" not in recorded and "abc%2Fdef" not in recorded and "T0/B0" not in recorded
-            assert attempt.http[0]["url"] == "[redacted]&thread=flags"
+            assert attempt.http[0]["url"] == f"{service.url}/[redacted]"  # where it went: scheme, host, port
+
+
+def test_a_secret_url_whose_path_the_target_echoes_is_in_no_record():
+    path = "/hooks/T0AB12/B0CD34/XyZsecretPART9"
+    echo = f"no such hook: {path} ({quote(path, safe='')}); token XyZsecretPART9"
+    with FakeService(Reply(404, echo.encode(), headers={"Content-Type": "text/plain"})) as service:
+        with PluginHarness(Poster(), name="poster", config={"hook": f"{service.url}{path}?v=1"}) as harness:
+            attempt = harness.deliver(make_event())
+            recorded = attempt.recorded_text()
+            assert "XyZsecretPART9" not in recorded and "B0CD34" not in recorded, recorded
+            assert attempt.http[0]["url"] == f"{service.url}/[redacted]"
+            assert "[redacted]" in attempt.http[0]["excerpt"]
+
+
+def test_a_refused_secret_url_is_not_echoed_by_the_api_nor_the_cli(make_app):
+    app = make_app(plugins=(("poster", Poster()),))
+    url = "https://chat.example.com:70000/hooks/T0/B0/XyZsecretPART9"
+    refused = app.test_client().post("/api/v1/integrations", headers=AUTH, json={
+        "plugin": "poster", "name": "p", "config": {"hook": url}})
+    assert refused.status_code == 400
+    [message] = refused.get_json()["errors"]["config.hook"]
+    assert "XyZsecretPART9" not in message and "port" in message
+    printed = app.test_cli_runner().invoke(args=["integrations", "add", "poster", "--name", "p",
+                                                 "--config", json.dumps({"hook": url})])
+    assert printed.exit_code != 0 and "config.hook" in printed.output
+    assert "XyZsecretPART9" not in printed.output and "T0/B0" not in printed.output
+    private = app.test_cli_runner().invoke(args=["integrations", "add", "poster", "--name", "p",
+                                                 "--config", json.dumps({"hook": "http://127.0.0.1/x/XyZsecretPART9"})])
+    assert private.exit_code != 0 and "config.hook" in private.output and "XyZsecretPART9" not in private.output
 
 
 def test_the_api_masks_and_the_database_does_not_keep_it_in_the_clear(make_app):

@@ -6,6 +6,7 @@ from flask import Blueprint, request
 
 from .. import strict_json
 from ..admin_token import check_bearer
+from ..auth_throttle import throttled_answer
 from ..request_body import read_body
 from ..responses import ALL_METHODS, ApiError, answer_errors_as_json, answer_options, unmatched
 from ..state import get_state
@@ -20,7 +21,13 @@ def require_admin_token():
     state = get_state()
     if state.admin_token_problem:
         raise ApiError(503, f"the admin API is unavailable on this node: {state.admin_token_problem}")
-    if not check_bearer(request.headers.get("Authorization"), state.admin_token_hash):
+    wait = state.auth_throttle.wait("api", request.remote_addr)
+    if wait is not None:
+        return throttled_answer(wait)
+    header = request.headers.get("Authorization")
+    if not check_bearer(header, state.admin_token_hash):
+        if header:  # a guess (a request without any is no attempt to get in)
+            state.auth_throttle.failed("api", request.remote_addr)
         raise ApiError(401, "missing or wrong admin token: send 'Authorization: Bearer <GATEWAY_ADMIN_TOKEN>'")
     read_body(state.settings.max_api_body_bytes, "GATEWAY_MAX_API_BODY_BYTES")
     return answer_options()

@@ -65,6 +65,8 @@ def _error(description: str) -> dict[str, Any]:
 ERRORS = {
     "400": _error("invalid input (a query parameter, or the body); `errors` maps field paths to messages"),
     "401": _error("missing or wrong admin token"),
+    "429": {**_json("Error", "too many failed authentications from this client address; try again after Retry-After"),
+            "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}}},
     "503": {**_json("DatabaseUnavailable", "the database is unavailable; nothing was done, try again after Retry-After"),
             "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}}},
 }

@@ -29,19 +29,23 @@ class FlagApiError(Exception):
         self.retryable = retryable
 
 
-def error_detail(response: HttpResponse) -> str:
-    """The ``message`` (and ``code``) of the platform's JSON error body, else the start of the body."""
+def error_detail(response: HttpResponse, http: HttpClient) -> str:
+    """The ``message`` (and ``code``) of the platform's JSON error body, else the start of the body;
+    without the secrets of ``http`` (the client that sent the request: an answer may echo its
+    ``Authorization`` header), as the attempt log records it."""
     try:
         body = response.json()
     except ValueError:
         body = None
     if isinstance(body, dict) and isinstance(body.get("message"), str):
         code = body.get("code")
-        return f"{body['message']} ({code})" if isinstance(code, str) and code else body["message"]
-    text = response.text.strip()
-    if text:
-        return text[:DETAIL_CHARS] + ("…" if len(text) > DETAIL_CHARS else "")
-    return f"HTTP {response.status_code} with an empty body"
+        text = f"{body['message']} ({code})" if isinstance(code, str) and code else body["message"]
+    else:
+        text = response.text.strip()
+    if not text:
+        return f"HTTP {response.status_code} with an empty body"
+    text = http.redact(text)  # before it is cut: no secret cut in two
+    return text[:DETAIL_CHARS] + ("…" if len(text) > DETAIL_CHARS else "")
 
 
 class FlagPlatformClient:
@@ -67,7 +71,7 @@ class FlagPlatformClient:
         if missing_ok and response.status_code == 404:
             return None
         if not response.ok:
-            raise _problem(response, what)
+            raise _problem(response, what, self.http)
         if response.status_code == 204 or not response.content:
             return {}
         try:
@@ -149,8 +153,8 @@ def environments_of(project: dict[str, Any]) -> list[dict[str, Any]]:
     return [env for env in environments if isinstance(env, dict)] if isinstance(environments, list) else []
 
 
-def _problem(response: HttpResponse, what: str) -> FlagApiError:
-    status, detail = response.status_code, error_detail(response)
+def _problem(response: HttpResponse, what: str, http: HttpClient) -> FlagApiError:
+    status, detail = response.status_code, error_detail(response, http)
     if status == 401:
         return FlagApiError(f"the flag platform refused the API token ({status}: {detail}): give the connection "
                             "a valid API access token", status)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import case, delete, func, select, update
 
-from .base import Repository, dumps, loads, new_id, now, reading, writing
+from .base import Repository, dumps, loads, now, reading, writing
 from .tables import integrations
 from .wakeups import announce
 
@@ -41,9 +43,12 @@ def _row(row) -> IntegrationRow:
 
 class IntegrationStore(Repository):
     def create(self, *, plugin: str, name: str, enabled: bool, config: dict, secrets: str | None, policy: list) -> IntegrationRow:
+        """A new integration. Its id is a random UUID (122 random bits), not :func:`new_id`'s cheaper
+        per-process prefix and counter: an inbound integration's id is its webhook URL, which must not
+        be guessable from another's. Ids of either kind (36 characters) are read alike."""
         stamp = now()
         values = dict(
-            id=new_id(), plugin=plugin, name=name, enabled=enabled, config=dumps(config),
+            id=str(uuid.uuid4()), plugin=plugin, name=name, enabled=enabled, config=dumps(config),
             secrets=secrets, policy=dumps(policy), created_at=stamp, updated_at=stamp,
         )
         with writing(self.engine) as connection:

@@ -24,12 +24,19 @@ def sign_in():
         return redirect(target)
     error = None
     if request.method == "POST":
+        wait = state.auth_throttle.wait("ui", request.remote_addr)
+        if wait is not None:
+            error = f"Too many failed sign-ins from your address: try again in {wait} s."
+            page = render_template("ui/sign_in.html", title="Sign in", next=target, error=error)
+            return page, 429, {"Retry-After": str(wait)}
         token = request.form.get("token", "")
         if check_bearer(f"Bearer {token}", state.admin_token_hash):
             g.ui_session = session.sign_in(state, g.ui_session)
             audit.record("ui.sign_in", "ui", result="signed in", client=request.remote_addr)
             return redirect(target)
         audit.record("ui.sign_in", "ui", result="wrong token", client=request.remote_addr)
+        if token:  # a guess (an empty field is no attempt to get in)
+            state.auth_throttle.failed("ui", request.remote_addr)
         error = "That is not the admin token."
     status = 401 if error else 200
     return render_template("ui/sign_in.html", title="Sign in", next=target, error=error), status

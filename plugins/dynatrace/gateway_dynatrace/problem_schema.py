@@ -80,7 +80,7 @@ class ProblemsConfigSchema(Schema):
     """The ``dynatrace-problems`` integration's config."""
 
     shared_secret = Secret(
-        required=True, validate=validate.Length(min=16, max=256),
+        required=True, min_length=16, validate=validate.Length(min=16, max=256),
         metadata={"description": "The value Dynatrace sends in the X-Flag-Gateway-Secret header (at least 16 "
                                  "characters; make it random)."})
     trigger_urls = Secret(

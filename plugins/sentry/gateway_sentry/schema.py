@@ -89,7 +89,7 @@ class SentryConfigSchema(Schema):
 
     client_secret = gateway.Secret(
         required=True,
-        validate=validate.Length(min=1),
+        min_length=16,  # Sentry's are 64 hex digits; weak ones (blank, one kind of character) refused
         metadata={
             "description": "The client secret of the Sentry internal integration, used to verify "
             "the Sentry-Hook-Signature of its webhooks."

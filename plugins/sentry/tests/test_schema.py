@@ -170,3 +170,20 @@ class TestMappings:
             environment_mappings=[mapping("checkout", "production"), mapping("checkout", "Production")]
         )
         assert len(config["environment_mappings"]) == 2
+
+
+@pytest.mark.parametrize("secret, reason", [
+    (" ", "at least 16 characters"),
+    (" " * 64, "blank"),
+    ("a" * 64, "one kind of character"),
+    ("****abcd", "masked secret"),
+])
+def test_a_weak_or_masked_client_secret_is_refused_with_the_reason(secret, reason):
+    found = errors(client_secret=secret)
+    assert any(reason in text for text in found["client_secret"]), found
+
+
+def test_a_real_client_secret_passes():
+    # Sentry makes a client secret of 32 random bytes in hex: 64 characters, digits and a-f
+    real = "5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592"
+    assert load(client_secret=real)["client_secret"] == real
