@@ -153,7 +153,8 @@ def test_an_unknown_project_is_said(app, client, named, platform):
     platform.projects.clear()
     post(client, fixture_bytes("launchdarkly/flag-turned-on-production.json"), secret)
     deliver_all(app)
-    assert named.events[0].names_unavailable == "the flag platform has no project checkout"
+    assert named.events[0].names_unavailable == ("the flag platform has no project checkout; the webhook names "
+                                                  "no environment production")
 
 
 def test_the_api_token_stays_out_of_the_attempt_record(app, client, named, platform):
