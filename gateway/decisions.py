@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from .events import Event
 from .http import redact
-from .launchdarkly import environment_of
 from .integrations import ActiveIntegration
+from .launchdarkly import environment_of
 from .outcomes import Cooldown, Skip, Take
 from .plugins import PluginHost
 from .store.base import now

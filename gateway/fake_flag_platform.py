@@ -2,11 +2,11 @@
 
 :class:`FakeFlagPlatform` is a :class:`gateway.testing.FakeService` that keeps webhooks, projects
 (with environments) and flags in memory and serves ``/api/v2/webhooks`` (list, create, read, JSON
-Patch, delete), ``GET /api/v2/projects[/<key>]`` (``expand=environments`` as a page of at most 20 with ``items``,
-``totalCount`` and ``_links.next``), ``GET /api/v2/projects/<key>/environments`` (``limit``, at most 20,
-and ``offset``),
-``GET /api/v2/flags/<project>/<flag>`` and ``GET /api/v2/metrics/<project>`` (one page), checking the ``Authorization`` header (the token itself,
-no scheme). ``down = True`` makes every answer a 503; :meth:`FakeService.queue` still queues one-off
+Patch, delete), ``GET /api/v2/projects[/<key>]`` (``expand=environments`` as a page of at most 20
+with ``items``, ``totalCount`` and ``_links.next``, as the flag platform pages them),
+``GET /api/v2/projects/<key>/environments`` (``limit``, at most 20, and ``offset``),
+``GET /api/v2/flags/<project>/<flag>`` and ``GET /api/v2/metrics/<project>`` (one page), checking the
+``Authorization`` header (the token itself, no scheme). ``down = True`` makes every answer a 503; :meth:`FakeService.queue` still queues one-off
 answers.
 
 Flag actions: ``PATCH /api/v2/flags/<project>/<flag>`` takes a semantic patch (content type

@@ -4,10 +4,11 @@ The webhook carries keys only. Before a flag-platform event is handed to a plugi
 worker asks :class:`NameResolver` for the names (``GET /api/v2/projects/{key}?expand=environments``,
 and the flag when the payload has no name). Answers are cached for ``GATEWAY_NAMES_TTL_SECONDS``; a
 project or environment change arriving through the webhook drops that project from the cache. With
-no connection, or the API failing, the event goes on without names and says why
+no connection, or the API failing, the event goes on without the API's names and says why
 (``Event.names_unavailable``), with the environment names the webhook itself carries
-(``currentVersion.environments.<key>._environmentName``) where it has them; a failure is remembered for :data:`FAILURE_SECONDS` so that a platform
-that is down does not slow every delivery.
+(``currentVersion.environments.<key>._environmentName``) where it has them; a failure is remembered
+for :data:`FAILURE_SECONDS` so that a platform that is down does not slow every delivery. Every
+environment of the change is named (``Event.environment_names``), not only ``environment_key``'s.
 """
 
 from __future__ import annotations
