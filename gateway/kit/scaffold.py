@@ -155,6 +155,7 @@ def payload(event: Event) -> dict[str, Any]:
         "flag": event.flag_key,
         "project": event.project_key,
         "environment": event.environment_key,
+        "environments": event.environments,  # every environment the integration's policy allowed
         "by": event.member.display_name if event.member else None,
         "comment": event.comment,
         "link": event.target_url,
