@@ -12,6 +12,7 @@ claims the cooldown's key for the integration, or is skipped because another eve
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import traceback
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from .events import Event
 from .http import redact
 from .integrations import ActiveIntegration
+from .launchdarkly import environment_of
 from .outcomes import Cooldown, Skip, Take
 from .plugins import PluginHost
 from .store.base import now
@@ -58,6 +60,34 @@ def policy_stage(event: Event, integration: ActiveIntegration) -> Stage:
         event.accesses, tags=event.scope_tags, attributes=event.scope_attributes
     )
     return Stage("policy", decision.allowed, decision.reason)
+
+
+def allowed_environments(event: Event, integration: ActiveIntegration) -> list[str]:
+    """The keys of the environments of the event's accesses that the integration's policy allows, in
+    the order of the accesses, each once. Called for an event the policy took (so no deny matched any
+    access): an environment is allowed when an allow statement matches one of its accesses."""
+    keys = [environment_of(access.resource) for access in event.accesses]
+    if len({key for key in keys if key}) <= 1 or integration.policy is None:
+        return list(dict.fromkeys(key for key in keys if key))
+    allowed: list[str] = []
+    for access, key in zip(event.accesses, keys):
+        if key and key not in allowed and integration.policy.evaluate(
+                [access], tags=event.scope_tags, attributes=event.scope_attributes).allowed:
+            allowed.append(key)
+    return allowed
+
+
+def for_integration(event: Event, integration: ActiveIntegration) -> Event:
+    """The event as the integration's plugin gets it: ``environments`` the ones its policy allowed,
+    ``environment_key`` (and ``environment_name``) the first of them unless the event's own is one."""
+    if not event.accesses:
+        return event
+    allowed = allowed_environments(event, integration)
+    if not allowed or allowed == event.environments:
+        return event
+    key = event.environment_key if event.environment_key in allowed else allowed[0]
+    name = event.environment_names.get(key) or (event.environment_name if key == event.environment_key else None)
+    return dataclasses.replace(event, environments=allowed, environment_key=key, environment_name=name)
 
 
 def plugin_stage(event: Event, integration: ActiveIntegration, host: PluginHost) -> Stage:
@@ -100,7 +130,7 @@ def decide(event: Event, integration: ActiveIntegration, host: PluginHost) -> De
     policy = policy_stage(event, integration)
     if not policy.took:
         return Decision(integration, False, policy.reason, (policy,))
-    plugin, cooldown = plugin_verdict(event, integration, host)
+    plugin, cooldown = plugin_verdict(for_integration(event, integration), integration, host)
     if not plugin.took:
         return Decision(integration, False, plugin.reason, (policy, plugin))
     return Decision(integration, True, f"{policy.reason}; {plugin.reason}", (policy, plugin), cooldown)

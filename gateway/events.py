@@ -8,6 +8,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 
+EVERY_ENVIRONMENT = frozenset({"*", "~"})
+"""Environment keys of an access that mean every environment of the project."""
+
+
 @dataclass(frozen=True)
 class Access:
     """One action on one resource, as the flag platform lists it (``updateOn`` on ``proj/p:env/e:flag/f``)."""
@@ -53,6 +57,10 @@ class Event:
     none) come from the flag platform's API through the gateway's connection, filled in before the
     event is handed to ``deliver_event``. When they could not be read (no connection, the API down,
     an unknown project) they are None and ``names_unavailable`` says why; the event is sent all the same.
+
+    ``environments`` lists the keys of the environments the change touched, and for an event handed
+    to an integration's plugin, only those the integration's policy allowed (``environment_key`` is
+    then the first of them); ``environment_names`` gives their display names where known.
     """
 
     source: str
@@ -80,6 +88,13 @@ class Event:
     environment_name: str | None = None
     names_unavailable: str | None = None
     raw: Any = None
+    environments: list[str] = field(default_factory=list)
+    environment_names: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def every_environment(self) -> bool:
+        """Whether the change is to every environment of the project (an access on ``env/*``)."""
+        return any(key in EVERY_ENVIRONMENT for key in self.environments)
 
     @property
     def occurred_at_ms(self) -> int:
@@ -106,6 +121,8 @@ class Event:
         out["scope_tags"] = {k: list(v) for k, v in self.scope_tags.items()}
         out["scope_attributes"] = {k: dict(v) for k, v in self.scope_attributes.items()}
         out["data"] = dict(self.data)
+        out["environments"] = list(self.environments)
+        out["environment_names"] = dict(self.environment_names)
         if not include_raw:
             out.pop("raw")
         return out

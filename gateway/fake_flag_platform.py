@@ -2,9 +2,11 @@
 
 :class:`FakeFlagPlatform` is a :class:`gateway.testing.FakeService` that keeps webhooks, projects
 (with environments) and flags in memory and serves ``/api/v2/webhooks`` (list, create, read, JSON
-Patch, delete), ``GET /api/v2/projects[/<key>]`` (``expand=environments`` as a page with ``items``)
-``GET /api/v2/flags/<project>/<flag>`` and ``GET /api/v2/metrics/<project>`` (one page), checking the ``Authorization`` header (the token itself,
-no scheme). ``down = True`` makes every answer a 503; :meth:`FakeService.queue` still queues one-off
+Patch, delete), ``GET /api/v2/projects[/<key>]`` (``expand=environments`` as a page of at most 20
+with ``items``, ``totalCount`` and ``_links.next``, as the flag platform pages them),
+``GET /api/v2/projects/<key>/environments`` (``limit``, at most 20, and ``offset``),
+``GET /api/v2/flags/<project>/<flag>`` and ``GET /api/v2/metrics/<project>`` (one page), checking the
+``Authorization`` header (the token itself, no scheme). ``down = True`` makes every answer a 503; :meth:`FakeService.queue` still queues one-off
 answers.
 
 Flag actions: ``PATCH /api/v2/flags/<project>/<flag>`` takes a semantic patch (content type
@@ -35,6 +37,9 @@ from .testing import FakeService, RecordedRequest, Reply
 
 SEMANTIC_PATCH_TYPE = "application/json; domain-model=launchdarkly.semanticpatch"
 FLAG_ACTIONS = {"turnFlagOn": True, "turnFlagOff": False}
+ENVIRONMENTS_PAGE = 20
+"""The most environments one answer holds (``expand=environments`` or the environments list), as the
+flag platform's default page."""
 API_MEMBER = {"_id": "fake-api-member", "email": "api@example.com", "firstName": "API", "lastName": "Token"}
 
 
@@ -52,6 +57,7 @@ class FakeFlagPlatform(FakeService):
         self.trigger_calls: list[dict[str, Any]] = []
         self.send_webhooks = False
         self.webhook_deliveries: list[dict[str, Any]] = []
+        self.environment_pages = 0  # pages of environments served
         self._state_lock = threading.Lock()
         super().__init__(self._reply)
 
@@ -126,10 +132,11 @@ class FakeFlagPlatform(FakeService):
                 project = self.projects.get(path[3])
                 if project is None:
                     return Reply(404, {"code": "not_found", "message": "Unknown resource"})
+                if len(path) == 5 and path[4] == "environments":
+                    return Reply(200, self._environments_page(project, query))
                 shown = {"key": project["key"], "name": project["name"]}
                 if "environments" in (query.get("expand") or [""])[0].split(","):
-                    shown["environments"] = {"items": project["environments"],
-                                             "totalCount": len(project["environments"])}
+                    shown["environments"] = self._environments_page(project, {})
                 return Reply(200, shown)
             if path[:3] == ["api", "v2", "metrics"] and len(path) == 4 and request.method == "GET":
                 if path[3] not in self.projects:
@@ -142,6 +149,25 @@ class FakeFlagPlatform(FakeService):
             if path[:3] == ["api", "v2", "flags"] and len(path) == 5 and request.method == "PATCH":
                 return self._semantic_patch(request, path[3], path[4])
         return Reply(404, {"code": "not_found", "message": f"no route {request.method} {parts.path}"})
+
+    def _environments_page(self, project: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
+        """A page of the project's environments as the flag platform gives them: ``limit`` (default
+        and most :data:`ENVIRONMENTS_PAGE`) from ``offset``, with ``totalCount`` and ``_links.next``
+        when more follow."""
+        def number(name: str, default: int) -> int:
+            try:
+                return max(0, int((query.get(name) or [default])[0]))
+            except ValueError:
+                return default
+        limit = min(number("limit", ENVIRONMENTS_PAGE), ENVIRONMENTS_PAGE) or ENVIRONMENTS_PAGE
+        offset = number("offset", 0)
+        environments = project["environments"]
+        href = f"/api/v2/projects/{project['key']}/environments"
+        links = {"self": {"href": f"{href}?limit={limit}&offset={offset}", "type": "application/json"}}
+        if offset + limit < len(environments):
+            links["next"] = {"href": f"{href}?limit={limit}&offset={offset + limit}", "type": "application/json"}
+        self.environment_pages += 1
+        return {"items": environments[offset:offset + limit], "totalCount": len(environments), "_links": links}
 
     def _webhooks(self, request: RecordedRequest, rest: list[str]) -> Reply:
         if not rest:

@@ -144,6 +144,29 @@ def _target_url(payload: dict[str, Any]) -> str | None:
     return links[-1][1] if links else None
 
 
+def environment_of(resource: str) -> str | None:
+    """The environment key of an access's resource (``env/<key>``), None when it names none."""
+    for type_, key, _ in _scopes(resource):
+        if type_ == "env":
+            return key
+    return None
+
+
+def _environment_keys(accesses: list[Access]) -> list[str]:
+    """The environment keys of the accesses, in order, each once."""
+    keys = (environment_of(access.resource) for access in accesses)
+    return list(dict.fromkeys(key for key in keys if key))
+
+
+def _environment_names(version: dict[str, Any]) -> dict[str, str]:
+    """Environment names the flag carries in the webhook: ``currentVersion.environments.<key>._environmentName``."""
+    environments = version.get("environments")
+    if not isinstance(environments, dict):
+        return {}
+    return {str(key): env["_environmentName"] for key, env in environments.items()
+            if isinstance(env, dict) and isinstance(env.get("_environmentName"), str) and env["_environmentName"]}
+
+
 def _text(payload: dict[str, Any], key: str) -> str | None:
     value = payload.get(key)
     return value if isinstance(value, str) else None
@@ -182,6 +205,7 @@ def normalize_audit_entry(payload: Any) -> Event:
                 scope_tags.setdefault(type_, [])
                 scope_tags[type_] = sorted(set(scope_tags[type_]) | set(tags))
 
+    environment_names = _environment_names(version) if kind == "flag" else {}
     return Event(
         source=SOURCE,
         source_id=source_id,
@@ -202,7 +226,10 @@ def normalize_audit_entry(payload: Any) -> Event:
         custom_properties=_custom_properties(version) if kind == "flag" else {},
         scope_tags=scope_tags,
         scope_attributes=scope_attributes,
+        environment_name=environment_names.get(keys.get("env", "")),
         raw=payload,
+        environments=_environment_keys(accesses),
+        environment_names=environment_names,
     )
 
 

@@ -42,3 +42,11 @@ def test_ci_runs_the_readme_test_command():
     assert "make serve" in commands and "make test" in commands
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^make test$", ci, flags=re.M)
+
+
+def test_the_outage_section_does_not_promise_what_the_flag_platform_does_not():
+    """The flag platform retries a failed webhook once and does not guarantee delivery."""
+    section = README.split("**When the database is unavailable**", 1)[1].split("\n## ", 1)[0]
+    text = " ".join(section.split())
+    assert "nothing is lost" not in text
+    assert "retries a failed webhook **once** and does not guarantee delivery" in text

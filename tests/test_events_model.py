@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +14,7 @@ from gateway.markdown import MAX_CHARS, markdown_to_text
 
 from .conftest import fixture_json
 
+DATA = Path(__file__).parent / "data"
 ACCESSES = [{"action": "updateOn", "resource": "proj/p:env/e:flag/f"}]
 
 
@@ -116,3 +119,37 @@ def test_markdown_to_text():
 def test_parse_resource():
     assert parse_resource("proj/p;a,b:env/e:flag/f") == [("proj", "p", ["a", "b"]), ("env", "e", []), ("flag", "f", [])]
     assert parse_resource("garbage") == []
+
+
+def test_a_change_in_two_environments_lists_both_with_the_webhooks_names():
+    entry = json.loads((DATA / "launchdarkly" / "flag-created-test-and-production.json").read_text())
+    event = normalize_audit_entry(entry)
+    assert event.environments == ["test", "production"] and event.environment_key == "test"
+    assert event.environment_names == {"test": "Test", "production": "Production"}
+    assert event.environment_name == "Test" and not event.every_environment
+    assert Event.from_dict(event.to_dict()).environment_names == event.environment_names
+
+
+def test_a_change_to_every_environment_says_so():
+    event = normalize_audit_entry({"_id": "x", "kind": "flag", "accesses": [
+        {"action": "updateName", "resource": "proj/p:env/*:flag/f"}]})
+    assert event.environments == ["*"] and event.every_environment
+
+
+def _integration(statements):
+    from gateway.integrations import ActiveIntegration
+    from gateway.policy import compile_policy
+    return ActiveIntegration(None, None, {}, compile_policy(statements))
+
+
+def test_the_plugin_gets_the_environments_its_integrations_policy_allowed():
+    from gateway.decisions import for_integration
+    event = normalize_audit_entry(json.loads(
+        (DATA / "launchdarkly" / "flag-created-test-and-production.json").read_text()))
+    production = _integration([{"effect": "allow", "resources": ["proj/*:env/production:flag/*"], "actions": ["*"]}])
+    seen = for_integration(event, production)
+    assert (seen.environments, seen.environment_key, seen.environment_name) == (["production"], "production",
+                                                                                "Production")
+    everywhere = _integration([{"effect": "allow", "resources": ["proj/*:env/*:flag/*"], "actions": ["*"]}])
+    assert for_integration(event, everywhere).environments == ["test", "production"]
+    assert for_integration(event, everywhere).environment_key == "test"

@@ -15,7 +15,7 @@ from gateway.fake_flag_platform import FakeFlagPlatform
 from gateway.state import get_state
 from gateway.store.base import now
 
-from .conftest import AUTH, fixture_bytes, fixture_json
+from .conftest import AUTH, ROOT, fixture_bytes, fixture_json
 
 TOKEN = "api-names-token-0123456789"
 ALLOW_ALL = [{"effect": "allow", "resources": ["proj/*:env/*:flag/*"], "actions": ["*"]}]
@@ -153,7 +153,8 @@ def test_an_unknown_project_is_said(app, client, named, platform):
     platform.projects.clear()
     post(client, fixture_bytes("launchdarkly/flag-turned-on-production.json"), secret)
     deliver_all(app)
-    assert named.events[0].names_unavailable == "the flag platform has no project checkout"
+    assert named.events[0].names_unavailable == ("the flag platform has no project checkout; the webhook names "
+                                                  "no environment production")
 
 
 def test_the_api_token_stays_out_of_the_attempt_record(app, client, named, platform):
@@ -162,3 +163,30 @@ def test_the_api_token_stays_out_of_the_attempt_record(app, client, named, platf
     deliver_all(app)
     detail = json.dumps(client.get(f"/api/v1/events/{event_id}", headers=AUTH).get_json())
     assert TOKEN not in detail and secret not in detail
+
+
+def test_a_project_with_45_environments_has_every_name(app, client, named, platform):
+    """The flag platform pages a project's environments at 20: the name of the 45th is read too."""
+    many = {f"env-{n:02d}": f"Environment {n}" for n in range(1, 45)}
+    platform.add_project("checkout", "Checkout", {**many, "production": "Production"})
+    secret = connect(client, platform)
+    post(client, fixture_bytes("launchdarkly/flag-turned-on-production.json"), secret)
+    deliver_all(app)
+    [event] = named.events
+    assert (event.project_name, event.environment_name, event.names_unavailable) == ("Checkout", "Production", None)
+    pages = [r.path for r in platform.received() if r.path.startswith("/api/v2/projects/checkout")]
+    assert pages == ["/api/v2/projects/checkout?expand=environments",
+                     "/api/v2/projects/checkout/environments?limit=20&offset=20",
+                     "/api/v2/projects/checkout/environments?limit=20&offset=40"]
+
+
+def test_without_a_connection_the_environment_names_come_from_the_webhook(app, client, named):
+    body = (ROOT / "tests" / "data" / "launchdarkly" / "flag-created-test-and-production.json").read_bytes()
+    post(client, body)
+    deliver_all(app)
+    [event] = named.events
+    assert event.environments == ["test", "production"]
+    assert event.environment_names == {"test": "Test", "production": "Production"}
+    assert (event.environment_key, event.environment_name, event.project_name) == ("test", "Test", None)
+    assert event.names_unavailable.startswith("no flag-platform connection")
+    assert event.names_unavailable.endswith("the environment names are the webhook's")

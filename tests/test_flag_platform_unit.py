@@ -165,7 +165,8 @@ def test_an_unknown_environment_is_said(requests_mock):
                                                                                "environments": []})
     named = NameResolver(FakeConnections(_connection()), ttl_seconds=100).resolve(_event())
     assert named.project_name == "Shop" and named.environment_name is None
-    assert named.names_unavailable == "project shop has no environment prod in the flag platform"
+    assert named.names_unavailable == ("project shop has no environment prod in the flag platform, and the "
+                                       "webhook names none")
 
 
 def test_events_of_other_sources_are_left_alone():

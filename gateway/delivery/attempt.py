@@ -24,6 +24,7 @@ from typing import Any
 
 import requests
 
+from ..decisions import for_integration
 from ..declarations import DeliveryRef
 from ..flag_actions import FlagPlatform
 from ..http import HttpClient, TransportError, make_session, redact
@@ -156,6 +157,11 @@ class Deliverer:
             return Verdict("failed", f"the integration cannot be used: {active.error}; fix it, then replay")
         return active
 
+    def event_for(self, delivery: DeliveryRow, active: ActiveIntegration):
+        """The delivery's event as its plugin gets it: with the names, and with the environments the
+        integration's policy allowed (:func:`gateway.decisions.for_integration`)."""
+        return for_integration(self._with_names(delivery), active)
+
     def _with_names(self, delivery: DeliveryRow):
         """The event with the flag platform's names (or why there are none), stored with the event
         the first time they are known."""
@@ -185,7 +191,7 @@ class Deliverer:
 
     def _call_plugin(self, delivery: DeliveryRow, active: ActiveIntegration, client: HttpClient,
                      flag_platform: FlagPlatform | None = None) -> Verdict:
-        event = self._with_names(delivery)
+        event = self.event_for(delivery, active)
         key = active.plugin.key
         ref = DeliveryRef(id=delivery.id, attempt=delivery.attempts, integration=active.ref,
                           flag_platform=flag_platform)

@@ -83,7 +83,7 @@ class BatchDeliverer:
         items: list[BatchItem] = []
         for delivery in batch:
             try:
-                event = self.deliverer._with_names(delivery)
+                event = self.deliverer.event_for(delivery, active)
             except Exception as exc:  # a stored event that cannot be read: that delivery alone
                 log.exception("delivery %s: its event could not be read", delivery.id)
                 verdicts[delivery.id] = Verdict("retry", f"the gateway could not prepare the attempt: "

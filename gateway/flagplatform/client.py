@@ -14,6 +14,10 @@ from ..http import HttpClient, HttpResponse, TransportError
 from ..targets import TargetNotAllowed
 
 DETAIL_CHARS = 300
+ENVIRONMENTS_PAGE = 20
+"""Environments asked for per page: the flag platform's default page size (a larger ``limit`` may be capped)."""
+MAX_ENVIRONMENT_PAGES = 100
+"""At most this many further pages of a project's environments are read (2,000 environments)."""
 SEMANTIC_PATCH = "application/json; domain-model=launchdarkly.semanticpatch"
 """The content type of a semantic patch (instructions such as ``turnFlagOff``), as the API requires it."""
 
@@ -109,9 +113,34 @@ class FlagPlatformClient:
     # projects, environments, flags -----------------------------------------------------------------
 
     def get_project(self, project_key: str) -> dict[str, Any] | None:
-        """The project with its environments (``expand=environments``); None when there is none."""
-        return self._call("GET", f"/api/v2/projects/{quote(project_key, safe='')}",
-                          f"read project {project_key}", params={"expand": "environments"}, missing_ok=True)
+        """The project with all its environments; None when there is none.
+
+        ``expand=environments`` gives the environments as a page (``items``, ``totalCount``,
+        ``_links.next``; 20 by default). When the page holds fewer than ``totalCount``, or has a next
+        link, the rest is read from ``GET /api/v2/projects/{key}/environments`` with ``limit`` and
+        ``offset``; the project is returned with ``environments`` a plain list of every one."""
+        path = f"/api/v2/projects/{quote(project_key, safe='')}"
+        project = self._call("GET", path, f"read project {project_key}", params={"expand": "environments"},
+                             missing_ok=True)
+        if not isinstance(project, dict):
+            return project
+        environments = environments_of(project)
+        if more_environments(project.get("environments"), len(environments)):
+            environments = self._all_environments(path, project_key, environments)
+        return {**project, "environments": environments}
+
+    def _all_environments(self, path: str, project_key: str, first: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        environments = list(first)
+        for _ in range(MAX_ENVIRONMENT_PAGES):
+            page = self._call("GET", path + "/environments", f"read the environments of project {project_key}",
+                              params={"limit": ENVIRONMENTS_PAGE, "offset": len(environments)})
+            items = page.get("items") if isinstance(page, dict) else None
+            if not isinstance(items, list) or not items:
+                break
+            environments += [env for env in items if isinstance(env, dict)]
+            if not more_environments(page, len(environments)):
+                break
+        return environments
 
     def list_projects(self) -> list[dict[str, Any]]:
         body = self._call("GET", "/api/v2/projects", "list projects", params={"limit": 1000})
@@ -143,6 +172,18 @@ class FlagPlatformClient:
     def get_flag(self, project_key: str, flag_key: str) -> dict[str, Any] | None:
         return self._call("GET", f"/api/v2/flags/{quote(project_key, safe='')}/{quote(flag_key, safe='')}",
                           f"read flag {project_key}/{flag_key}", params={"summary": "true"}, missing_ok=True)
+
+
+def more_environments(page: Any, read: int) -> bool:
+    """Whether a page of environments (``{"items", "totalCount", "_links"}``) says there are more
+    than the ``read`` ones: a ``totalCount`` above it, or a ``next`` link."""
+    if not isinstance(page, dict):
+        return False
+    total = page.get("totalCount")
+    if isinstance(total, int) and not isinstance(total, bool):
+        return total > read
+    links = page.get("_links")
+    return isinstance(links, dict) and isinstance(links.get("next"), dict)
 
 
 def environments_of(project: dict[str, Any]) -> list[dict[str, Any]]:

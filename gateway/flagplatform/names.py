@@ -4,9 +4,11 @@ The webhook carries keys only. Before a flag-platform event is handed to a plugi
 worker asks :class:`NameResolver` for the names (``GET /api/v2/projects/{key}?expand=environments``,
 and the flag when the payload has no name). Answers are cached for ``GATEWAY_NAMES_TTL_SECONDS``; a
 project or environment change arriving through the webhook drops that project from the cache. With
-no connection, or the API failing, the event goes on without names and says why
-(``Event.names_unavailable``); a failure is remembered for :data:`FAILURE_SECONDS` so that a platform
-that is down does not slow every delivery.
+no connection, or the API failing, the event goes on without the API's names and says why
+(``Event.names_unavailable``), with the environment names the webhook itself carries
+(``currentVersion.environments.<key>._environmentName``) where it has them; a failure is remembered
+for :data:`FAILURE_SECONDS` so that a platform that is down does not slow every delivery. Every
+environment of the change is named (``Event.environment_names``), not only ``environment_key``'s.
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..events import Event
+from ..events import EVERY_ENVIRONMENT, Event
 from .client import FlagApiError, environments_of
 from .connection import ConnectionService
 
 log = logging.getLogger(__name__)
 
 FAILURE_SECONDS = 60.0
-NAME_FIELDS = ("project_name", "environment_name", "name", "names_unavailable")
+NAME_FIELDS = ("project_name", "environment_name", "environment_names", "name", "names_unavailable")
 
 
 @dataclass(frozen=True)
@@ -59,12 +61,12 @@ class NameResolver:
             return event
         connection = self.connections.current()
         if connection is None:
-            return dataclasses.replace(event, names_unavailable="no flag-platform connection: "
-                                       "run event-gateway connect launchdarkly to get names")
+            return from_webhook(event, "no flag-platform connection (run event-gateway connect launchdarkly "
+                                       "to get the project's name)")
         with self._lock:
             failure = self._failure
         if failure is not None and self.clock() - failure[0] < FAILURE_SECONDS:
-            return dataclasses.replace(event, names_unavailable=failure[1])
+            return from_webhook(event, failure[1])
         try:
             return self._resolve(event, connection)
         except FlagApiError as exc:
@@ -72,7 +74,7 @@ class NameResolver:
             with self._lock:
                 self._failure = (self.clock(), reason)
             log.warning("names unavailable for event %s: %s", event.id or event.source_id, exc.message)
-            return dataclasses.replace(event, names_unavailable=reason)
+            return from_webhook(event, reason)
 
     def _resolve(self, event: Event, connection) -> Event:
         api = connection.api_url
@@ -102,16 +104,39 @@ class NameResolver:
             self._failure = None
         names = cached[1]
         if names is None:
-            return dataclasses.replace(event, names_unavailable=f"the flag platform has no project {project_key}")
+            return from_webhook(event, f"the flag platform has no project {project_key}")
         changes: dict[str, Any] = {"project_name": names.name, "names_unavailable": None}
-        if event.environment_key:
-            changes["environment_name"] = names.environments.get(event.environment_key)
-            if changes["environment_name"] is None:
-                changes["names_unavailable"] = (f"project {project_key} has no environment "
-                                                f"{event.environment_key} in the flag platform")
+        keys = _named_keys(event)
+        if keys:
+            found = {key: names.environments.get(key) or event.environment_names.get(key) for key in keys}
+            changes["environment_names"] = {key: name for key, name in found.items() if name}
+            changes["environment_name"] = found.get(event.environment_key or "")
+            missing = [key for key, name in found.items() if not name]
+            if missing:
+                changes["names_unavailable"] = (f"project {project_key} has no environment {', '.join(missing)} "
+                                                "in the flag platform, and the webhook names none")
         if event.flag_key and not event.name and flag_cached and flag_cached[1]:
             changes["name"] = flag_cached[1]
         return dataclasses.replace(event, **changes)
+
+
+def _named_keys(event: Event) -> list[str]:
+    """The environment keys a name is wanted for: every environment of the change but ``*``."""
+    keys = event.environments or ([event.environment_key] if event.environment_key else [])
+    return [key for key in keys if key not in EVERY_ENVIRONMENT]
+
+
+def from_webhook(event: Event, reason: str) -> Event:
+    """``event`` without the API's names: the environment names the webhook carries
+    (``currentVersion.environments.<key>._environmentName``), and ``names_unavailable`` saying what is
+    missing and why."""
+    missing = [key for key in _named_keys(event) if key not in event.environment_names]
+    if missing:
+        why = f"{reason}; the webhook names no environment {', '.join(missing)}"
+    else:
+        why = f"{reason}; the environment names are the webhook's" if event.environment_names else reason
+    return dataclasses.replace(event, names_unavailable=why,
+                               environment_name=event.environment_names.get(event.environment_key or ""))
 
 
 def names_of(event: Event) -> dict[str, Any]:

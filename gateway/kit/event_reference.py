@@ -21,7 +21,7 @@ MEANINGS: dict[type, dict[str, str]] = {
         "id": "The gateway's id of the stored event (set when a hook gets a stored event, as `deliver_event` does); None before it is stored.",
         "accesses": "Each action on each resource the change made (`updateOn` on `proj/p:env/e:flag/f`): what the integration's policy is applied to. Empty for other sources.",
         "project_key": "The project's key, from the resource of the accesses (`proj/<key>`). A key, not a display name.",
-        "environment_key": "The environment's key (`env/<key>`): a key such as `production`, not its display name (\"Production\"). `~` for a change to every environment.",
+        "environment_key": "The environment's key (`env/<key>`): a key such as `production`, not its display name (\"Production\"). `*` or `~` for a change to every environment. When the change was made in several environments, the first one the integration's policy allowed (all of them are in `environments`).",
         "flag_key": "The flag's key (`flag/<key>`); None when the change is not to a flag.",
         "name": "The display name of what changed (the entry's `name`: the flag's name for a flag change).",
         "title_verb": "The entry's `titleVerb`: what was done, in words (\"turned on the flag\").",
@@ -35,9 +35,11 @@ MEANINGS: dict[type, dict[str, str]] = {
         "scope_attributes": "Plain attributes (strings, numbers, booleans) of the changed item by resource type, from `currentVersion`: what policy attribute conditions match.",
         "data": "What another source's event carries (a Sentry error, for one); empty for flag-platform events.",
         "project_name": "The project's display name, read from the flag platform's API when the gateway is connected to it (`event-gateway connect launchdarkly`); filled in by the delivery worker before `deliver_event`. None without a connection, or when the API could not say (see `names_unavailable`).",
-        "environment_name": "The environment's display name (\"Production\"), read like `project_name`; None when unknown.",
-        "names_unavailable": "Why `project_name` and `environment_name` are missing (no connection, the API down, an unknown project); None when they were found. The event is delivered all the same.",
+        "environment_name": "The display name (\"Production\") of `environment_key`'s environment, read like `project_name`, or without a connection from the webhook (see `environment_names`); None when unknown.",
+        "names_unavailable": "Why a name is missing: `project_name` (no connection, the API down, an unknown project) or the name of an environment in `environments` that neither the API nor the webhook gives; None when every name was found. The event is delivered all the same.",
         "raw": "The payload exactly as it was decoded (the audit-log entry). Do not rely on it where a field above says the same.",
+        "environments": "The keys of the environments the change was made in (`env/<key>` of the accesses, in their order, each once; `*` or `~` for a change to every environment, see `every_environment`). For an event handed to an integration's plugin (`check_event`, `deliver_event`) only those the integration's policy allowed: a change to `test` and `production` reaches a production-only integration with `[\"production\"]`, and `environment_key` is then the first of them. Empty for other sources.",
+        "environment_names": "Display names of the environments in `environments` by key: from the flag platform's API when connected, else from the webhook itself (`currentVersion.environments.<key>._environmentName`, flag changes only). A key without a known name is missing, and `names_unavailable` names it.",
     },
     Access: {
         "action": "The flag platform's action (`updateOn`, `updateRules`, `createFlag`, ...).",
@@ -111,8 +113,9 @@ def undocumented() -> list[str]:
 def render() -> str:
     parts = [INTRO, "## Event\n", table(Event), "",
              "Helpers: `occurred_at_ms` (int, milliseconds since the epoch), `custom_property_values(key)` "
-             "(list of str, empty when the flag has no such property), `to_dict(include_raw=True)` and "
-             "`Event.from_dict(data)`.\n",
+             "(list of str, empty when the flag has no such property), `every_environment` (bool: an "
+             "environment key in `environments` is `*` or `~`, a change to every environment of the project), "
+             "`to_dict(include_raw=True)` and `Event.from_dict(data)`.\n",
              "## Access\n", table(Access), "", "## Member\n", table(Member), "",
              "`display_name`: the full name when known, else the e-mail address, else an empty string.\n",
              "## CustomProperty\n", table(CustomProperty), ""]

@@ -83,6 +83,7 @@ def make_event(*, action: str = "updateOn", **fields: Any) -> Event:
         "accesses": [Access(action, resource)] if resource else [],
         "project_key": project,
         "environment_key": environment,
+        "environments": [environment] if environment else [],
         "flag_key": flag,
         "name": name,
         "title_verb": "changed the flag",

@@ -310,6 +310,7 @@ TEMPLATES: dict[str, PackageTemplate] = {
             '        "flag": event.flag_key,\n'
             '        "project": event.project_key,\n'
             '        "environment": event.environment_key,\n'
+            '        "environments": event.environments,  # every environment the integration\'s policy allowed\n'
             '        "by": event.member.display_name if event.member else None,\n'
             '        "comment": event.comment,\n'
             '        "link": event.target_url,\n'
@@ -340,7 +341,8 @@ TEMPLATES: dict[str, PackageTemplate] = {
             '        "description": "The channel\'s incoming-webhook URL (https://). It is a credential: kept secret."})'),
         payload_body=(
             "    who = event.member.display_name if event.member else \"someone\"\n"
-            "    where = \"/\".join(key for key in (event.project_key, event.environment_key) if key)\n"
+            "    environments = \", \".join(event.environments)  # every one the integration's policy allowed\n"
+            "    where = \"/\".join(key for key in (event.project_key, environments) if key)\n"
             "    lines = [f\"{event.title} (by {who}{', in ' + where if where else ''})\"]\n"
             "    if event.comment:\n"
             "        lines.append(f\"> {event.comment}\")\n"

@@ -2,7 +2,8 @@
 the events go to exist?
 
 ``POST /api/v2/apiTokens/lookup`` works with a token of any scope and tells whether it is enabled,
-when it expires and its scopes: Events API v2 needs ``events.ingest``, v1 needs ``DataExport``.
+when it expires and its scopes: Events API v2 needs ``events.ingest``, v1 needs ``DataExport``;
+with ``api_version: auto`` either will do, and the check says which version events go to.
 When the token may read entities (``entities.read``) and the integration has a tag, the entities
 API tells whether any entity of the integration's type carries it.
 """
@@ -99,6 +100,11 @@ def token_check(http: HttpClient, settings: Settings, now: datetime) -> tuple[St
         return StatusCheck(TOKEN, "warning", f"token {name!r} expires at {expires.isoformat(timespec='seconds')}: "
                            "create a new one before then"), scopes
     until = f", valid until {expires.isoformat(timespec='seconds')}" if expires else ""
+    if settings.api_version == "auto":
+        needed = V2_SCOPE if V2_SCOPE in scopes else V1_SCOPE
+        version = "v2" if needed == V2_SCOPE else "v1 (deprecated by Dynatrace; add events.ingest to move to v2)"
+        return StatusCheck(TOKEN, "ok", f"token {name!r} is enabled and has {needed}{until}: api_version auto "
+                           f"sends to Events API {version}"), scopes
     return StatusCheck(TOKEN, "ok", f"token {name!r} is enabled and has {_needed(settings)}{until}"), scopes
 
 
@@ -107,6 +113,11 @@ def _needed(settings: Settings) -> str:
 
 
 def _scope_problem(settings: Settings, scopes: list[str]) -> str | None:
+    if settings.api_version == "auto":
+        if V2_SCOPE in scopes or V1_SCOPE in scopes:
+            return None
+        return (f"has neither {SCOPE_NAMES[V2_SCOPE]}, which Events API v2 needs, nor {SCOPE_NAMES[V1_SCOPE]}, "
+                "which v1 needs: add events.ingest to the token")
     if settings.api_version == "v2" and V2_SCOPE not in scopes:
         if V1_SCOPE in scopes:
             return (f"has only {SCOPE_NAMES[V1_SCOPE]}, which Events API v1 takes, and not {V2_SCOPE}: the "

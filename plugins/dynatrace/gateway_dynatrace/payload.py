@@ -5,9 +5,12 @@ that existing Dynatrace queries keep working: ``Flag name``, ``Flag key``, ``Pro
 ``Project name``, ``Environment key``, ``Environment name``, ``Comment``, ``User name``, ``User
 email`` and ``Action`` (the flag platform's action, such as ``updateOn``), plus ``Flag link``,
 ``Change description`` and ``Event Gateway event id``, and ``Caused by Dynatrace problem`` (``P-230412``) when
-the change was made by the ``dynatrace-problems`` integration (its comment says so). The names come from the gateway's
-flag-platform connection (``Event.project_name``, ``Event.environment_name``); without one they are
-left out. A property with nothing to say is left out; every value is cut to Dynatrace's 4,096
+the change was made by the ``dynatrace-problems`` integration (its comment says so). ``Environment
+key`` and ``Environment name`` name every environment of the change the integration's policy allowed
+(``Event.environments``), comma-separated, or ``*`` and ``All environments`` for a change to every
+environment. The names come from the gateway's flag-platform connection, else from the webhook
+(``Event.environment_names``); a name that is not known is left out, and the delivery says so in a
+warning. A property with nothing to say is left out; every value is cut to Dynatrace's 4,096
 characters. That is at most 14 properties, well within Dynatrace's 100.
 """
 
@@ -46,6 +49,49 @@ def actions(event: Event) -> str:
     return ", ".join(dict.fromkeys(access.action for access in event.accesses))
 
 
+ALL_ENVIRONMENTS = "All environments"
+
+
+def _environment_keys(event: Event) -> list[str]:
+    """The environments the event names for this integration: those its policy allowed."""
+    if event.environments:
+        return list(event.environments)
+    return [event.environment_key] if event.environment_key else []
+
+
+def environment_key_property(event: Event) -> str | None:
+    """``Environment key``: every allowed environment's key, comma-separated; ``*`` for a change to
+    every environment."""
+    if event.every_environment:
+        return "*"
+    return ", ".join(_environment_keys(event)) or None
+
+
+def environment_name_property(event: Event) -> str | None:
+    """``Environment name``: the allowed environments' names (those known), comma-separated;
+    ``All environments`` for a change to every environment."""
+    if event.every_environment:
+        return ALL_ENVIRONMENTS
+    keys = _environment_keys(event)
+    names = [event.environment_names.get(key) or (event.environment_name if key == event.environment_key else None)
+             for key in keys]
+    return ", ".join(name for name in names if name) or None
+
+
+def names_warnings(event: Event) -> list[str]:
+    """What the Dynatrace event leaves out for want of a name, when the gateway said why
+    (``Event.names_unavailable``): said with the delivery, not silently."""
+    if event.every_environment or not event.names_unavailable:
+        return []
+    keys = _environment_keys(event)
+    missing = [key for key in keys
+               if not (event.environment_names.get(key) or (key == event.environment_key and event.environment_name))]
+    if not missing:
+        return []
+    return [f"no name is known for environment {', '.join(missing)}, so Environment name leaves it out: "
+            f"{event.names_unavailable}"]
+
+
 def event_properties(event: Event) -> dict[str, str]:
     """The properties of the Dynatrace event, in a fixed order, empty ones left out."""
     member = event.member
@@ -54,8 +100,8 @@ def event_properties(event: Event) -> dict[str, str]:
         "Flag key": event.flag_key,
         "Project key": event.project_key,
         "Project name": event.project_name,
-        "Environment key": event.environment_key,
-        "Environment name": event.environment_name,
+        "Environment key": environment_key_property(event),
+        "Environment name": environment_name_property(event),
         "Comment": event.comment,
         "User name": member.display_name if member else None,
         "User email": member.email if member else None,

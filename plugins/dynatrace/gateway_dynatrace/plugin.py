@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway import (
+    Delivered,
     DeliveryRef,
     DeliveryResult,
     Event,
@@ -28,11 +29,12 @@ from gateway import (
     hooks,
 )
 
-from . import checks
+from . import api_choice, checks
 from .answers import read_v1_answer, read_v2_answer
-from .payload import PayloadTooLarge, encode, v1_body, v2_body
+from .api_choice import AUTO, Choice
+from .payload import PayloadTooLarge, encode, names_warnings, v1_body, v2_body
 from .sample import sample_event
-from .schema import DynatraceConfigSchema, Settings
+from .schema import V1_EVENT_TYPE, DynatraceConfigSchema, Settings
 from .selector import SelectorTooLong, entity_selector
 from .tags import TagError, deliverable_tags, tag_rule_tags
 
@@ -52,11 +54,13 @@ class Request:
     data: bytes
 
 
-def build_request(event: Event, settings: Settings) -> Request:
-    """The request for ``event``; raises :class:`TagError`, :class:`SelectorTooLong` or
-    :class:`PayloadTooLarge` when the event cannot be sent as it is."""
+def build_request(event: Event, settings: Settings, version: str | None = None) -> Request:
+    """The request for ``event`` to Events API ``version`` (default: the settings' own); raises
+    :class:`TagError`, :class:`SelectorTooLong` or :class:`PayloadTooLarge` when the event cannot be
+    sent as it is."""
+    version = version or settings.api_version
     tags = deliverable_tags(event, settings.tag)
-    if settings.api_version == "v1":
+    if version == "v1":
         return Request(V1_PATH, tags, encode(v1_body(event, settings, tags)))
     selector = entity_selector(settings.entity_type, tags)
     return Request(V2_PATH, tags, encode(v2_body(event, settings, selector)))
@@ -91,7 +95,7 @@ def check_event(event: Event, config: dict[str, Any], integration: IntegrationRe
     settings = Settings.from_config(config)
     try:
         tags = deliverable_tags(event, settings.tag)
-        if settings.api_version == "v2":
+        if settings.api_version == "v2":  # auto may choose v1, which has no entity selector
             entity_selector(settings.entity_type, tags)
         if settings.api_version == "v1":
             tag_rule_tags(tags)
@@ -104,13 +108,32 @@ def check_event(event: Event, config: dict[str, Any], integration: IntegrationRe
 def deliver_event(
     event: Event, config: dict[str, Any], http: HttpClient, delivery: DeliveryRef
 ) -> DeliveryResult:
-    """Send ``event`` to the integration's Dynatrace environment and read the answer."""
+    """Send ``event`` to the integration's Dynatrace environment and read the answer. With
+    ``api_version: auto`` the version is chosen from the token's scopes (:mod:`.api_choice`); a 403
+    while the token holds the other version's scope is sent again to that version."""
     settings = Settings.from_config(config)
     http.add_secrets(settings.api_token)
+    if settings.api_version != AUTO:
+        return _send(event, settings, http, settings.api_version)[0]
+    scopes, lookup = api_choice.token_scopes(http, settings)
+    choice = api_choice.choose(scopes, lookup)
+    result, status = _send(event, settings, http, choice.version)
+    if status == 403:
+        scopes, lookup = api_choice.token_scopes(http, settings, fresh=True)
+        switched = api_choice.other_version(choice.version, scopes)
+        if switched is not None:
+            choice = switched
+            result, status = _send(event, settings, http, choice.version)
+    return _chosen(result, settings, choice)
+
+
+def _send(event: Event, settings: Settings, http: HttpClient, version: str) -> tuple[DeliveryResult, int | None]:
+    """The result of sending ``event`` to Events API ``version``, and Dynatrace's HTTP status (None
+    when nothing was answered)."""
     try:
-        request = build_request(event, settings)
+        request = build_request(event, settings, version)
     except (TagError, SelectorTooLong, PayloadTooLarge) as exc:
-        return Failed(str(exc))
+        return Failed(str(exc)), None
     url = settings.url + request.path
     headers = {
         "Authorization": f"Api-Token {settings.api_token}",
@@ -120,13 +143,27 @@ def deliver_event(
     try:
         response = http.post(url, data=request.data, headers=headers)
     except TransportError as exc:
-        return RetryLater(f"no answer from Dynatrace: {exc}")
+        return RetryLater(f"no answer from Dynatrace: {exc}"), None
     except TargetNotAllowed as exc:
-        return Failed(f"the gateway may not send to the integration's url: {exc}")
-    read = read_v1_answer if settings.api_version == "v1" else read_v2_answer
-    return _without_token(
-        read(response, entity_type=settings.entity_type, tags=request.tags), settings.api_token
-    )
+        return Failed(f"the gateway may not send to the integration's url: {exc}"), None
+    read = read_v1_answer if version == "v1" else read_v2_answer
+    result = read(response, entity_type=settings.entity_type, tags=request.tags)
+    if isinstance(result, Delivered):
+        warnings = tuple(result.warnings) + tuple(names_warnings(event))
+        if version == "v1" and settings.event_type != V1_EVENT_TYPE:
+            warnings += (f"Events API v1 takes {V1_EVENT_TYPE} events only, so the event was sent as "
+                         f"{V1_EVENT_TYPE}, not {settings.event_type}",)
+        result = dataclasses.replace(result, warnings=warnings)
+    return _without_token(result, settings.api_token), response.status_code
+
+
+def _chosen(result: DeliveryResult, settings: Settings, choice: Choice) -> DeliveryResult:
+    """``result`` saying which version ``auto`` chose, and why."""
+    said = f"api_version auto sent to Events API {choice.version}: {choice.why}"
+    if isinstance(result, Delivered):
+        details = {**result.details, "api_version": AUTO, "api_chosen": choice.version, "api_choice": choice.why}
+        return dataclasses.replace(result, summary=f"{result.summary} ({said})", details=details)
+    return _without_token(dataclasses.replace(result, reason=f"{result.reason} ({said})"), settings.api_token)
 
 
 @hooks.integration_status

@@ -106,12 +106,12 @@ ENTITY_TYPES: tuple[str, ...] = (
 )
 """The monitored entity types (Dynatrace ``meType``) the hosted LaunchDarkly integration offers."""
 
-API_VERSIONS = ("v2", "v1")
+API_VERSIONS = ("auto", "v2", "v1")
 EVENT_TYPES = ("CUSTOM_CONFIGURATION", "CUSTOM_DEPLOYMENT", "CUSTOM_INFO", "CUSTOM_ANNOTATION")
 V1_EVENT_TYPE = "CUSTOM_CONFIGURATION"
 
 DEFAULT_ENTITY_TYPE = "APPLICATION"
-DEFAULT_API_VERSION = "v2"
+DEFAULT_API_VERSION = "auto"
 DEFAULT_EVENT_TYPE = "CUSTOM_CONFIGURATION"
 
 URL_FORMS = "https://<env-id>.live.dynatrace.com (SaaS) or https://<host>/e/<env-id> (Managed or ActiveGate)"
@@ -180,7 +180,8 @@ class DynatraceConfigSchema(Schema):
         validate=_check_token,
         metadata={
             "description": "Dynatrace access token. Events API v2 needs the scope events.ingest "
-            "(Ingest events); v1 needs 'Access problem and event feed, metrics, and topology' (DataExport)."
+            "(Ingest events); v1 needs 'Access problem and event feed, metrics, and topology' (DataExport). "
+            "With api_version auto, either will do."
         },
     )
     url = EnvironmentURL(
@@ -214,15 +215,18 @@ class DynatraceConfigSchema(Schema):
         load_default=DEFAULT_API_VERSION,
         validate=validate.OneOf(API_VERSIONS),
         metadata={
-            "description": "v2 sends to the Events API v2 (/api/v2/events/ingest); v1 to the deprecated "
-            "Events API v1 (/api/v1/events), as the older hosted integration did."
+            "description": "auto (the default) sends to Events API v2 when the token has events.ingest, and "
+            "to v1 when it has DataExport only, as the token lookup shows; v2 sends to the Events API v2 "
+            "(/api/v2/events/ingest) always; v1 to the deprecated Events API v1 (/api/v1/events), as the "
+            "older hosted integration did."
         },
     )
     event_type = fields.String(
         load_default=DEFAULT_EVENT_TYPE,
         validate=validate.OneOf(EVENT_TYPES),
         metadata={
-            "description": "The Dynatrace event type of v2 events. v1 always sends CUSTOM_CONFIGURATION."
+            "description": "The Dynatrace event type of v2 events. v1 always sends CUSTOM_CONFIGURATION "
+            "(with api_version auto, an event sent to v1 says so in a warning)."
         },
     )
 
@@ -235,7 +239,8 @@ class DynatraceConfigSchema(Schema):
 
     @validates_schema
     def _check_combination(self, data: dict[str, Any], **kwargs: Any) -> None:
-        """Refuse v1 with another event type, and a tag too long for the v2 entity selector. Fields
+        """Refuse v1 with another event type, and (for v2 and auto) a tag too long for the v2 entity
+        selector. Fields
         left out of a partial load count as their defaults."""
         api_version = data.get("api_version", DEFAULT_API_VERSION)
         event_type = data.get("event_type", DEFAULT_EVENT_TYPE)
@@ -244,13 +249,13 @@ class DynatraceConfigSchema(Schema):
                 f"api_version v1 sends {V1_EVENT_TYPE} events only; use api_version v2 for {event_type}",
                 "event_type",
             )
-        if api_version == "v2" and data.get("tag"):
+        if api_version != "v1" and data.get("tag"):  # auto may choose v2
             try:
                 entity_selector(data.get("entity_type", DEFAULT_ENTITY_TYPE), [data["tag"]])
             except SelectorTooLong:
                 raise ValidationError(
-                    f"the tag is too long: the entity selector would exceed the {SELECTOR_MAX_CHARS:,} "
-                    "characters Dynatrace accepts",
+                    f"the tag is too long: the entity selector of Events API v2 would exceed the "
+                    f"{SELECTOR_MAX_CHARS:,} characters Dynatrace accepts; shorten it, or set api_version v1",
                     "tag",
                 ) from None
 

@@ -35,6 +35,7 @@ def _flag_event(payload_name: str, **fields: Any) -> Event:
     """An event as the core's normalizer makes it from ``launchdarkly/<payload_name>.json``."""
     raw = json.loads((FIXTURES / "launchdarkly" / f"{payload_name}.json").read_text())
     member = fields.pop("member")
+    fields.setdefault("environments", [fields["environment_key"]])
     return Event(
         source="launchdarkly",
         source_id=raw["_id"],

@@ -150,3 +150,25 @@ def test_the_hook_runs_the_checks(config, http, requests_mock):
     [check] = plugin.integration_status(config=config, http=http, integration=ref)
     assert check.name == "token" and check.state == "ok"
     assert TOKEN not in http.exchanges[0].excerpt
+
+
+@pytest.mark.parametrize(("scopes", "state", "says"), [
+    (["DataExport"], "ok", "has DataExport: api_version auto sends to Events API v1"),
+    (["events.ingest", "DataExport"], "ok", "has events.ingest: api_version auto sends to Events API v2"),
+    (["metrics.read"], "error", "has neither events.ingest"),
+])
+def test_with_api_version_auto_the_check_says_which_version_the_events_go_to(config, http, requests_mock,
+                                                                            scopes, state, says):
+    requests_mock.post(LOOKUP, json=token(scopes))
+    check = checks({**config, "api_version": "auto"}, http)["token"]
+    assert check.state == state and says in check.message
+
+
+def test_auto_chooses_by_the_tokens_scopes():
+    from gateway_dynatrace.api_choice import choose, other_version
+    assert choose(["DataExport"]).version == "v1"
+    assert choose(["events.ingest", "DataExport"]).version == "v2"
+    assert choose(None, "cannot reach Dynatrace").version == "v2"
+    assert other_version("v2", ["DataExport"]).version == "v1"
+    assert other_version("v1", ["events.ingest"]).version == "v2"
+    assert other_version("v2", ["events.ingest"]) is None and other_version("v2", None) is None

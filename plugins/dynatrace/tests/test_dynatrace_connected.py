@@ -62,8 +62,9 @@ def test_dynatrace_events_carry_project_and_environment_names(gateway_process, p
 
 
 def test_a_v1_only_token_shows_as_an_error_without_anyone_asking(gateway_process):
+    """With ``api_version: v2`` saved explicitly (the default, auto, would send to v1)."""
     with fake_dynatrace(["DataExport"]) as dynatrace:
-        integration = add(gateway_process, dynatrace.url)
+        integration = add(gateway_process, dynatrace.url, api_version="v2")
         # the background checks run after the change: the metric appears without a status request
         wait_until(lambda: f'integration_id="{integration["id"]}"' in gateway_process.admin("GET", "/metrics").text,
                    15, message="the background check's metric")

@@ -51,7 +51,7 @@ def fake_dynatrace() -> Iterator[str]:
 def test_delivery_to_a_local_fake_dynatrace(fake_dynatrace, production_event, monkeypatch):
     monkeypatch.setenv("GATEWAY_ALLOW_PRIVATE_TARGETS", "1")
     config = DynatraceConfigSchema().load(
-        {"api_token": "dt0c01.LOCAL.TOKEN", "url": fake_dynatrace + "/e/local-env/"}
+        {"api_token": "dt0c01.LOCAL.TOKEN", "url": fake_dynatrace + "/e/local-env/", "api_version": "v2"}
     )
     http = HttpClient(requests.Session(), allow_private=True)
 

@@ -77,7 +77,7 @@ def test_every_config_field_is_described_in_the_json_schema():
     assert properties["api_token"]["writeOnly"] is True
     assert properties["entity_type"]["enum"] == list(ENTITY_TYPES)
     assert properties["entity_type"]["default"] == "APPLICATION"
-    assert properties["api_version"]["enum"] == ["v2", "v1"]
+    assert properties["api_version"]["enum"] == ["auto", "v2", "v1"]
     assert properties["event_type"]["enum"] == [
         "CUSTOM_CONFIGURATION",
         "CUSTOM_DEPLOYMENT",

@@ -46,7 +46,7 @@ def test_minimal_config_gets_the_defaults():
         "url": SAAS,
         "entity_type": "APPLICATION",
         "tag": None,
-        "api_version": "v2",
+        "api_version": "auto",
         "event_type": "CUSTOM_CONFIGURATION",
     }
 
@@ -196,13 +196,12 @@ def test_tag_with_a_control_character_is_refused(tag, what):
     assert message.endswith("which a Dynatrace tag cannot hold")
 
 
-def test_tag_too_long_for_the_selector_is_refused_for_v2_only():
+def test_tag_too_long_for_the_selector_is_refused_unless_v1():
     long_tag = "t" * 1990
-    [message] = errors(api_token=TOKEN, url=SAAS, tag=long_tag)["tag"]
-    assert (
-        message
-        == "the tag is too long: the entity selector would exceed the 2,000 characters Dynatrace accepts"
-    )
+    for version in ("v2", "auto"):
+        [message] = errors(api_token=TOKEN, url=SAAS, tag=long_tag, api_version=version)["tag"]
+        assert message == ("the tag is too long: the entity selector of Events API v2 would exceed the 2,000 "
+                           "characters Dynatrace accepts; shorten it, or set api_version v1")
     assert load(tag=long_tag, api_version="v1")["tag"] == long_tag
 
 
@@ -222,7 +221,7 @@ def test_settings_fill_defaults_for_a_minimal_config():
         url=SAAS,
         entity_type="APPLICATION",
         tag=None,
-        api_version="v2",
+        api_version="auto",
         event_type="CUSTOM_CONFIGURATION",
     )
 

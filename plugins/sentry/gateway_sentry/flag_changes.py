@@ -4,10 +4,17 @@ Sentry's change-tracking webhook (the URL its feature-flag settings show for a p
 
 - **generic** provider: ``{"data": [{"action", "change_id", "created_at", "created_by": {"id",
   "type"}, "flag"}], "meta": {"version": 1}}``, signed with ``X-Sentry-Signature``: the HMAC-SHA256
-  hex digest of the body with the signing secret. ``change_id`` is a 64-bit idempotency token: Sentry
-  writes one record per id, so a retried delivery is recorded once.
+  hex digest of the body with the signing secret. ``flag`` and ``created_by.id`` take at most 100
+  characters. Sentry drops a repeated ``change_id`` within one request only: a change delivered again
+  (a retry after Sentry recorded it but its answer was lost) is recorded again.
 - **launchdarkly** provider: the flag platform's own webhook payload (its audit-log entry), signed
-  the way the flag platform signs it, ``X-LD-Signature``.
+  the way the flag platform signs it, ``X-LD-Signature``. Sentry needs its ``accesses``, ``date``,
+  ``member``, ``name`` (at most 100 characters) and ``description``.
+
+Sentry answers a payload it cannot read with **200 and the errors as the body** (a JSON object or list
+of field errors), and an accepted one with 200 and an empty body: a 200 with errors is a failed
+delivery, with Sentry's messages. What Sentry would refuse is refused here first, before sending, with
+the reason recorded (:func:`local_refusal`).
 """
 
 from __future__ import annotations
@@ -19,13 +26,17 @@ from typing import Any
 
 import gateway
 
-from .launchdarkly import error_detail
+from .launchdarkly import DETAIL_CHARS, error_detail
 
 GENERIC = "generic"
 LAUNCHDARKLY = "launchdarkly"
 FORMATS = (GENERIC, LAUNCHDARKLY)
 PROTOCOL_VERSION = 1
 SIGNATURE_HEADERS = {GENERIC: "X-Sentry-Signature", LAUNCHDARKLY: "X-LD-Signature"}
+
+MAX_CHARS = 100
+"""The most characters Sentry's change tracking takes in a flag key (generic ``flag``), a flag name
+(launchdarkly ``name``) and ``created_by.id``."""
 
 CREATE_ACTIONS = frozenset({"createFlag", "cloneFlag"})
 DELETE_ACTIONS = frozenset({"deleteFlag"})
@@ -49,15 +60,13 @@ def change_id(event: gateway.Event) -> int:
 
 
 def created_by(event: gateway.Event) -> dict[str, str]:
-    """Who made the change: the member's e-mail, else name, else id; else the flag platform itself."""
+    """Who made the change: the member's e-mail, else name, else id (the first of at most 100
+    characters, which Sentry takes); else the flag platform itself."""
     member = event.member
     if member is not None:
-        if member.email:
-            return {"id": member.email, "type": "email"}
-        if member.display_name:
-            return {"id": member.display_name, "type": "name"}
-        if member.id:
-            return {"id": member.id, "type": "id"}
+        for value, kind in ((member.email, "email"), (member.display_name, "name"), (member.id, "id")):
+            if value and len(value) <= MAX_CHARS:
+                return {"id": value, "type": kind}
     return {"id": "LaunchDarkly", "type": "name"}
 
 
@@ -89,7 +98,8 @@ def request_for(event: gateway.Event, config: dict[str, Any]) -> tuple[bytes, di
 
 
 def check(event: gateway.Event, config: dict[str, Any]) -> gateway.Verdict:
-    """Flag changes only; the launchdarkly format needs the flag platform's payload."""
+    """Flag changes only; the launchdarkly format needs the flag platform's payload; nothing Sentry
+    would refuse (:func:`local_refusal`)."""
     if event.kind != "flag" or not event.flag_key:
         return gateway.Skip(f"not a flag change ({event.kind}): Sentry tracks changes to flags only")
     if config["format"] == LAUNCHDARKLY and (event.source != "launchdarkly" or not isinstance(event.raw, dict)):
@@ -97,7 +107,60 @@ def check(event: gateway.Event, config: dict[str, Any]) -> gateway.Verdict:
             f"the launchdarkly format forwards the flag platform's own payload, and this event came from "
             f"{event.source}: use the generic format"
         )
-    return gateway.Take()
+    refusal = local_refusal(event, config)
+    return gateway.Skip(refusal) if refusal else gateway.Take()
+
+
+def local_refusal(event: gateway.Event, config: dict[str, Any]) -> str | None:
+    """Why Sentry's change tracking would refuse this change (it answers 200 with the errors), or None."""
+    if config["format"] == GENERIC:
+        flag = event.flag_key or ""
+        if len(flag) > MAX_CHARS:
+            return (f"the flag key is {len(flag)} characters, and Sentry's change tracking takes at most "
+                    f"{MAX_CHARS} (it would answer 'Ensure this field has no more than {MAX_CHARS} characters.')")
+        return None
+    raw = event.raw if isinstance(event.raw, dict) else {}
+    needed = {"accesses": list, "date": int, "member": dict, "name": str, "description": str}
+    missing = [key for key, kind in needed.items()
+               if not isinstance(raw.get(key), kind) or (kind is int and isinstance(raw.get(key), bool))]
+    if missing:
+        return (f"the flag platform's payload has no {', '.join(missing)} (or of another type), which Sentry's "
+                "LaunchDarkly provider requires: use the generic format")
+    if not isinstance(raw["member"].get("email"), str):
+        return ("the flag platform's payload has no member e-mail, which Sentry's LaunchDarkly provider reads: "
+                "use the generic format")
+    if len(raw["name"]) > MAX_CHARS:
+        return (f"the flag's name is {len(raw['name'])} characters, and Sentry's LaunchDarkly provider takes at "
+                f"most {MAX_CHARS}: use the generic format (it sends the flag key)")
+    return None
+
+
+def sentry_errors(response: gateway.HttpResponse) -> str | None:
+    """The errors of a 2xx answer that carries them (Sentry answers an invalid payload with 200 and
+    its field errors as the body), as ``path: message`` texts; None for an answer without errors."""
+    if not response.content or not response.content.strip():
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    messages = list(_error_texts(body, ""))
+    return "; ".join(messages)[:DETAIL_CHARS] if messages else None
+
+
+def _error_texts(value: Any, path: str):
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _error_texts(inner, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        if all(isinstance(item, str) for item in value):
+            if value:
+                yield f"{path}: {' '.join(value)}" if path else " ".join(value)
+            return
+        for index, item in enumerate(value):
+            yield from _error_texts(item, f"{path}[{index}]")
+    elif isinstance(value, str) and value:
+        yield f"{path}: {value}" if path else value
 
 
 def sentry_detail(response: gateway.HttpResponse) -> str:
@@ -120,6 +183,10 @@ def deliver(event: gateway.Event, config: dict[str, Any], http: gateway.HttpClie
     except gateway.TargetNotAllowed as exc:
         return gateway.Failed(f"webhook_url may not be sent to: {exc}")
     what = f"flag {event.flag_key} {action_of(event)}"
+    errors = sentry_errors(response) if response.ok else None
+    if errors:
+        return gateway.Failed(f"Sentry answered {response.status_code} but did not record the change: {errors} "
+                              "(Sentry answers a payload it refuses with 200 and the errors)")
     if response.ok:
         details: dict[str, Any] = {"status": response.status_code, "format": config["format"]}
         if config["format"] == GENERIC:
@@ -141,9 +208,6 @@ def deliver(event: gateway.Event, config: dict[str, Any], http: gateway.HttpClie
             f"Sentry has no change-tracking webhook at webhook_url (404: {detail}): copy the webhook URL "
             "from Sentry's feature-flag settings (Change Tracking) for this provider"
         )
-    if status == 400:
-        return gateway.Failed(f"Sentry refused the payload as invalid (400: {detail}): check that format "
-                              "matches the provider of webhook_url")
     return gateway.Failed(f"Sentry answered {status} ({detail}): check webhook_url")
 
 

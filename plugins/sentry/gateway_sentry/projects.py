@@ -1,7 +1,8 @@
 """Do the mappings' LaunchDarkly projects and environments exist?
 
 Each distinct ``ld_project`` is read once per status check with its environments
-(``GET /api/v2/projects/<key>?expand=environments``). A project or environment that does not exist
+(``GET /api/v2/projects/<key>?expand=environments``, a page of 20; the rest from
+``GET /api/v2/projects/<key>/environments?limit=&offset=``). A project or environment that does not exist
 is named with the closest existing keys ("did you mean ...?"), so that a typo is found before an
 error is imported into nowhere.
 """
@@ -42,13 +43,52 @@ def _get(http: gateway.HttpClient, config: dict[str, Any], path: str, params: di
         raise CannotRead("LaunchDarkly's answer is not JSON: check api_url") from None
 
 
-def _environment_keys(project: dict[str, Any]) -> list[str]:
-    environments = project.get("environments")
-    if isinstance(environments, dict):
-        environments = environments.get("items")
-    if not isinstance(environments, list):
+ENVIRONMENTS_PAGE = 20
+MAX_ENVIRONMENT_PAGES = 100
+
+
+def _page_keys(page: Any) -> list[str]:
+    items = page.get("items") if isinstance(page, dict) else page
+    if not isinstance(items, list):
         return []
-    return [env["key"] for env in environments if isinstance(env, dict) and isinstance(env.get("key"), str)]
+    return [env["key"] for env in items if isinstance(env, dict) and isinstance(env.get("key"), str)]
+
+
+def _more(page: Any, read: int) -> bool:
+    """Whether a page of environments says more follow: ``totalCount`` above ``read``, or a next link."""
+    if not isinstance(page, dict):
+        return False
+    total = page.get("totalCount")
+    if isinstance(total, int) and not isinstance(total, bool):
+        return total > read
+    links = page.get("_links")
+    return isinstance(links, dict) and isinstance(links.get("next"), dict)
+
+
+def _with_all_environments(http: gateway.HttpClient, config: dict[str, Any], key: str, project: Any) -> Any:
+    """``project`` with ``environment_keys``: every environment's key. ``expand=environments`` gives a
+    page (20 by default); the rest comes from ``/environments`` with ``limit`` and ``offset``."""
+    if not isinstance(project, dict):
+        return project
+    first = project.get("environments")
+    keys = _page_keys(first)
+    if _more(first, len(keys)):
+        for _ in range(MAX_ENVIRONMENT_PAGES):
+            page = _get(http, config, f"/api/v2/projects/{quote(key, safe='')}/environments",
+                        {"limit": ENVIRONMENTS_PAGE, "offset": len(keys)})
+            more = _page_keys(page)
+            if not more:
+                break
+            keys += more
+            if not _more(page, len(keys)):
+                break
+    return {**project, "environment_keys": keys}
+
+
+def _environment_keys(project: dict[str, Any]) -> list[str]:
+    if isinstance(project.get("environment_keys"), list):
+        return project["environment_keys"]
+    return _page_keys(project.get("environments"))
 
 
 def _suggest(wanted: str, keys: list[str]) -> str:
@@ -79,8 +119,8 @@ def mapping_checks(config: dict[str, Any], http: gateway.HttpClient) -> list[gat
         key = mapping.ld_project
         if key not in projects:
             try:
-                projects[key] = _get(http, config, f"/api/v2/projects/{quote(key, safe='')}",
-                                     {"expand": "environments"})
+                projects[key] = _with_all_environments(http, config, key, _get(
+                    http, config, f"/api/v2/projects/{quote(key, safe='')}", {"expand": "environments"}))
             except CannotRead as exc:
                 projects[key] = exc
         checks.append(_check(mapping, projects[key], lambda: _project_keys(http, config)))

@@ -3,10 +3,12 @@ requests-mock."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import json
 from datetime import datetime, timezone
+from pathlib import Path
 
 import gateway
 import pytest
@@ -19,8 +21,10 @@ from gateway_sentry import flag_changes_plugin as plugin
 SECRET = "sentry-signing-secret-5a1f"
 WEBHOOK = "https://sentry.io/api/0/organizations/acme/flags/hooks/provider/generic/"
 LD_WEBHOOK = "https://sentry.io/api/0/organizations/acme/flags/hooks/provider/launchdarkly/"
-RAW = {"_id": "6561f2a9c1d4e80f3b2a7c11", "kind": "flag", "name": "New checkout flow",
+RAW = {"_id": "6561f2a9c1d4e80f3b2a7c11", "kind": "flag", "name": "New checkout flow", "date": 1700917929000,
+       "member": {"_id": "5d1c3e7a9b2f4a0098765432", "email": "ada@example.com"}, "description": "- Turned on",
        "accesses": [{"action": "updateOn", "resource": "proj/checkout:env/production:flag/new-checkout-flow"}]}
+DATA = Path(__file__).parent / "data"
 
 
 def config(**overrides):
@@ -92,7 +96,7 @@ def test_launchdarkly_format_forwards_the_payload_signed_with_x_ld_signature(htt
 
 @pytest.mark.parametrize("status, expected", [
     (401, "Sentry refused the signature (401"), (403, "set signing_secret"),
-    (404, "Sentry has no change-tracking webhook at webhook_url"), (400, "refused the payload as invalid"),
+    (404, "Sentry has no change-tracking webhook at webhook_url"), (400, "Sentry answered 400"),
     (302, "Sentry answered 302"),
 ])
 def test_refusals_fail_with_a_reason_to_act_on(http, requests_mock, status, expected):
@@ -139,3 +143,40 @@ def test_bad_config_is_refused(overrides, field):
 def test_status_check_compares_the_url_provider_and_the_format(url, fmt, state, text):
     [check] = plugin.integration_status(config(webhook_url=url, format=fmt))
     assert check.state == state and text in check.message
+
+
+@pytest.mark.parametrize("answer", ["flag-hooks-200-flag-too-long.json", "flag-hooks-200-meta-missing.json"])
+def test_a_200_that_carries_errors_is_a_failed_delivery_with_sentrys_message(http, requests_mock, answer):
+    body = (DATA / answer).read_text()
+    requests_mock.post(WEBHOOK, status_code=200, text=body, headers={"Content-Type": "application/json"})
+    result = plugin.deliver_event(flag_event(), config(), http)
+    assert isinstance(result, gateway.Failed)
+    assert result.reason.startswith("Sentry answered 200 but did not record the change: ")
+    expected = {"flag-hooks-200-flag-too-long.json": "data[0].flag: Ensure this field has no more than 100 characters.",
+                "flag-hooks-200-meta-missing.json": "meta: This field is required."}[answer]
+    assert expected in result.reason
+
+
+def test_a_200_with_an_empty_body_is_delivered(http, requests_mock):
+    requests_mock.post(WEBHOOK, status_code=200, text="")
+    assert isinstance(plugin.deliver_event(flag_event(), config(), http), gateway.Delivered)
+
+
+def test_what_sentry_would_refuse_is_skipped_here_with_the_reason():
+    long_key = dataclasses.replace(flag_event(), flag_key="f" * 101)
+    skip = plugin.check_event(long_key, config())
+    assert isinstance(skip, gateway.Skip) and "the flag key is 101 characters" in skip.reason
+    assert plugin.check_event(dataclasses.replace(flag_event(), flag_key="f" * 100), config()) == gateway.Take()
+    ld = config(format="launchdarkly", webhook_url=LD_WEBHOOK)
+    assert plugin.check_event(flag_event(), ld) == gateway.Take()
+    long_name = dataclasses.replace(flag_event(), raw={**RAW, "name": "n" * 101})
+    skip = plugin.check_event(long_name, ld)
+    assert isinstance(skip, gateway.Skip) and "the flag's name is 101 characters" in skip.reason
+    no_member = dataclasses.replace(flag_event(), raw={k: v for k, v in RAW.items() if k != "member"})
+    skip = plugin.check_event(no_member, ld)
+    assert isinstance(skip, gateway.Skip) and "has no member" in skip.reason
+
+
+def test_created_by_skips_an_identity_longer_than_sentry_takes():
+    member = gateway.Member(id="5d1c3e7a", email="a" * 95 + "@example.com", first_name="Ada")
+    assert flag_changes.created_by(flag_event(member=member)) == {"id": "Ada", "type": "name"}

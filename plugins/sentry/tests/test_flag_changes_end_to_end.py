@@ -4,6 +4,7 @@ verifies the change-tracking signature as Sentry does."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import gateway
 import pytest
@@ -16,6 +17,7 @@ pytestmark = pytest.mark.end_to_end  # starts other processes: not in make test-
 SECRET = "sentry-signing-secret-5a1f"
 HOOK_PATH = "/api/0/organizations/acme/flags/hooks/provider/generic/"
 LD_FIXTURES = SHARED_FIXTURES.parent / "launchdarkly"
+DATA = Path(__file__).parent / "data"
 
 
 def ld_change(name: str, source_id: str) -> bytes:
@@ -25,7 +27,9 @@ def ld_change(name: str, source_id: str) -> bytes:
 
 
 class FakeSentry:
-    """Answers 201 to a correctly signed change (401 otherwise), or what :attr:`script` says first."""
+    """Answers as Sentry's flag-hooks endpoint does: 401 to a wrong signature; 200 with the field
+    errors as the body to a payload its generic provider refuses (a ``flag`` over 100 characters); 200
+    with an empty body to one it records. Or what :attr:`script` says first."""
 
     def __init__(self) -> None:
         self.script: list[Reply] = []
@@ -34,8 +38,13 @@ class FakeSentry:
     def reply(self, request) -> Reply:
         signature = request.header("X-Sentry-Signature") or ""
         if not gateway.verify_hmac_sha256(SECRET, request.body, signature):
-            return Reply(401, {"detail": "Invalid signature"})
-        return self.script.pop(0) if self.script else Reply(201, None)
+            return Reply(401, "Not authorized.")
+        if self.script:
+            return self.script.pop(0)
+        items = request.json().get("data") or []
+        if any(len(item.get("flag") or "") > 100 for item in items):
+            return Reply(200, json.loads((DATA / "flag-hooks-200-flag-too-long.json").read_text()))
+        return Reply(200, b"")
 
 
 @pytest.fixture
@@ -78,7 +87,7 @@ def test_a_production_flag_change_reaches_sentry_signed(gateway_process, sentry)
     assert entry["flag"] == "new-checkout-flow" and entry["action"] == "updated"
     assert entry["created_by"] == {"id": "ada@example.com", "type": "email"}
     delivered = decision(gateway_process, answer.json()["event_id"], "delivered")
-    assert delivered["attempt_log"][0]["http"][0]["status"] == 201
+    assert delivered["attempt_log"][0]["http"][0]["status"] == 200
     assert SECRET not in json.dumps(delivered)
 
 
@@ -105,5 +114,26 @@ def test_a_wrong_signing_secret_fails_with_what_to_do(gateway_process, sentry):
     add(gateway_process, sentry, secret="not-the-secret")
     answer = gateway_process.post_webhook(ld_change("flag-turned-on-production.json", "change-4"))
     dead = decision(gateway_process, answer.json()["event_id"], "dead")
-    assert "Sentry refused the signature (401: Invalid signature)" in dead["reason"]
+    assert "Sentry refused the signature (401: " in dead["reason"] and "Not authorized." in dead["reason"]
     assert "not-the-secret" not in json.dumps(dead)
+
+
+def test_a_200_with_errors_is_a_failed_delivery_with_sentrys_message(gateway_process, sentry):
+    sentry.script = [Reply(200, json.loads((DATA / "flag-hooks-200-meta-missing.json").read_text()))]
+    add(gateway_process, sentry)
+    answer = gateway_process.post_webhook(ld_change("flag-turned-on-production.json", "change-5"))
+    dead = decision(gateway_process, answer.json()["event_id"], "dead")
+    assert dead["reason"].startswith("Sentry answered 200 but did not record the change: meta: This field is required.")
+    assert len(sentry.service.received(HOOK_PATH)) == 1
+
+
+def test_a_flag_key_sentry_would_refuse_is_skipped_with_the_reason(gateway_process, sentry):
+    add(gateway_process, sentry)
+    body = json.loads(ld_change("flag-turned-on-production.json", "change-6"))
+    long_key = "k" * 101
+    body["accesses"] = [{"action": "updateOn", "resource": f"proj/checkout:env/production:flag/{long_key}"}]
+    answer = gateway_process.post_webhook(json.dumps(body).encode())
+    assert answer.json()["skipped"] == 1
+    skipped = decision(gateway_process, answer.json()["event_id"], "skipped")
+    assert "the flag key is 101 characters, and Sentry's change tracking takes at most 100" in skipped["reason"]
+    assert sentry.service.received(HOOK_PATH) == []

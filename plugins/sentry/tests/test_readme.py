@@ -75,7 +75,11 @@ REASON_FRAGMENTS = [
     # sentry-flags
     "Sentry refused the signature",
     "Sentry has no change-tracking webhook at webhook_url",
-    "Sentry refused the payload as invalid",
+    "but did not record the change",
+    "Sentry answers a payload it refuses with 200 and the errors",
+    "and Sentry's change tracking takes at most 100",
+    "the flag's name is",
+    "the flag platform's payload has no",
     "check webhook_url",
     "webhook_url may not be sent to",
     "not a flag change",

@@ -84,3 +84,18 @@ def test_an_import_with_the_metric_has_no_warning(gateway_process, platform, eve
     delivered = decision(gateway_process, result["event_id"], "delivered")
     assert delivered["warnings"] == []
     wait_until(lambda: events_api.received(IMPORT_PATH), 10, message="the import")
+
+
+def test_a_mapping_to_the_45th_environment_is_found_on_a_later_page(gateway_process, platform, events_api):
+    """The flag platform gives a project's environments 20 at a time: every page is read."""
+    environments = {f"env-{n:02d}": f"Environment {n}" for n in range(1, 45)}
+    platform.add_project("checkout", "Checkout", {**environments, "production": "Production"})
+    last = {**MAPPING, "sentry_environment": "staging", "ld_environment": "env-44"}
+    integration = add(gateway_process, platform, events_api, [MAPPING, last])
+    status = gateway_process.admin("GET", f"/api/v1/integrations/{integration['id']}/status").json()
+    environment_checks = [c for c in status["checks"] if c["name"].startswith("LaunchDarkly environment for")]
+    assert [c["state"] for c in environment_checks] == ["ok", "ok"], environment_checks
+    assert "has project checkout with environment env-44" in environment_checks[1]["message"]
+    pages = [r for r in platform.received() if r.path.startswith("/api/v2/projects/checkout/environments")]
+    # (the background check may read the project too, at the same time)
+    assert {r.path.split("?")[1] for r in pages} == {"limit=20&offset=20", "limit=20&offset=40"}
