@@ -49,9 +49,14 @@ class Take:
 
 @dataclass(frozen=True)
 class Skip:
-    """Policy verdict: the integration does not take the event; ``reason`` says why, for a person to act on."""
+    """Policy verdict: the integration does not take the event; ``reason`` says why, for a person to act on.
+
+    ``overridable``: whether a person may send the event despite this skip (an override, an explicit
+    action with a confirmation naming the reason). Set it to False where sending it anyway must never
+    happen (a flag action in dry run, an event the plugin cannot act on)."""
 
     reason: str
+    overridable: bool = True
 
 
 Verdict = Take | Skip

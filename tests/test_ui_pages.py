@@ -502,7 +502,7 @@ def test_enable_disable_test_send_replay_retry_and_delete_are_recorded_with_thei
     assert messages[:2] == [f"admin action integration.update origin=ui integration={rid} changed=enabled"] * 2
     assert any(m.startswith(f"admin action integration.test origin=ui integration={forms_row.id} event=") for m in messages)
     assert f"admin action delivery.retry origin=ui delivery={dead.id} integration={rows['scripted'].id}" in messages
-    assert f"admin action integration.replay origin=ui integration={rid} selection=1 event(s) requeued=1" in messages
+    assert f"admin action integration.replay origin=ui integration={rid} selection=1 event(s) requeued=1 skipped=0" in messages
     assert f"admin action integration.delete origin=ui integration={rid}" in messages
     assert messages[-1] == f"admin action integration.update origin=api integration={forms_row.id} changed=enabled"
     for message in messages:
