@@ -123,7 +123,7 @@ def decide_every_stage(event: Event, integration: ActiveIntegration, host: Plugi
     if cooldown is not None:
         held = cooldowns.current(integration.row.id, cooldown.key, now())
         if held is not None and held.event_id != event.id:  # its own claim does not hold it back
-            stages += (Stage("cooldown", False, held.refusal(cooldown.description)),)
+            stages += (Stage("cooldown", False, held.refusal(cooldown.description), cooldown.overridable is not False),)
     refused = [s for s in stages if not s.took]
     reason = "; ".join(s.reason for s in (refused or stages))
     return Decision(integration, not refused, reason, stages, cooldown)

@@ -19,13 +19,15 @@ class Cooldown:
     takes it holds it; ``description`` says what it is, for people ("turning flag 'checkout' off in
     production"). Of the events an integration takes with the same key, one is queued per
     ``seconds``; the others are skipped with a reason naming the event that holds the key and when
-    it is free again. Raises ``ValueError`` for a key that is empty or longer than 400 characters,
-    or seconds not between 0 (excluded) and 366 days.
+    it is free again. ``overridable``: whether a person may send an event this cooldown holds back
+    anyway (an override; it then takes the key). Raises ``ValueError`` for a key that is empty or
+    longer than 400 characters, or seconds not between 0 (excluded) and 366 days.
     """
 
     key: str
     seconds: float
     description: str
+    overridable: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.key, str) or not self.key or len(self.key) > COOLDOWN_KEY_CHARS:

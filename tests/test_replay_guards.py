@@ -213,3 +213,79 @@ def test_a_dead_delivery_denied_now_stays_dead_on_replay_since(app, client):
     client.patch(f"/api/v1/integrations/{prod}", headers=AUTH, json={"policy": EVERYTHING})
     body = client.post(f"/api/v1/integrations/{prod}/replay", headers=AUTH, json={"since": 0}).get_json()
     assert body["requeued"] == 1 and store.get(delivery).status == "pending"
+
+
+# the command line ------------------------------------------------------------------------------
+
+def cli(app, *args, input=None):
+    result = app.test_cli_runner().invoke(args=list(args), input=input)
+    return result, (json.loads(result.stdout) if result.exit_code == 0 else None)
+
+
+def test_the_cli_replays_and_overrides_as_the_api_does(app, client, rehearsal, caplog):
+    prod = add_integration(client, "recorder", "prod only", {"token": "t"}, policy=PRODUCTION_ONLY)["id"]
+    acting = add_integration(client, "rehearsal", "kill switch", {"dry_run": True})["id"]
+    staging = post(client, STAGING, "s-cli")
+    production = post(client, PROD, "p-cli")
+    original = mine(client, staging, prod)["reason"]
+
+    _, replayed = cli(app, "integrations", "replay", prod, "--event-id", staging)
+    assert (replayed["requeued"], replayed["skipped"]) == (0, 1)
+    result, _ = cli(app, "integrations", "replay", prod, "--event-id", staging, "--override", input="n\n")
+    assert result.exit_code == 1 and "policy: " + original in result.stderr and "Aborted" in result.stderr
+    assert mine(client, staging, prod)["status"] == "skipped"
+    result, answer = cli(app, "integrations", "replay", prod, "--event-id", staging, "--override", input="y\n")
+    assert result.exit_code == 0, result.stderr
+    assert answer["outcome"] == "queued" and answer["overrode"] == [{"stage": "policy", "reason": original}]
+    history = detail(client, staging)["history"]
+    assert [(e["action"], e["origin"]) for e in history] == [("replay", "cli"), ("override", "cli")]
+
+    result, _ = cli(app, "integrations", "replay", acting, "--event-id", production, "--override", "--yes")
+    assert result.exit_code == 1 and "may not be overridden" in result.stderr and "dry run" in result.stderr
+    assert mine(client, production, acting)["status"] == "skipped"
+    for args in (("--since", "0", "--override"), ("--event-id", staging, "--event-id", production, "--override"),
+                 ("--event-id", staging, "--yes")):
+        result, _ = cli(app, "integrations", "replay", prod, *args)
+        assert result.exit_code == 2, args
+
+
+# the web UI ------------------------------------------------------------------------------------
+
+def test_the_ui_replays_and_overrides_as_the_api_does(app, client, caplog):
+    from .ui_support import UiClient
+
+    ui = UiClient(app.test_client())
+    picky = add_integration(client, "picky", "Picky", {"wanted_tag": "missing"})["id"]
+    acting = add_integration(client, "rehearsal", "Kill switch", {"dry_run": True})["id"]
+    event_id = post(client, PROD, "p-ui")
+    page = ui.get(f"/ui/events/{event_id}").text
+    override_link = f"/ui/integrations/{picky}/override?event_id={event_id}"
+    assert override_link in page and "Send despite the denial" in page
+
+    replayed = ui.post(f"/ui/integrations/{picky}/replay", data={"event_id": event_id,
+                                                                   "back": f"/ui/events/{event_id}"})
+    page = ui.get(replayed.headers["Location"]).text
+    assert "Still skipped, nothing was sent" in page and "tag &#39;missing&#39;" in page
+    assert "History of this decision" in page and "Replayed from the UI" in page
+
+    confirm = ui.get(override_link).text
+    assert "Sending it overrides" in confirm and "tag &#39;missing&#39;" in confirm
+    assert 'name="confirm" value="plugin"' in confirm and "Send despite the plugin denial" in confirm
+    without_csrf = ui.client.post(f"/ui/integrations/{picky}/override", data={"event_id": event_id,
+                                                                             "confirm": "plugin"})
+    assert without_csrf.status_code in (400, 403)
+    with caplog.at_level(logging.INFO, logger="gateway.audit"):
+        sent = ui.post(f"/ui/integrations/{picky}/override", data={"event_id": event_id, "confirm": "plugin"})
+    assert sent.status_code == 303 and sent.headers["Location"].endswith(f"/ui/events/{event_id}")
+    assert "origin=ui" in caplog.text and "integration.override" in caplog.text
+    page = ui.get(f"/ui/events/{event_id}").text
+    assert "Queued for Picky despite plugin" in page
+    assert "Sent despite the denial from the UI" in page and "First decision" in page
+    assert mine(client, event_id, picky)["status"] == "pending"
+
+    refused = ui.get(f"/ui/integrations/{acting}/override?event_id={event_id}").text
+    assert "This cannot be overridden" in refused and "dry run" in refused and 'name="confirm"' not in refused
+    forced = ui.post(f"/ui/integrations/{acting}/override", data={"event_id": event_id, "confirm": "plugin"})
+    assert "may not be overridden" in ui.get(forced.headers["Location"]).text
+    assert mine(client, event_id, acting)["status"] == "skipped"
+    assert ui.get(f"/ui/integrations/{acting}/override?event_id=nope").status_code == 404

@@ -307,18 +307,58 @@ def replay_integration(integration_id: str):
         data = {"since": (request.form.get("since") or "").strip()}
     try:
         result = operations.replay_integration(state, integration_id, data, "ui")
-        text = f"Re-queued {result['requeued']} delivery(ies)"
-        if result["in_flight"]:
-            text += f"; {result['in_flight']} left alone while an attempt runs"
-        if not result["enabled"]:
-            text += "; the integration is disabled and holds them until it is enabled"
-        g.ui_session.notice(text + ".")
+        g.ui_session.notice(*replay_notice(result))
     except ApiError as exc:
         g.ui_session.notice(f"Nothing was re-queued: {exc.message}", "error")
     target = request.form.get("back")
     if target and target.startswith("/ui/") and "//" not in target:
         return redirect(target, 303)
     return _back(integration_id)
+
+
+def replay_notice(result: dict[str, Any]) -> tuple[str, str]:
+    """What a person reads after a replay: what was queued, and what the decision taken again still skips."""
+    skipped = [r for r in result["results"] if r["outcome"] == "skipped"]
+    if len(result["results"]) == 1 and skipped:
+        return (f"Still skipped, nothing was sent: {skipped[0]['reason']} (the decision was taken again with the "
+                "current policy and plugin; it is in the event's history).", "error")
+    text = f"Re-queued {result['requeued']} delivery(ies)"
+    if skipped:
+        text += f"; {len(skipped)} still skipped when decided again (nothing sent; see each event's history)"
+    if result["in_flight"]:
+        text += f"; {result['in_flight']} left alone while an attempt runs"
+    if not result["enabled"]:
+        text += "; the integration is disabled and holds them until it is enabled"
+    return text + ".", "ok"
+
+
+@bp.route("/integrations/<integration_id>/override", methods=["GET", "POST"])
+def override_integration(integration_id: str):
+    """Send an event despite its denials: a page naming them (and whether they may be overridden),
+    then the confirmed action."""
+    state = get_state()
+    row = _row_or_404(state, integration_id)
+    event_id = (request.values.get("event_id") or "").strip()
+    back = url_for("gateway_ui.event", event_id=event_id) if event_id else url_for("gateway_ui.events")
+    if request.method == "GET":
+        try:
+            seen = operations.override_preview(state, integration_id, event_id)
+        except ApiError as exc:
+            abort(exc.status, exc.message)
+        return render_template("ui/confirm_override.html", title=f"Send despite the denial to {row.name}",
+                               row=row, event_id=event_id, seen=seen, back=back)
+    confirm = [name for name in request.form.get("confirm", "").split(",") if name]
+    try:
+        result = operations.override_delivery(state, integration_id, {"event_id": event_id, "confirm": confirm}, "ui")
+    except ApiError as exc:
+        g.ui_session.notice(f"Not sent: {exc.message}", "error")
+        return redirect(back, 303)
+    if result["outcome"] == "queued":
+        overrode = "; ".join(f"{o['stage']}: {o['reason']}" for o in result["overrode"])
+        g.ui_session.notice(f"Queued for {row.name} despite {overrode}. The override is in the event's history.")
+    else:
+        g.ui_session.notice(f"Not sent: {result['reason']}", "error")
+    return redirect(back, 303)
 
 
 @bp.route("/integrations/<integration_id>/delete", methods=["GET", "POST"])
