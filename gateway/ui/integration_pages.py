@@ -19,6 +19,7 @@ from ..plugins import LoadedPlugin
 from ..responses import ApiError
 from ..state import GatewayState, get_state
 from . import bp
+from .overview_pages import webhook_base
 from .queries import UiQueries
 from .schema_form import add_row, all_paths, build_fields, defaults, dom_id, read_form, remove_row
 
@@ -189,7 +190,7 @@ def _render_detail(state: GatewayState, row, *, try_result=None, try_error=None,
     deliveries = state.db.deliveries.list(integration_id=row.id, limit=RECENT)
     webhook_url = None
     if plugin is not None and plugin.has_hook("receive_webhook"):
-        webhook_url = request.host_url.rstrip("/") + f"/webhooks/integrations/{row.id}"
+        webhook_url = webhook_base() + f"/webhooks/integrations/{row.id}"
     day_ago = (datetime.now(timezone.utc) - timedelta(days=1)).replace(microsecond=0)
     return render_template(
         "ui/integration.html", title=row.name, row=row, plugin=plugin,

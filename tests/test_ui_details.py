@@ -1,0 +1,33 @@
+"""Details of the web UI found on the way: addresses from GATEWAY_PUBLIC_URL, never from the Host header."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.state import get_state
+
+from . import plugins_for_tests as test_plugins
+from .ui_support import UiClient
+
+PUBLIC = "https://gateway.example.com"
+
+
+@pytest.fixture
+def ui_app(make_app):
+    return make_app({"GATEWAY_PUBLIC_URL": PUBLIC},
+                    plugins=(("inbox", test_plugins.Inbox()), ("recorder", test_plugins.Recorder())))
+
+
+@pytest.fixture
+def ui(ui_app):
+    client = ui_app.test_client()
+    client.environ_base["HTTP_HOST"] = "attacker.example"  # every request, the sign-in too
+    return UiClient(client)
+
+
+def test_the_integration_page_shows_the_webhook_url_from_the_public_url_not_the_host_header(ui_app, ui):
+    row = get_state(ui_app).integrations.create({"plugin": "inbox", "name": "Inbox", "enabled": True,
+                                                 "config": {"signing_secret": "s" * 20}})
+    page = ui.get(f"/ui/integrations/{row.id}").text
+    assert f"{PUBLIC}/webhooks/integrations/{row.id}" in page
+    assert "attacker.example" not in page
