@@ -157,7 +157,13 @@ def test_the_cookie_is_secure_behind_https(ui_app):
     response = client.post("/ui/sign-in", base_url="https://gateway.example",
                            data={"csrf_token": CSRF.search(page.text).group(1), "token": ADMIN_TOKEN})
     assert "Secure" in response.headers["Set-Cookie"]
-    proxied = ui_app.test_client().get("/ui/sign-in", headers={"X-Forwarded-Proto": "https"})
+
+
+def test_a_forwarded_proto_header_does_not_decide_the_cookie_the_public_url_does(ui_app, make_app):
+    forged = ui_app.test_client().get("/ui/sign-in", headers={"X-Forwarded-Proto": "https"})
+    assert "Secure" not in forged.headers["Set-Cookie"]  # any client can send it; the proxy is not known
+    behind_tls = make_app({"GATEWAY_PUBLIC_URL": "https://gateway.example.com"}, plugins=())
+    proxied = behind_tls.test_client().get("/ui/sign-in")  # plain http from the proxy that ends TLS
     assert "Secure" in proxied.headers["Set-Cookie"]
 
 
