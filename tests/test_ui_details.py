@@ -31,3 +31,18 @@ def test_the_integration_page_shows_the_webhook_url_from_the_public_url_not_the_
     page = ui.get(f"/ui/integrations/{row.id}").text
     assert f"{PUBLIC}/webhooks/integrations/{row.id}" in page
     assert "attacker.example" not in page
+
+
+def test_a_failed_save_names_the_typed_secrets_to_type_again_and_never_shows_them(ui):
+    typed = "recorder-token-typed-0123456789"
+    response = ui.post("/ui/integrations/new?plugin=recorder", data={
+        "name": "Recorder", "enabled": "on", "config.token": typed, "config.url": "not a url",
+        "config.label": "x", "policy": "[]"})
+    assert response.status_code == 400
+    page = response.text
+    assert typed not in page
+    assert 'id="retype-summary"' in page and 'href="#f-config-token"' in page
+    assert 'id="f-config-token-retype"' in page and "Type it again" in page
+    blank = ui.post("/ui/integrations/new?plugin=recorder", data={
+        "name": "Recorder", "enabled": "on", "config.token": "", "config.url": "not a url", "policy": "[]"})
+    assert "retype-summary" not in blank.text  # nothing typed, nothing to type again

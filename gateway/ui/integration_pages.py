@@ -63,7 +63,7 @@ def _try_body(state: GatewayState, form) -> tuple[Any, str | None]:
 def _render_form(state: GatewayState, plugin: LoadedPlugin, *, row=None, values: dict[str, Any],
                  name: str, enabled: bool, policy_text: str, errors: dict[str, list[str]] | None = None,
                  try_result: dict[str, Any] | None = None, try_error: str | None = None,
-                 try_body: str = "", try_event: str = "", status: int = 200):
+                 try_body: str = "", try_event: str = "", status: int = 200, retype: tuple[str, ...] = ()):
     errors = errors or {}
     schema = config_json_schema(plugin)
     masks: dict[str, str] = {}
@@ -71,6 +71,8 @@ def _render_form(state: GatewayState, plugin: LoadedPlugin, *, row=None, values:
         shown = state.integrations.public_config(row)
         masks = {key: shown[key] for key in secret_fields(plugin).values() if is_mask(shown.get(key))}
     fields = build_fields(schema, values, errors, masks=masks)
+    for item in fields:
+        item.retype = item.key in retype
     known = all_paths(fields) | {"name", "enabled"}
     policy_errors = [f"{path}: {' '.join(messages)}" if path != "policy" else " ".join(messages)
                      for path, messages in errors.items() if path == "policy" or path.startswith(("policy[", "policy."))]
@@ -87,7 +89,7 @@ def _render_form(state: GatewayState, plugin: LoadedPlugin, *, row=None, values:
         try_result=try_result, try_error=try_error, try_body=try_body, try_event=try_event,
         recent_events=_recent_flag_events(state),
         default_policy=json.dumps(plugin.declaration.default_policy, indent=2),
-        has_secrets=bool(secret_fields(plugin)),
+        has_secrets=bool(secret_fields(plugin)), retype=[item for item in fields if item.retype],
     ), status
 
 
@@ -101,8 +103,10 @@ def _handle_form(state: GatewayState, plugin: LoadedPlugin, row=None):
     name = (form.get("name") or "").strip()
     enabled = form.get("enabled") is not None
     policy_text = form.get("policy") or ""
+    # Secrets typed in this form are never sent back to the browser: the form shown again names them.
+    typed = tuple(key for key in secret_fields(plugin).values() if form.get(f"config.{key}"))
     common = dict(row=row, values=submitted.shown, name=name, enabled=enabled, policy_text=policy_text,
-                  try_body=form.get("try_body") or "", try_event=form.get("try_event") or "")
+                  try_body=form.get("try_body") or "", try_event=form.get("try_event") or "", retype=typed)
     if form.get("ui_add"):
         add_row(submitted.shown, form["ui_add"])
         return _render_form(state, plugin, **common)

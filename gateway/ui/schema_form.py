@@ -40,6 +40,7 @@ class FormField:
     rows: list[list[FormField]] = field(default_factory=list)  # a list of objects: one list per row
     template: list[FormField] = field(default_factory=list)  # a blank row, for adding rows
     stored_mask: str | None = None  # a secret already stored: how the API shows it
+    retype: bool = False  # a secret typed in the form shown again: never sent back, it must be typed again
 
     @property
     def dom_id(self) -> str:
