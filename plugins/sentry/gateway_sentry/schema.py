@@ -88,11 +88,13 @@ class SentryConfigSchema(Schema):
     """Config of a Sentry integration: how to verify Sentry's webhooks and where to import errors."""
 
     client_secret = gateway.Secret(
-        required=True,
+        load_default=None,
         validate=validate.Length(min=1),
         metadata={
             "description": "The client secret of the Sentry internal integration, used to verify "
-            "the Sentry-Hook-Signature of its webhooks."
+            "the Sentry-Hook-Signature of its webhooks. Sentry shows it once it has the webhook URL: "
+            "save the integration without it, give Sentry the URL, then set it. Until it is set, every "
+            "webhook is refused (401) and the integration's status is red."
         },
     )
     access_token = gateway.Secret(
