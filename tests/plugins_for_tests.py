@@ -130,6 +130,10 @@ class Exploding:
     def deliver_event(self, event):
         raise RuntimeError("boom in deliver_event")
 
+    @hookimpl
+    def integration_status(self):
+        raise KeyError("boom in integration_status")
+
 
 # Broken plugins: each must be refused with a message naming it, the others still load.
 

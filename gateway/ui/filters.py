@@ -55,6 +55,19 @@ def tone(status: str) -> str:
     return STATUS_TONES.get(status, status if status in ("ok", "warning", "error") else "muted")
 
 
+@bp.app_template_filter("ui_after_verdict")
+def after_verdict(reason: str, allowed: bool) -> str:
+    """A policy decision's reason after the verdict word the page shows in bold ("Denied"), without
+    saying it twice: "denied: no statement allows ..." becomes ": no statement allows ...", "denied by
+    statement 1 ..." becomes " by statement 1 ..."."""
+    word = "allowed" if allowed else "denied"
+    if reason.startswith(word + ":"):
+        return ":" + reason[len(word) + 1:]
+    if reason.startswith(word + " "):
+        return reason[len(word):]
+    return ": " + reason
+
+
 @bp.app_template_filter("ui_state_word")
 def state_word(state: str) -> str:
     return STATE_WORDS.get(state, state)

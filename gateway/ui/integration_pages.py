@@ -21,7 +21,9 @@ from ..state import GatewayState, get_state
 from . import bp
 from .overview_pages import webhook_base
 from .queries import UiQueries
-from .schema_form import add_row, all_paths, build_fields, defaults, dom_id, read_form, remove_row
+from .schema_form import (
+    add_row, all_paths, build_fields, defaults, dom_id, path_labels, read_form, remove_row,
+)
 
 RECENT = 20
 
@@ -74,10 +76,11 @@ def _render_form(state: GatewayState, plugin: LoadedPlugin, *, row=None, values:
     for item in fields:
         item.retype = item.key in retype
     known = all_paths(fields) | {"name", "enabled"}
+    labels = {**path_labels(fields), "name": "Name", "enabled": "Enabled", "policy": "Policy"}
     policy_errors = [f"{path}: {' '.join(messages)}" if path != "policy" else " ".join(messages)
                      for path, messages in errors.items() if path == "policy" or path.startswith(("policy[", "policy."))]
     summary = [
-        {"path": path, "text": " ".join(messages),
+        {"path": path, "label": labels.get(path, path), "text": " ".join(messages),
          "anchor": dom_id(path) if path in known else ("f-policy" if path.startswith("policy") else None)}
         for path, messages in errors.items()
     ]

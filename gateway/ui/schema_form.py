@@ -176,6 +176,20 @@ def all_paths(fields_: list[FormField]) -> set[str]:
     return paths
 
 
+def path_labels(fields_: list[FormField], within: str = "") -> dict[str, str]:
+    """What to call each path in messages, as the form shows it: labels, and rows counted from 1
+    (``config.targets.1.name`` is "Targets, row 2: Name")."""
+    labels: dict[str, str] = {}
+    for item in fields_:
+        here = f"{within}{item.label}"
+        labels[item.path] = here
+        labels.update(path_labels(item.children, f"{here}: "))
+        for index, row in enumerate(item.rows):
+            labels[f"{item.path}.{index}"] = f"{here}, row {index + 1}"
+            labels.update(path_labels(row, f"{here}, row {index + 1}: "))
+    return labels
+
+
 # reading a submitted form ----------------------------------------------------------------------
 
 @dataclass

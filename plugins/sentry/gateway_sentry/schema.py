@@ -160,8 +160,8 @@ class SentryConfigSchema(Schema):
             if pair in seen:
                 first = seen[pair]
                 errors[index] = [
-                    f"Sentry project {pair[0]}, environment {pair[1]} is already mapped by "
-                    f"environment_mappings.{first}; one Sentry project and environment can go to "
+                    f"Sentry project {pair[0]}, environment {pair[1]} is already mapped by row {first + 1} "
+                    "of the environment mappings; one Sentry project and environment can go to "
                     "one LaunchDarkly environment only"
                 ]
             else:

@@ -166,7 +166,7 @@ class TestMappings:
         assert list(messages["environment_mappings"]) == [2]
         [message] = messages["environment_mappings"][2]
         assert (
-            "Sentry project checkout, environment production is already mapped by environment_mappings.0"
+            "Sentry project checkout, environment production is already mapped by row 1 of the environment mappings"
             in message
         )
 
