@@ -1,6 +1,10 @@
-"""Details of the web UI found on the way: addresses from GATEWAY_PUBLIC_URL, never from the Host header."""
+"""Details of the web UI found on the way: addresses from GATEWAY_PUBLIC_URL, never from the Host
+header; secrets to type again after a refused save; policies refused with the reason."""
 
 from __future__ import annotations
+
+import html
+import json
 
 import pytest
 
@@ -46,3 +50,22 @@ def test_a_failed_save_names_the_typed_secrets_to_type_again_and_never_shows_the
     blank = ui.post("/ui/integrations/new?plugin=recorder", data={
         "name": "Recorder", "enabled": "on", "config.token": "", "config.url": "not a url", "policy": "[]"})
     assert "retype-summary" not in blank.text  # nothing typed, nothing to type again
+
+
+@pytest.mark.parametrize("statement, path, reason", [
+    ({"effect": "allow", "resources": ["proj/*:env/*:flag/*"], "actions": ["updateOnn"]},
+     "policy[0].actions[0]", 'unknown action "updateOnn": did you mean "updateOn"?'),
+    ({"effect": "allow", "resources": ["proj/shop:env/staging:flag"], "actions": ["updateOn"]},
+     "policy[0].resources[0]", '"flag" has no key, so the resource is incomplete; write "flag/*"'),
+])
+def test_a_policy_with_a_misspelt_action_or_an_incomplete_resource_is_refused_not_saved(
+        ui_app, ui, statement, path, reason):
+    from .conftest import AUTH
+
+    api = ui_app.test_client().post("/api/v1/integrations", headers=AUTH, json={
+        "plugin": "recorder", "name": "r", "config": {"token": "t" * 12}, "policy": [statement]})
+    assert api.status_code == 400 and reason in " ".join(api.get_json()["errors"][path])
+    page = ui.post("/ui/integrations/new?plugin=recorder", data={
+        "name": "r", "enabled": "on", "config.token": "t" * 12, "policy": json.dumps([statement])})
+    assert page.status_code == 400 and html.unescape(reason) in html.unescape(page.text)
+    assert get_state(ui_app).db.integrations.list() == []
