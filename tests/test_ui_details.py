@@ -69,3 +69,16 @@ def test_a_policy_with_a_misspelt_action_or_an_incomplete_resource_is_refused_no
         "name": "r", "enabled": "on", "config.token": "t" * 12, "policy": json.dumps([statement])})
     assert page.status_code == 400 and html.unescape(reason) in html.unescape(page.text)
     assert get_state(ui_app).db.integrations.list() == []
+
+
+def test_not_found_and_not_allowed_under_ui_are_the_uis_html_pages_with_its_headers(ui_app, ui):
+    signed_out = ui_app.test_client()
+    for response, status in ((ui.get("/ui/no-such-page"), 404), (signed_out.get("/ui/no/such/page"), 404),
+                             (ui.post("/ui/events"), 405), (ui.client.put("/ui/events"), 405)):
+        assert response.status_code == status, response.text
+        assert response.mimetype == "text/html"
+        assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+        assert response.headers["X-Frame-Options"] == "DENY" and response.headers["Cache-Control"] == "no-store"
+        assert ("Not found" if status == 404 else "Not allowed") in response.text
+    assert ui.post("/ui/events").headers["Allow"] == "GET, HEAD"
+    assert ui_app.test_client().get("/api/v1/no-such-thing").is_json  # the API keeps its JSON answers
