@@ -82,3 +82,9 @@ def test_not_found_and_not_allowed_under_ui_are_the_uis_html_pages_with_its_head
         assert ("Not found" if status == 404 else "Not allowed") in response.text
     assert ui.post("/ui/events").headers["Allow"] == "GET, HEAD"
     assert ui_app.test_client().get("/api/v1/no-such-thing").is_json  # the API keeps its JSON answers
+
+
+def test_attempt_outcomes_have_coloured_badges():
+    from gateway.ui.filters import tone
+
+    assert (tone("retry"), tone("failed"), tone("lost"), tone("delivered")) == ("warning", "error", "warning", "ok")

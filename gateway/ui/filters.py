@@ -11,7 +11,9 @@ from . import bp
 
 STATE_WORDS = {"ok": "green", "warning": "amber", "error": "red"}
 STATUS_TONES = {"delivered": "ok", "skipped": "muted", "pending": "info", "in_flight": "info",
-                "retrying": "warning", "dead": "error", "queued": "info"}
+                "retrying": "warning", "dead": "error", "queued": "info",
+                # an attempt's outcome
+                "retry": "warning", "failed": "error", "lost": "warning"}
 
 
 @bp.app_template_filter("ui_when")
