@@ -1,8 +1,8 @@
 """LaunchDarkly role actions the gateway knows by name, to catch a misspelt one in a policy.
 
 An action in a policy need not be listed here: LaunchDarkly adds actions often, and a new one works
-at once. What is refused is a name that is not listed but differs from a listed one by a letter or
-two (``updateOnn``, ``UpdateOn``, ``updateRule``): almost surely a typo that would otherwise match
+at once. What is refused is a name that is not listed but differs from a listed one by one letter,
+or by case only (``updateOnn``, ``UpdateON``, ``updateRule``): almost surely a typo that would otherwise match
 nothing, silently. The names are LaunchDarkly's, from its role documentation ("Using actions").
 """
 
@@ -29,8 +29,11 @@ KNOWN_ACTIONS = frozenset({
     "updateMetricName", "updateEventKey",
 })
 
-DISTANCE = 2
-"""How many single-letter edits make a name a likely typo of a known action."""
+DISTANCE = 1
+"""How many single-letter edits make a name a likely typo of a known action (a letter more, less or
+changed; any difference of case only counts as a typo too). Kept at one: a new LaunchDarkly action
+two letters from a known one must still be accepted."""
+_BY_LOWER = {known.lower(): known for known in KNOWN_ACTIONS}
 
 
 def _distance(a: str, b: str, limit: int) -> int:
@@ -53,6 +56,8 @@ def likely_typo(action: str) -> str | None:
     ``*``, or not close to any known action)."""
     if "*" in action or action in KNOWN_ACTIONS or len(action) < 5:
         return None
+    if action.lower() in _BY_LOWER:
+        return _BY_LOWER[action.lower()]
     close = sorted((_distance(action, known, DISTANCE), known) for known in KNOWN_ACTIONS)
     distance, nearest = close[0]
     return nearest if distance <= DISTANCE else None
