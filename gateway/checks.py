@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import logging
+import traceback
 from typing import Any
 
 from .declarations import StatusCheck
@@ -11,6 +13,8 @@ from .inbound import Rejected
 from .integrations import ActiveIntegration
 from .plugins import MissingHook
 from .state import GatewayState
+
+log = logging.getLogger(__name__)
 
 
 class CheckError(Exception):
@@ -29,7 +33,8 @@ def _usable(active: ActiveIntegration) -> None:
 
 def _check(check: Any) -> dict[str, Any]:
     if not isinstance(check, StatusCheck):
-        return {"name": "plugin", "state": "error", "message": f"the status hook returned {type(check).__name__}"}
+        return {"name": "plugin", "state": "error",
+                "message": "the plugin answered its checks with something that is not a check (a plugin error)"}
     out: dict[str, Any] = {"name": check.name, "state": check.state, "message": check.message}
     if check.action:
         out["action"] = check.action
@@ -47,8 +52,11 @@ def run_status(state: GatewayState, active: ActiveIntegration) -> dict[str, Any]
                                      http=state.http_client(session, secrets), integration=active.ref)
     except MissingHook:
         checks = []
-    except Exception as exc:
-        checks = [StatusCheck("plugin", "error", redact(f"the status hook raised {type(exc).__name__}: {exc}", secrets))]
+    except Exception:
+        log.warning("plugin %r integration_status raised for integration %s:\n%s", active.plugin.key,
+                    active.row.id, redact(traceback.format_exc(), secrets))
+        checks = [StatusCheck("plugin", "error", f"the checks of plugin {active.plugin.key!r} failed with an error "
+                                                 "in the plugin; the gateway's log has the details")]
     items = [_check(c) for c in checks or []]
     for item in items:
         item["message"] = redact(str(item["message"]), secrets)
@@ -70,6 +78,9 @@ def run_action(state: GatewayState, active: ActiveIntegration, action: str, para
         raise CheckError(404, f"plugin {active.plugin.key!r} offers no actions") from None
     except Rejected as exc:
         raise CheckError(exc.status, redact(exc.message, secrets)) from None
-    except Exception as exc:
-        raise CheckError(502, redact(f"the action hook raised {type(exc).__name__}: {exc}", secrets)) from None
+    except Exception:
+        log.warning("plugin %r integration_action %r raised for integration %s:\n%s", active.plugin.key, action,
+                    active.row.id, redact(traceback.format_exc(), secrets))
+        raise CheckError(502, f"the action {action!r} failed with an error in plugin {active.plugin.key!r}; "
+                              "the gateway's log has the details") from None
     return redact(str(message), secrets)

@@ -32,11 +32,13 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Stage:
     """One stage of the chain: ``config``, ``policy``, ``plugin`` or ``cooldown``, whether it took
-    the event, and why."""
+    the event, and why. ``overridable``: for a stage that skipped, whether a person may send the
+    event despite it (see :mod:`gateway.replays`)."""
 
     name: str
     took: bool
     reason: str
+    overridable: bool = True
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,9 @@ def policy_stage(event: Event, integration: ActiveIntegration) -> Stage:
     decision = integration.policy.evaluate(
         event.accesses, tags=event.scope_tags, attributes=event.scope_attributes
     )
-    return Stage("policy", decision.allowed, decision.reason)
+    plugin = integration.plugin
+    overridable = plugin is None or plugin.declaration.policy_overridable
+    return Stage("policy", decision.allowed, decision.reason, overridable)
 
 
 def allowed_environments(event: Event, integration: ActiveIntegration) -> list[str]:
@@ -109,23 +113,23 @@ def plugin_verdict(event: Event, integration: ActiveIntegration,
         log.warning("plugin %r check_event raised for integration %s:\n%s", plugin.key, integration.row.id,
                     redact(traceback.format_exc(), secrets))
         return Stage("plugin", False, redact(
-            f"plugin {plugin.key!r} policy hook raised {type(exc).__name__}: {exc}", secrets)), None
+            f"plugin {plugin.key!r} policy hook raised {type(exc).__name__}: {exc}", secrets), False), None
     if isinstance(verdict, Skip):
-        return Stage("plugin", False, f"plugin {plugin.key!r}: {verdict.reason}"), None
+        return Stage("plugin", False, f"plugin {plugin.key!r}: {verdict.reason}", verdict.overridable is not False), None
     if isinstance(verdict, Take):
         cooldown = verdict.cooldown
         if cooldown is not None and not isinstance(cooldown, Cooldown):
             return Stage("plugin", False, f"plugin {plugin.key!r} policy hook returned Take with a cooldown of "
-                                          f"type {type(cooldown).__name__}, not gateway.Cooldown"), None
+                                          f"type {type(cooldown).__name__}, not gateway.Cooldown", False), None
         return Stage("plugin", True, f"plugin {plugin.key!r} takes it"), cooldown
     return Stage("plugin", False,
-                 f"plugin {plugin.key!r} policy hook returned {type(verdict).__name__}, not Take or Skip"), None
+                 f"plugin {plugin.key!r} policy hook returned {type(verdict).__name__}, not Take or Skip", False), None
 
 
 def decide(event: Event, integration: ActiveIntegration, host: PluginHost) -> Decision:
     """The whole chain for one integration; stops at the first stage that skips."""
     if integration.error:
-        stage = Stage("config", False, f"integration cannot be used: {integration.error}")
+        stage = Stage("config", False, f"integration cannot be used: {integration.error}", False)
         return Decision(integration, False, stage.reason, (stage,))
     policy = policy_stage(event, integration)
     if not policy.took:
@@ -134,6 +138,25 @@ def decide(event: Event, integration: ActiveIntegration, host: PluginHost) -> De
     if not plugin.took:
         return Decision(integration, False, plugin.reason, (policy, plugin))
     return Decision(integration, True, f"{policy.reason}; {plugin.reason}", (policy, plugin), cooldown)
+
+
+def decide_every_stage(event: Event, integration: ActiveIntegration, host: PluginHost,
+                       cooldowns: CooldownStore) -> Decision:
+    """The whole chain without stopping at a stage that skips (what a person overriding a skip must
+    see): the policy, the plugin's check (even when the policy denied), and the cooldown as it would
+    go now. ``queued`` only when every stage takes it; ``reason`` joins the reasons of those that skip."""
+    if integration.error:
+        return decide(event, integration, host)
+    policy = policy_stage(event, integration)
+    plugin, cooldown = plugin_verdict(event, integration, host)
+    stages: tuple[Stage, ...] = (policy, plugin)
+    if cooldown is not None:
+        held = cooldowns.current(integration.row.id, cooldown.key, now())
+        if held is not None and held.event_id != event.id:  # its own claim does not hold it back
+            stages += (Stage("cooldown", False, held.refusal(cooldown.description), cooldown.overridable is not False),)
+    refused = [s for s in stages if not s.took]
+    reason = "; ".join(s.reason for s in (refused or stages))
+    return Decision(integration, not refused, reason, stages, cooldown)
 
 
 def preview_cooldown(decision: Decision, cooldowns: CooldownStore, at: float | None = None) -> Decision:

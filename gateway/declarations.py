@@ -24,6 +24,9 @@ class IntegrationType:
     ``sources`` lists the webhook sources (see :class:`EventSource`) whose events the integration is
     offered; events a plugin's own ``receive_webhook`` returns always go to that integration alone.
     The policy applies to events that carry flag-platform accesses; others skip that stage.
+    ``policy_overridable``: whether a person may send an event the integration's policy denied (an
+    override, with a confirmation); False where the policy guards an action no person should force
+    through the gateway (the flag actions of ``dynatrace-problems``).
     """
 
     key: str
@@ -32,6 +35,7 @@ class IntegrationType:
     config_schema: type[marshmallow.Schema]
     default_policy: list[dict[str, Any]] = field(default_factory=list)
     sources: tuple[str, ...] = ("launchdarkly",)
+    policy_overridable: bool = True
 
 
 @dataclass(frozen=True)

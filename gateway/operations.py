@@ -8,7 +8,7 @@ from typing import Any
 
 import marshmallow
 
-from . import audit
+from . import audit, replays
 from .api.schemas import IntegrationCreateSchema, IntegrationUpdateSchema
 from .checks import CheckError, run_action
 from .status import integration_status as stored_status
@@ -22,7 +22,7 @@ from .plugins import MissingHook
 from .responses import ApiError
 from .state import GatewayState
 from .store.base import now
-from .store.deliveries import DeliveryRow, NotRetryable, UnknownEvents
+from .store.deliveries import AgainResult, DeliveryRow, NotRetryable, UnknownEvents
 from .store.integrations import IntegrationRow
 from .timestamps import parse_timestamp
 from .validation import InvalidInput, flatten_errors
@@ -152,22 +152,85 @@ def replay_options(data: dict[str, Any]) -> dict[str, Any]:
     return {"event_ids": ids}
 
 
+def _again(result: AgainResult) -> dict[str, Any]:
+    return dict(event_id=result.event_id, outcome=result.outcome, reason=result.reason,
+                delivery_id=result.delivery_id, previous_status=result.previous_status,
+                previous_reason=result.previous_reason)
+
+
 def replay_integration(state: GatewayState, integration_id: str, data: dict[str, Any], origin: str) -> dict[str, Any]:
-    """Re-queue an integration's dead deliveries since a time, or its deliveries of given events."""
+    """Decide again for an integration's dead deliveries since a time, or for given events, with its
+    current policy, plugin check and cooldown (:mod:`gateway.replays`): those it takes now are
+    queued, due now; those it skips stay as they were, the new decision in their history."""
     row = get_integration_or_404(state, integration_id)
     options = replay_options(data)
+    event_ids = (options["event_ids"] if "event_ids" in options
+                 else state.db.deliveries.dead_event_ids(row.id, options["since"]))
+    active = state.integrations.active(row)
     try:
-        result = state.db.deliveries.replay(row.id, row.plugin, now=now(), **options)
+        results = replays.replay(state, active, event_ids, origin) if event_ids else []
     except UnknownEvents as exc:
         raise ApiError(404, f"{exc}; nothing was re-queued", {"event_ids": [str(exc)]}) from None
-    if result.requeued or result.created:
+    queued = [r for r in results if r.outcome == "queued"]
+    if queued:
         state.notify_new_work()
-    answer = dict(integration_id=row.id, requeued=result.requeued + result.created, created=result.created,
-                  in_flight=result.in_flight, enabled=row.enabled)
+    answer = dict(integration_id=row.id, requeued=len(queued), created=sum(1 for r in queued if r.created),
+                  skipped=sum(1 for r in results if r.outcome == "skipped"),
+                  in_flight=sum(1 for r in results if r.outcome == "in_flight"), enabled=row.enabled,
+                  results=[_again(r) for r in results])
     audit.record("integration.replay", origin, integration=row.id,
                  selection="since" if "since" in options else f"{len(options['event_ids'])} event(s)",
-                 requeued=answer["requeued"])
+                 requeued=answer["requeued"], skipped=answer["skipped"])
     return answer
+
+
+def _override_event_id(data: dict[str, Any]) -> str:
+    event_id = data.get("event_id")
+    if not isinstance(event_id, str) or not event_id:
+        raise ApiError(400, "event_id must be an event's id", {"event_id": ["required: a non-empty string"]})
+    return event_id
+
+
+def override_preview(state: GatewayState, integration_id: str, event_id: str) -> replays.Preview:
+    """What sending the event to the integration despite its denials would override (nothing done)."""
+    active = state.integrations.active(get_integration_or_404(state, integration_id))
+    try:
+        return replays.preview(state, active, event_id)
+    except UnknownEvents:
+        raise ApiError(404, f"no event {event_id!r}") from None
+
+
+def override_delivery(state: GatewayState, integration_id: str, data: dict[str, Any], origin: str) -> dict[str, Any]:
+    """Send a stored event to the integration despite the denials ``confirm`` names (``policy``,
+    ``plugin``, ``cooldown``): 409 when they are not exactly the current ones, when nothing denies
+    it, or when a denial may not be overridden; recorded in the event's history and the audit log."""
+    row = get_integration_or_404(state, integration_id)
+    unknown = sorted(set(data) - {"event_id", "confirm"})
+    if unknown:
+        raise ApiError(400, f"unknown field(s): {', '.join(unknown)}; give 'event_id' and 'confirm'",
+                       {name: ["unknown field"] for name in unknown})
+    event_id = _override_event_id(data)
+    confirm = data.get("confirm")
+    if (not isinstance(confirm, list) or not confirm
+            or not all(isinstance(c, str) and c in replays.OVERRIDABLE_STAGES for c in confirm)):
+        raise ApiError(400, "confirm must list the denials to send the event despite, by stage: "
+                            + ", ".join(replays.OVERRIDABLE_STAGES),
+                       {"confirm": ["required: a non-empty list of " + ", ".join(replays.OVERRIDABLE_STAGES)]})
+    active = state.integrations.active(row)
+    try:
+        result = replays.override(state, active, event_id, confirm, origin)
+    except UnknownEvents:
+        raise ApiError(404, f"no event {event_id!r}") from None
+    except replays.OverrideRefused as exc:
+        audit.record("integration.override", origin, integration=row.id, event=event_id,
+                     overrode=",".join(confirm), result=f"refused ({exc.status})")
+        raise ApiError(exc.status, exc.message, {"confirm": [exc.message]}) from None
+    if result.outcome == "queued":
+        state.notify_new_work()
+    audit.record("integration.override", origin, integration=row.id, event=event_id,
+                 overrode=",".join(confirm), result=result.outcome)
+    return dict(integration_id=row.id, enabled=row.enabled, **_again(result),
+                overrode=[{"stage": stage, "reason": reason} for stage, reason in result.overrode])
 
 
 def retry_delivery(state: GatewayState, delivery_id: str, origin: str) -> DeliveryRow:

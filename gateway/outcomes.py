@@ -22,14 +22,17 @@ class Cooldown:
     it is free again. With ``shared``, the key is held across integrations: of the events any
     integration takes with that key and ``shared``, one is queued per ``seconds`` (one cooldown per
     flag, whichever integration acts on it). A delivery that fails for good (``dead``) gives its
-    cooldown back: an action that was not done holds nothing. Raises ``ValueError`` for a key that
-    is empty or longer than 400 characters, or seconds not between 0 (excluded) and 366 days.
+    cooldown back: an action that was not done holds nothing. ``overridable``: whether a person may
+    send an event this cooldown holds back anyway (an override; it then takes the key). Raises
+    ``ValueError`` for a key that is empty or longer than 400 characters, or seconds not between 0
+    (excluded) and 366 days.
     """
 
     key: str
     seconds: float
     description: str
     shared: bool = False
+    overridable: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.key, str) or not self.key or len(self.key) > COOLDOWN_KEY_CHARS:
@@ -55,9 +58,14 @@ class Take:
 
 @dataclass(frozen=True)
 class Skip:
-    """Policy verdict: the integration does not take the event; ``reason`` says why, for a person to act on."""
+    """Policy verdict: the integration does not take the event; ``reason`` says why, for a person to act on.
+
+    ``overridable``: whether a person may send the event despite this skip (an override, an explicit
+    action with a confirmation naming the reason). Set it to False where sending it anyway must never
+    happen (a flag action in dry run, an event the plugin cannot act on)."""
 
     reason: str
+    overridable: bool = True
 
 
 Verdict = Take | Skip

@@ -233,6 +233,8 @@ class PluginHost:
             raise PluginError(f"default_policy is invalid: {exc}") from None
         if not isinstance(declaration.sources, tuple) or not all(isinstance(s, str) for s in declaration.sources):
             raise PluginError("sources must be a tuple of source keys")
+        if not isinstance(declaration.policy_overridable, bool):
+            raise PluginError("policy_overridable must be True or False")
 
     # using -------------------------------------------------------------------------------------
 

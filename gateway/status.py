@@ -82,9 +82,10 @@ def run_connection_checks(state: GatewayState) -> dict[str, Any] | None:
     secrets = connection.secret_values()
     try:
         checks = connection_checks(state.connection, connection)
-    except Exception as exc:
+    except Exception:
         log.exception("the connection checks raised")
-        checks = [StatusCheck("connection", "error", f"the checks raised {type(exc).__name__}: {exc}")]
+        checks = [StatusCheck("connection", "error", "the checks of the connection could not run (an internal error; "
+                                                     "the gateway's log has the details)")]
     items = [_check(c) for c in checks]
     for item in items:
         item["message"] = redact(str(item["message"]), secrets)

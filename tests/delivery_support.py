@@ -35,7 +35,8 @@ class Courier:
     @hookimpl
     def integration_type(self):
         return IntegrationType(key="courier", name="Courier", description="posts events",
-                               config_schema=CourierConfig, default_policy=ALLOW_ALL)
+                               config_schema=CourierConfig, default_policy=ALLOW_ALL,
+                               sources=("launchdarkly", "unit"))
 
     @hookimpl
     def deliver_event(self, event, config, http, delivery):
@@ -74,7 +75,8 @@ class Scripted:
     @hookimpl
     def integration_type(self):
         return IntegrationType(key="scripted", name="Scripted", description="answers as told",
-                               config_schema=ScriptedConfig, default_policy=ALLOW_ALL)
+                               config_schema=ScriptedConfig, default_policy=ALLOW_ALL,
+                               sources=("launchdarkly", "unit"))
 
     @hookimpl
     def deliver_event(self, event, config, http, delivery):

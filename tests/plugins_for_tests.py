@@ -133,6 +133,10 @@ class Exploding:
     def deliver_event(self, event):
         raise RuntimeError("boom in deliver_event")
 
+    @hookimpl
+    def integration_status(self):
+        raise KeyError("boom in integration_status")
+
 
 # Broken plugins: each must be refused with a message naming it, the others still load.
 
@@ -264,3 +268,36 @@ class Leaky:
     @hookimpl
     def deliver_event(self, event, config):
         raise ValueError(f"cannot use token {config['token']}")
+
+
+class RehearsalConfig(Schema):
+    dry_run = fields.Boolean(load_default=True)
+    cooldown_seconds = fields.Float(load_default=None)
+
+
+class Rehearsal:
+    """Acts on flags, like a flag action: in dry run it skips with a skip no person may override, and
+    its policy may not be overridden either; delivering records the event."""
+
+    def __init__(self):
+        self.delivered = []
+
+    @hookimpl
+    def integration_type(self):
+        return IntegrationType(key="rehearsal", name="Rehearsal", description="acts on flags, or rehearses",
+                               config_schema=RehearsalConfig, default_policy=ALLOW_ALL_FLAGS,
+                               policy_overridable=False)
+
+    @hookimpl
+    def check_event(self, event, config):
+        if config["dry_run"]:
+            return Skip(f"dry run: would act on flag {event.flag_key!r}", overridable=False)
+        if config["cooldown_seconds"]:
+            return Take(cooldown=Cooldown(f"flag/{event.flag_key}", config["cooldown_seconds"],
+                                          f"acting on flag {event.flag_key!r}"))
+        return Take()
+
+    @hookimpl
+    def deliver_event(self, event):
+        self.delivered.append(event.source_id)
+        return Delivered("acted")

@@ -23,13 +23,25 @@ def test_status_and_action_through_the_api(client):
     assert done.status_code == 200 and done.get_json() == {"action": "set_up", "message": "set up tag 'missing'"}
 
 
+def test_a_status_hook_that_raises_is_a_red_check_for_people_the_exception_in_the_log(client, caplog):
+    exploding = add_integration(client, "exploding")
+    status = client.get(f"/api/v1/integrations/{exploding['id']}/status", headers=AUTH).get_json()
+    [check] = status["checks"]
+    assert check["state"] == "error" and "KeyError" not in check["message"] and "boom" not in check["message"]
+    assert check["message"] == ("the checks of plugin 'exploding' failed with an error in the plugin; "
+                                "the gateway's log has the details")
+    assert "KeyError: 'boom in integration_status'" in caplog.text
+
+
 def test_action_errors_are_json(client):
     picky = add_integration(client, "picky", config={"wanted_tag": "x"})
     unknown = client.post(f"/api/v1/integrations/{picky['id']}/actions/nope", json={}, headers=AUTH)
     assert unknown.status_code == 404 and unknown.get_json()["error"] == "unknown action 'nope'"
     broke = client.post(f"/api/v1/integrations/{picky['id']}/actions/explode", json={}, headers=AUTH)
     assert broke.status_code == 502
-    assert broke.get_json()["error"] == "the action hook raised RuntimeError: the action broke"
+    assert broke.get_json()["error"] == ("the action 'explode' failed with an error in plugin 'picky'; "
+                                         "the gateway's log has the details")
+    assert "RuntimeError" not in broke.get_json()["error"]
     recorder = add_integration(client, "recorder", config={"token": "tok-abcdefgh-1234"})
     none = client.post(f"/api/v1/integrations/{recorder['id']}/actions/x", json={}, headers=AUTH)
     assert none.status_code == 404 and "offers no actions" in none.get_json()["error"]

@@ -113,17 +113,20 @@ def test_the_deliveries_list_pages_through_skip_lines_and_deliveries(client, ski
     assert len(skipped) == 36 and len(pending) == 3
 
 
-def test_a_skip_line_cannot_be_retried_but_its_event_can_be_replayed(app, client, skipping):
+def test_a_skip_line_cannot_be_retried_but_its_event_can_be_replayed_or_overridden(app, client, skipping):
     ids, _ = skipping
     event_id = post(client, STAGING, "s-replay")["event_id"]
     line_id = f"{event_id}.{ids[0]}"
     refused = client.post(f"/api/v1/deliveries/{line_id}/retry", headers=AUTH)
     assert refused.status_code == 409 and "replay its event" in refused.get_json()["error"]
     replayed = client.post(f"/api/v1/integrations/{ids[0]}/replay", headers=AUTH, json={"event_ids": [event_id]})
-    assert replayed.get_json()["requeued"] == 1 and replayed.get_json()["created"] == 0
+    assert replayed.get_json()["requeued"] == 0 and replayed.get_json()["skipped"] == 1  # the policy still denies it
+    overridden = client.post(f"/api/v1/integrations/{ids[0]}/override", headers=AUTH,
+                             json={"event_id": event_id, "confirm": ["policy"]})
+    assert overridden.get_json()["outcome"] == "queued"
     decisions = client.get(f"/api/v1/events/{event_id}", headers=AUTH).get_json()["decisions"]
     mine = [d for d in decisions if d["integration_id"] == ids[0]]
-    assert len(mine) == 1 and mine[0]["status"] == "pending" and "replay" in mine[0]["reason"]
+    assert len(mine) == 1 and mine[0]["status"] == "pending" and "override" in mine[0]["reason"]
     assert len(decisions) == 13
     assert client.get(f"/api/v1/deliveries/{line_id}", headers=AUTH).get_json()["id"] == mine[0]["id"]
     stats = get_state(app).db.deliveries.stats(now())

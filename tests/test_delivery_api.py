@@ -82,8 +82,12 @@ def test_replay_since_and_event_ids(dstate, dclient, scripted):
 
     url = f"/api/v1/integrations/{row.id}/replay"
     response = dclient.post(url, json={"since": "2000-01-01T00:00:00Z"}, headers=AUTH)
-    assert response.get_json() == {"integration_id": row.id, "requeued": 1, "created": 0, "in_flight": 0,
-                                   "enabled": True}
+    body = response.get_json()
+    assert {k: v for k, v in body.items() if k != "results"} == {
+        "integration_id": row.id, "requeued": 1, "created": 0, "skipped": 0, "in_flight": 0, "enabled": True}
+    assert body["results"] == [{"event_id": event_id, "outcome": "queued", "delivery_id": delivery_id,
+                                "reason": body["results"][0]["reason"], "previous_status": "dead",
+                                "previous_reason": "rejected"}]
     assert dstate.db.deliveries.get(delivery_id).status == "pending"
     response = dclient.post(url, json={"event_ids": [skipped_event, event_id]}, headers=AUTH)
     assert response.status_code == 200 and response.get_json()["requeued"] == 2

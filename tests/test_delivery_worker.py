@@ -107,6 +107,18 @@ def test_gives_up_when_attempts_run_out(dstate, scripted):
     assert metric(dstate, "gateway_delivery_attempts_total", plugin="scripted", result="retry") == 5
 
 
+def test_a_dead_delivery_never_says_it_will_retry(dstate, scripted):
+    row = add(dstate)
+    _, delivery_id = queue_event(dstate, row.id, "e")
+    scripted.script = [RetryLater(f"the tool answered 503 (try {n}); will retry") for n in range(1, 6)]
+    for _ in range(5):
+        make_due(dstate, delivery_id)
+        report = run_one(dstate)
+    assert report.status == "dead" and report.reason == "gave up after 5 attempts: the tool answered 503 (try 5)"
+    log = dstate.db.deliveries.get(delivery_id).attempt_log
+    assert log[0].reason.endswith("; will retry") and log[-1].reason == "the tool answered 503 (try 5)"
+
+
 @pytest.mark.parametrize("answer,status,reason", [
     (Failed("bad request: field x"), "dead", "bad request: field x"),
     (TargetNotAllowed("10.0.0.1 is private"), "dead", "target refused: 10.0.0.1 is private"),

@@ -338,3 +338,33 @@ def test_connecting_to_the_flag_platform_through_its_page_wires_a_webhook_whose_
             assert not browser.console_errors, browser.console_errors
         finally:
             requests.delete(gateway.url + "/api/v1/connections/launchdarkly", headers=admin, timeout=10)
+
+
+def test_a_policy_denial_is_sent_only_after_the_confirmation_naming_it(browser, gateway, dynatrace):
+    from playwright.sync_api import expect
+
+    created = gateway.admin("POST", "/api/v1/integrations", json={
+        "plugin": "dynatrace", "name": "Dynatrace production only",
+        "config": {"url": dynatrace.url, "api_token": DT_TOKEN}})  # the default policy: production only
+    assert created.status_code == 201, created.text
+    body = json.loads((FIXTURES / "launchdarkly" / "flag-rules-updated-staging.json").read_text())
+    body["_id"] = "browser-override-staging"
+    answer = gateway.post_webhook(json.dumps(body).encode())
+    assert answer.status_code == 202, answer.text
+    event_id = answer.json()["event_id"]
+    sent_before = len(dynatrace.received())
+
+    page = browser.page
+    sign_in(page, gateway, f"/ui/events/{event_id}")
+    block = page.locator("article.decision-block").filter(has_text="Dynatrace production only")
+    block.get_by_role("button", name="Replay to Dynatrace production only").click()
+    expect(page.get_by_text("Still skipped, nothing was sent")).to_be_visible()
+    block.get_by_role("link", name="Send despite the denial…").click()
+    expect(page.get_by_role("heading", name="Send event to Dynatrace production only despite its denial?")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("policy: denied")
+    page.get_by_role("button", name="Send despite the policy denial").click()
+    expect(page.get_by_text("Queued for Dynatrace production only despite policy")).to_be_visible()
+    expect(block.locator(".decision-history")).to_contain_text("Sent despite the denial from the UI")
+    expect(block.locator(".decision-history")).to_contain_text("First decision")
+    dynatrace.wait_for(sent_before + 1)
+    assert not browser.console_errors, browser.console_errors

@@ -1,4 +1,4 @@
-"""``/api/v1/deliveries`` (list, show, retry) and the per-integration ``replay`` and ``test``."""
+"""``/api/v1/deliveries`` (list, show, retry) and the per-integration ``replay``, ``override`` and ``test``."""
 
 from __future__ import annotations
 
@@ -53,6 +53,13 @@ def replay_integration(integration_id: str):
     state = get_state()
     get_integration_or_404(state, integration_id)
     return answer("ReplayResult", operations.replay_integration(state, integration_id, json_body(), "api"))
+
+
+@bp.post("/integrations/<integration_id>/override")
+def override_integration(integration_id: str):
+    state = get_state()
+    get_integration_or_404(state, integration_id)
+    return answer("OverrideResult", operations.override_delivery(state, integration_id, json_body(), "api"))
 
 
 @bp.post("/integrations/<integration_id>/test")

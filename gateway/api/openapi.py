@@ -106,7 +106,8 @@ CURSOR = _query("cursor", {"type": "string", "minLength": 1}, "next_cursor of th
 COMPONENTS = (
     "PolicyStatement", "IntegrationCreate", "IntegrationUpdate", "Integration", "IntegrationList", "Plugin",
     "RefusedPlugin", "FilteredPlugin", "PluginList", "Check", "Status", "ActionParams", "ActionResult", "Attempt", "Delivery",
-    "DeliveryPage", "Replay", "ReplayResult", "TestSend", "EventSummary", "EventDetail", "EventPage", "Access",
+    "DeliveryPage", "Replay", "Denial", "DecidedAgain", "ReplayResult", "Override", "OverrideResult",
+    "HistoryEntry", "TestSend", "EventSummary", "EventDetail", "EventPage", "Access",
     "AuditEntry", "PolicyEvaluate", "PolicyDecision", "Stage", "Explain", "Error", "DatabaseUnavailable",
 )
 
@@ -182,9 +183,19 @@ def build_spec(integration_plugins: list[str] = ()) -> dict[str, Any]:
                     {"200": _json("Delivery"), "409": _error("in flight, delivered or skipped")}, params=delivery_id),
     })
     spec.path("/api/v1/integrations/{integration_id}/replay", operations={
-        "post": _op("re-queue dead deliveries since a time, or the deliveries of given events",
+        "post": _op("decide again, with the current policy, plugin check and cooldown, for the dead deliveries "
+                    "since a time or for given events: those taken now are queued, those skipped stay as they were "
+                    "(each new decision in the event's history)",
                     {"200": _json("ReplayResult"), "404": _error("no such integration, or unknown event ids")},
                     body="Replay", params=integration_id),
+    })
+    spec.path("/api/v1/integrations/{integration_id}/override", operations={
+        "post": _op("send a stored event despite the denials it has now, confirmed by name; recorded in the "
+                    "event's history beside the decision it overrides",
+                    {"200": _json("OverrideResult"), "404": _error("no such integration, or no such event"),
+                     "409": _error("nothing denies the event now (replay it), the confirmed denials are not the "
+                                   "current ones, or a denial may not be overridden (a dry run, for example)")},
+                    body="Override", params=integration_id),
     })
     spec.path("/api/v1/integrations/{integration_id}/test", operations={
         "post": _op("send the plugin's test event through the delivery path now and answer the outcome",

@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from ..outage.causes import REASONS
 from ..policy.limits import MAX_PATTERN_LENGTH, MAX_STATEMENTS
+from ..store.deliveries import STATUSES
 
 TIME = {"format": "date-time"}
 # Times the API reads: seconds since the epoch (plain decimal) or an ISO 8601 / RFC 3339 date-time.
@@ -176,20 +177,73 @@ SINCE = {"description": "a time: seconds since the epoch (plain decimal), or an 
 
 class ReplaySchema(Schema):
     since = fields.Raw(metadata={
-        "description": "re-queue the dead deliveries that went dead at or after this time: seconds since the "
-                       "epoch (a number, or a string of plain decimal digits), or an ISO 8601 date-time",
+        "description": "decide again for the dead deliveries that went dead at or after this time: seconds since "
+                       "the epoch (a number, or a string of plain decimal digits), or an ISO 8601 date-time",
         "anyOf": [{"type": "number", "minimum": -1e11, "maximum": 1e11}, *SINCE["anyOf"]]})
     event_ids = fields.List(fields.String(validate=validate.Length(min=1)), validate=validate.Length(1, 1000), metadata={
-        "description": "re-queue this integration's delivery of each event, whatever its status; "
-                       "an event it has none for gets one (at most 1000)"})
+        "description": "decide again for each of these events, whatever its decision was (at most 1000)"})
+
+
+AGAIN_OUTCOMES = ["queued", "skipped", "in_flight"]
+PREVIOUS = {"description": "the decision before (null: the integration had none for the event)",
+            "enum": [*STATUSES, None]}
+
+
+class DenialSchema(Schema):
+    stage = fields.String(required=True, metadata={"enum": ["offer", "config", "policy", "plugin", "cooldown"]})
+    reason = fields.String(required=True)
+
+
+class DecidedAgainSchema(Schema):
+    event_id = fields.String(required=True)
+    outcome = fields.String(required=True, metadata={
+        "enum": AGAIN_OUTCOMES, "description": "queued: a delivery is due now; skipped: the decision taken again "
+                                               "skips it and nothing is sent; in_flight: left alone"})
+    reason = fields.String(required=True, metadata={"description": "the new decision's reason"})
+    delivery_id = fields.String(allow_none=True, required=True, metadata={"description": "the delivery queued"})
+    previous_status = fields.String(allow_none=True, required=True, metadata=PREVIOUS)
+    previous_reason = fields.String(allow_none=True, required=True)
 
 
 class ReplayResultSchema(Schema):
     integration_id = fields.String(required=True)
-    requeued = fields.Integer(required=True, metadata={"description": "deliveries put back in the queue, due now (created ones included)"})
+    requeued = fields.Integer(required=True, metadata={"description": "deliveries queued, due now (created ones included): "
+                                                                      "the events the integration takes now"})
     created = fields.Integer(required=True, metadata={"description": "of those, deliveries created for events that had none"})
+    skipped = fields.Integer(required=True, metadata={"description": "events the decision taken again skips: nothing sent, "
+                                                                     "the decision before kept, the new one in the history"})
     in_flight = fields.Integer(required=True, metadata={"description": "left alone: an attempt is running"})
     enabled = fields.Boolean(required=True, metadata={"description": "false: the integration is disabled and holds them"})
+    results = fields.List(fields.Nested(DecidedAgainSchema), required=True, metadata={"description": "one per event"})
+
+
+class OverrideSchema(Schema):
+    event_id = fields.String(required=True, validate=validate.Length(min=1))
+    confirm = fields.List(fields.String(validate=validate.OneOf(["policy", "plugin", "cooldown"])), required=True,
+                          validate=validate.Length(min=1), metadata={
+        "description": "the denials to send the event despite, by stage; must be exactly the stages that deny it "
+                       "now (a 409 names them)"})
+
+
+class OverrideResultSchema(DecidedAgainSchema):
+    integration_id = fields.String(required=True)
+    enabled = fields.Boolean(required=True, metadata={"description": "false: the integration is disabled and holds it"})
+    overrode = fields.List(fields.Nested(DenialSchema), required=True, metadata={
+        "description": "the denials it was sent despite, with their reasons"})
+
+
+class HistoryEntrySchema(Schema):
+    integration_id = fields.String(required=True)
+    integration_name = fields.String(allow_none=True, required=True)
+    action = fields.String(required=True, metadata={"enum": ["replay", "override"]})
+    origin = fields.String(required=True, metadata={"enum": ["api", "ui", "cli"]})
+    at = fields.String(required=True, metadata=TIME)
+    outcome = fields.String(required=True, metadata={"enum": AGAIN_OUTCOMES})
+    reason = fields.String(required=True)
+    overrode = fields.List(fields.Nested(DenialSchema), required=True)
+    previous_status = fields.String(allow_none=True, required=True, metadata=PREVIOUS)
+    previous_reason = fields.String(allow_none=True, required=True)
+    delivery_id = fields.String(allow_none=True, required=True)
 
 
 class TestSendSchema(Schema):
@@ -215,6 +269,8 @@ class EventDetailSchema(EventSummarySchema):
     event = fields.Dict(required=True, metadata={"description": "the normalized event"})
     raw = fields.Raw(required=True, allow_none=True, metadata={"description": "the payload as received"})
     decisions = fields.List(fields.Nested(DeliverySchema), required=True)
+    history = fields.List(fields.Nested(HistoryEntrySchema), required=True, metadata={
+        "description": "replays and overrides of its decisions, oldest first, each with the decision it replaced"})
 
 
 class EventPageSchema(Schema):

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..state import GatewayState
+from ..store.decision_history import HistoryEntry
 from ..store.deliveries import DeliveryRow
 from ..store.events import EventRow
 from ..store.integrations import IntegrationRow
@@ -56,7 +57,15 @@ def event_detail(state: GatewayState, row: EventRow, *, with_raw: bool = True) -
     if with_raw:
         out["raw"] = row.raw
     out["decisions"] = [delivery(d) for d in state.db.deliveries.for_event(row.id)]
+    out["history"] = [history_entry(e) for e in state.db.history.for_event(row.id)]
     return out
+
+
+def history_entry(e: HistoryEntry) -> dict[str, Any]:
+    return {"integration_id": e.integration_id, "integration_name": e.integration_name, "action": e.action,
+            "origin": e.origin, "at": iso(e.created_at), "outcome": e.outcome, "reason": e.reason,
+            "overrode": e.overrode, "previous_status": e.previous_status, "previous_reason": e.previous_reason,
+            "delivery_id": e.delivery_id}
 
 
 def event_summary(row: EventRow) -> dict[str, Any]:

@@ -89,17 +89,43 @@ def remove(integration_id: str) -> None:
 
 @integrations.command("replay")
 @click.argument("integration_id")
-@click.option("--since", default=None, help="Re-queue its dead deliveries that went dead at or after this time "
-                                            "(ISO 8601 or seconds since the epoch).")
-@click.option("--event-id", "event_ids", multiple=True, help="Re-queue its delivery of this event, whatever its "
-                                                             "status (repeat the option for several).")
+@click.option("--since", default=None, help="Decide again for its dead deliveries that went dead at or after this "
+                                            "time (ISO 8601 or seconds since the epoch).")
+@click.option("--event-id", "event_ids", multiple=True, help="Decide again for this event, whatever its decision "
+                                                             "was (repeat the option for several).")
+@click.option("--override", is_flag=True, help="Send the one --event-id despite the denials it has now (the "
+                                               "policy, the plugin's check, the cooldown), after a confirmation "
+                                               "naming them; refused where the plugin does not allow it.")
+@click.option("--yes", is_flag=True, help="With --override: do not ask for the confirmation.")
 @with_appcontext
-def replay(integration_id: str, since: str | None, event_ids: tuple[str, ...]) -> None:
-    """Put deliveries of an integration back in the queue, due now."""
+def replay(integration_id: str, since: str | None, event_ids: tuple[str, ...], override: bool, yes: bool) -> None:
+    """Decide again, with the integration's current policy, plugin check and cooldown: events it takes
+    now are queued, due now; those it skips stay as they were (the new decision in the event's
+    history). With --override, send one event despite its denials."""
     if (since is None) == (not event_ids):
         raise click.UsageError("give exactly one of --since or --event-id")
+    if yes and not override:
+        raise click.UsageError("--yes confirms an --override; a replay asks nothing")
+    state = get_state()
+    if override:
+        if since is not None or len(event_ids) != 1:
+            raise click.UsageError("--override sends one event: give one --event-id, without --since")
+        emit(_override(state, integration_id, event_ids[0], yes))
+        return
     data = {"since": parse_since(since)} if since is not None else {"event_ids": list(event_ids)}
-    emit(run_operation(lambda: operations.replay_integration(get_state(), integration_id, data, "cli")))
+    emit(run_operation(lambda: operations.replay_integration(state, integration_id, data, "cli")))
+
+
+def _override(state, integration_id: str, event_id: str, yes: bool) -> dict:
+    """Name the denials, ask (unless ``yes``), then send the event despite exactly those."""
+    seen = run_operation(lambda: operations.override_preview(state, integration_id, event_id))
+    body = {"event_id": event_id, "confirm": seen.confirm or ["policy"]}
+    if seen.denials and not seen.blocked and not yes:
+        name = seen.decision.integration.row.name
+        lines = "\n".join(f"  {s.name}: {s.reason}" for s in seen.denials)
+        click.confirm(f"Send event {event_id} to {name!r} despite:\n{lines}\n", abort=True, err=True)
+    # nothing to override, or a denial that may not be: the action refuses, with the API's message
+    return run_operation(lambda: operations.override_delivery(state, integration_id, body, "cli"))
 
 
 @integrations.command("test")

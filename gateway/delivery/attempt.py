@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -45,6 +46,15 @@ MAX_TEXT = 2000
 def default_worker_prefix() -> str:
     """``host:pid``, the prefix of this process's worker ids."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+_RETRY_PROMISE = re.compile(r"[;,]?\s*\bwill (?:be )?retr(?:y|ied)\b", re.IGNORECASE)
+
+
+def without_retry_promise(reason: str) -> str:
+    """A plugin's ``RetryLater`` reason for a delivery that will not be retried (its attempts ran
+    out): without the "will retry" it may say."""
+    return _RETRY_PROMISE.sub("", reason).strip() or reason
 
 
 @dataclass(frozen=True)
@@ -219,7 +229,8 @@ class Deliverer:
         elif verdict.outcome == "failed":
             status, reason = "dead", verdict.reason
         elif self.schedule.exhausted(number - delivery.schedule_start):
-            status, reason = "dead", f"gave up after {number - delivery.schedule_start} attempts: {verdict.reason}"
+            status, reason = "dead", (f"gave up after {number - delivery.schedule_start} attempts: "
+                                      f"{without_retry_promise(verdict.reason)}")
         else:
             status, reason = "retrying", verdict.reason
             if delay is None:
@@ -234,7 +245,8 @@ class Deliverer:
         status, reason, next_attempt_at = self.status_after(delivery, verdict, finished_at)
         duration_ms = round(seconds * 1000, 3)
         attempt = NewAttempt(number=number, worker=self.worker_id, started_at=started_at, duration_ms=duration_ms,
-                             outcome=verdict.outcome, reason=verdict.reason, http=exchanges)
+                             outcome=verdict.outcome, http=exchanges,
+                             reason=without_retry_promise(verdict.reason) if status == "dead" else verdict.reason)
 
         def write() -> bool:
             return self.state.db.deliveries.finish(

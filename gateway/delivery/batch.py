@@ -23,7 +23,7 @@ from ..state import GatewayState
 from ..store.base import new_id, now
 from ..store.deliveries import DeliveryRow, Finished, NewAttempt
 from ..targets import TargetNotAllowed
-from .attempt import AttemptReport, Deliverer, Verdict, cleaned, verdict_of
+from .attempt import AttemptReport, Deliverer, Verdict, cleaned, verdict_of, without_retry_promise
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,8 @@ class BatchDeliverer:
                 delivery_id=delivery.id,
                 attempt=NewAttempt(number=delivery.attempts, worker=self.deliverer.worker_id,
                                    started_at=started_at, duration_ms=duration_ms, outcome=verdict.outcome,
-                                   reason=verdict.reason, http=exchanges),
+                                   reason=without_retry_promise(verdict.reason) if status == "dead" else verdict.reason,
+                                   http=exchanges),
                 status=status, reason=reason, next_attempt_at=next_attempt_at, summary=verdict.summary,
                 details=verdict.details, batch_id=batch_id if status == "retrying" else None))
             reports.append((delivery, verdict, status, reason, next_attempt_at, exchanges))

@@ -4,8 +4,9 @@ Grammar (LaunchDarkly's): scopes joined by ``:``, each ``type/key;modifier,modif
 
 * ``type`` is one of :data:`~gateway.policy.resource_types.KNOWN_RESOURCE_TYPES`, placed where
   LaunchDarkly nests it (``flag`` inside ``env`` inside ``proj``).
-* ``key`` is a glob where only ``*`` is special; a bare ``type`` (``acct``) means ``type/*``,
-  and ``type/*`` also matches the bare resource ``type``.
+* ``key`` is a glob where only ``*`` is special; the bare ``acct`` (the account has no key) means
+  ``acct/*``, and ``type/*`` also matches the bare resource ``type``; any other type without a key
+  (``proj/shop:env/staging:flag``) is refused as incomplete.
 * A modifier is a tag (letters, digits, ``.``, ``_``, ``-`` and ``*`` globs) or a property
   selector ``{property:value}``. A scope matches only when every tag pattern is matched by a
   tag the event carries for that scope type and every selector equals the attribute the event
@@ -175,6 +176,10 @@ def _split_outside_braces(text: str, separator: str) -> list[str]:
     return parts
 
 
+KEYLESS_TYPES = frozenset({"acct"})
+"""Types written without a key (the account is one): any other type needs ``/<key>`` or ``/*``."""
+
+
 def _parse_scope(text: str, position: int) -> ScopePattern:
     """Parse one ``type/key;modifiers`` scope (``position`` counts from 1, for messages)."""
     if not text:
@@ -191,6 +196,9 @@ def _parse_scope(text: str, position: int) -> ScopePattern:
         raise InvalidSpecifier(unknown_type_message(resource_type))
     if has_key and not key:
         raise InvalidSpecifier(f'"{head}" has an empty key; use "{resource_type}/*" for every {resource_type}')
+    if not has_key and resource_type not in KEYLESS_TYPES:
+        raise InvalidSpecifier(f'"{resource_type}" has no key, so the resource is incomplete; write '
+                               f'"{resource_type}/*" for every {resource_type}, or "{resource_type}/<key>"')
     bad = _KEY_FORBIDDEN.search(key)
     if bad and bad.group() == "/":
         raise InvalidSpecifier(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .accesses import Attributes, Tags
+from .actions import likely_typo
 from .globs import glob_to_regex
 from .resources import WELL_FORMED
 from .specifiers import ResourceSpecifier, parse_specifier
@@ -188,6 +189,10 @@ def _check_action(text: str) -> str:
         raise ValueError("must not be empty")
     if not _ACTION.fullmatch(text):
         raise ValueError(f'invalid action "{text}": use only letters, digits and "*"')
+    nearest = likely_typo(text)
+    if nearest is not None:
+        raise ValueError(f'unknown action "{text}": did you mean "{nearest}"? (LaunchDarkly action names are '
+                         "case-sensitive)")
     return text
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, and_, delete, exc, func, select, update
+from sqlalchemy import Connection, and_, delete, exc, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .base import Repository, reading
@@ -70,10 +70,15 @@ class Held:
 _UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
-def claim(connection: Connection, wanted: Claim, event_id: str, at: float) -> tuple[bool, Held]:
+def claim(connection: Connection, wanted: Claim, event_id: str, at: float, *,
+          force: bool = False) -> tuple[bool, Held]:
     """Claim ``wanted`` for ``event_id`` at time ``at``: (True, the new claim), or (False, the claim
-    that still holds the key)."""
-    if wanted.shared:
+    that still holds the key). A claim the same event holds does not hold it back (a replay of an
+    event claims its key again); ``force`` takes the key whoever holds it (an override of the
+    cooldown: the action happens, so the next one waits). A ``shared`` key held by another
+    integration's claim holds it back too (the same event's included: one action per flag), unless
+    ``force``."""
+    if wanted.shared and not force:
         other = _held_elsewhere(connection, wanted, at)
         if other is not None:
             return False, other
@@ -87,13 +92,14 @@ def claim(connection: Connection, wanted: Claim, event_id: str, at: float) -> tu
             index_elements=[cooldowns.c.integration_id, cooldowns.c.key],
             set_={name: statement.excluded[name] for name in
                   ("event_id", "description", "seconds", "claimed_at", "claimed_until")},
-            where=cooldowns.c.claimed_until <= at,
+            where=None if force else or_(cooldowns.c.claimed_until <= at, cooldowns.c.event_id == event_id),
         ).returning(cooldowns.c.event_id)
         took = connection.execute(statement).first() is not None
     else:  # a database without INSERT ... ON CONFLICT: take over a run-out claim, else insert
+        free = [] if force else [or_(cooldowns.c.claimed_until <= at, cooldowns.c.event_id == event_id)]
         took = bool(connection.execute(update(cooldowns).where(and_(
             cooldowns.c.integration_id == wanted.integration_id, cooldowns.c.key == wanted.key,
-            cooldowns.c.claimed_until <= at)).values(values)).rowcount)
+            *free)).values(values)).rowcount)
         if not took:
             try:
                 with connection.begin_nested():

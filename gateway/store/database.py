@@ -13,6 +13,7 @@ from .base import forget_engine
 from .check_results import CheckResultStore
 from .checkpoint import AUTOCHECKPOINT_PAGES, Checkpointer
 from .cooldowns import CooldownStore
+from .decision_history import DecisionHistoryStore
 from .connections import ConnectionStore
 from .deliveries import DeliveryStore
 from .events import EventStore
@@ -81,6 +82,7 @@ class Database:
         self.check_results = CheckResultStore(self.engine)
         self.cooldowns = CooldownStore(self.engine)
         self.flag_holds = FlagHoldStore(self.engine)
+        self.history = DecisionHistoryStore(self.engine)
         self.ui_sessions = UiSessionStore(self.engine)
 
     def _committed(self, connection) -> None:

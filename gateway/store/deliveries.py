@@ -20,11 +20,12 @@ from sqlalchemy import (
     Connection, and_, bindparam, case, delete, exists, func, insert, or_, select, union_all, update,
 )
 
+from . import decision_history
 from . import events as event_rows
 from . import integrations as integration_rows
 from . import skips as skip_lines
 from .base import DriverStatement, Repository, dumps, group_commit, loads, new_id, reading, writing
-from .cooldowns import release_for_delivery
+from .cooldowns import Claim, claim, release_for_delivery
 from .events import EventRow
 from .integrations import IntegrationRow
 from .tables import attempts, deliveries, events, integrations, skips
@@ -137,6 +138,38 @@ class ReplayResult:
     requeued: int
     created: int
     in_flight: int
+
+
+@dataclass(frozen=True)
+class Again:
+    """A decision taken again by hand for one stored event (see :meth:`DeliveryStore.decide_again`):
+    ``queued`` with its ``reason`` (and the ``cooldown`` to claim), or skipped with it. ``overrode``:
+    for an override, the (stage, reason) denials it sends the event despite; ``force_cooldown``: the
+    cooldown is one of them (its key is taken whoever holds it)."""
+
+    event_id: str
+    queued: bool
+    reason: str
+    cooldown: Any = None  # a gateway.Cooldown
+    overrode: tuple[tuple[str, str], ...] = ()
+    force_cooldown: bool = False
+
+
+@dataclass(frozen=True)
+class AgainResult:
+    """What :meth:`DeliveryStore.decide_again` did for one event: ``outcome`` ``queued`` (the
+    delivery ``delivery_id`` is due now; ``created`` when the integration had none for the event),
+    ``skipped`` (nothing changed but the history) or ``in_flight`` (left alone), with the reason;
+    and the decision before."""
+
+    event_id: str
+    outcome: str
+    reason: str
+    delivery_id: str | None
+    created: bool
+    previous_status: str | None
+    previous_reason: str | None
+    overrode: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -637,6 +670,78 @@ class DeliveryStore(Repository):
             return ReplayResult(requeued=len(requeue) + len(skipped), created=len(missing) - len(skipped),
                                 in_flight=len(existing) - len(requeue))
 
+    def dead_event_ids(self, integration_id: str, since: float) -> builtins.list[str]:
+        """The events of the integration's ``dead`` deliveries that went dead at or after ``since``."""
+        with reading(self.engine) as connection:
+            return list(connection.execute(
+                select(deliveries.c.event_id)
+                .where(deliveries.c.integration_id == integration_id, deliveries.c.status == "dead",
+                       deliveries.c.updated_at >= since)
+                .order_by(deliveries.c.updated_at, deliveries.c.id)).scalars())
+
+    def decide_again(self, integration_id: str, plugin: str, decisions: builtins.list[Again], *, now: float,
+                     action: str, origin: str) -> builtins.list[AgainResult]:
+        """Apply decisions taken again by hand (``action``: ``replay`` or ``override``, by ``origin``)
+        for events of one integration, in one transaction, and record each in the event's history
+        (:mod:`.decision_history`) with the decision it replaces. A queued one claims its cooldown
+        here (or, when another event holds the key, is skipped saying so), then re-queues the
+        integration's delivery of the event, due now, or creates one (an event it skipped, or never
+        decided on). A skipped one changes nothing but the history: the decision before stays, with
+        its reason. A delivery in flight is left alone."""
+        if action not in decision_history.ACTIONS:
+            raise ValueError(f"unknown action {action!r}")
+        results = []
+        with writing(self.engine) as connection:
+            if any(d.queued for d in decisions):
+                announce(connection)
+            ids = [d.event_id for d in decisions]
+            existing: dict[str, Any] = {}
+            skipped: dict[str, str] = {}
+            for chunk in _chunks(list(dict.fromkeys(ids))):
+                for row in connection.execute(
+                        select(deliveries.c.event_id, deliveries.c.id, deliveries.c.status, deliveries.c.reason)
+                        .where(deliveries.c.integration_id == integration_id, deliveries.c.event_id.in_(chunk))):
+                    existing[row.event_id] = row
+                skipped.update(skip_lines.skip_reasons(connection, integration_id, chunk))
+            for d in decisions:
+                current = existing.get(d.event_id)
+                previous = ((current.status, current.reason) if current is not None else
+                            ("skipped", skipped[d.event_id]) if d.event_id in skipped else (None, None))
+                outcome, reason, delivery_id, created = ("queued" if d.queued else "skipped"), d.reason, None, False
+                if current is not None and current.status == "in_flight":
+                    outcome, reason = "in_flight", "left alone: an attempt is running now; wait for its outcome"
+                elif d.queued and d.cooldown is not None:
+                    took, held = claim(connection, Claim(integration_id, d.cooldown.key, d.cooldown.seconds,
+                                                         d.cooldown.description), d.event_id, now,
+                                       force=d.force_cooldown)
+                    if took:
+                        reason = f"{reason}; {held.taken_reason()}"
+                    else:
+                        outcome, reason = "skipped", held.refusal(d.cooldown.description)
+                if outcome == "queued":
+                    words = "sent by hand despite the denial (override)" if d.overrode else "re-queued by hand (replay)"
+                    queued_reason = f"{words}: {reason}"
+                    if current is not None:
+                        delivery_id = current.id
+                        connection.execute(update(deliveries).where(deliveries.c.id == current.id)
+                                           .values(**_requeue_values(now, queued_reason)))
+                    else:
+                        delivery_id, created = new_id(), True
+                        connection.execute(insert(deliveries).values(
+                            id=delivery_id, event_id=d.event_id, integration_id=integration_id, plugin=plugin,
+                            status="pending", reason=queued_reason, attempts=0, next_attempt_at=now,
+                            created_at=now, updated_at=now))
+                        existing[d.event_id] = SimpleNamespace(event_id=d.event_id, id=delivery_id,
+                                                               status="pending", reason=queued_reason)
+                decision_history.add(
+                    connection, event_id=d.event_id, integration_id=integration_id, action=action, origin=origin,
+                    outcome=outcome, reason=reason,
+                    overrode=[{"stage": stage, "reason": why} for stage, why in d.overrode],
+                    previous_status=previous[0], previous_reason=previous[1], delivery_id=delivery_id,
+                    created_at=now)
+                results.append(AgainResult(d.event_id, outcome, reason, delivery_id, created, *previous, d.overrode))
+        return results
+
     # housekeeping ------------------------------------------------------------------------------
 
     def prune(self, before: float) -> PruneResult:
@@ -722,7 +827,8 @@ def _not_retryable_message(status: str) -> str:
         return "an attempt is running now; wait for its outcome"
     if status == "delivered":
         return "it was delivered; to send it again, replay its event (event_ids)"
-    return "it was skipped by the integration's policy; to send it anyway, replay its event (event_ids)"
+    return ("it was skipped; replay its event (event_ids) to decide again with the current policy and plugin, "
+            "or send it despite the denial with an override")
 
 
 def _chunks(items: builtins.list[str], size: int = BATCH):

@@ -327,6 +327,15 @@ class EventStore(Repository):
             row = connection.execute(select(events).where(events.c.id == event_id)).first()
         return _row(row) if row else None
 
+    def get_many(self, event_ids: list[str]) -> dict[str, EventRow]:
+        """The stored events of ``event_ids`` (by id; ids no event has are left out)."""
+        found: dict[str, EventRow] = {}
+        with reading(self.engine) as connection:
+            for start in range(0, len(event_ids), 500):
+                chunk = event_ids[start:start + 500]
+                found.update((row.id, _row(row)) for row in connection.execute(select(events).where(events.c.id.in_(chunk))))
+        return found
+
     def list(self, *, limit: int = 50, before: tuple[float, str] | None = None,
              source: str | None = None, kind: str | None = None) -> list[EventRow]:
         """Newest first; ``before`` is the (received_at, id) of the last row of the previous page."""

@@ -195,6 +195,14 @@ def skipped_events(connection: Connection, integration_id: str, event_ids: Seque
     return set(connection.execute(query).scalars())
 
 
+def skip_reasons(connection: Connection, integration_id: str, event_ids: Sequence[str]) -> dict[str, str]:
+    """The skip reason of each of ``event_ids`` that skipped ``integration_id`` (by event id)."""
+    query = (select(skips.c.event_id, skips.c.reason)
+             .join(integration_set_members, integration_set_members.c.set_id == skips.c.set_id)
+             .where(integration_set_members.c.integration_id == integration_id, skips.c.event_id.in_(event_ids)))
+    return dict(connection.execute(query).all())
+
+
 def skipped_count(connection: Connection) -> int:
     """How many skip lines are stored (replayed ones included)."""
     return int(connection.execute(

@@ -184,6 +184,28 @@ flag_holds = Table(
     Column("held_at", Float, nullable=False),
 )
 
+# What people did to an event's decision for an integration after it was taken: a replay (the
+# decision taken again, with the current policy, plugin check and cooldown) or an override (sent
+# despite the named denials). One row each, with the decision it replaced, so that the original skip
+# and its reason stay on the event's page whatever the new decision is.
+decision_history = Table(
+    "decision_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    Column("integration_id", String(36), ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False),
+    Column("action", String(20), nullable=False),  # replay, override
+    Column("origin", String(10), nullable=False),  # api, ui, cli
+    Column("outcome", String(20), nullable=False),  # queued, skipped, in_flight (left alone)
+    Column("reason", Text, nullable=False),  # the new decision's reason
+    Column("overrode", Text),  # JSON list of {stage, reason} an override sent the event despite
+    Column("previous_status", String(20)),  # the decision before (None: there was none)
+    Column("previous_reason", Text),
+    Column("delivery_id", String(36)),  # the delivery it queued
+    Column("created_at", Float, nullable=False),
+    Index("ix_decision_history_event", "event_id", "created_at"),
+)
+
 # Signed-in web UI sessions. The browser's cookie (signed) carries a random session id; only its
 # SHA-256 is stored. Signing out deletes the row, so a copy of the cookie is refused from then on.
 ui_sessions = Table(

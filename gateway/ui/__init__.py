@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, g, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, url_for
 
+from ..responses import ALL_METHODS, allowed_methods
 from ..state import get_state
 from . import headers, session
 
 bp = Blueprint("gateway_ui", __name__, url_prefix="/ui", template_folder="templates", static_folder="static",
                static_url_path="/static")
 
-OPEN_ENDPOINTS = frozenset({"gateway_ui.sign_in", "gateway_ui.static"})
+OPEN_ENDPOINTS = frozenset({"gateway_ui.sign_in", "gateway_ui.static", "gateway_ui.unmatched"})
 
 
 def safe_next(target: str | None) -> str:
@@ -68,6 +69,22 @@ def _not_found(exc):
 @bp.errorhandler(405)
 def _not_allowed(exc):
     return render_template("ui/error.html", title="Not allowed", message="This page does not take that request."), 405
+
+
+def _unmatched(path: str = ""):
+    """Every other path and method under /ui/: the UI's own "not found" or "not allowed" page (with
+    ``Allow``), with its security headers, rather than the gateway's JSON or Flask's bare HTML."""
+    allowed = [method for method in allowed_methods() if method not in (request.method, "OPTIONS")]
+    if allowed:
+        response = current_app.make_response((render_template(
+            "ui/error.html", title="Not allowed",
+            message=f"This page does not take a {request.method} request."), 405))
+        response.headers["Allow"] = ", ".join(allowed)
+        return response
+    return render_template("ui/error.html", title="Not found", message="There is nothing here."), 404
+
+
+bp.add_url_rule("/<path:path>", "unmatched", _unmatched, methods=ALL_METHODS)
 
 
 def register(app: Flask) -> None:

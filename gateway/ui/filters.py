@@ -11,7 +11,9 @@ from . import bp
 
 STATE_WORDS = {"ok": "green", "warning": "amber", "error": "red"}
 STATUS_TONES = {"delivered": "ok", "skipped": "muted", "pending": "info", "in_flight": "info",
-                "retrying": "warning", "dead": "error", "queued": "info"}
+                "retrying": "warning", "dead": "error", "queued": "info",
+                # an attempt's outcome
+                "retry": "warning", "failed": "error", "lost": "warning"}
 
 
 @bp.app_template_filter("ui_when")
@@ -53,6 +55,19 @@ def pretty_json(value: Any) -> str:
 def tone(status: str) -> str:
     """The colour class of a delivery status or a check state."""
     return STATUS_TONES.get(status, status if status in ("ok", "warning", "error") else "muted")
+
+
+@bp.app_template_filter("ui_after_verdict")
+def after_verdict(reason: str, allowed: bool) -> str:
+    """A policy decision's reason after the verdict word the page shows in bold ("Denied"), without
+    saying it twice: "denied: no statement allows ..." becomes ": no statement allows ...", "denied by
+    statement 1 ..." becomes " by statement 1 ..."."""
+    word = "allowed" if allowed else "denied"
+    if reason.startswith(word + ":"):
+        return ":" + reason[len(word) + 1:]
+    if reason.startswith(word + " "):
+        return reason[len(word):]
+    return ": " + reason
 
 
 @bp.app_template_filter("ui_state_word")

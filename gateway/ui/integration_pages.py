@@ -19,8 +19,11 @@ from ..plugins import LoadedPlugin
 from ..responses import ApiError
 from ..state import GatewayState, get_state
 from . import bp
+from .overview_pages import webhook_base
 from .queries import UiQueries
-from .schema_form import add_row, all_paths, build_fields, defaults, dom_id, read_form, remove_row
+from .schema_form import (
+    add_row, all_paths, build_fields, defaults, dom_id, path_labels, read_form, remove_row,
+)
 
 RECENT = 20
 
@@ -62,7 +65,7 @@ def _try_body(state: GatewayState, form) -> tuple[Any, str | None]:
 def _render_form(state: GatewayState, plugin: LoadedPlugin, *, row=None, values: dict[str, Any],
                  name: str, enabled: bool, policy_text: str, errors: dict[str, list[str]] | None = None,
                  try_result: dict[str, Any] | None = None, try_error: str | None = None,
-                 try_body: str = "", try_event: str = "", status: int = 200):
+                 try_body: str = "", try_event: str = "", status: int = 200, retype: tuple[str, ...] = ()):
     errors = errors or {}
     schema = config_json_schema(plugin)
     masks: dict[str, str] = {}
@@ -70,11 +73,14 @@ def _render_form(state: GatewayState, plugin: LoadedPlugin, *, row=None, values:
         shown = state.integrations.public_config(row)
         masks = {key: shown[key] for key in secret_fields(plugin).values() if is_mask(shown.get(key))}
     fields = build_fields(schema, values, errors, masks=masks)
+    for item in fields:
+        item.retype = item.key in retype
     known = all_paths(fields) | {"name", "enabled"}
+    labels = {**path_labels(fields), "name": "Name", "enabled": "Enabled", "policy": "Policy"}
     policy_errors = [f"{path}: {' '.join(messages)}" if path != "policy" else " ".join(messages)
                      for path, messages in errors.items() if path == "policy" or path.startswith(("policy[", "policy."))]
     summary = [
-        {"path": path, "text": " ".join(messages),
+        {"path": path, "label": labels.get(path, path), "text": " ".join(messages),
          "anchor": dom_id(path) if path in known else ("f-policy" if path.startswith("policy") else None)}
         for path, messages in errors.items()
     ]
@@ -86,7 +92,7 @@ def _render_form(state: GatewayState, plugin: LoadedPlugin, *, row=None, values:
         try_result=try_result, try_error=try_error, try_body=try_body, try_event=try_event,
         recent_events=_recent_flag_events(state),
         default_policy=json.dumps(plugin.declaration.default_policy, indent=2),
-        has_secrets=bool(secret_fields(plugin)),
+        has_secrets=bool(secret_fields(plugin)), retype=[item for item in fields if item.retype],
     ), status
 
 
@@ -100,8 +106,10 @@ def _handle_form(state: GatewayState, plugin: LoadedPlugin, row=None):
     name = (form.get("name") or "").strip()
     enabled = form.get("enabled") is not None
     policy_text = form.get("policy") or ""
+    # Secrets typed in this form are never sent back to the browser: the form shown again names them.
+    typed = tuple(key for key in secret_fields(plugin).values() if form.get(f"config.{key}"))
     common = dict(row=row, values=submitted.shown, name=name, enabled=enabled, policy_text=policy_text,
-                  try_body=form.get("try_body") or "", try_event=form.get("try_event") or "")
+                  try_body=form.get("try_body") or "", try_event=form.get("try_event") or "", retype=typed)
     if form.get("ui_add"):
         add_row(submitted.shown, form["ui_add"])
         return _render_form(state, plugin, **common)
@@ -189,7 +197,7 @@ def _render_detail(state: GatewayState, row, *, try_result=None, try_error=None,
     deliveries = state.db.deliveries.list(integration_id=row.id, limit=RECENT)
     webhook_url = None
     if plugin is not None and plugin.has_hook("receive_webhook"):
-        webhook_url = request.host_url.rstrip("/") + f"/webhooks/integrations/{row.id}"
+        webhook_url = webhook_base() + f"/webhooks/integrations/{row.id}"
     day_ago = (datetime.now(timezone.utc) - timedelta(days=1)).replace(microsecond=0)
     return render_template(
         "ui/integration.html", title=row.name, row=row, plugin=plugin,
@@ -307,18 +315,58 @@ def replay_integration(integration_id: str):
         data = {"since": (request.form.get("since") or "").strip()}
     try:
         result = operations.replay_integration(state, integration_id, data, "ui")
-        text = f"Re-queued {result['requeued']} delivery(ies)"
-        if result["in_flight"]:
-            text += f"; {result['in_flight']} left alone while an attempt runs"
-        if not result["enabled"]:
-            text += "; the integration is disabled and holds them until it is enabled"
-        g.ui_session.notice(text + ".")
+        g.ui_session.notice(*replay_notice(result))
     except ApiError as exc:
         g.ui_session.notice(f"Nothing was re-queued: {exc.message}", "error")
     target = request.form.get("back")
     if target and target.startswith("/ui/") and "//" not in target:
         return redirect(target, 303)
     return _back(integration_id)
+
+
+def replay_notice(result: dict[str, Any]) -> tuple[str, str]:
+    """What a person reads after a replay: what was queued, and what the decision taken again still skips."""
+    skipped = [r for r in result["results"] if r["outcome"] == "skipped"]
+    if len(result["results"]) == 1 and skipped:
+        return (f"Still skipped, nothing was sent: {skipped[0]['reason']} (the decision was taken again with the "
+                "current policy and plugin; it is in the event's history).", "error")
+    text = f"Re-queued {result['requeued']} delivery(ies)"
+    if skipped:
+        text += f"; {len(skipped)} still skipped when decided again (nothing sent; see each event's history)"
+    if result["in_flight"]:
+        text += f"; {result['in_flight']} left alone while an attempt runs"
+    if not result["enabled"]:
+        text += "; the integration is disabled and holds them until it is enabled"
+    return text + ".", "ok"
+
+
+@bp.route("/integrations/<integration_id>/override", methods=["GET", "POST"])
+def override_integration(integration_id: str):
+    """Send an event despite its denials: a page naming them (and whether they may be overridden),
+    then the confirmed action."""
+    state = get_state()
+    row = _row_or_404(state, integration_id)
+    event_id = (request.values.get("event_id") or "").strip()
+    back = url_for("gateway_ui.event", event_id=event_id) if event_id else url_for("gateway_ui.events")
+    if request.method == "GET":
+        try:
+            seen = operations.override_preview(state, integration_id, event_id)
+        except ApiError as exc:
+            abort(exc.status, exc.message)
+        return render_template("ui/confirm_override.html", title=f"Send despite the denial to {row.name}",
+                               row=row, event_id=event_id, seen=seen, back=back)
+    confirm = [name for name in request.form.get("confirm", "").split(",") if name]
+    try:
+        result = operations.override_delivery(state, integration_id, {"event_id": event_id, "confirm": confirm}, "ui")
+    except ApiError as exc:
+        g.ui_session.notice(f"Not sent: {exc.message}", "error")
+        return redirect(back, 303)
+    if result["outcome"] == "queued":
+        overrode = "; ".join(f"{o['stage']}: {o['reason']}" for o in result["overrode"])
+        g.ui_session.notice(f"Queued for {row.name} despite {overrode}. The override is in the event's history.")
+    else:
+        g.ui_session.notice(f"Not sent: {result['reason']}", "error")
+    return redirect(back, 303)
 
 
 @bp.route("/integrations/<integration_id>/delete", methods=["GET", "POST"])

@@ -82,8 +82,12 @@ def event(event_id: str):
     if row is None:
         abort(404, f"There is no event {event_id}.")
     integrations = {i.id: i for i in state.db.integrations.list()}
+    history: dict[str, list] = {}
+    for entry in state.db.history.for_event(row.id):
+        history.setdefault(entry.integration_id, []).append(entry)
     return render_template("ui/event.html", title=row.title or row.kind, event=row,
-                           decisions=state.db.deliveries.for_event(row.id), integrations=integrations)
+                           decisions=state.db.deliveries.for_event(row.id), integrations=integrations,
+                           history=history)
 
 
 @bp.get("/deliveries")
@@ -137,11 +141,12 @@ def replay_dead():
     if chosen and not rows:
         g.ui_session.notice(f"There is no integration {chosen}.", "error")
         return _back_to(url_for("gateway_ui.deliveries"))
-    total = held = 0
+    total = held = skipped = 0
     try:
         for row in rows:
             result = operations.replay_integration(state, row.id, {"since": since}, "ui")
             total += result["requeued"]
+            skipped += result["skipped"]
             held += 0 if result["enabled"] else result["requeued"]
     except ApiError as exc:
         g.ui_session.notice(f"Nothing more was re-queued: {exc.message}", "error")
@@ -149,5 +154,8 @@ def replay_dead():
     text = f"Re-queued {total} dead delivery(ies)"
     if held:
         text += f"; {held} of them wait until their integration is enabled"
+    if skipped:
+        text += (f"; {skipped} stay dead: decided again, their integration's policy or plugin skips them now "
+                 "(see each event's history)")
     g.ui_session.notice(text + ".")
     return _back_to(url_for("gateway_ui.deliveries", status="dead"))

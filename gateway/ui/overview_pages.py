@@ -46,7 +46,7 @@ def sign_in():
 def sign_out():
     session.sign_out(get_state(), g.ui_session)
     response = redirect(url_for("gateway_ui.sign_in"))
-    session.clear(request, response)
+    session.clear(get_state(), request, response)
     audit.record("ui.sign_out", "ui", client=request.remote_addr)
     g.ui_signed_out = True
     return response

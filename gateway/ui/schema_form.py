@@ -40,6 +40,7 @@ class FormField:
     rows: list[list[FormField]] = field(default_factory=list)  # a list of objects: one list per row
     template: list[FormField] = field(default_factory=list)  # a blank row, for adding rows
     stored_mask: str | None = None  # a secret already stored: how the API shows it
+    retype: bool = False  # a secret typed in the form shown again: never sent back, it must be typed again
 
     @property
     def dom_id(self) -> str:
@@ -173,6 +174,20 @@ def all_paths(fields_: list[FormField]) -> set[str]:
             paths.add(f"{item.path}.{index}")
             paths |= all_paths(row)
     return paths
+
+
+def path_labels(fields_: list[FormField], within: str = "") -> dict[str, str]:
+    """What to call each path in messages, as the form shows it: labels, and rows counted from 1
+    (``config.targets.1.name`` is "Targets, row 2: Name")."""
+    labels: dict[str, str] = {}
+    for item in fields_:
+        here = f"{within}{item.label}"
+        labels[item.path] = here
+        labels.update(path_labels(item.children, f"{here}: "))
+        for index, row in enumerate(item.rows):
+            labels[f"{item.path}.{index}"] = f"{here}, row {index + 1}"
+            labels.update(path_labels(row, f"{here}, row {index + 1}: "))
+    return labels
 
 
 # reading a submitted form ----------------------------------------------------------------------

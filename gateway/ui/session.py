@@ -7,7 +7,8 @@ so a copy of the cookie taken before is refused too.
 
 The cookie is signed (itsdangerous, with a key derived from the instance's secret key and the admin
 token's hash, so replacing either signs everyone out), ``HttpOnly``, ``SameSite=Lax``, limited to
-``/ui/``, ``Secure`` when the request came over https, and expires after
+``/ui/``, ``Secure`` when ``GATEWAY_PUBLIC_URL`` is https or the request itself came over https
+(forwarded headers such as ``X-Forwarded-Proto`` are not trusted: any client can send them), and expires after
 ``GATEWAY_UI_SESSION_HOURS``. It holds no token and no secret.
 """
 
@@ -118,8 +119,10 @@ def sign_out(state: GatewayState, session: UiSession) -> None:
         state.db.ui_sessions.end(_hash(session.sid))
 
 
-def is_https(request: Request) -> bool:
-    return request.is_secure or request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip() == "https"
+def is_https(state: GatewayState, request: Request) -> bool:
+    """Whether the cookie is ``Secure``: the gateway's public address is https (behind a proxy that
+    ends TLS), or this request came over https. Never from a forwarded header, which any client can send."""
+    return (state.settings.public_url or "").startswith("https://") or request.is_secure
 
 
 def save(state: GatewayState, session: UiSession, request: Request, response: Response) -> None:
@@ -128,9 +131,10 @@ def save(state: GatewayState, session: UiSession, request: Request, response: Re
         return
     response.set_cookie(
         COOKIE, _serializer(state).dumps(session.to_dict()), max_age=max_age(state), path=COOKIE_PATH,
-        httponly=True, samesite="Lax", secure=is_https(request),
+        httponly=True, samesite="Lax", secure=is_https(state, request),
     )
 
 
-def clear(request: Request, response: Response) -> None:
-    response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="Lax", secure=is_https(request))
+def clear(state: GatewayState, request: Request, response: Response) -> None:
+    response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="Lax",
+                           secure=is_https(state, request))

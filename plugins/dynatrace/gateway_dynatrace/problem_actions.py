@@ -46,42 +46,46 @@ def _not_ours(problem: Problem, action: Action, holds: FlagHolds | None) -> str 
 
 
 def check(event: Event, config: dict[str, Any], holds: FlagHolds | None = None) -> Verdict:
-    """Skip, with a reason a person can act on, or take the event with the flag's cooldown."""
+    """Skip, with a reason a person can act on, or take the event with the flag's cooldown. No skip may
+    be overridden: each means there is no action to take, or (dry run) that none may be taken."""
     problem = problem_from_data(event.data)
     if event.data.get("test"):
-        return Skip(TEST_SKIP)
+        return Skip(TEST_SKIP, overridable=False)
     if problem.state == MERGED:
         return Skip(f"{_problem_words(problem)} was merged into another problem (MERGED): recorded, acts on "
-                    "nothing; the problem it was merged into is notified, and acted on, by itself")
+                    "nothing; the problem it was merged into is notified, and acted on, by itself",
+                    overridable=False)
     match = first_match(config["rules"], problem)
     if match.unjudged is not None:
-        return Skip(f"{_problem_words(problem)}: {match.unjudged_reason()}")
+        return Skip(f"{_problem_words(problem)}: {match.unjudged_reason()}", overridable=False)
     if match.rule is None:
-        return Skip(f"no rule matched {_problem_words(problem)}: {match.explain()}")
+        return Skip(f"no rule matched {_problem_words(problem)}: {match.explain()}", overridable=False)
     rule = match.rule
     if problem.state == RESOLVED and not rule["turn_on_when_resolved"]:
         return Skip(f"{_problem_words(problem)} resolved; rule '{rule['name']}' does not turn "
-                            f"flag '{rule['flag_key']}' back on (set turn_on_when_resolved)")
+                    f"flag '{rule['flag_key']}' back on (set turn_on_when_resolved)", overridable=False)
     if problem.state not in (OPEN, RESOLVED):
-        return Skip(f"{_problem_words(problem)} is {problem.state}: rules act on OPEN and RESOLVED only")
+        return Skip(f"{_problem_words(problem)} is {problem.state}: rules act on OPEN and RESOLVED only",
+                    overridable=False)
     stored = event.data.get("action")
     if not stored or stored.get("rule") != rule["name"]:
         return Skip(f"the rules changed since {_problem_words(problem)} was received: "
-                            "it is not acted on (Dynatrace's next notification will be)")
+                    "it is not acted on (Dynatrace's next notification will be)", overridable=False)
     action = action_from_data(stored)
     if config["dry_run"]:
         return Skip(f"dry run: rule '{rule['name']}' would turn flag '{action.flag_key}' {action.direction} "
-                            f"in '{action.environment_key}' ({_problem_words(problem)}, project "
-                            f"'{action.project_key}'); set dry_run to false to act")
+                    f"in '{action.environment_key}' ({_problem_words(problem)}, project "
+                    f"'{action.project_key}'); set dry_run to false to act", overridable=False)
     not_ours = _not_ours(problem, action, holds)  # (a dry run turns nothing off, so it is not asked)
     if not_ours is not None:
-        return Skip(not_ours)
+        return Skip(not_ours, overridable=False)
     seconds = config["cooldown_seconds"]
     if not seconds:
         return Take()
     return Take(cooldown=Cooldown(
         key=cooldown_key(action), seconds=float(seconds), shared=True,
-        description=f"{action.describe()} by rule '{rule['name']}' for {_problem_words(problem)}"))
+        description=f"{action.describe()} by rule '{rule['name']}' for {_problem_words(problem)}",
+        overridable=False))
 
 
 def _platform_message(response: HttpResponse) -> str:

@@ -41,6 +41,8 @@ def integration_type() -> IntegrationType:
         config_schema=ProblemsConfigSchema,
         default_policy=copy.deepcopy(DEFAULT_POLICY),
         sources=(),
+        # the policy says which flags rules may change: no one sends a flag action despite it
+        policy_overridable=False,
     )
 
 

@@ -29,13 +29,13 @@ def test_the_test_notification_never_acts():
     cfg = config(rule(severities=[], tags=[]))
     event = problems_plugin.receive_webhook(request(notification("problem-test-run")), cfg, INTEGRATION).events[0]
     assert problems_plugin.check_event(event, cfg, INTEGRATION) == gateway.Skip(
-        "Dynatrace test notification: recognised, never acts")
+        "Dynatrace test notification: recognised, never acts", overridable=False)
 
 
 def test_no_matching_rule_says_why_each_did_not_match():
     verdict = check(config(rule(name="a", severities=["AVAILABILITY"])), ProblemSeverity="ERROR")
     assert verdict == gateway.Skip("no rule matched problem P-230412 'High failure rate': "
-                                   "rule 'a': severity ERROR not in AVAILABILITY")
+                                   "rule 'a': severity ERROR not in AVAILABILITY", overridable=False)
 
 
 def test_resolved_without_turn_on_when_resolved_is_skipped():
@@ -47,7 +47,7 @@ def test_resolved_without_turn_on_when_resolved_is_skipped():
 def test_a_merged_problem_is_recorded_and_acts_on_nothing_saying_why():
     assert check(config(rule(turn_on_when_resolved=True)), State="MERGED") == gateway.Skip(
         "problem P-230412 'High failure rate' was merged into another problem (MERGED): recorded, acts on "
-        "nothing; the problem it was merged into is notified, and acted on, by itself")
+        "nothing; the problem it was merged into is notified, and acted on, by itself", overridable=False)
 
 
 def test_other_states_act_on_nothing():
@@ -58,7 +58,14 @@ def test_dry_run_says_what_would_have_happened():
     verdict = check(config(dry_run=True))
     assert verdict == gateway.Skip(
         "dry run: rule 'checkout errors' would turn flag 'new-checkout-flow' off in 'production' "
-        "(problem P-230412 'High failure rate', project 'shop'); set dry_run to false to act")
+        "(problem P-230412 'High failure rate', project 'shop'); set dry_run to false to act", overridable=False)
+
+
+def test_no_skip_and_no_cooldown_of_a_flag_action_may_be_overridden():
+    for verdict in (check(config(), State="RESOLVED"), check(config(), State="MERGED")):
+        assert verdict.overridable is False
+    assert check(config()).cooldown.overridable is False
+    assert problems_plugin.integration_type().policy_overridable is False
 
 
 def test_a_match_is_taken_with_a_cooldown_per_flag_and_direction():

@@ -129,3 +129,39 @@ def test_the_full_loop_reaches_the_dynatrace_timeline_naming_the_problem(gateway
         assert properties["Caused by Dynatrace problem"] == "P-230412"
         assert properties["Flag key"] == "new-checkout-flow" and properties["Environment key"] == "production"
         assert wait_until(lambda: platform.webhook_deliveries, 5, message="the flag platform's webhook")
+
+
+def test_a_replay_of_a_dry_run_skip_changes_no_flag_and_an_override_is_refused(gateway_process, platform):
+    connect(gateway_process, platform)
+    dynatrace = add(gateway_process, dry_run=True)
+    integration_id = dynatrace.url.rsplit("/", 1)[1]
+    opened = only_event(dynatrace.send(notification()))
+    skipped = decision(gateway_process, opened["event_id"], "skipped")
+    assert "dry run" in skipped["reason"]
+
+    replayed = gateway_process.admin("POST", f"/api/v1/integrations/{integration_id}/replay",
+                                     json={"event_ids": [opened["event_id"]]})
+    assert replayed.status_code == 200, replayed.text
+    assert (replayed.json()["requeued"], replayed.json()["skipped"]) == (0, 1)
+    assert "dry run" in replayed.json()["results"][0]["reason"]
+    for confirm in (["plugin"], ["policy"]):
+        refused = gateway_process.admin("POST", f"/api/v1/integrations/{integration_id}/override",
+                                        json={"event_id": opened["event_id"], "confirm": confirm})
+        assert refused.status_code == 409, refused.text
+        assert "may not be overridden" in refused.json()["error"] and "dry run" in refused.json()["error"]
+    shown = gateway_process.admin("GET", f"/api/v1/events/{opened['event_id']}").json()
+    assert shown["decisions"][0]["status"] == "skipped" and shown["decisions"][0]["reason"] == skipped["reason"]
+    assert [(h["action"], h["outcome"]) for h in shown["history"]] == [("replay", "skipped")]
+    assert platform.semantic_patches == []
+    assert platform.flag_on("shop", "new-checkout-flow", "production") is True
+
+    # with the dry run ended, the same replay takes the decision again and acts
+    changed = gateway_process.admin("PATCH", f"/api/v1/integrations/{integration_id}", json={"config": {"dry_run": False}})
+    assert changed.status_code == 200, changed.text
+    again = gateway_process.admin("POST", f"/api/v1/integrations/{integration_id}/replay",
+                                  json={"event_ids": [opened["event_id"]]})
+    assert again.json()["requeued"] == 1, again.text
+    decision(gateway_process, opened["event_id"], "delivered")
+    assert platform.flag_on("shop", "new-checkout-flow", "production") is False
+    history = gateway_process.admin("GET", f"/api/v1/events/{opened['event_id']}").json()["history"]
+    assert history[-1]["previous_reason"] == skipped["reason"] and history[-1]["outcome"] == "queued"

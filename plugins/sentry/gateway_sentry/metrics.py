@@ -57,7 +57,8 @@ def metric_missing_warning(http: gateway.HttpClient, config: dict[str, Any], ld_
         return None
     return (
         f"no metric of LaunchDarkly project {ld_project} counts event key {config['event_key']!r}, so no "
-        f"experiment counts this error: run the {CREATE_METRIC} action, or create a custom conversion "
+        f"experiment counts this error: press \"Create metric in {ld_project}\" on the integration's page "
+        f"(the {CREATE_METRIC} action of the API and CLI), or create a custom conversion "
         f"metric with event key {config['event_key']!r} in {ld_project}"
     )
 
@@ -171,9 +172,9 @@ def _check(
             name,
             "error",
             f"LaunchDarkly project {project} has no metric with event key {event_key!r}, so the "
-            f"Sentry errors imported into {project}/{mapping.ld_environment} are not counted. Run "
-            f"the {CREATE_METRIC} action, or create a custom conversion metric with event key "
-            f"{event_key!r} in LaunchDarkly.",
+            f"Sentry errors imported into {project}/{mapping.ld_environment} are not counted. Press "
+            f"\"Create metric in {project}\" (the {CREATE_METRIC} action of the API and CLI), or create a "
+            f"custom conversion metric with event key {event_key!r} in LaunchDarkly.",
             action=CREATE_METRIC,
             action_params={"ld_project": project},
         )

@@ -10,7 +10,7 @@ from . import batch, metrics, policy, projects
 from .delivery import deliver
 from .receive import read_webhook
 from .schema import SentryConfigSchema
-from .signature import verify_signature
+from .signature import NO_SECRET, verify_signature
 
 KEY = "sentry"
 
@@ -37,7 +37,7 @@ def receive_webhook(
     request: gateway.InboundRequest, config: dict[str, Any], integration: gateway.IntegrationRef
 ) -> gateway.Received:
     """Verify the Sentry signature, then read the error event the webhook carries (if any)."""
-    verify_signature(request, config["client_secret"])
+    verify_signature(request, config.get("client_secret"))
     return read_webhook(request)
 
 
@@ -78,9 +78,16 @@ def deliver_batch(
 def integration_status(
     config: dict[str, Any], http: gateway.HttpClient, integration: gateway.IntegrationRef
 ) -> list[gateway.StatusCheck]:
-    """For each mapping, whether its LaunchDarkly project and environment exist, and whether a
-    LaunchDarkly metric counts the imported errors."""
-    return projects.mapping_checks(config, http) + metrics.status_checks(config, http)
+    """Whether the client secret is set; for each mapping, whether its LaunchDarkly project and
+    environment exist, and whether a LaunchDarkly metric counts the imported errors."""
+    return [secret_check(config)] + projects.mapping_checks(config, http) + metrics.status_checks(config, http)
+
+
+def secret_check(config: dict[str, Any]) -> gateway.StatusCheck:
+    """Red until the client secret is set (Sentry shows it only once it has the webhook URL)."""
+    if not config.get("client_secret"):
+        return gateway.StatusCheck("Sentry client secret", "error", NO_SECRET)
+    return gateway.StatusCheck("Sentry client secret", "ok", "set: webhooks are verified with it")
 
 
 @gateway.hooks.integration_action

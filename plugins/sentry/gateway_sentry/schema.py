@@ -88,11 +88,13 @@ class SentryConfigSchema(Schema):
     """Config of a Sentry integration: how to verify Sentry's webhooks and where to import errors."""
 
     client_secret = gateway.Secret(
-        required=True,
+        load_default=None,
         min_length=16,  # Sentry's are 64 hex digits; weak ones (blank, one kind of character) refused
         metadata={
             "description": "The client secret of the Sentry internal integration, used to verify "
-            "the Sentry-Hook-Signature of its webhooks."
+            "the Sentry-Hook-Signature of its webhooks. Sentry shows it once it has the webhook URL: "
+            "save the integration without it, give Sentry the URL, then set it. Until it is set, every "
+            "webhook is refused (401) and the integration's status is red."
         },
     )
     access_token = gateway.Secret(
@@ -158,8 +160,8 @@ class SentryConfigSchema(Schema):
             if pair in seen:
                 first = seen[pair]
                 errors[index] = [
-                    f"Sentry project {pair[0]}, environment {pair[1]} is already mapped by "
-                    f"environment_mappings.{first}; one Sentry project and environment can go to "
+                    f"Sentry project {pair[0]}, environment {pair[1]} is already mapped by row {first + 1} "
+                    "of the environment mappings; one Sentry project and environment can go to "
                     "one LaunchDarkly environment only"
                 ]
             else:

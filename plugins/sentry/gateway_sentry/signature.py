@@ -7,10 +7,16 @@ import gateway
 SIGNATURE_HEADER = "Sentry-Hook-Signature"
 
 
-def verify_signature(request: gateway.InboundRequest, client_secret: str) -> None:
+NO_SECRET = ("client_secret is not set: copy the Client Secret from the Sentry integration's Credentials "
+             "into this integration; until then every webhook is refused")
+
+
+def verify_signature(request: gateway.InboundRequest, client_secret: str | None) -> None:
     """Check ``Sentry-Hook-Signature``: the hex HMAC-SHA256 of the raw body keyed with the
     integration's client secret, compared in constant time. Raises :class:`gateway.Rejected` (401)
-    when it is missing or does not match."""
+    when it is missing or does not match, and when no client secret is set yet."""
+    if not client_secret:
+        raise gateway.Rejected(401, NO_SECRET)
     signature = request.header(SIGNATURE_HEADER)
     if not signature:
         raise gateway.Rejected(

@@ -87,8 +87,9 @@ class TestStatus:
         assert shop.state == "error"
         assert shop.message == (
             "LaunchDarkly project shop has no metric with event key 'sentry-errors', so the Sentry errors "
-            "imported into shop/production are not counted. Run the create_metric action, or create a custom "
-            "conversion metric with event key 'sentry-errors' in LaunchDarkly."
+            "imported into shop/production are not counted. Press \"Create metric in shop\" (the create_metric "
+            "action of the API and CLI), or create a custom conversion metric with event key 'sentry-errors' in "
+            "LaunchDarkly."
         )
         assert (shop.action, shop.action_params) == ("create_metric", {"ld_project": "shop"})
         assert payments.state == "ok"

@@ -66,10 +66,10 @@ def test_a_project_that_cannot_be_read_is_a_warning(config, http, requests_mock)
     assert payments.state == "warning" and "cannot reach the LaunchDarkly API" in payments.message
 
 
-def test_the_status_hook_checks_the_mappings_then_the_metrics(config, http, requests_mock):
+def test_the_status_hook_checks_the_secret_the_mappings_then_the_metrics(config, http, requests_mock):
     requests_mock.get(SHOP, json=project("shop", "production"))
     requests_mock.get(PAYMENTS, json=project("payments", "staging"))
     requests_mock.get(f"{API_URL}/api/v2/metrics/shop", json={"items": [], "totalCount": 0})
     requests_mock.get(f"{API_URL}/api/v2/metrics/payments", json={"items": [], "totalCount": 0})
     names = [c.name.split(" for ")[0] for c in plugin.integration_status(config, http, INTEGRATION)]
-    assert names == ["LaunchDarkly environment"] * 3 + ["metric"] * 3
+    assert names == ["Sentry client secret"] + ["LaunchDarkly environment"] * 3 + ["metric"] * 3

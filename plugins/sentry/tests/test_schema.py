@@ -68,13 +68,18 @@ def test_credentials_are_secrets():
     assert "client_secret" not in dumped and "access_token" not in dumped
 
 
-@pytest.mark.parametrize("name", ["client_secret", "access_token", "environment_mappings"])
+@pytest.mark.parametrize("name", ["access_token", "environment_mappings"])
 def test_required_fields(name):
     raw = {"client_secret": CLIENT_SECRET, "access_token": ACCESS_TOKEN, "environment_mappings": [mapping()]}
     del raw[name]
     with pytest.raises(ValidationError) as error:
         SentryConfigSchema().load(raw)
     assert name in error.value.messages
+
+
+def test_the_client_secret_may_come_later():
+    raw = {"access_token": ACCESS_TOKEN, "environment_mappings": [mapping()]}
+    assert SentryConfigSchema().load(raw)["client_secret"] is None
 
 
 def test_at_least_one_mapping():
@@ -161,7 +166,7 @@ class TestMappings:
         assert list(messages["environment_mappings"]) == [2]
         [message] = messages["environment_mappings"][2]
         assert (
-            "Sentry project checkout, environment production is already mapped by environment_mappings.0"
+            "Sentry project checkout, environment production is already mapped by row 1 of the environment mappings"
             in message
         )
 

@@ -99,3 +99,26 @@ def test_a_mapping_to_the_45th_environment_is_found_on_a_later_page(gateway_proc
     pages = [r for r in platform.received() if r.path.startswith("/api/v2/projects/checkout/environments")]
     # (the background check may read the project too, at the same time)
     assert {r.path.split("?")[1] for r in pages} == {"limit=20&offset=20", "limit=20&offset=40"}
+def test_saved_without_the_client_secret_it_shows_the_url_refuses_webhooks_and_is_red_until_set(
+        gateway_process, platform, events_api):
+    # Sentry shows the client secret only once it has the webhook URL: the integration comes first.
+    response = gateway_process.admin("POST", "/api/v1/integrations", json={
+        "plugin": "sentry", "name": "Sentry checkout",
+        "config": {"access_token": ACCESS_TOKEN, "environment_mappings": [MAPPING],
+                   "events_url": events_api.url, "api_url": platform.url}})
+    assert response.status_code == 201, response.text
+    integration = response.json()
+    assert integration["webhook_url"].endswith(f"/webhooks/integrations/{integration['id']}")
+    status = gateway_process.admin("GET", f"/api/v1/integrations/{integration['id']}/status?refresh=1").json()
+    secret_check = {c["name"]: c for c in status["checks"]}["Sentry client secret"]
+    assert secret_check["state"] == "error" and "client_secret is not set" in secret_check["message"]
+    refused = send(gateway_process, integration, "error-created-with-ld-context.json")
+    assert refused.status_code == 401 and "client_secret is not set" in refused.text
+    assert gateway_process.admin("GET", "/api/v1/events").json()["items"] == []
+
+    changed = gateway_process.admin("PATCH", f"/api/v1/integrations/{integration['id']}",
+                                    json={"config": {"client_secret": CLIENT_SECRET}})
+    assert changed.status_code == 200, changed.text
+    status = gateway_process.admin("GET", f"/api/v1/integrations/{integration['id']}/status?refresh=1").json()
+    assert {c["name"]: c for c in status["checks"]}["Sentry client secret"]["state"] == "ok"
+    assert send(gateway_process, integration, "error-created-with-ld-context.json").status_code == 202

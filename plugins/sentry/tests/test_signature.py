@@ -80,3 +80,9 @@ def test_near_known_answer_signatures_are_refused(config, signature):
     with pytest.raises(gateway.Rejected) as refused:
         plugin.receive_webhook(signed_request(BODY, "error", signature=signature), config, INTEGRATION)
     assert refused.value.status == 401
+
+
+def test_without_a_client_secret_every_webhook_is_refused(config):
+    with pytest.raises(gateway.Rejected) as refused:
+        plugin.receive_webhook(signed_request(BODY, "error"), {**config, "client_secret": None}, INTEGRATION)
+    assert refused.value.status == 401 and "client_secret is not set" in refused.value.message

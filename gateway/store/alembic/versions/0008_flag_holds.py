@@ -3,14 +3,14 @@ integration that turned it off, the cause and when), removed with the integratio
 
 Frozen: never edit it, add a revision.
 
-Revision ID: 0008_flag_holds
+Revision ID: 0008
 Revises: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_flag_holds"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
