@@ -3,6 +3,8 @@ fake Dynatrace and a fake flag-platform API on loopback."""
 
 from __future__ import annotations
 
+import re
+
 import json
 
 import pytest
@@ -128,8 +130,10 @@ def test_dynatrace_through_the_generated_form_then_a_webhook_is_delivered_and_sh
     answer = gateway.post_webhook(body)
     assert answer.status_code == 202, answer.text
     event_id = answer.json()["event_id"]
-    dynatrace.wait_for(sent_before + 1)
-    [request] = [r for r in dynatrace.received()[sent_before:]]
+    # (api_version auto: the token is looked up first, then the event is sent)
+    wait_until(lambda: any(r.path == "/api/v2/events/ingest" for r in dynatrace.received()[sent_before:]),
+               message="the event at Dynatrace's ingest endpoint")
+    [request] = [r for r in dynatrace.received()[sent_before:] if r.path == "/api/v2/events/ingest"]
     assert request.header("Authorization") == f"Api-Token {DT_TOKEN}"
     assert "PROCESS_GROUP_INSTANCE" in request.json()["entitySelector"]
 
@@ -189,12 +193,14 @@ def test_sentry_mappings_as_rows_one_red_until_create_metric_makes_it_green(brow
 
     expect(page.get_by_role("heading", name="Sentry browser")).to_be_visible()
     checks = page.locator("li.check-item")
-    expect(checks).to_have_count(4)  # per mapping: its project and environment exist; its metric
+    # the client secret is set; per mapping: its project and environment exist; its metric
+    expect(checks).to_have_count(5)
+    expect(checks.filter(has_text="Sentry client secret")).to_have_class(re.compile("state-ok"))
     red = page.locator("li.check-item.state-error")
     expect(red).to_have_count(1)
     expect(red).to_contain_text("payments has no metric")
     expect(red.locator(".badge")).to_have_text("red")
-    expect(page.locator("li.check-item.state-ok")).to_have_count(3)
+    expect(page.locator("li.check-item.state-ok")).to_have_count(4)
     expect(page.locator("li.check-item.state-ok").filter(has_text="metric for")).to_contain_text("shop")
     expect(page.locator("#webhook-url")).to_have_value(f"{gateway.url}/webhooks/integrations/{page.url.rsplit('/', 1)[1]}")
     content = page.content()
@@ -204,7 +210,7 @@ def test_sentry_mappings_as_rows_one_red_until_create_metric_makes_it_green(brow
     red.get_by_role("button", name="Create metric in payments").click()
     expect(page.get_by_role("status").filter(has_text="created custom conversion metric")).to_be_visible()
     expect(page.locator("li.check-item.state-error")).to_have_count(0)
-    expect(page.locator("li.check-item.state-ok")).to_have_count(4)
+    expect(page.locator("li.check-item.state-ok")).to_have_count(5)
     [created] = flag_platform.metrics.metrics["payments"]
     assert created["eventKey"] == "sentry-errors"
     posts = [r for r in flag_platform.received("/api/v2/metrics/payments") if r.method == "POST"]
@@ -230,7 +236,7 @@ def test_a_bad_config_shows_the_error_at_its_field_and_keeps_what_was_typed(brow
     expect(error).to_contain_text("without /api: here https://abc12345.live.dynatrace.com")
     assert "f-config-url-error1" in url_field.get_attribute("aria-describedby")
     expect(page.locator("#error-summary")).to_be_focused()
-    expect(page.locator("#error-summary a[href='#f-config-url']")).to_have_text("config.url")
+    expect(page.locator("#error-summary a[href='#f-config-url']")).to_have_text("URL")  # named as the form shows it
     expect(url_field).to_have_value("https://abc12345.live.dynatrace.com/api/v2/events/ingest")
     expect(page.get_by_label("Name")).to_have_value("Dynatrace typo")
     expect(page.locator("#f-config-entity_type")).to_have_value("HOST")
@@ -294,8 +300,9 @@ def test_without_javascript_rows_are_added_by_sending_the_form_and_the_integrati
         page.locator("#f-config-api_url").fill(flag_platform.url)
         page.get_by_role("button", name="Create integration").click()
         expect(page.get_by_role("heading", name="Sentry without script")).to_be_visible()
-        expect(page.locator("li.check-item")).to_have_count(4)
-        expect(page.locator("li.check-item.state-ok")).to_have_count(4)  # shop has both environments and the metric
+        expect(page.locator("li.check-item")).to_have_count(5)
+        # the client secret is set, shop has both environments and the metric
+        expect(page.locator("li.check-item.state-ok")).to_have_count(5)
         stored = gateway.admin("GET", "/api/v1/integrations").json()["items"]
         [mine] = [i for i in stored if i["name"] == "Sentry without script"]
         assert [(m["sentry_environment"], m["ld_environment"]) for m in mine["config"]["environment_mappings"]] == [
