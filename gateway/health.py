@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 
 from .outage import unavailable
-from .responses import answer_errors_as_json
+from .responses import answer_errors_as_json, refuse_nul
 from .state import get_state
 from .store.base import now
 
@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("gateway_health", __name__)
 answer_errors_as_json(bp)
+bp.before_request(refuse_nul)
 
 
 def workers_health(state) -> dict:

@@ -15,7 +15,7 @@ from .events import Event
 from .inbound import InboundRequest, Received, Rejected
 from .intake import accept
 from .request_body import read_body
-from .responses import ALL_METHODS, ApiError, answer_errors_as_json, answer_options, unmatched
+from .responses import ALL_METHODS, ApiError, answer_errors_as_json, answer_options, refuse_nul, unmatched
 from .state import get_state
 from .store.base import now
 from .store.events import NewDecision
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("gateway_webhooks", __name__)
 answer_errors_as_json(bp)
 bp.add_url_rule("/webhooks/<path:path>", "unmatched", unmatched, methods=ALL_METHODS)
+bp.before_request(refuse_nul)
 bp.before_request(answer_options)
 
 

@@ -31,6 +31,9 @@ HOSTILE = {
     "-Infinity": (json.dumps({**EVENT, "_id": "ninf", "x": float("-inf")}).encode(), "-Infinity is not a JSON number"),
     "number too large for a float": (json.dumps({**EVENT, "_id": "big"}).encode()[:-1] + b', "n": 1e400}', "too large"),
     "not UTF-8": (b'{"_id": "\xff"}', "not UTF-8"),
+    "NUL in _id": (json.dumps({**EVENT, "_id": "a\u0000b"}).encode(), "NUL character"),
+    "NUL in title": (json.dumps({**EVENT, "title": "on \u0000"}).encode(), "NUL character"),
+    "NUL in a key": (json.dumps({**EVENT, "x\u0000": 1}).encode(), "NUL character"),
 }
 
 

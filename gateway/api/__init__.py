@@ -7,7 +7,7 @@ from flask import Blueprint, request
 from .. import strict_json
 from ..admin_token import check_bearer
 from ..request_body import read_body
-from ..responses import ALL_METHODS, ApiError, answer_errors_as_json, answer_options, unmatched
+from ..responses import ALL_METHODS, ApiError, answer_errors_as_json, answer_options, refuse_nul, unmatched
 from ..state import get_state
 
 bp = Blueprint("gateway_api", __name__, url_prefix="/api/v1")
@@ -22,6 +22,7 @@ def require_admin_token():
         raise ApiError(503, f"the admin API is unavailable on this node: {state.admin_token_problem}")
     if not check_bearer(request.headers.get("Authorization"), state.admin_token_hash):
         raise ApiError(401, "missing or wrong admin token: send 'Authorization: Bearer <GATEWAY_ADMIN_TOKEN>'")
+    refuse_nul()
     read_body(state.settings.max_api_body_bytes, "GATEWAY_MAX_API_BODY_BYTES")
     return answer_options()
 
