@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from flask.cli import with_appcontext
 
 from .. import operations
 from ..api import serialize
 from ..state import get_state
-from .deliveries import parse_since
-from .output import emit, parse_json_option, run_operation
+from .deliveries import since_option
+from .output import before_app, emit, json_object_option, json_option, run_operation
 
 
 def _row(integration_id: str):
@@ -35,15 +37,15 @@ def list_() -> None:
 @integrations.command("add")
 @click.argument("plugin")
 @click.option("--name", required=True, help="A name people recognise.")
-@click.option("--config", "config", default="{}", help="Config as JSON, or @FILE.")
-@click.option("--policy", "policy", default=None, help="Policy statements as JSON, or @FILE (default: the plugin's).")
+@click.option("--config", "config", default="{}", callback=json_option, help="Config as JSON, or @FILE.")
+@click.option("--policy", "policy", default=None, callback=json_option,
+              help="Policy statements as JSON, or @FILE (default: the plugin's).")
 @click.option("--disabled", is_flag=True, help="Create it disabled.")
 @with_appcontext
-def add(plugin: str, name: str, config: str, policy: str | None, disabled: bool) -> None:
+def add(plugin: str, name: str, config: Any, policy: Any, disabled: bool) -> None:
     """Add an integration of PLUGIN."""
     state = get_state()
-    data = {"plugin": plugin, "name": name, "enabled": not disabled,
-            "config": parse_json_option(config, "--config"), "policy": parse_json_option(policy, "--policy")}
+    data = {"plugin": plugin, "name": name, "enabled": not disabled, "config": config, "policy": policy}
     row = run_operation(lambda: operations.create_integration(state, data, "cli"))
     emit(serialize.integration(state, row))
 
@@ -87,18 +89,23 @@ def remove(integration_id: str) -> None:
     emit({"removed": integration_id})
 
 
-@integrations.command("replay")
-@click.argument("integration_id")
-@click.option("--since", default=None, help="Re-queue its dead deliveries that went dead at or after this time "
-                                            "(ISO 8601 or seconds since the epoch).")
-@click.option("--event-id", "event_ids", multiple=True, help="Re-queue its delivery of this event, whatever its "
-                                                             "status (repeat the option for several).")
-@with_appcontext
-def replay(integration_id: str, since: str | None, event_ids: tuple[str, ...]) -> None:
-    """Put deliveries of an integration back in the queue, due now."""
+def _one_of_since_or_event_ids(since: float | None, event_ids: tuple[str, ...], **_: Any) -> None:
     if (since is None) == (not event_ids):
         raise click.UsageError("give exactly one of --since or --event-id")
-    data = {"since": parse_since(since)} if since is not None else {"event_ids": list(event_ids)}
+
+
+@integrations.command("replay")
+@click.argument("integration_id")
+@click.option("--since", default=None, callback=since_option,
+              help="Re-queue its dead deliveries that went dead at or after this time "
+                   "(ISO 8601 or seconds since the epoch).")
+@click.option("--event-id", "event_ids", multiple=True, help="Re-queue its delivery of this event, whatever its "
+                                                             "status (repeat the option for several).")
+@before_app(_one_of_since_or_event_ids)
+@with_appcontext
+def replay(integration_id: str, since: float | None, event_ids: tuple[str, ...]) -> None:
+    """Put deliveries of an integration back in the queue, due now."""
+    data = {"since": since} if since is not None else {"event_ids": list(event_ids)}
     emit(run_operation(lambda: operations.replay_integration(get_state(), integration_id, data, "cli")))
 
 
@@ -130,13 +137,11 @@ def status(integration_id: str, refresh: bool) -> None:
 @integrations.command("action")
 @click.argument("integration_id")
 @click.argument("action")
-@click.option("--params", default="{}", help="Parameters as JSON (as a status check's action_params), or @FILE.")
+@click.option("--params", "values", default="{}", callback=json_object_option,
+              help="Parameters as JSON (as a status check's action_params), or @FILE.")
 @with_appcontext
-def action(integration_id: str, action: str, params: str) -> None:
+def action(integration_id: str, action: str, values: dict) -> None:
     """Run an action that a status check offers (e.g. create_metric)."""
     state = get_state()
-    values = parse_json_option(params, "--params")
-    if not isinstance(values, dict):
-        raise click.BadParameter("must be a JSON object", param_hint="--params")
     message = run_operation(lambda: operations.integration_action(state, integration_id, action, values, "cli"))
     emit({"action": action, "message": message})
