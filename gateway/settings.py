@@ -106,7 +106,8 @@ def parse_public_url(value: Any) -> str | None:
     text = str(value).strip()
     try:
         parts = urlsplit(text)
-        parts.port  # noqa: B018  (raises ValueError on a bad port)
+        if parts.port == 0:  # (raises ValueError on a port that is not 0-65535 in ASCII digits)
+            parts = None
     except ValueError:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
