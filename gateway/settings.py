@@ -29,6 +29,8 @@ KEYS: dict[str, tuple[Any, str]] = {
     "GATEWAY_WORKERS": (4, "delivery worker threads run by `serve` (shared out over its processes, at least one each) and by `worker`; 0 runs none in `serve`"),
     "GATEWAY_RETRY_SCHEDULE": (None, "seconds before each attempt, comma list; default `0,5,300,1800,7200,18000,36000,36000` (+-20% jitter)"),
     "GATEWAY_RETENTION_DAYS": (30, "days delivered and skipped records are kept; dead ones are kept until replayed or deleted"),
+    "GATEWAY_DEDUPE_RETENTION_DAYS": (365, "days an event's de-duplication key (its source id) is kept after retention removed the event, so that a webhook replayed meanwhile is still a duplicate"),
+    "GATEWAY_MAX_ENTRY_AGE_DAYS": (0, "refuse (400) flag-platform entries dated (`date`) more than this many days ago, as possible replays; 0: no bound. Keep it at most `GATEWAY_RETENTION_DAYS` + `GATEWAY_DEDUPE_RETENTION_DAYS`"),
     "GATEWAY_CONNECT_TIMEOUT": (5.0, "outbound connect time-out, seconds"),
     "GATEWAY_READ_TIMEOUT": (15.0, "outbound read time-out, seconds"),
     "GATEWAY_LEASE_SECONDS": (15, "how long a delivery's lease lasts without a heartbeat: workers renew it every third of this while the attempt runs; a stopped worker's deliveries are taken again once it runs out"),
@@ -146,6 +148,8 @@ class Settings:
     names_ttl_seconds: float = 3600.0
     webhook_secret_grace_seconds: float = 86400.0
     processes: int | None = None
+    dedupe_retention_days: float = 365.0
+    max_entry_age_days: float = 0.0
 
     @classmethod
     def from_config(cls, config: dict[str, Any], instance_path: str) -> Settings:
@@ -179,4 +183,6 @@ class Settings:
             names_ttl_seconds=_number(config, "GATEWAY_NAMES_TTL_SECONDS", float, 0),
             webhook_secret_grace_seconds=_number(config, "GATEWAY_WEBHOOK_SECRET_GRACE_SECONDS", float, 0),
             processes=_number(config, "GATEWAY_PROCESSES", int, 1) if config.get("GATEWAY_PROCESSES") else None,
+            dedupe_retention_days=_number(config, "GATEWAY_DEDUPE_RETENTION_DAYS", float, 0),
+            max_entry_age_days=_number(config, "GATEWAY_MAX_ENTRY_AGE_DAYS", float, 0),
         )

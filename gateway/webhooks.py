@@ -79,6 +79,19 @@ def _verify(state, source, inbound: InboundRequest) -> None:
     raise first
 
 
+def _refuse_old_entry(state, source_key: str, event: Event) -> None:
+    """A flag-platform entry dated (its ``date``) further back than ``GATEWAY_MAX_ENTRY_AGE_DAYS`` is
+    refused: it may be a replay of one whose de-duplication key is forgotten."""
+    bound = state.settings.max_entry_age_days
+    if not bound or source_key != launchdarkly.SOURCE:
+        return
+    age_days = (now() - event.occurred_at.timestamp()) / 86400
+    if age_days > bound:
+        raise Rejected(400, f"the entry is dated {event.occurred_at.isoformat(timespec='seconds')}, {age_days:.1f} days "
+                            f"ago; entries older than {bound:g} days are refused as possible replays "
+                            "(GATEWAY_MAX_ENTRY_AGE_DAYS)")
+
+
 @bp.post("/webhooks/<source_key>")
 def source_webhook(source_key: str):
     state = get_state()
@@ -91,6 +104,7 @@ def source_webhook(source_key: str):
         if source.verify is not None:
             _verify(state, source, inbound)
         event = source.parse(inbound)
+        _refuse_old_entry(state, source_key, event)
     except (Rejected, ApiError) as exc:
         status = exc.status
         state.metrics.rejected.labels(source_key, str(status)).inc()
