@@ -37,6 +37,7 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from .check_runner import CheckRunner
 from .delivery import WorkerPool
+from .server_errors import answer_gunicorn_errors_as_json
 from .shared_changes import SharedChanges
 from .state import get_state
 
@@ -68,6 +69,10 @@ class GatewayWorker(ThreadWorker):
     pool: WorkerPool | None = None
     checks: CheckRunner | None = None
     stopper: threading.Thread | None = None
+
+    def init_process(self) -> None:
+        answer_gunicorn_errors_as_json()
+        super().init_process()
 
     def handle_exit(self, sig, frame) -> None:
         if self.alive:
