@@ -35,6 +35,8 @@ KEYS: dict[str, tuple[Any, str]] = {
     "GATEWAY_READ_TIMEOUT": (15.0, "outbound read time-out, seconds"),
     "GATEWAY_LEASE_SECONDS": (15, "how long a delivery's lease lasts without a heartbeat: workers renew it every third of this while the attempt runs; a stopped worker's deliveries are taken again once it runs out"),
     "GATEWAY_SHUTDOWN_GRACE_SECONDS": (20, "how long SIGTERM waits for in-flight attempts"),
+    "GATEWAY_HEADER_READ_SECONDS": (10, "`serve`: how long a request's line and headers may take to arrive; a connection still sending them is answered 408 and closed"),
+    "GATEWAY_BODY_READ_SECONDS": (30, "`serve`: how long a request's body may take to arrive after its headers; past it, 408 and closed"),
     "GATEWAY_THREADS": (8, "HTTP server threads of `serve` (in each process)"),
     "GATEWAY_PROCESSES": (None, "server processes of `serve` (also `--processes`); default: the number of CPU cores; more than one needs POSIX (gunicorn)"),
     "GATEWAY_UI": (True, "serve the admin web UI under `/ui/`; `0` turns it off"),
@@ -150,6 +152,8 @@ class Settings:
     processes: int | None = None
     dedupe_retention_days: float = 365.0
     max_entry_age_days: float = 0.0
+    header_read_seconds: float = 10.0
+    body_read_seconds: float = 30.0
 
     @classmethod
     def from_config(cls, config: dict[str, Any], instance_path: str) -> Settings:
@@ -185,4 +189,6 @@ class Settings:
             processes=_number(config, "GATEWAY_PROCESSES", int, 1) if config.get("GATEWAY_PROCESSES") else None,
             dedupe_retention_days=_number(config, "GATEWAY_DEDUPE_RETENTION_DAYS", float, 0),
             max_entry_age_days=_number(config, "GATEWAY_MAX_ENTRY_AGE_DAYS", float, 0),
+            header_read_seconds=_number(config, "GATEWAY_HEADER_READ_SECONDS", float, 0.1),
+            body_read_seconds=_number(config, "GATEWAY_BODY_READ_SECONDS", float, 0.1),
         )

@@ -14,7 +14,6 @@ from flask.cli import with_appcontext
 
 from ..check_runner import CheckRunner
 from ..delivery import WorkerPool
-from ..server_errors import MAX_HEADER_BYTES, waitress_channel
 from ..state import get_state
 from .stopping import on_stop_signal
 
@@ -67,16 +66,11 @@ def default_processes() -> int:
 
 
 def _serve_with_waitress(app, state, host: str, port: int) -> None:
-    from waitress import create_server
-
     from ..server_log import quiet_queue_warnings
+    from ..waitress_server import create_waitress_server
 
     quiet_queue_warnings()
-    largest = max(state.settings.max_body_bytes, state.settings.max_api_body_bytes)
-    server = create_server(app, host=host, port=port, threads=state.settings.threads, ident="event-gateway",
-                           max_request_body_size=largest,  # past it: 413 once the headers are read
-                           max_request_header_size=MAX_HEADER_BYTES)
-    server.channel_class = waitress_channel()  # its own error answers as JSON
+    server = create_waitress_server(app, host, port, state.settings)
     pool = WorkerPool(state, state.settings.workers) if state.settings.workers else None
     state.serve_layout = (1, state.settings.workers)
     checks = CheckRunner(state, state.settings.check_interval_seconds)
