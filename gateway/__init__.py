@@ -13,6 +13,7 @@ from .fields import Secret, SecretURL, TargetURL
 from .flag_actions import FlagHold, FlagHolds, FlagPlatform
 from .http import HttpClient, HttpResponse, TransportError
 from .inbound import InboundRequest, Received, Rejected
+from .linear_regex import UnsupportedPattern, compile_regex
 from .markers import PROJECT_NAME, hookimpl
 from .outcomes import Cooldown, Delivered, DeliveryResult, Failed, RetryLater, Skip, Take, Verdict
 from .signatures import hmac_sha256_hex, verify_hmac_sha256
@@ -57,8 +58,10 @@ __all__ = [
     "TargetNotAllowed",
     "TargetURL",
     "TransportError",
+    "UnsupportedPattern",
     "Verdict",
     "check_target_url",
+    "compile_regex",
     "create_app",
     "hmac_sha256_hex",
     "hookimpl",

@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .outage import unavailable
 from .admin_token import check_bearer, token_hash
 from .auth_throttle import throttled_answer
-from .responses import answer_errors_as_json, error_response
+from .responses import answer_errors_as_json, error_response, refuse_nul
 from .state import get_state
 from .store.base import now
 
@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("gateway_health", __name__)
 answer_errors_as_json(bp)
+bp.before_request(refuse_nul)
 
 
 def workers_health(state) -> dict:

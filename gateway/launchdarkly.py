@@ -9,6 +9,7 @@ from typing import Any
 from .events import Access, CustomProperty, Event, Member
 from .inbound import InboundRequest, Rejected
 from .markdown import markdown_links, markdown_to_text
+from .policy.limits import MAX_ACCESSES, access_limit_error
 from .signatures import verify_hmac_sha256
 
 SOURCE = "launchdarkly"
@@ -75,6 +76,8 @@ def _accesses(payload: dict[str, Any]) -> list[Access]:
         raise Rejected(400, "'accesses' must be a list of {action, resource} objects")
     if not raw:
         raise Rejected(400, "'accesses' is empty: it must list at least one {action, resource}")
+    if len(raw) > MAX_ACCESSES:  # before reading them
+        raise Rejected(400, access_limit_error([("", "")] * len(raw)) or "")
     accesses = []
     for index, item in enumerate(raw):
         if not isinstance(item, dict):
@@ -83,6 +86,9 @@ def _accesses(payload: dict[str, Any]) -> list[Access]:
             if not isinstance(item.get(name), str) or not item[name]:
                 raise Rejected(400, f"accesses[{index}].{name} must be a non-empty string")
         accesses.append(Access(item["action"], item["resource"]))
+    problem = access_limit_error([(access.action, access.resource) for access in accesses])
+    if problem:
+        raise Rejected(400, problem)
     return accesses
 
 

@@ -37,6 +37,8 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from .check_runner import CheckRunner
 from .delivery import WorkerPool
+from .request_buffering import BufferingMixin, ReadLimits
+from .server_errors import answer_gunicorn_errors_as_json
 from .shared_changes import SharedChanges
 from .state import get_state
 
@@ -60,14 +62,19 @@ CHECKS_SLOT = 0
 """The child that runs the background checks."""
 
 
-class GatewayWorker(ThreadWorker):
-    """gunicorn's threaded worker that also stops the process's delivery workers (and background
-    checks) on SIGTERM, while the running requests finish (one grace period for both, not one after
-    the other)."""
+class GatewayWorker(BufferingMixin, ThreadWorker):
+    """gunicorn's threaded worker that reads each whole request in its event loop before a thread
+    takes it (:mod:`gateway.request_buffering`: slow clients hold no thread), and also stops the
+    process's delivery workers (and background checks) on SIGTERM, while the running requests
+    finish (one grace period for both, not one after the other)."""
 
     pool: WorkerPool | None = None
     checks: CheckRunner | None = None
     stopper: threading.Thread | None = None
+
+    def init_process(self) -> None:
+        answer_gunicorn_errors_as_json()
+        super().init_process()
 
     def handle_exit(self, sig, frame) -> None:
         if self.alive:
@@ -210,7 +217,10 @@ class PreforkServer(BaseApplication):
 
     # in each child ----------------------------------------------------------------------------
 
-    def _post_fork(self, _arbiter, _worker) -> None:
+    def _post_fork(self, _arbiter, worker) -> None:
+        settings = self.state.settings
+        worker.read_limits = ReadLimits(settings.header_read_seconds, settings.body_read_seconds,
+                                        max(settings.max_body_bytes, settings.max_api_body_bytes))
         self.state.db.after_fork()
         self.state.db_watch.after_fork()
         self.state.new_work = threading.Condition()

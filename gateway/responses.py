@@ -33,6 +33,16 @@ def error_response(status: int, message: str, errors: dict[str, Any] | None = No
     return response
 
 
+def refuse_nul() -> None:
+    """A blueprint's ``before_request``: a 400 when the path or a query parameter holds a NUL
+    (:mod:`gateway.request_text`)."""
+    from .request_text import nul_problem
+
+    problem = nul_problem()
+    if problem:
+        raise ApiError(400, problem)
+
+
 def handle_api_error(exc: ApiError):
     return error_response(exc.status, exc.message, exc.errors)
 

@@ -35,10 +35,14 @@ KEYS: dict[str, tuple[Any, str]] = {
     "GATEWAY_WORKERS": (4, "delivery worker threads run by `serve` (shared out over its processes, at least one each) and by `worker`; 0 runs none in `serve`"),
     "GATEWAY_RETRY_SCHEDULE": (None, "seconds before each attempt, comma list; default `0,5,300,1800,7200,18000,36000,36000` (+-20% jitter)"),
     "GATEWAY_RETENTION_DAYS": (30, "days delivered and skipped records are kept; dead ones are kept until replayed or deleted"),
+    "GATEWAY_DEDUPE_RETENTION_DAYS": (365, "days an event's de-duplication key (its source id) is kept after retention removed the event, so that a webhook replayed meanwhile is still a duplicate"),
+    "GATEWAY_MAX_ENTRY_AGE_DAYS": (0, "refuse (400) flag-platform entries dated (`date`) more than this many days ago, as possible replays; 0: no bound. Keep it at most `GATEWAY_RETENTION_DAYS` + `GATEWAY_DEDUPE_RETENTION_DAYS`"),
     "GATEWAY_CONNECT_TIMEOUT": (5.0, "outbound connect time-out, seconds"),
     "GATEWAY_READ_TIMEOUT": (15.0, "outbound read time-out, seconds"),
     "GATEWAY_LEASE_SECONDS": (15, "how long a delivery's lease lasts without a heartbeat: workers renew it every third of this while the attempt runs; a stopped worker's deliveries are taken again once it runs out"),
     "GATEWAY_SHUTDOWN_GRACE_SECONDS": (20, "how long SIGTERM waits for in-flight attempts"),
+    "GATEWAY_HEADER_READ_SECONDS": (10, "`serve`: how long a request's line and headers may take to arrive; a connection still sending them is answered 408 and closed"),
+    "GATEWAY_BODY_READ_SECONDS": (30, "`serve`: how long a request's body may take to arrive after its headers; past it, 408 and closed"),
     "GATEWAY_THREADS": (8, "HTTP server threads of `serve` (in each process)"),
     "GATEWAY_PROCESSES": (None, "server processes of `serve` (also `--processes`); default: the number of CPU cores; more than one needs POSIX (gunicorn)"),
     "GATEWAY_UI": (True, "serve the admin web UI under `/ui/`; `0` turns it off"),
@@ -172,7 +176,8 @@ def parse_public_url(value: Any) -> str | None:
     text = str(value).strip()
     try:
         parts = urlsplit(text)
-        parts.port  # noqa: B018  (raises ValueError on a bad port)
+        if parts.port == 0:  # (raises ValueError on a port that is not 0-65535 in ASCII digits)
+            parts = None
     except ValueError:
         parts = None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
@@ -214,6 +219,10 @@ class Settings:
     database_wait_seconds: float = 60.0
     metrics_token: str | None = None
     auth_failures_allowed: int = 10
+    dedupe_retention_days: float = 365.0
+    max_entry_age_days: float = 0.0
+    header_read_seconds: float = 10.0
+    body_read_seconds: float = 30.0
 
     @classmethod
     def from_config(cls, config: dict[str, Any], instance_path: str) -> Settings:
@@ -250,4 +259,8 @@ class Settings:
             webhook_secret_grace_seconds=_number(config, "GATEWAY_WEBHOOK_SECRET_GRACE_SECONDS", float, 0),
             processes=_number(config, "GATEWAY_PROCESSES", int, 1) if config.get("GATEWAY_PROCESSES") else None,
             database_wait_seconds=_number(config, "GATEWAY_DATABASE_WAIT_SECONDS", float, 0),
+            dedupe_retention_days=_number(config, "GATEWAY_DEDUPE_RETENTION_DAYS", float, 0),
+            max_entry_age_days=_number(config, "GATEWAY_MAX_ENTRY_AGE_DAYS", float, 0),
+            header_read_seconds=_number(config, "GATEWAY_HEADER_READ_SECONDS", float, 0.1),
+            body_read_seconds=_number(config, "GATEWAY_BODY_READ_SECONDS", float, 0.1),
         )

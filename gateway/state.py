@@ -22,6 +22,8 @@ from .store import Database
 from .version import __version__
 
 EXTENSION_KEY = "event_gateway"
+FINISH_KEY = "event_gateway_finish"
+"""Where an app found by ``flask --app gateway`` keeps the function that finishes it (:mod:`gateway.app`)."""
 
 
 @dataclass
@@ -75,4 +77,8 @@ def get_state(app: Flask | None = None) -> GatewayState:
     try:
         return app.extensions[EXTENSION_KEY]
     except KeyError:
+        finish = app.extensions.get(FINISH_KEY)
+        if finish is not None:  # an app made by ``flask --app gateway``, used for the first time
+            finish(app)
+            return app.extensions[EXTENSION_KEY]
         raise RuntimeError("EventGateway.init_app(app) has not been called for this app") from None

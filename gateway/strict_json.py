@@ -11,6 +11,8 @@ safely or store faithfully:
   ``NaN`` is served back as invalid JSON);
 * a lone UTF-16 surrogate such as ``"\\ud800"`` (cannot be encoded as UTF-8, so neither stored
   nor sent on);
+* a NUL character (``"\\u0000"``) in any string, key or value (PostgreSQL cannot store it in text,
+  and it would cut a log line short);
 * a body that is not UTF-8.
 
 :class:`InvalidJson` carries a message meant for the sender.
@@ -31,6 +33,8 @@ MAX_INTEGER_DIGITS = 100
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_NUL_ESCAPE = re.compile(r"\\u0000")
+_NUL = re.compile("\x00")
 
 
 class InvalidJson(ValueError):
@@ -81,12 +85,13 @@ def _float(text: str) -> float:
     return value
 
 
-def _find_surrogate(value: Any) -> bool:
+def _find_string(value: Any, wanted: re.Pattern[str]) -> bool:
+    """Whether any string in ``value`` (keys included) matches ``wanted``."""
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if _SURROGATE.search(item):
+            if wanted.search(item):
                 return True
         elif isinstance(item, dict):
             stack.extend(item.keys())
@@ -115,6 +120,8 @@ def loads(body: bytes | str) -> Any:
         raise InvalidJson(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:  # not reached after the depth check; kept as a guard
         raise InvalidJson(f"malformed JSON: nested deeper than {MAX_DEPTH} levels") from None
-    if _SURROGATE_ESCAPE.search(text) and _find_surrogate(value):
+    if _SURROGATE_ESCAPE.search(text) and _find_string(value, _SURROGATE):
         raise InvalidJson("malformed JSON: a string holds a lone UTF-16 surrogate (\\ud800-\\udfff not in a pair)")
+    if _NUL_ESCAPE.search(text) and _find_string(value, _NUL):
+        raise InvalidJson("refused JSON: a string holds a NUL character (\\u0000)")
     return value

@@ -15,7 +15,7 @@ from .events import Event
 from .inbound import InboundRequest, Received, Rejected
 from .intake import accept
 from .request_body import read_body
-from .responses import ALL_METHODS, ApiError, answer_errors_as_json, answer_options, unmatched
+from .responses import ALL_METHODS, ApiError, answer_errors_as_json, answer_options, refuse_nul, unmatched
 from .state import get_state
 from .store.base import now
 from .store.events import NewDecision
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("gateway_webhooks", __name__)
 answer_errors_as_json(bp)
 bp.add_url_rule("/webhooks/<path:path>", "unmatched", unmatched, methods=ALL_METHODS)
+bp.before_request(refuse_nul)
 bp.before_request(answer_options)
 
 
@@ -78,6 +79,19 @@ def _verify(state, source, inbound: InboundRequest) -> None:
     raise first
 
 
+def _refuse_old_entry(state, source_key: str, event: Event) -> None:
+    """A flag-platform entry dated (its ``date``) further back than ``GATEWAY_MAX_ENTRY_AGE_DAYS`` is
+    refused: it may be a replay of one whose de-duplication key is forgotten."""
+    bound = state.settings.max_entry_age_days
+    if not bound or source_key != launchdarkly.SOURCE:
+        return
+    age_days = (now() - event.occurred_at.timestamp()) / 86400
+    if age_days > bound:
+        raise Rejected(400, f"the entry is dated {event.occurred_at.isoformat(timespec='seconds')}, {age_days:.1f} days "
+                            f"ago; entries older than {bound:g} days are refused as possible replays "
+                            "(GATEWAY_MAX_ENTRY_AGE_DAYS)")
+
+
 @bp.post("/webhooks/<source_key>")
 def source_webhook(source_key: str):
     state = get_state()
@@ -90,6 +104,7 @@ def source_webhook(source_key: str):
         if source.verify is not None:
             _verify(state, source, inbound)
         event = source.parse(inbound)
+        _refuse_old_entry(state, source_key, event)
     except (Rejected, ApiError) as exc:
         status = exc.status
         state.metrics.rejected.labels(source_key, str(status)).inc()

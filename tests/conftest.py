@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from waitress import wasyncore
 from waitress.server import create_server
 
 from gateway import create_app
@@ -90,7 +91,11 @@ class LiveServer:
         self.thread.start()
 
     def close(self):
-        self.server.close()
+        """Let running requests finish (their threads end), then end the server's loop from inside
+        it: closing its sockets from this thread would close the wake-up pipe under a request
+        thread still answering (EBADF) and leave the loop running."""
+        self.server.task_dispatcher.shutdown(timeout=5)
+        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
         self.thread.join(5)
 
 

@@ -22,6 +22,14 @@ CASES = [
     (["serve", "--port", "0"], 2),  # out of range
     (["events", "list", "--no-such-option"], 2),
     (["no-such-command"], 2),
+    (["integrations", "add", "recorder", "--name", "x", "--config", "{bad"], 2),
+    (["integrations", "add", "recorder", "--name", "x", "--config", "@no-such-file.json"], 2),
+    (["integrations", "add", "recorder", "--name", "x", "--policy", "[1,"], 2),
+    (["integrations", "replay", "some-id", "--since", "yesterday-ish"], 2),
+    (["integrations", "replay", "some-id"], 2),  # neither --since nor --event-id
+    (["integrations", "action", "some-id", "create_metric", "--params", "{bad"], 2),
+    (["deliveries", "list", "--since", "not-a-time"], 2),
+    (["connect", "launchdarkly", "--api-token", "t", "--statements", "{bad"], 2),
 ]
 
 
@@ -35,6 +43,41 @@ def test_help_and_argument_errors_create_nothing(tmp_path, args, status):
     assert run.returncode == status, run.stdout + run.stderr
     assert os.listdir(tmp_path) == []  # no instance folder, and nothing else either
     assert "admin API token" not in run.stdout + run.stderr
+
+
+FLASK_CASES = [
+    (["--help"], 0),
+    (["integrations", "--help"], 0),
+    (["integrations", "add", "recorder", "--name", "x", "--config", "{bad"], 2),
+    (["deliveries", "list", "--since", "not-a-time"], 2),
+    (["events", "list", "--no-such-option"], 2),
+]
+
+
+@pytest.mark.parametrize("args,status", FLASK_CASES, ids=[" ".join(a) for a, _ in FLASK_CASES])
+def test_flask_help_and_argument_errors_create_nothing(tmp_path, args, status):
+    instance = tmp_path / "instance"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_") and k != "FLASK_APP"}
+    env["GATEWAY_INSTANCE_PATH"] = str(instance)
+    run = subprocess.run([sys.executable, "-m", "flask", "--app", "gateway", *args], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == status, run.stdout + run.stderr
+    assert os.listdir(tmp_path) == []
+    assert "admin API token" not in run.stdout + run.stderr
+
+
+def test_a_real_flask_command_still_builds_the_instance(tmp_path):
+    instance = tmp_path / "instance"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_") and k != "FLASK_APP"}
+    env.update(GATEWAY_INSTANCE_PATH=str(instance), GATEWAY_PLUGINS="")
+    run = subprocess.run([sys.executable, "-m", "flask", "--app", "gateway", "events", "list"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert (instance / "gateway.db").exists() and "admin API token" in run.stderr
+    routes = subprocess.run([sys.executable, "-m", "flask", "--app", "gateway", "routes"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert routes.returncode == 0, routes.stderr
+    assert "/webhooks/<source_key>" in routes.stdout and "/api/v1/events" in routes.stdout
 
 
 def test_the_help_still_lists_every_command(tmp_path):

@@ -182,7 +182,8 @@ def test_webhook_url_is_built_from_the_public_url(make_app):
 
 
 @pytest.mark.parametrize("value", ["gateway.example.com", "ftp://x.example", "https://", "https://x.example/?a=1",
-                                   "https://x.example:99999"])
+                                   "https://x.example:99999", "https://x.example:0", "https://x.example:\u0668\u0660",
+                                   "https://x.example:65536"])
 def test_a_bad_public_url_is_refused_at_start(make_app, value):
     with pytest.raises(SettingError, match="GATEWAY_PUBLIC_URL"):
         make_app({"GATEWAY_PUBLIC_URL": value})

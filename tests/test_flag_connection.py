@@ -120,6 +120,11 @@ def test_a_platform_that_hides_secrets_is_not_patched_again_and_again(client):
     ({"public_url": PUBLIC}, "api_token"),
     ({"api_token": TOKEN, "public_url": "not a url"}, "public_url"),
     ({"api_token": TOKEN, "public_url": PUBLIC + "/webhooks/launchdarkly"}, "public_url"),
+    ({"api_token": TOKEN, "public_url": "https://gateway.example.com:0"}, "public_url"),
+    ({"api_token": TOKEN, "public_url": "https://gateway.example.com:65536"}, "public_url"),
+    ({"api_token": TOKEN, "public_url": "https://gateway.example.com:\u0668\u0660"}, "public_url"),  # Arabic-Indic 80
+    ({"api_token": TOKEN, "public_url": "https://gateway.example.com:\uff18\uff10"}, "public_url"),  # full-width 80
+    ({"api_token": TOKEN, "public_url": "https://gateway.example.com:-1"}, "public_url"),
     ({"api_token": TOKEN, "public_url": PUBLIC, "webhook_statements": [{"effect": "maybe"}]}, "webhook_statements"),
     ({"api_token": TOKEN, "public_url": PUBLIC, "api_url": "ftp://x"}, "api_url"),
     ({"api_token": TOKEN, "public_url": PUBLIC, "wire": "sometimes"}, "wire"),

@@ -4,6 +4,7 @@ or 413 on every route that reads JSON, and nothing stored; every error answer is
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 import requests
@@ -31,6 +32,9 @@ HOSTILE = {
     "-Infinity": (json.dumps({**EVENT, "_id": "ninf", "x": float("-inf")}).encode(), "-Infinity is not a JSON number"),
     "number too large for a float": (json.dumps({**EVENT, "_id": "big"}).encode()[:-1] + b', "n": 1e400}', "too large"),
     "not UTF-8": (b'{"_id": "\xff"}', "not UTF-8"),
+    "NUL in _id": (json.dumps({**EVENT, "_id": "a\u0000b"}).encode(), "NUL character"),
+    "NUL in title": (json.dumps({**EVENT, "title": "on \u0000"}).encode(), "NUL character"),
+    "NUL in a key": (json.dumps({**EVENT, "x\u0000": 1}).encode(), "NUL character"),
 }
 
 
@@ -192,6 +196,34 @@ def test_admin_api_body_cap_holds_without_a_content_length(make_app):
         server.close()
     assert response.status_code == 413
     assert "GATEWAY_MAX_API_BODY_BYTES" in response.json()["error"]
+
+
+def test_closing_the_live_server_waits_for_its_running_requests(caplog):
+    """A request still running when the server closes gets its answer and its thread ends cleanly:
+    closing used to close the server's wake-up pipe under it (a thread traceback, OSError EBADF, in
+    the test after it) and to leave the server's loop running."""
+    import threading
+    import time
+
+    app = Flask("slow")
+    started = threading.Event()
+
+    @app.get("/slow")
+    def slow():
+        started.set()
+        time.sleep(0.5)
+        return "done"
+
+    server = LiveServer(app)
+    answers = []
+    client = threading.Thread(target=lambda: answers.append(requests.get(server.url + "/slow", timeout=10)))
+    client.start()
+    assert started.wait(10)
+    server.close()
+    client.join(10)
+    assert [a.text for a in answers] == ["done"]
+    assert not server.thread.is_alive()
+    assert not [r for r in caplog.records if r.name.startswith("waitress") and r.levelno >= logging.ERROR]
 
 
 def test_the_default_admin_cap_refuses_20_megabytes(client):

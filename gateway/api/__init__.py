@@ -8,7 +8,7 @@ from .. import strict_json
 from ..admin_token import check_bearer
 from ..auth_throttle import throttled_answer
 from ..request_body import read_body
-from ..responses import ALL_METHODS, ApiError, answer_errors_as_json, answer_options, unmatched
+from ..responses import ALL_METHODS, ApiError, answer_errors_as_json, answer_options, refuse_nul, unmatched
 from ..state import get_state
 
 bp = Blueprint("gateway_api", __name__, url_prefix="/api/v1")
@@ -29,6 +29,7 @@ def require_admin_token():
         if header:  # a guess (a request without any is no attempt to get in)
             state.auth_throttle.failed("api", request.remote_addr)
         raise ApiError(401, "missing or wrong admin token: send 'Authorization: Bearer <GATEWAY_ADMIN_TOKEN>'")
+    refuse_nul()
     read_body(state.settings.max_api_body_bytes, "GATEWAY_MAX_API_BODY_BYTES")
     return answer_options()
 

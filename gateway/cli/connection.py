@@ -10,7 +10,7 @@ from .. import connection_actions
 from ..flagplatform.connection import DEFAULT_API_URL, DEFAULT_WEBHOOK_NAME
 from ..state import get_state
 from ..status import connection_status
-from .output import emit, parse_json_option, run_operation
+from .output import emit, json_option, run_operation
 
 
 @click.group("connect")
@@ -27,7 +27,7 @@ def connect() -> None:
 @click.option("--api-url", default=None, help=f"The flag platform's API base URL [default: {DEFAULT_API_URL}].")
 @click.option("--webhook-name", default=None, help=f"The webhook's name [default: {DEFAULT_WEBHOOK_NAME}].")
 @click.option("--webhook-tag", "webhook_tags", multiple=True, help="A tag of the webhook (repeat for several).")
-@click.option("--statements", default=None,
+@click.option("--statements", default=None, callback=json_option,
               help="Policy statements (JSON, or @FILE) restricting the projects and environments the webhook sends.")
 @click.option("--no-wire", is_flag=True, help="Store the connection without creating or updating the webhook.")
 @with_appcontext
@@ -41,7 +41,7 @@ def launchdarkly(api_token, public_url, api_url, webhook_name, webhook_tags, sta
     if webhook_tags:
         data["webhook_tags"] = list(webhook_tags)
     if statements is not None:
-        data["webhook_statements"] = parse_json_option(statements, "--statements")
+        data["webhook_statements"] = statements
     emit(run_operation(lambda: connection_actions.connect(get_state(), data, "cli")))
 
 

@@ -13,6 +13,7 @@ import click
 from flask import Flask, current_app
 
 from ..settings import Settings, SettingError, apply_defaults
+from ..state import EXTENSION_KEY
 from ..store import Database, migrations
 from .output import emit
 
@@ -20,12 +21,15 @@ from .output import emit
 def database_url() -> str:
     """``GATEWAY_DATABASE_URL`` (from the current app's config when there is one, else the
     environment), or the default SQLite file of the instance folder."""
-    if current_app:
-        return current_app.extensions["event_gateway"].settings.database_url
+    if current_app and EXTENSION_KEY in current_app.extensions:
+        return current_app.extensions[EXTENSION_KEY].settings.database_url
     config: dict = {}
     apply_defaults(config)
     instance = os.environ.get("GATEWAY_INSTANCE_PATH")
-    instance_path = os.path.abspath(instance) if instance else Flask("gateway").instance_path
+    if current_app:  # an app found by `flask --app gateway`, not built (db commands do not start the gateway)
+        instance_path = current_app.instance_path
+    else:
+        instance_path = os.path.abspath(instance) if instance else Flask("gateway").instance_path
     try:
         return Settings.from_config(config, instance_path).database_url
     except SettingError as exc:

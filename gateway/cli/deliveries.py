@@ -23,6 +23,11 @@ def parse_since(value: str | None) -> float | None:
         raise click.BadParameter(str(exc), param_hint="--since") from None
 
 
+def since_option(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """A click callback: ``--since`` read while the command line is parsed (before the app is built)."""
+    return parse_since(value)
+
+
 @click.group("deliveries")
 def deliveries() -> None:
     """Deliveries: one per event and integration, with their attempts."""
@@ -31,13 +36,14 @@ def deliveries() -> None:
 @deliveries.command("list")
 @click.option("--integration", "integration_id", default=None, help="Only this integration's.")
 @click.option("--status", type=click.Choice(STATUSES), default=None, help="Only deliveries in this status.")
-@click.option("--since", default=None, help="Created at or after: ISO 8601 or seconds since the epoch.")
+@click.option("--since", default=None, callback=since_option,
+              help="Created at or after: ISO 8601 or seconds since the epoch.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @with_appcontext
-def list_(integration_id: str | None, status: str | None, since: str | None, limit: int) -> None:
+def list_(integration_id: str | None, status: str | None, since: float | None, limit: int) -> None:
     """The newest deliveries (without their attempts)."""
     rows = get_state().db.deliveries.list(integration_id=integration_id, status=status,
-                                          since=parse_since(since), limit=limit)
+                                          since=since, limit=limit)
     emit([serialize.delivery(row, with_attempts=False) for row in rows])
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from flask.cli import with_appcontext
 
 from .. import operations
 from ..api import serialize
 from ..state import get_state
-from .deliveries import parse_since
-from .output import emit, parse_json_option, run_operation
+from .deliveries import since_option
+from .output import before_app, emit, json_object_option, json_option, run_operation
 
 
 def _row(integration_id: str):
@@ -35,15 +37,15 @@ def list_() -> None:
 @integrations.command("add")
 @click.argument("plugin")
 @click.option("--name", required=True, help="A name people recognise.")
-@click.option("--config", "config", default="{}", help="Config as JSON, or @FILE.")
-@click.option("--policy", "policy", default=None, help="Policy statements as JSON, or @FILE (default: the plugin's).")
+@click.option("--config", "config", default="{}", callback=json_option, help="Config as JSON, or @FILE.")
+@click.option("--policy", "policy", default=None, callback=json_option,
+              help="Policy statements as JSON, or @FILE (default: the plugin's).")
 @click.option("--disabled", is_flag=True, help="Create it disabled.")
 @with_appcontext
-def add(plugin: str, name: str, config: str, policy: str | None, disabled: bool) -> None:
+def add(plugin: str, name: str, config: Any, policy: Any, disabled: bool) -> None:
     """Add an integration of PLUGIN."""
     state = get_state()
-    data = {"plugin": plugin, "name": name, "enabled": not disabled,
-            "config": parse_json_option(config, "--config"), "policy": parse_json_option(policy, "--policy")}
+    data = {"plugin": plugin, "name": name, "enabled": not disabled, "config": config, "policy": policy}
     row = run_operation(lambda: operations.create_integration(state, data, "cli"))
     emit(serialize.integration(state, row))
 
@@ -87,32 +89,38 @@ def remove(integration_id: str) -> None:
     emit({"removed": integration_id})
 
 
+def _replay_arguments(since: float | None, event_ids: tuple[str, ...], override: bool, yes: bool, **_: Any) -> None:
+    """What replay's options must be, checked before the app is built (which creates the instance)."""
+    if (since is None) == (not event_ids):
+        raise click.UsageError("give exactly one of --since or --event-id")
+    if yes and not override:
+        raise click.UsageError("--yes confirms an --override; a replay asks nothing")
+    if override and (since is not None or len(event_ids) != 1):
+        raise click.UsageError("--override sends one event: give one --event-id, without --since")
+
+
 @integrations.command("replay")
 @click.argument("integration_id")
-@click.option("--since", default=None, help="Decide again for its dead deliveries that went dead at or after this "
-                                            "time (ISO 8601 or seconds since the epoch).")
+@click.option("--since", default=None, callback=since_option,
+              help="Decide again for its dead deliveries that went dead at or after this "
+                   "time (ISO 8601 or seconds since the epoch).")
 @click.option("--event-id", "event_ids", multiple=True, help="Decide again for this event, whatever its decision "
                                                              "was (repeat the option for several).")
 @click.option("--override", is_flag=True, help="Send the one --event-id despite the denials it has now (the "
                                                "policy, the plugin's check, the cooldown), after a confirmation "
                                                "naming them; refused where the plugin does not allow it.")
 @click.option("--yes", is_flag=True, help="With --override: do not ask for the confirmation.")
+@before_app(_replay_arguments)
 @with_appcontext
-def replay(integration_id: str, since: str | None, event_ids: tuple[str, ...], override: bool, yes: bool) -> None:
+def replay(integration_id: str, since: float | None, event_ids: tuple[str, ...], override: bool, yes: bool) -> None:
     """Decide again, with the integration's current policy, plugin check and cooldown: events it takes
     now are queued, due now; those it skips stay as they were (the new decision in the event's
     history). With --override, send one event despite its denials."""
-    if (since is None) == (not event_ids):
-        raise click.UsageError("give exactly one of --since or --event-id")
-    if yes and not override:
-        raise click.UsageError("--yes confirms an --override; a replay asks nothing")
     state = get_state()
     if override:
-        if since is not None or len(event_ids) != 1:
-            raise click.UsageError("--override sends one event: give one --event-id, without --since")
         emit(_override(state, integration_id, event_ids[0], yes))
         return
-    data = {"since": parse_since(since)} if since is not None else {"event_ids": list(event_ids)}
+    data = {"since": since} if since is not None else {"event_ids": list(event_ids)}
     emit(run_operation(lambda: operations.replay_integration(state, integration_id, data, "cli")))
 
 
@@ -156,13 +164,11 @@ def status(integration_id: str, refresh: bool) -> None:
 @integrations.command("action")
 @click.argument("integration_id")
 @click.argument("action")
-@click.option("--params", default="{}", help="Parameters as JSON (as a status check's action_params), or @FILE.")
+@click.option("--params", "values", default="{}", callback=json_object_option,
+              help="Parameters as JSON (as a status check's action_params), or @FILE.")
 @with_appcontext
-def action(integration_id: str, action: str, params: str) -> None:
+def action(integration_id: str, action: str, values: dict) -> None:
     """Run an action that a status check offers (e.g. create_metric)."""
     state = get_state()
-    values = parse_json_option(params, "--params")
-    if not isinstance(values, dict):
-        raise click.BadParameter("must be a JSON object", param_hint="--params")
     message = run_operation(lambda: operations.integration_action(state, integration_id, action, values, "cli"))
     emit({"action": action, "message": message})

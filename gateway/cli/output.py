@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Callable, TypeVar
 
@@ -46,6 +47,37 @@ def parse_json_option(value: str | None, name: str) -> Any:
     except strict_json.InvalidJson as exc:
         raise click.BadParameter("not valid JSON: " + exc.message.removeprefix("malformed JSON: "),
                                  param_hint=name) from None
+
+
+def json_option(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """A click callback: the option's JSON (or ``@path``) read while the command line is parsed, so
+    that a bad value stops the command before the app (instance folder, database, admin token) is
+    built."""
+    return parse_json_option(value, param.opts[0])
+
+
+def json_object_option(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """:func:`json_option` for an option that must hold a JSON object."""
+    data = json_option(ctx, param, value)
+    if data is not None and not isinstance(data, dict):
+        raise click.BadParameter("must be a JSON object", param_hint=param.opts[0])
+    return data
+
+
+def before_app(check: Callable[..., None]) -> Callable:
+    """Run ``check`` with the command's parsed arguments before the command (and its
+    ``with_appcontext``, which builds the app) runs: put it above ``with_appcontext``. ``check``
+    raises a click error for arguments that do not go together."""
+
+    def decorate(command: Callable) -> Callable:
+        @functools.wraps(command)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            check(**kwargs)
+            return command(*args, **kwargs)
+
+        return checked
+
+    return decorate
 
 
 def fail_with_errors(message: str, errors: dict[str, list[str]]) -> None:

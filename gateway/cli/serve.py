@@ -68,12 +68,11 @@ def default_processes() -> int:
 
 
 def _serve_with_waitress(app, state, host: str, port: int) -> None:
-    from waitress import create_server
-
     from ..server_log import quiet_queue_warnings
+    from ..waitress_server import create_waitress_server
 
     quiet_queue_warnings()
-    server = create_server(app, host=host, port=port, threads=state.settings.threads, ident="event-gateway")
+    server = create_waitress_server(app, host, port, state.settings)
     pool = WorkerPool(state, state.settings.workers) if state.settings.workers else None
     state.serve_layout = (1, state.settings.workers)
     checks = CheckRunner(state, state.settings.check_interval_seconds)

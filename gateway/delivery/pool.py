@@ -339,9 +339,10 @@ class WorkerPool:
                 self._prune()
 
     def _prune(self) -> None:
-        cutoff = now() - self.state.settings.retention_days * DAY
+        settings = self.state.settings
+        cutoff = now() - settings.retention_days * DAY
         try:
-            result = self.state.db.deliveries.prune(cutoff)
+            result = self.state.db.deliveries.prune(cutoff, forget_keys_before=now() - settings.dedupe_retention_days * DAY)
         except Exception as exc:
             if unavailable(exc) is None:
                 log.exception("pruning old deliveries failed; it is tried again later")

@@ -28,7 +28,7 @@ from ..policy import PolicyError, compile_policy
 from ..shared_changes import SharedChanges
 from ..store import Database
 from ..store.base import now
-from ..targets import reset_private_targets_allowed, set_private_targets_allowed
+from ..targets import InvalidTargetURL, parse_target, reset_private_targets_allowed, set_private_targets_allowed
 from ..validation import InvalidInput, flatten_errors
 from .client import FlagApiError, FlagPlatformClient
 from .wiring import WEBHOOK_PATH, Desired, Wired, wire
@@ -70,6 +70,10 @@ class PublicURL(fields.Url):
 
     def _deserialize(self, value, attr, data, **kwargs):
         url = super()._deserialize(value.strip() if isinstance(value, str) else value, attr, data, **kwargs)
+        try:
+            parse_target(url)  # read as a target URL is: a port of 1-65535 in ASCII digits, a real host
+        except InvalidTargetURL as exc:
+            raise ValidationError(str(exc)) from None
         if "?" in url or "#" in url:
             raise ValidationError("enter the gateway's base URL without ?query or #fragment")
         url = url.rstrip("/")

@@ -100,10 +100,15 @@ class CompiledPolicy:
         attributes = _NOTHING if attributes is None else attributes
         allows, denies = self._allows, self._denies
         allowed_by: tuple[int, str, str, str] | None = None
+        seen: set[tuple[str, str]] = set()
         for access in accesses:
             action, resource = access.action, access.resource
             if not isinstance(action, str) or not isinstance(resource, str) or "\x00" in action:
                 continue
+            if len(accesses) > 1:  # an access given again decides nothing new: matched once
+                if (action, resource) in seen:
+                    continue
+                seen.add((action, resource))
             bare, scope_tags = resource, tags
             if ";" in resource:
                 if not is_well_formed(resource):

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
-    Connection, and_, bindparam, case, delete, exists, func, insert, or_, select, union_all, update,
+    Connection, Float, and_, bindparam, case, delete, exists, func, insert, literal, or_, select, union_all, update,
 )
 
 from . import decision_history
@@ -26,9 +26,10 @@ from . import integrations as integration_rows
 from . import skips as skip_lines
 from .base import DriverStatement, Repository, dumps, group_commit, loads, new_id, reading, writing
 from .cooldowns import Claim, claim, release_for_delivery
+from .base import now as now_stamp
 from .events import EventRow
 from .integrations import IntegrationRow
-from .tables import attempts, deliveries, events, integrations, skips
+from .tables import attempts, deliveries, events, integrations, removed_event_keys, skips
 from .transient import retrying
 from .wakeups import announce
 
@@ -744,10 +745,12 @@ class DeliveryStore(Repository):
 
     # housekeeping ------------------------------------------------------------------------------
 
-    def prune(self, before: float) -> PruneResult:
+    def prune(self, before: float, forget_keys_before: float | None = None) -> PruneResult:
         """Delete ``delivered`` and ``skipped`` deliveries (and their attempts) last changed before
         ``before``, then events received before it that have no delivery left. Dead and queued
-        deliveries, and their events, are kept. Works in small transactions."""
+        deliveries, and their events, are kept. The de-duplication key of each event removed is
+        kept (``removed_event_keys``), so that the same webhook is still a duplicate; keys removed
+        before ``forget_keys_before`` are forgotten (None: none are). Works in small transactions."""
         removed_deliveries = removed_events = 0
         while True:
             with writing(self.engine) as connection:
@@ -785,9 +788,22 @@ class DeliveryStore(Repository):
                     .limit(BATCH)
                 ).scalars())
                 if ids:
+                    connection.execute(removed_event_keys.insert().from_select(
+                        ["dedupe_key", "event_id", "removed_at"],
+                        select(events.c.dedupe_key, events.c.id, literal(now_stamp(), Float))
+                        .where(events.c.id.in_(ids))))
                     connection.execute(delete(events).where(events.c.id.in_(ids)))
             removed_events += len(ids)
             if len(ids) < BATCH:
+                break
+        while forget_keys_before is not None:
+            with writing(self.engine) as connection:
+                keys = list(connection.execute(
+                    select(removed_event_keys.c.dedupe_key)
+                    .where(removed_event_keys.c.removed_at < forget_keys_before).limit(BATCH)).scalars())
+                if keys:
+                    connection.execute(delete(removed_event_keys).where(removed_event_keys.c.dedupe_key.in_(keys)))
+            if len(keys) < BATCH:
                 break
         with writing(self.engine) as connection:
             skip_lines.prune_sets(connection, before)

@@ -6,14 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, bindparam, exc, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exc, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..events import Event
 from .base import BatchCommit, DriverStatement, Repository, dumps, loads, new_id, now, reading, writing
 from .cooldowns import Claim, claim
 from .skips import KnownSets, SkipGroup, skip_rows, write_sets
-from .tables import deliveries, events
+from .tables import deliveries, events, removed_event_keys
 from .tables import skips as skips_table
 from .wakeups import announce
 
@@ -69,6 +69,14 @@ class EventRow:
 def dedupe_key(source: str, source_id: str, integration_id: str | None) -> str:
     """Events repeat per source (and, for inbound webhooks, per integration)."""
     return f"{source}|{integration_id or ''}|{source_id}"
+
+
+def removed_event_ids(connection, keys: list[str]) -> dict[str, str]:
+    """The de-duplication keys among ``keys`` of events retention removed, with those events' ids."""
+    if not keys:
+        return {}
+    return dict(connection.execute(select(removed_event_keys.c.dedupe_key, removed_event_keys.c.event_id)
+                                   .where(removed_event_keys.c.dedupe_key.in_(keys))).all())
 
 
 def _row(row, with_raw: bool = True) -> EventRow:
@@ -174,7 +182,8 @@ class EventStore(Repository):
         """The id of an earlier event with the same source id, if any."""
         key = dedupe_key(event.source, event.source_id, integration_id)
         with reading(self.engine) as connection:
-            return connection.execute(select(events.c.id).where(events.c.dedupe_key == key)).scalar()
+            found = connection.execute(select(events.c.id).where(events.c.dedupe_key == key)).scalar()
+            return found or removed_event_ids(connection, [key]).get(key)
 
     def skip_group(self, reason: str, members: tuple[tuple[str, str], ...]) -> SkipGroup:
         """A skip of the integrations ``members`` ((id, plugin) pairs, sorted) with ``reason``."""
@@ -234,12 +243,19 @@ class EventStore(Repository):
         if insert_events is None:  # a database without INSERT ... ON CONFLICT: one job at a time
             return [self._write_one(connection, job) for job in jobs]
         created = insert_events.run(connection, [j.event for j in jobs])
+        # After the insert, not before: an event that retention removes meanwhile has its key here by
+        # the time the insert no longer conflicts with it.
+        removed = removed_event_ids(connection, [j.event["dedupe_key"] for j in jobs if j.event["id"] in created])
+        if removed:
+            again = [j.event["id"] for j in jobs if j.event["dedupe_key"] in removed]
+            connection.execute(delete(events).where(events.c.id.in_(again)))
+            created.difference_update(again)
         fresh = [j for j in jobs if j.event["id"] in created]
         self._write_decisions(connection, fresh)
         repeated = [j.event["dedupe_key"] for j in jobs if j.event["id"] not in created]
-        first: dict[str, str] = {}
+        first: dict[str, str] = dict(removed)
         if repeated:
-            first = dict(connection.execute(select(events.c.dedupe_key, events.c.id)
+            first.update(connection.execute(select(events.c.dedupe_key, events.c.id)
                                             .where(events.c.dedupe_key.in_(repeated))).all())
         return [self._recorded(j) if j.event["id"] in created else
                 Recorded(first[j.event["dedupe_key"]], created=False) if j.event["dedupe_key"] in first else None
@@ -248,6 +264,7 @@ class EventStore(Repository):
     def _write_one(self, connection, job: _Write) -> Recorded:
         key = job.event["dedupe_key"]
         existing = connection.execute(select(events.c.id).where(events.c.dedupe_key == key)).scalar()
+        existing = existing or removed_event_ids(connection, [key]).get(key)
         if existing is not None:
             return Recorded(existing, created=False)
         connection.execute(events.insert(), job.event)  # a repeat committed meanwhile fails the unique key

@@ -57,6 +57,17 @@ events = Table(
     Index("ix_events_received", "received_at", "id"),
 )
 
+removed_event_keys = Table(
+    "removed_event_keys",
+    metadata,
+    # the de-duplication keys of events retention removed, kept longer than the events (a replay of
+    # one is still a duplicate); pruned after GATEWAY_DEDUPE_RETENTION_DAYS
+    Column("dedupe_key", String(400), primary_key=True),
+    Column("event_id", String(36), nullable=False),
+    Column("removed_at", Float, nullable=False),
+    Index("ix_removed_event_keys_removed", "removed_at"),
+)
+
 deliveries = Table(
     "deliveries",
     metadata,

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, url_for
 
 from ..responses import ALL_METHODS, allowed_methods
+from ..request_text import nul_problem
 from ..state import get_state
 from . import headers, session
 
@@ -34,6 +35,9 @@ def safe_next(target: str | None) -> str:
 def _require_session():
     if request.endpoint == "gateway_ui.static":
         return None
+    problem = nul_problem(forms=True)
+    if problem:
+        return render_template("ui/error.html", title="Refused", message=problem[0].upper() + problem[1:] + "."), 400
     g.ui_session = session.load(get_state(), request)
     if request.method == "POST" and not g.ui_session.csrf_ok(request.form.get(session.CSRF_FIELD)):
         g.ui_session.changed = True  # the form gets a token it can use on the next try

@@ -27,6 +27,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from gateway import compile_regex
+
 from .problem_notification import FILTERED_FIELDS, MANAGEMENT_ZONES, SEVERITY, TAGS, Problem
 
 OPEN = "OPEN"
@@ -71,10 +73,11 @@ def action_from_data(data: dict[str, Any]) -> Action:
                   bool(data["on"]), data.get("trigger"))
 
 
-def compile_title_pattern(pattern: str, syntax: str) -> re.Pattern[str]:
-    """The title pattern as a regular expression; ``re.error`` when a regex does not compile."""
+def compile_title_pattern(pattern: str, syntax: str) -> Any:
+    """The title pattern as a regular expression; ``re.error`` when a regex does not compile. A regex
+    runs on the gateway's linear-time engine (RE2: no backreferences or lookaround)."""
     if syntax == REGEX:
-        return re.compile(pattern)
+        return compile_regex(pattern)
     return re.compile(fnmatch.translate(pattern), re.IGNORECASE)
 
 
