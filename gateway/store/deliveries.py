@@ -9,7 +9,7 @@ lease that runs out (its worker died) lets another worker take the delivery agai
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import lru_cache
 from types import SimpleNamespace
@@ -86,6 +86,11 @@ def _delivery(row, attempt_log=(), **changes: Any) -> DeliveryRow:
     )
     values.update(changes)
     return DeliveryRow(**values)
+
+
+def _explained(connection: Connection, rows: builtins.list[DeliveryRow]) -> builtins.list[DeliveryRow]:
+    """``rows`` with the reason of each policy denial read from its policy revision."""
+    return skip_lines.explain_lines(connection, rows, lambda row, reason: replace(row, reason=reason))
 
 
 def _attempt(row) -> AttemptRow:
@@ -290,7 +295,7 @@ class DeliveryStore(Repository):
         skipped = skip_lines.select_lines().where(skips.c.event_id == event_id)
         with reading(self.engine) as connection:
             rows = self._with_attempts(connection, list(connection.execute(query)))
-            rows += [_delivery(row) for row in connection.execute(skipped)]
+            rows += _explained(connection, [_delivery(row) for row in connection.execute(skipped)])
         return sorted(rows, key=lambda d: (d.created_at, d.status == "skipped", d.integration_name or "", d.id))
 
     def get(self, delivery_id: str) -> DeliveryRow | None:
@@ -306,7 +311,7 @@ class DeliveryStore(Repository):
                     row = connection.execute(skip_lines.select_lines().where(
                         skips.c.event_id == event_id,
                         skip_lines.integration_set_members.c.integration_id == integration_id)).first()
-                    return _delivery(row) if row is not None else None
+                    return _explained(connection, [_delivery(row)])[0] if row is not None else None
             delivery_id = replayed
         query = _select_deliveries().where(deliveries.c.id == delivery_id)
         with reading(self.engine) as connection:
@@ -341,7 +346,7 @@ class DeliveryStore(Repository):
             both = union_all(*[select(q.subquery()) for q in selects]).subquery()
             query = select(both).order_by(both.c.created_at.desc(), both.c.id.desc()).limit(limit)
         with reading(self.engine) as connection:
-            return [_delivery(row) for row in connection.execute(query)]
+            return _explained(connection, [_delivery(row) for row in connection.execute(query)])
 
     # the queue ---------------------------------------------------------------------------------
 
