@@ -107,8 +107,176 @@ def intake(args) -> None:
     shutil.rmtree(workdir, ignore_errors=True)
 
 
+ADMIN_TOKEN = "bench-admin-token-0123456789"
+STATUS_MIX = (("delivered", 900), ("plugin-skip", 60), ("dead", 30), ("retrying", 5), ("pending", 5))
+"""Per 1,000 events: what the team's own integration made of it (every other policy denies it)."""
+
+
+def _app(instance: str):
+    from gateway.app import create_app
+
+    return create_app({"GATEWAY_INSTANCE_PATH": instance, "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
+                       "GATEWAY_PLUGINS": "dynatrace", "GATEWAY_ALLOW_PRIVATE_TARGETS": "1",
+                       "GATEWAY_WORKERS": "0"})
+
+
+def build(instance: str, integrations: int, count: int) -> None:
+    """Write ``integrations`` integrations and ``count`` events with their decisions, in bulk."""
+    from sqlalchemy import select
+
+    from gateway.launchdarkly import normalize_audit_entry
+    from gateway.state import get_state
+    from gateway.store import tables
+    from gateway.store.base import dumps, new_id
+    from gateway.store.skips import POLICY_DENIAL, IntegrationSet, revision_id, write_sets
+
+    app = _app(instance)
+    state = get_state(app)
+    client = app.test_client()
+    created = client.post("/api/v1/integrations", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, json={
+        "plugin": "dynatrace", "name": "team 0", "policy": team_policy(0),
+        "config": {"url": "https://env0000.live.dynatrace.com", "api_token": "dt0c01.bench.0000"}})
+    assert created.status_code == 201, created.get_json()
+    engine = state.db.engine
+    with engine.begin() as connection:
+        first = connection.execute(select(tables.integrations)).first()._asdict()
+        rows = [{**first, "id": new_id(), "name": f"team {i}", "policy": dumps(team_policy(i)),
+                 "config": first["config"].replace("env0000", f"env{i:04d}")} for i in range(1, integrations)]
+        if rows:
+            connection.execute(tables.integrations.insert(), rows)
+        ids = [first["id"]] + [r["id"] for r in rows]
+        policies = {i: dumps(team_policy(i)) for i in range(integrations)}
+        # a canonical JSON, as the index writes it
+        from gateway.policy_cache import policy_key
+        canonical = {i: policy_key(team_policy(i)) for i in range(integrations)}
+        revisions = {i: revision_id(canonical[i]) for i in range(integrations)}
+        sets = []
+        for k in range(integrations):  # the denials of team k's events: every other team
+            sets.append(IntegrationSet.denied(
+                ((ids[i], "dynatrace", revisions[i]) for i in range(integrations) if i != k),
+                {revisions[i]: canonical[i] for i in range(integrations) if i != k}))
+        write_sets(connection, [s for s in sets if s.members], time.time() - 40 * 86400)
+        plain = [IntegrationSet.of([(ids[k], "dynatrace")]) for k in range(integrations)]
+        write_sets(connection, plain, time.time() - 40 * 86400)
+    del policies
+    template = json.loads(PAYLOAD.read_text())
+    event = normalize_audit_entry(template)
+    body = event.to_dict(include_raw=False)
+    raw = PAYLOAD.read_text()
+    mix = [status for status, share in STATUS_MIX for _ in range(share)]
+    start = time.time() - 30 * 86400
+    step = 30 * 86400 / max(1, count)
+    chunk = 5000
+    began = time.monotonic()
+    for offset in range(0, count, chunk):
+        events, deliveries, attempts, skips = [], [], [], []
+        for n in range(offset, min(count, offset + chunk)):
+            k = (n * 7919) % integrations
+            event_id = new_id()
+            stamp = start + n * step
+            resource = f"proj/team-{k}:env/staging:flag/search-v{n % 50}"
+            body["id"] = event_id
+            body["accesses"] = [{"action": "updateRules", "resource": resource}]
+            body["source_id"] = f"bench-{n}"
+            events.append(dict(id=event_id, source="launchdarkly", source_id=f"bench-{n}", integration_id=None,
+                               dedupe_key=f"launchdarkly||bench-{n}", kind="flag" if n % 10 else "project",
+                               title=f"updated the targeting rules of search v{n % 50} in team {k}",
+                               occurred_at=stamp, received_at=stamp, body=dumps(body),
+                               raw=raw.replace("proj/shop", f"proj/team-{k}")))
+            if sets[k].members:
+                skips.append(dict(event_id=event_id, set_id=sets[k].id, reason=POLICY_DENIAL, created_at=stamp))
+            status = mix[n % len(mix)]
+            if status == "plugin-skip":
+                skips.append(dict(event_id=event_id, set_id=plain[k].id, created_at=stamp,
+                                  reason="plugin 'dynatrace': the flag has no Dynatrace tags"))
+                continue
+            delivery_id = new_id()
+            tried = status in ("delivered", "dead", "retrying")
+            deliveries.append(dict(
+                id=delivery_id, event_id=event_id, integration_id=ids[k], plugin="dynatrace", status=status,
+                reason="delivered" if status == "delivered" else "HTTP 503" if tried else "queued",
+                attempts=1 if tried else 0, schedule_start=0,
+                next_attempt_at=stamp + 60 if status in ("pending", "retrying") else None,
+                lease_owner=None, lease_expires_at=None, summary=None, details=None, batch_id=None,
+                created_at=stamp, updated_at=stamp + 1))
+            if tried:
+                attempts.append(dict(delivery_id=delivery_id, number=1, worker="bench", started_at=stamp + 0.5,
+                                     duration_ms=120.0, outcome="delivered" if status == "delivered" else "failed",
+                                     reason="HTTP 200" if status == "delivered" else "HTTP 503", http="[]"))
+        with engine.begin() as connection:
+            connection.execute(tables.events.insert(), events)
+            connection.execute(tables.deliveries.insert(), deliveries)
+            if attempts:
+                connection.execute(tables.attempts.insert(), attempts)
+            connection.execute(tables.skips.insert(), skips)
+        done = min(count, offset + chunk)
+        if done % 50000 == 0 or done == count:
+            print(f"  {done:,} events written ({time.monotonic() - began:.0f}s)", flush=True)
+    state.db.dispose()
+
+
 def pages_bench(args) -> None:
-    raise SystemExit("not yet")
+    import re
+
+    from sqlalchemy import func, select
+
+    from gateway.state import get_state
+    from gateway.store import tables
+
+    instance = args.database or tempfile.mkdtemp(prefix="bench-pages-")
+    path = os.path.join(instance, "gateway.db")
+    if not os.path.exists(path):
+        os.makedirs(instance, exist_ok=True)
+        print(f"building {args.events:,} events for {args.integrations:,} integrations in {instance} ...", flush=True)
+        started = time.monotonic()
+        build(instance, args.integrations, args.events)
+        print(f"built in {time.monotonic() - started:.0f}s", flush=True)
+    app = _app(instance)
+    state = get_state(app)
+    with state.db.engine.connect() as connection:
+        counts = {t.name: connection.execute(select(func.count()).select_from(t)).scalar()
+                  for t in (tables.integrations, tables.events, tables.deliveries, tables.skips,
+                            tables.attempts, tables.integration_set_members)}
+        denied_event = connection.execute(select(tables.skips.c.event_id).order_by(tables.skips.c.id.desc())
+                                          .limit(1)).scalar()
+        some = connection.execute(select(tables.integrations.c.id).order_by(tables.integrations.c.name)
+                                  .limit(1).offset(counts["integrations"] // 2)).scalar()
+    decisions = counts["deliveries"] + counts["events"] * (counts["integrations"] - 1)
+    print(f"database: {counts['integrations']:,} integrations, {counts['events']:,} events, "
+          f"{decisions:,} decisions ({counts['deliveries']:,} delivery rows, {counts['skips']:,} skip rows), "
+          f"{counts['attempts']:,} attempts; {os.path.getsize(path) / 1e9:.2f} GB")
+    client = app.test_client()
+    page = client.get("/ui/sign-in")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    signed = client.post("/ui/sign-in", data={"csrf_token": token, "token": ADMIN_TOKEN})
+    assert signed.status_code == 302, signed.text
+    urls = [
+        ("/healthz", 50), ("/metrics", 200), ("/ui/", 300),
+        ("/ui/events", 300), ("/ui/events?status=dead", 300), ("/ui/events?status=skipped", 300),
+        ("/ui/events?status=delivered", 300), (f"/ui/events?integration={some}", 300),
+        (f"/ui/events?integration={some}&status=skipped", 300),
+        ("/ui/events?source=launchdarkly", 300), ("/ui/events?kind=project", 300), ("/ui/events?q=search", 300),
+        (f"/ui/events/{denied_event}", 300), (f"/ui/integrations/{some}", 300),
+        ("/ui/deliveries", 300), ("/ui/deliveries?status=dead", 300), ("/ui/deliveries?status=skipped", 300),
+        (f"/ui/deliveries?integration={some}", 300),
+    ]
+    print(f"\n{'page':<64}{'median ms':>10}{'max ms':>9}{'bytes':>10}   goal")
+    missed = 0
+    for url, goal in urls:
+        times, size = [], 0
+        for _ in range(args.repeat):
+            began = time.perf_counter()
+            response = client.get(url)
+            times.append(1000 * (time.perf_counter() - began))
+            size = len(response.data)
+            assert response.status_code in (200, 503), (url, response.status_code)
+        middle = statistics.median(times)
+        missed += middle >= goal
+        print(f"{url[:63]:<64}{middle:>10.0f}{max(times):>9.0f}{size:>10,}   < {goal} ms "
+              f"{'met' if middle < goal else 'MISSED'}", flush=True)
+    print(f"\n{len(urls) - missed} of {len(urls)} within their goal")
+    if not args.database:
+        shutil.rmtree(instance, ignore_errors=True)
 
 
 def main() -> None:
