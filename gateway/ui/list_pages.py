@@ -3,6 +3,7 @@ attempt; retry of one delivery and replay of dead ones in bulk."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
@@ -48,6 +49,9 @@ def _day_ago() -> str:
     return (datetime.now(timezone.utc) - timedelta(days=1)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
+EVENT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 @bp.get("/events")
 def events():
     state = get_state()
@@ -56,19 +60,30 @@ def events():
                for key in ("source", "kind", "status", "integration", "q")}
     if filters["status"] and filters["status"] not in STATUSES:
         filters["status"] = ""
+    if EVENT_ID.fullmatch(filters["q"].lower()) and state.db.events.get(filters["q"].lower()) is not None:
+        return redirect(url_for("gateway_ui.event", event_id=filters["q"].lower()), 303)  # search by event id
     limit = _limit()
-    rows = queries.search_events(
+    found = queries.search_events(
         limit=limit + 1, before=_cursor(request.args.get("cursor")), source=filters["source"] or None,
         kind=filters["kind"] or None, status=filters["status"] or None,
         integration_id=filters["integration"] or None, text=filters["q"] or None,
     )
+    rows = found.rows
     page, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(page[-1].received_at, page[-1].id) if more else None
+    searched_to = None
+    if found.searched_to is not None:  # the window ran out: go on from where the search stopped
+        next_cursor = encode_cursor(*found.searched_to)
+        searched_to = found.searched_to[0]
     sources, kinds = queries.sources_and_kinds()
+    for chosen, menu in ((filters["source"], sources), (filters["kind"], kinds)):
+        if chosen and chosen not in menu:
+            menu.append(chosen)
     decisions = queries.decisions_of([row.id for row in page])
     return render_template(
         "ui/events.html", title="Events", events=page, decisions=decisions, filters=filters,
         sources=sources, kinds=kinds, statuses=STATUSES, integrations=state.db.integrations.list(),
+        searched_to=searched_to, window=found.window,
         next_link=_next_link("gateway_ui.events", filters, next_cursor),
         first_link=url_for("gateway_ui.events", **{k: v for k, v in filters.items() if v})
         if request.args.get("cursor") else None,
@@ -82,8 +97,42 @@ def event(event_id: str):
     if row is None:
         abort(404, f"There is no event {event_id}.")
     integrations = {i.id: i for i in state.db.integrations.list()}
+    shown, groups = group_skips(state.db.deliveries.for_event(row.id))
     return render_template("ui/event.html", title=row.title or row.kind, event=row,
-                           decisions=state.db.deliveries.for_event(row.id), integrations=integrations)
+                           decisions=shown, skip_groups=groups, integrations=integrations)
+
+
+GROUP_FROM = 5
+"""Skips of one kind are shown as one expandable group from this many on."""
+
+
+def skip_kind(reason: str) -> str:
+    """What skips are grouped by: policy denials by how the policy decided, others by their reason."""
+    if reason.startswith("denied: no statement allows"):
+        return "not in their policy"
+    if reason.startswith("denied by statement"):
+        return "denied by a statement of their policy"
+    if reason.startswith("denied"):
+        return "denied by their policy"
+    return reason
+
+
+def group_skips(decisions: list) -> tuple[list, list[tuple[str, list]]]:
+    """The decisions to show one by one (every one that is not a skip first, in order, then the
+    skips of small kinds), and the skips of each kind with :data:`GROUP_FROM` or more lines, largest
+    first, as (kind, lines)."""
+    by_kind: dict[str, list] = {}
+    for d in decisions:
+        if d.status == "skipped":
+            by_kind.setdefault(skip_kind(d.reason), []).append(d)
+    shown = [d for d in decisions if d.status != "skipped"]
+    groups = []
+    for kind, lines in by_kind.items():
+        if len(lines) >= GROUP_FROM:
+            groups.append((kind, sorted(lines, key=lambda d: (d.integration_name or "", d.integration_id))))
+        else:
+            shown += lines
+    return shown, sorted(groups, key=lambda g: -len(g[1]))
 
 
 @bp.get("/deliveries")

@@ -11,7 +11,8 @@ from sqlalchemy.engine import Engine
 
 from ..store.base import reading
 from ..store.events import EventRow, page_query, _row as event_row
-from ..store.tables import attempts, deliveries, events, integrations
+from ..store.skips import POLICY_DENIAL
+from ..store.tables import attempts, deliveries, events, integration_set_members, integration_sets, integrations, skips
 
 DAY = 24 * 3600
 HOUR = 3600
@@ -20,11 +21,62 @@ WAITING = ("pending", "retrying", "in_flight")
 
 @dataclass(frozen=True)
 class DecisionBrief:
-    """One integration's decision on an event, for the events list."""
+    """One integration's decision on an event, for the events list (or, for skip lines, how many
+    integrations skipped it and why: ``note``)."""
 
     integration_id: str
     integration_name: str | None
     status: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class EventSearch:
+    """A page of the event search; ``searched_to``: the (received_at, id) where the search window
+    ended before the page was full (older events were not looked at), else None."""
+
+    rows: list[EventRow]
+    searched_to: tuple[float, str] | None
+    window: int
+
+
+SEARCH_WINDOW = 5000
+"""How many events (newest first, from the page's cursor) a filtered page looks through at most."""
+MENU_WINDOW = 1000
+"""The newest events whose sources and kinds fill the filter menus."""
+
+
+def _before(cursor: tuple[float, str]):
+    stamp, last_id = cursor
+    return or_(events.c.received_at < stamp, and_(events.c.received_at == stamp, events.c.id < last_id))
+
+
+def _with_decision(query, status: str | None, integration_id: str | None):
+    """Keep the events with a decision of ``status`` and/or of ``integration_id``: a delivery row,
+    or a skip line (compact skips). Each test looks the event up by its id (the page walks the
+    events newest first), never by status: ``status || ''`` keeps the database off the status index."""
+    if not status and not integration_id:
+        return query
+    by_event = deliveries.c.event_id == events.c.id
+    conditions = []
+    if status is None or status != "skipped" or integration_id:
+        delivery = [by_event]
+        if status:
+            delivery.append(deliveries.c.status.concat("") == status)
+        if integration_id:
+            delivery.append(deliveries.c.integration_id == integration_id)
+        conditions.append(exists().where(*delivery))
+    if status in (None, "skipped"):
+        if integration_id:
+            line = exists().where(skips.c.event_id == events.c.id, integration_set_members.c.set_id == skips.c.set_id,
+                                  integration_set_members.c.integration_id == integration_id)
+        else:
+            line = exists().where(skips.c.event_id == events.c.id)
+        conditions.append(line)
+        if status == "skipped" and not integration_id:
+            conditions.append(exists().where(by_event, deliveries.c.status.concat("") == "skipped"))
+    return query.where(or_(*conditions))
+
 
 
 @dataclass
@@ -96,31 +148,46 @@ class UiQueries:
 
     def search_events(self, *, limit: int, before: tuple[float, str] | None = None, source: str | None = None,
                       kind: str | None = None, status: str | None = None, integration_id: str | None = None,
-                      text: str | None = None) -> list[EventRow]:
-        """Events newest first. ``status`` and ``integration_id`` keep events with such a delivery (both
-        given: one delivery with both); ``text`` is looked for in the title and the flag key."""
-        query = page_query(limit=limit, before=before, source=source, kind=kind)
-        if status or integration_id:
-            conditions = [deliveries.c.event_id == events.c.id]
-            if status:
-                conditions.append(deliveries.c.status == status)
-            if integration_id:
-                conditions.append(deliveries.c.integration_id == integration_id)
-            query = query.where(exists().where(*conditions))
-        if text:
-            pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            flag_key = '%"flag_key":"' + pattern[1:]  # the flag key as the stored JSON writes it
-            query = query.where(or_(func.lower(events.c.title).like(pattern, escape="\\"),
-                                    func.lower(events.c.body).like(flag_key, escape="\\")))
+                      text: str | None = None, window: int | None = None) -> EventSearch:
+        """Events newest first, among the ``window`` events before ``before`` at most, so that a page
+        costs the same however many events are stored and however rare the ones wanted are.
+        ``status`` and ``integration_id`` keep events with such a decision (both given: one decision
+        with both), skip lines included; ``text`` is looked for in the title and the flag key. When
+        the window ran out before the page was full, ``searched_to`` is where the search stopped
+        (the cursor to go on from)."""
+        window = window or SEARCH_WINDOW
+        boundary = None
+        filtered = any((source, kind, status, integration_id, text))
         with reading(self.engine) as connection:
-            return [event_row(row, with_raw=False) for row in connection.execute(query)]
+            if filtered:
+                edge = select(events.c.received_at, events.c.id).order_by(
+                    events.c.received_at.desc(), events.c.id.desc()).offset(window - 1).limit(1)
+                if before is not None:
+                    edge = edge.where(_before(before))
+                found = connection.execute(edge).first()
+                boundary = (found[0], found[1]) if found is not None else None
+            query = page_query(limit=limit, before=before, source=source, kind=kind)
+            if boundary is not None:
+                query = query.where(or_(events.c.received_at > boundary[0],
+                                        and_(events.c.received_at == boundary[0], events.c.id >= boundary[1])))
+            query = _with_decision(query, status, integration_id)
+            if text:
+                pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                flag_key = '%"flag_key":"' + pattern[1:]  # the flag key as the stored JSON writes it
+                query = query.where(or_(func.lower(events.c.title).like(pattern, escape="\\"),
+                                        func.lower(events.c.body).like(flag_key, escape="\\")))
+            rows = [event_row(row, with_raw=False) for row in connection.execute(query)]
+        stopped = boundary if boundary is not None and len(rows) < limit else None
+        return EventSearch(rows, stopped, window)
 
-    def sources_and_kinds(self) -> tuple[list[str], list[str]]:
-        """The sources and kinds of the stored events, for the filter menus."""
+    def sources_and_kinds(self, recent: int = MENU_WINDOW) -> tuple[list[str], list[str]]:
+        """The sources and kinds of the ``recent`` newest events, for the filter menus (a bounded
+        read: the menus do not scan the stored events)."""
+        newest = (select(events.c.source, events.c.kind)
+                  .order_by(events.c.received_at.desc(), events.c.id.desc()).limit(recent).subquery())
         with reading(self.engine) as connection:
-            sources = sorted(connection.execute(select(events.c.source).distinct()).scalars())
-            kinds = sorted(connection.execute(select(events.c.kind).distinct()).scalars())
-        return sources, kinds
+            pairs = connection.execute(select(newest.c.source, newest.c.kind).distinct()).all()
+        return sorted({p[0] for p in pairs}), sorted({p[1] for p in pairs})
 
     def recent_flag_events(self, source: str, limit: int = 20) -> list[EventRow]:
         """The newest events of a source, with their raw payloads (the "try it" box's choices)."""
@@ -130,7 +197,8 @@ class UiQueries:
             return [event_row(row) for row in connection.execute(query)]
 
     def decisions_of(self, event_ids: list[str]) -> dict[str, list[DecisionBrief]]:
-        """Each event's decisions (integration and status), in one query."""
+        """Each event's decisions (integration and status), deliveries one by one and skip lines
+        counted (one brief per skip row: its reason and how many integrations it names)."""
         out: dict[str, list[DecisionBrief]] = {event_id: [] for event_id in event_ids}
         if not event_ids:
             return out
@@ -138,9 +206,17 @@ class UiQueries:
                  .select_from(deliveries.outerjoin(integrations, integrations.c.id == deliveries.c.integration_id))
                  .where(deliveries.c.event_id.in_(event_ids))
                  .order_by(deliveries.c.created_at, deliveries.c.id))
+        skipped = (select(skips.c.event_id, integration_sets.c.size, skips.c.reason)
+                   .join(integration_sets, integration_sets.c.id == skips.c.set_id)
+                   .where(skips.c.event_id.in_(event_ids)).order_by(skips.c.id))
         with reading(self.engine) as connection:
             for row in connection.execute(query):
                 out[row[0]].append(DecisionBrief(row[1], row[2], row[3]))
+            for event_id, size, reason in connection.execute(skipped):
+                if size:
+                    label = "by their policy" if reason == POLICY_DENIAL else reason
+                    name = f"{size} integration{'' if size == 1 else 's'}"
+                    out[event_id].append(DecisionBrief("", name, "skipped", label))
         return out
 
     def event_titles(self, event_ids: list[str]) -> dict[str, str]:

@@ -1,0 +1,115 @@
+"""The web UI with many integrations and events: filters that see compact skips and policy denials,
+searches bounded to a window of events, search by event id, skips grouped on the event page."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from gateway.state import get_state
+from gateway.ui import queries
+
+from . import plugins_for_tests as test_plugins
+from .conftest import AUTH, add_integration, fixture_bytes
+from .ui_support import UiClient
+
+STAGING = "launchdarkly/flag-rules-updated-staging.json"
+
+
+def team_policy(team: str) -> list:
+    return [{"effect": "allow", "resources": [f"proj/{team}:env/*:flag/*"], "actions": ["*"]}]
+
+
+@pytest.fixture
+def size_app(make_app):
+    return make_app({"GATEWAY_ALLOW_PRIVATE_TARGETS": "1"}, plugins=(("recorder", test_plugins.Recorder()),))
+
+
+@pytest.fixture
+def teams(size_app):
+    client = size_app.test_client()
+    return [add_integration(client, "recorder", name=f"team {n:02d}", config={"token": f"t{n}"},
+                            policy=team_policy(f"team-{n:02d}"))["id"] for n in range(5)]
+
+
+@pytest.fixture
+def ui(size_app):
+    return UiClient(size_app.test_client())
+
+
+def post(app, source_id: str) -> str:
+    body = json.loads(fixture_bytes(STAGING))
+    body["_id"] = source_id
+    response = app.test_client().post("/webhooks/launchdarkly", data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()["event_id"]
+
+
+def listed(html: str) -> list[str]:
+    return re.findall(r'href="/ui/events/([0-9a-f-]{36})"', html)
+
+
+def test_skipped_and_integration_filters_include_policy_denials(size_app, teams, ui):
+    event_id = post(size_app, "denied-1")
+    assert listed(ui.get("/ui/events?status=skipped").text) == [event_id]
+    assert listed(ui.get(f"/ui/events?integration={teams[2]}").text) == [event_id]
+    assert listed(ui.get(f"/ui/events?integration={teams[2]}&status=skipped").text) == [event_id]
+    assert listed(ui.get("/ui/events?status=dead").text) == []
+    page = ui.get("/ui/events").text
+    assert "no integration" not in page and "5 integrations" in page and "by their policy" in page
+
+
+def test_a_filtered_search_looks_through_a_window_and_says_where_it_stopped(size_app, teams, ui, monkeypatch):
+    monkeypatch.setattr(queries, "SEARCH_WINDOW", 2)
+    ids = [post(size_app, f"w-{n}") for n in range(5)]
+    first = ui.get("/ui/events?status=dead")
+    assert listed(first.text) == [] and "Searched 2 events" in first.text and "search further back" in first.text
+    seen = []
+    link = re.search(r'href="(/ui/events\?[^"]*cursor=[^"]+)"', first.text).group(1).replace("&amp;", "&")
+    while link:
+        page = ui.get(link).text
+        seen += listed(page)
+        found = re.search(r'href="(/ui/events\?[^"]*cursor=[^"]+)"', page)
+        link = found.group(1).replace("&amp;", "&") if found else None
+    assert seen == []  # walked to the oldest event without a hit, a window at a time
+    both = ui.get("/ui/events?status=skipped").text
+    assert listed(both) == ids[::-1][:2]
+
+
+def test_search_by_event_id_opens_the_event(size_app, teams, ui):
+    event_id = post(size_app, "by-id")
+    response = ui.get(f"/ui/events?q={event_id}")
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/ui/events/{event_id}")
+
+
+def test_the_menus_come_from_the_newest_events(size_app, teams, ui):
+    post(size_app, "menu")
+    sources, kinds = queries.UiQueries(get_state(size_app).db.engine).sources_and_kinds()
+    assert sources == ["launchdarkly"] and kinds == ["flag"]
+    page = ui.get("/ui/events?kind=segment").text  # a kind not among them stays chosen
+    assert '<option selected>segment</option>' in page
+
+
+def test_many_integrations_get_a_searchable_picker(size_app, ui):
+    client = size_app.test_client()
+    for n in range(31):
+        add_integration(client, "recorder", name=f"r{n}", config={"token": f"t{n}"})
+    page = ui.get("/ui/events").text
+    assert 'list="flt-integration-list"' in page and "31 integrations" in page
+    assert 'list="flt-integration-list"' in ui.get("/ui/deliveries").text
+
+
+def test_an_event_page_groups_many_skips_of_one_kind(size_app, ui):
+    client = size_app.test_client()
+    teams = [add_integration(client, "recorder", name=f"team {n:02d}", config={"token": f"t{n}"},
+                             policy=team_policy(f"team-{n:02d}"))["id"] for n in range(6)]
+    taker = add_integration(client, "recorder", name="takes all", config={"token": "all"})["id"]
+    event_id = post(size_app, "grouped")
+    html = ui.get(f"/ui/events/{event_id}").text
+    assert html.count('<article class="decision-block"') == 1  # the one that queued it, on top
+    assert html.index(f'/ui/integrations/{taker}"') < html.index('class="skip-group"')
+    assert "<strong>6 integrations</strong>: not in their policy" in html
+    for n, integration_id in enumerate(teams):
+        assert f'/ui/integrations/{integration_id}"' in html and f"proj/team-{n:02d}" in html
