@@ -260,6 +260,7 @@ def pages_bench(args) -> None:
         ("/ui/deliveries", 300), ("/ui/deliveries?status=dead", 300), ("/ui/deliveries?status=skipped", 300),
         (f"/ui/deliveries?integration={some}", 300),
     ]
+    urls = [(url, goal) for url, goal in urls if args.only in url]
     print(f"\n{'page':<64}{'median ms':>10}{'max ms':>9}{'bytes':>10}   goal")
     missed = 0
     for url, goal in urls:
@@ -294,6 +295,7 @@ def main() -> None:
     pages.add_argument("--events", type=int, default=1_000_000)
     pages.add_argument("--database", help="SQLite file to build (or reuse, when it is there)")
     pages.add_argument("--repeat", type=int, default=5, help="timings per page (the median is reported)")
+    pages.add_argument("--only", default="", help="time only the pages whose path contains this")
     args = parser.parse_args()
     if args.command == "intake":
         intake(args)

@@ -113,3 +113,24 @@ def test_an_event_page_groups_many_skips_of_one_kind(size_app, ui):
     assert "<strong>6 integrations</strong>: not in their policy" in html
     for n, integration_id in enumerate(teams):
         assert f'/ui/integrations/{integration_id}"' in html and f"proj/team-{n:02d}" in html
+
+
+def test_a_deliveries_search_looks_through_a_window_of_events(size_app, teams, ui, monkeypatch):
+    from gateway.store import deliveries
+
+    monkeypatch.setattr(deliveries, "WINDOW", 2)
+    ids = [post(size_app, f"d-{n}") for n in range(3)]
+    first = client_json(size_app, f"/api/v1/deliveries?integration={teams[0]}&limit=5")
+    assert [d["event_id"] for d in first["items"]] == ids[::-1][:2] and first["next_cursor"]
+    rest = client_json(size_app, f"/api/v1/deliveries?integration={teams[0]}&limit=5&cursor={first['next_cursor']}")
+    assert [d["event_id"] for d in rest["items"]] == ids[:1] and rest["next_cursor"] is None
+    everyone = client_json(size_app, "/api/v1/deliveries?limit=7")["items"]
+    assert len(everyone) == 7 and {d["event_id"] for d in everyone} == set(ids[1:])  # the newest skip rows first
+    page = ui.get(f"/ui/deliveries?integration={teams[0]}&status=dead").text
+    assert "Searched the decisions of 2 events" in page and "search further back" in page
+
+
+def client_json(app, path: str) -> dict:
+    response = app.test_client().get(path, headers=AUTH)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()

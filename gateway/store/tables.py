@@ -81,6 +81,7 @@ deliveries = Table(
     # also serves look-ups by event_id (its leading column)
     UniqueConstraint("event_id", "integration_id", name="uq_deliveries_event_integration"),
     Index("ix_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_deliveries_age", "status", "created_at"),  # the oldest waiting one, at once
     Index("ix_deliveries_integration", "integration_id", "status", "updated_at"),
     Index("ix_deliveries_batch", "batch_id"),
 )

@@ -142,14 +142,21 @@ def deliveries():
     if filters["status"] and filters["status"] not in STATUSES:
         filters["status"] = ""
     limit = _limit()
-    rows = state.db.deliveries.list(integration_id=filters["integration"] or None, status=filters["status"] or None,
-                                    limit=limit + 1, before=_cursor(request.args.get("cursor")))
+    found = state.db.deliveries.page(integration_id=filters["integration"] or None,
+                                     status=filters["status"] or None, limit=limit + 1,
+                                     before=_cursor(request.args.get("cursor")))
+    rows = found.rows
     page, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
+    searched_to = None
+    if found.searched_to is not None:  # the window ran out: go on from where the search stopped
+        next_cursor = encode_cursor(*found.searched_to)
+        searched_to = found.searched_to[0]
     titles = UiQueries(state.db.engine).event_titles(list({r.event_id for r in page}))
     return render_template(
         "ui/deliveries.html", title="Deliveries", deliveries=page, filters=filters, statuses=STATUSES,
         integrations=state.db.integrations.list(), titles=titles, replay_since=_day_ago(),
+        searched_to=searched_to, window=found.window,
         next_link=_next_link("gateway_ui.deliveries", filters, next_cursor),
         first_link=url_for("gateway_ui.deliveries", **{k: v for k, v in filters.items() if v})
         if request.args.get("cursor") else None,

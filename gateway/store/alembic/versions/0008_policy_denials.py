@@ -1,6 +1,7 @@
 """Policy denials stored once per event: ``policy_revisions`` (every policy a denial names, by
 content) and ``integration_set_members.policy_id`` (the revision that denied a member of a set of
-denials); ``ix_skips_set`` also orders by time, for an integration's skips newest first.
+denials); ``ix_skips_set`` also orders by time, for an integration's skips newest first;
+``ix_deliveries_age`` (status, created_at) finds the oldest waiting delivery without reading the queue.
 
 Frozen: never edit it, add a revision.
 
@@ -30,9 +31,11 @@ def upgrade() -> None:
                                  ["policy_id"], ["id"])
     op.drop_index("ix_skips_set", table_name="skips")
     op.create_index("ix_skips_set", "skips", ["set_id", "created_at"])
+    op.create_index("ix_deliveries_age", "deliveries", ["status", "created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deliveries_age", table_name="deliveries")
     op.drop_index("ix_skips_set", table_name="skips")
     op.create_index("ix_skips_set", "skips", ["set_id"])
     with op.batch_alter_table("integration_set_members") as batch:
