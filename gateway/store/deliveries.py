@@ -9,7 +9,7 @@ lease that runs out (its worker died) lets another worker take the delivery agai
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from types import SimpleNamespace
@@ -112,9 +112,10 @@ def _bounded(query, created_at, row_id, since, before, limit):
     return query.order_by(created_at.desc(), row_id.desc()).limit(limit)
 
 
-def _explained(connection: Connection, rows: builtins.list[DeliveryRow]) -> builtins.list[DeliveryRow]:
-    """``rows`` with the reason of each policy denial read from its policy revision."""
-    return skip_lines.explain_lines(connection, rows, lambda row, reason: replace(row, reason=reason))
+def _explained(connection: Connection, rows) -> builtins.list[DeliveryRow]:
+    """Deliveries from ``rows``, the reason of each policy denial read from its policy revision."""
+    reasons = skip_lines.denial_reasons(connection, rows)
+    return [_delivery(row, reason=reasons[n]) if n in reasons else _delivery(row) for n, row in enumerate(rows)]
 
 
 def _attempt(row) -> AttemptRow:
@@ -320,7 +321,7 @@ class DeliveryStore(Repository):
         skipped = skip_lines.select_lines().where(skips.c.event_id == event_id)
         with reading(self.engine) as connection:
             rows = self._with_attempts(connection, list(connection.execute(query)))
-            rows += _explained(connection, [_delivery(row) for row in connection.execute(skipped)])
+            rows += _explained(connection, list(connection.execute(skipped)))
         return sorted(rows, key=lambda d: (d.created_at, d.status == "skipped", d.integration_name or "", d.id))
 
     def get(self, delivery_id: str) -> DeliveryRow | None:
@@ -336,7 +337,7 @@ class DeliveryStore(Repository):
                     row = connection.execute(skip_lines.select_lines().where(
                         skips.c.event_id == event_id,
                         skip_lines.integration_set_members.c.integration_id == integration_id)).first()
-                    return _explained(connection, [_delivery(row)])[0] if row is not None else None
+                    return _explained(connection, [row])[0] if row is not None else None
             delivery_id = replayed
         query = _select_deliveries().where(deliveries.c.id == delivery_id)
         with reading(self.engine) as connection:
@@ -380,7 +381,7 @@ class DeliveryStore(Repository):
             else:
                 both = union_all(*[select(q.subquery()) for q in selects]).subquery()
                 query = select(both).order_by(both.c.created_at.desc(), both.c.id.desc()).limit(limit)
-            rows = _explained(connection, [_delivery(row) for row in connection.execute(query)])
+            rows = _explained(connection, list(connection.execute(query)))
         stopped = (boundary, "") if boundary is not None and len(rows) < limit else None
         return DeliveryPage(rows, stopped, window)
 

@@ -258,6 +258,8 @@ def _policy(revision: str, text: str):
         if found is not None:
             _compiled.move_to_end(revision)
             return found
+    if not text:  # not stored (any more)
+        return None
     try:
         found = compile_policy(loads(text))
     except PolicyError:
@@ -276,15 +278,25 @@ class _Access:
         self.action, self.resource = action, resource
 
 
-def policy_reason(policy_text: str | None, revision: str, body: dict[str, Any] | None) -> str:
-    """The reason the policy revision gives the stored event (``body``: its normalized JSON)."""
-    policy = _policy(revision, policy_text) if policy_text is not None else None
-    if policy is None or body is None:
-        return f"{POLICY_DENIAL} (policy revision {revision}, no longer readable)"
+def _judged(body: dict[str, Any] | None):
+    """What a policy looks at in a stored event (its normalized JSON): accesses, tags, attributes."""
+    if body is None:
+        return None
     accesses = [_Access(a.get("action"), a.get("resource")) for a in body.get("accesses") or ()
                 if isinstance(a, dict)]
-    return policy.evaluate(accesses, tags=body.get("scope_tags") or {},
-                           attributes=body.get("scope_attributes") or {}).reason
+    return accesses, body.get("scope_tags") or {}, body.get("scope_attributes") or {}
+
+
+def policy_reason(policy_text: str | None, revision: str, body: dict[str, Any] | None, judged=None) -> str:
+    """The reason the policy revision gives the stored event (``body``: its normalized JSON;
+    ``judged``: what :func:`_judged` read from it, when known already)."""
+    policy = _policy(revision, policy_text) if policy_text is not None else None
+    # (an empty text: the revision is compiled already, or was not found: then it stays None)
+    judged = judged if judged is not None else _judged(body)
+    if policy is None or judged is None:
+        return f"{POLICY_DENIAL} (policy revision {revision}, no longer readable)"
+    accesses, tags, attributes = judged
+    return policy.evaluate(accesses, tags=tags, attributes=attributes).reason
 
 
 def is_denial(reason: str) -> bool:
@@ -292,33 +304,37 @@ def is_denial(reason: str) -> bool:
     return reason.startswith(_POLICY_MARK)
 
 
-def explain_lines(connection: Connection, lines: Sequence[Any], replace) -> list[Any]:
-    """``lines`` (rows read through :func:`select_lines`, maybe among others), each policy denial
-    with its reason: its policy revision evaluated on its stored event. ``replace(line, reason)``
-    makes the explained line. One query for the events, one for the revisions."""
-    pending = [line for line in lines if line.status == "skipped" and is_denial(line.reason)]
+def denial_reasons(connection: Connection, lines: Sequence[Any]) -> dict[int, str]:
+    """The reason of each policy denial among ``lines`` (rows read through :func:`select_lines`,
+    maybe among others), by position: its policy revision evaluated on its stored event. One query
+    for the events, one for the revisions."""
+    pending = [(n, line) for n, line in enumerate(lines) if line.status == "skipped" and is_denial(line.reason)]
     if not pending:
-        return list(lines)
-    event_ids = list({line.event_id for line in pending})
-    revisions = list({line.reason[len(_POLICY_MARK):] for line in pending})
+        return {}
+    event_ids = list({line.event_id for _, line in pending})
+    revisions = list({line.reason[len(_POLICY_MARK):] for _, line in pending})
     bodies = {}
     for start in range(0, len(event_ids), 500):
         bodies.update(connection.execute(select(events.c.id, events.c.body)
                                          .where(events.c.id.in_(event_ids[start:start + 500]))).all())
-    texts = dict(connection.execute(select(policy_revisions.c.id, policy_revisions.c.policy)
-                                    .where(policy_revisions.c.id.in_(revisions))).all())
-    decoded = {event_id: loads(body) for event_id, body in bodies.items()}
+    with _compiled_lock:  # a revision never changes: those compiled already are not read again
+        missing = [r for r in revisions if r not in _compiled]
+    texts: dict[str, str] = {}
+    for start in range(0, len(missing), 500):
+        texts.update(connection.execute(select(policy_revisions.c.id, policy_revisions.c.policy)
+                                        .where(policy_revisions.c.id.in_(missing[start:start + 500]))).all())
+    judged = {event_id: _judged(loads(body)) for event_id, body in bodies.items()}
     reasons: dict[tuple[str, str], str] = {}
-    out = []
-    for line in lines:
-        if line.status == "skipped" and is_denial(line.reason):
-            revision = line.reason[len(_POLICY_MARK):]
-            key = (line.event_id, revision)
-            reason = reasons.get(key)
-            if reason is None:
-                reason = reasons[key] = policy_reason(texts.get(revision), revision, decoded.get(line.event_id))
-            line = replace(line, reason)
-        out.append(line)
+    out = {}
+    for n, line in pending:
+        revision = line.reason[len(_POLICY_MARK):]
+        key = (line.event_id, revision)
+        reason = reasons.get(key)
+        if reason is None:
+            seen = judged.get(line.event_id)
+            reason = reasons[key] = policy_reason(texts.get(revision, ""), revision, None, seen) if seen else \
+                policy_reason(None, revision, None)
+        out[n] = reason
     return out
 
 

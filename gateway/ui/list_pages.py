@@ -96,7 +96,7 @@ def event(event_id: str):
     row = state.db.events.get(event_id)
     if row is None:
         abort(404, f"There is no event {event_id}.")
-    integrations = {i.id: i for i in state.db.integrations.list()}
+    integrations = UiQueries(state.db.engine).integration_ids()
     shown, groups = group_skips(state.db.deliveries.for_event(row.id))
     return render_template("ui/event.html", title=row.title or row.kind, event=row,
                            decisions=shown, skip_groups=groups, integrations=integrations)

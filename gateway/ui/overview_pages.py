@@ -9,7 +9,7 @@ from ..admin_token import check_bearer
 from ..api.openapi import config_json_schema
 from ..health import database_health, workers_health
 from ..state import get_state
-from ..status import CONNECTION_SUBJECT, integration_subject
+from ..status import CONNECTION_SUBJECT
 from ..store.base import now
 from . import bp, safe_next, session
 from .charts import hourly_chart
@@ -70,12 +70,11 @@ SORTS = ("name", "checks", "plugin", "created")
 def _listing(state) -> tuple[list[dict], dict[str, int]]:
     """Every integration with the state of its stored checks (``unchecked`` when none is stored;
     disabled integrations are not checked), and how many are in each state."""
-    results = {r.subject: r.state for r in state.db.check_results.list()}
     items, counts = [], {"error": 0, "warning": 0, "ok": 0, "unchecked": 0, "disabled": 0}
-    for row in state.db.integrations.list():
-        checks = results.get(integration_subject(row.id), "unchecked") if row.enabled else "disabled"
+    for brief in UiQueries(state.db.engine).integration_briefs():
+        checks = (brief.checks or "unchecked") if brief.enabled else "disabled"
         counts[checks] += 1
-        items.append({"row": row, "checks": checks})
+        items.append({"row": brief, "checks": checks})
     return items, counts
 
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, literal, or_, select
 from sqlalchemy.engine import Engine
 
 from ..store.base import reading
 from ..store.deliveries import STATUSES
 from ..store.events import EventRow, page_query, _row as event_row
 from ..store.skips import POLICY_DENIAL
-from ..store.tables import attempts, deliveries, events, integration_set_members, integration_sets, integrations, skips
+from ..store.tables import attempts, check_results, deliveries, events, integration_set_members, integration_sets, integrations, skips
 
 DAY = 24 * 3600
 HOUR = 3600
@@ -29,6 +29,18 @@ class DecisionBrief:
     integration_name: str | None
     status: str
     note: str | None = None
+
+
+@dataclass(frozen=True)
+class IntegrationBrief:
+    """An integration as the overview's table lists it."""
+
+    id: str
+    name: str
+    plugin: str
+    enabled: bool
+    created_at: float
+    checks: str | None  # the state of its stored checks; None when none is stored
 
 
 @dataclass(frozen=True)
@@ -143,12 +155,12 @@ class UiQueries:
                     .group_by(deliveries.c.integration_id)
                 ):
                     of(row[0]).failed_attempts = int(row[1])
-                for row in connection.execute(
-                    select(deliveries.c.integration_id, func.max(deliveries.c.updated_at))
-                    .where(deliveries.c.integration_id.in_(chunk), deliveries.c.status == "delivered")
-                    .group_by(deliveries.c.integration_id)
-                ):
-                    of(row[0]).last_delivered_at = row[1]
+                last = (select(func.max(deliveries.c.updated_at))  # per integration: the end of its index range
+                        .where(deliveries.c.integration_id == integrations.c.id, deliveries.c.status == "delivered")
+                        .scalar_subquery())
+                for row in connection.execute(select(integrations.c.id, last).where(integrations.c.id.in_(chunk))):
+                    if row[1] is not None:
+                        of(row[0]).last_delivered_at = row[1]
                 for row in connection.execute(
                     select(deliveries.c.integration_id, deliveries.c.status, func.count())
                     .where(deliveries.c.integration_id.in_(chunk),
@@ -234,6 +246,21 @@ class UiQueries:
                     name = f"{size} integration{'' if size == 1 else 's'}"
                     out[event_id].append(DecisionBrief("", name, "skipped", label))
         return out
+
+    def integration_briefs(self) -> list[IntegrationBrief]:
+        """Every integration's id, name, plugin, whether enabled, when created, and the state of its
+        stored checks (None: not checked yet), without reading configs or check details."""
+        subject = literal("integration:") + integrations.c.id
+        query = (select(integrations.c.id, integrations.c.name, integrations.c.plugin, integrations.c.enabled,
+                        integrations.c.created_at, check_results.c.state)
+                 .select_from(integrations.outerjoin(check_results, check_results.c.subject == subject)))
+        with reading(self.engine) as connection:
+            return [IntegrationBrief(*row) for row in connection.execute(query)]
+
+    def integration_ids(self) -> set[str]:
+        """The ids of the integrations there are now."""
+        with reading(self.engine) as connection:
+            return set(connection.execute(select(integrations.c.id)).scalars())
 
     def event_titles(self, event_ids: list[str]) -> dict[str, str]:
         """The titles of these events, in one query."""
