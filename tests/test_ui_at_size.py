@@ -126,7 +126,7 @@ def test_a_deliveries_search_looks_through_a_window_of_events(size_app, teams, u
     assert [d["event_id"] for d in rest["items"]] == ids[:1] and rest["next_cursor"] is None
     everyone = client_json(size_app, "/api/v1/deliveries?limit=7")["items"]
     assert len(everyone) == 7 and {d["event_id"] for d in everyone} == set(ids[1:])  # the newest skip rows first
-    page = ui.get(f"/ui/deliveries?integration={teams[0]}&status=dead").text
+    page = ui.get(f"/ui/deliveries?integration={teams[0]}&status=delivered").text
     assert "Searched the decisions of 2 events" in page and "search further back" in page
 
 
@@ -134,3 +134,19 @@ def client_json(app, path: str) -> dict:
     response = app.test_client().get(path, headers=AUTH)
     assert response.status_code == 200, response.get_json()
     return response.get_json()
+
+
+def test_an_integrations_waiting_and_dead_deliveries_are_found_however_old(size_app, monkeypatch):
+    """Lists of a status that waits or is dead are not windowed (removing an integration asks for
+    its in-flight ones)."""
+    from gateway.store import deliveries
+
+    client = size_app.test_client()
+    taker = add_integration(client, "recorder", name="takes all", config={"token": "all"})["id"]
+    first = post(size_app, "old-pending")
+    for n in range(3):
+        post(size_app, f"newer-{n}")
+    monkeypatch.setattr(deliveries, "WINDOW", 2)
+    store = get_state(size_app).db.deliveries
+    pending = store.list(integration_id=taker, status="pending", limit=10)
+    assert len(pending) == 4 and pending[-1].event_id == first

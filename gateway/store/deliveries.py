@@ -357,8 +357,9 @@ class DeliveryStore(Repository):
         created at or after it; ``before`` is the (created_at, id) of the last row of the previous page.
 
         Bounded whatever is stored: a list of one status other than ``skipped`` walks that status in
-        time order (``ix_deliveries_age``); one of an integration, or with skip lines, looks only at
-        the decisions of the ``window`` (:data:`WINDOW`) events before ``before``, and when those run
+        time order (``ix_deliveries_age``), an integration's of a status that waits or is dead
+        (:data:`COUNTED`) reads them through its index; one of an integration otherwise, or with
+        skip lines, looks only at the decisions of the ``window`` (:data:`WINDOW`) events before ``before``, and when those run
         out before the page is full, ``searched_to`` is where it stopped (the cursor to go on from).
         Skip lines of every integration come from the newest ``limit`` skip rows only (each makes
         one line at least)."""
@@ -366,7 +367,7 @@ class DeliveryStore(Repository):
         lines = status in (None, "skipped")
         boundary = None
         with reading(self.engine) as connection:
-            if integration_id or lines:
+            if lines or (integration_id and status not in COUNTED):  # (a counted status stays small)
                 edge = select(events.c.received_at).order_by(events.c.received_at.desc(), events.c.id.desc())
                 if before is not None:  # a cursor where a window stopped ("" for an id) excludes its time
                     edge = edge.where(events.c.received_at <= before[0] if before[1] else events.c.received_at < before[0])
