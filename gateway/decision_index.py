@@ -32,7 +32,7 @@ from .events import Event
 from .integrations import ActiveIntegration
 from .plugins import PluginHost
 from .policy_cache import policy_key
-from .store.skips import IntegrationSet, revision_id
+from .store.skips import IntegrationSet, remember_policy, revision_id
 
 _FIRST_SCOPE = re.compile(r"[;:]")
 DENIALS_KEPT = 1024
@@ -130,8 +130,9 @@ class DecisionIndex:
         built = _Source([], unusable, {}, [])
         for key, members in groups.items():
             scopes = first_scopes(members[0].row.policy)
-            built.groups.append(PolicyGroup(members, revision_id(key), key, scopes,
-                                            Counter(m.row.plugin for m in members)))
+            revision = revision_id(key)
+            remember_policy(revision, members[0].policy)  # reading its denials needs it compiled
+            built.groups.append(PolicyGroup(members, revision, key, scopes, Counter(m.row.plugin for m in members)))
             position = len(built.groups) - 1
             if scopes is None:
                 built.anywhere.append(position)

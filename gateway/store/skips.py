@@ -271,6 +271,16 @@ def _policy(revision: str, text: str):
     return found
 
 
+def remember_policy(revision: str, compiled) -> None:
+    """Keep ``compiled`` as the compiled policy of ``revision`` (the decision index has it compiled
+    already), so that reading the denials it judged does not compile it again."""
+    with _compiled_lock:
+        if revision not in _compiled:
+            _compiled[revision] = compiled
+            while len(_compiled) > _COMPILED_KEPT:
+                _compiled.popitem(last=False)
+
+
 class _Access:
     __slots__ = ("action", "resource")
 
