@@ -150,3 +150,19 @@ def test_an_integrations_waiting_and_dead_deliveries_are_found_however_old(size_
     store = get_state(size_app).db.deliveries
     pending = store.list(integration_id=taker, status="pending", limit=10)
     assert len(pending) == 4 and pending[-1].event_id == first
+
+
+def test_events_by_the_time_they_were_received(size_app, teams, ui):
+    from sqlalchemy import update
+
+    from gateway.store.tables import events
+
+    ids = [post(size_app, f"time-{n}") for n in range(3)]
+    with get_state(size_app).db.engine.begin() as connection:
+        for n, event_id in enumerate(ids):
+            connection.execute(update(events).where(events.c.id == event_id).values(received_at=1_700_000_000 + 3600 * n))
+    assert listed(ui.get("/ui/events?from=2023-11-14T23:00:00Z").text) == ids[:0:-1]  # 22:13:20 + 1 h, + 2 h
+    assert listed(ui.get("/ui/events?to=1700003600&status=skipped").text) == ids[1::-1]
+    assert listed(ui.get("/ui/events?from=1700003600&to=1700003600").text) == [ids[1]]
+    wrong = ui.get("/ui/events?from=yesterday").text
+    assert 'aria-invalid="true"' in wrong and listed(wrong) == ids[::-1]  # shown, and not applied

@@ -12,6 +12,7 @@ from flask import abort, g, redirect, render_template, request, url_for
 from .. import operations
 from ..api.paging import MAX_LIMIT, decode_cursor, encode_cursor
 from ..responses import ApiError
+from ..timestamps import parse_timestamp
 from ..state import get_state
 from ..store.deliveries import STATUSES
 from . import bp
@@ -57,9 +58,16 @@ def events():
     state = get_state()
     queries = UiQueries(state.db.engine)
     filters = {key: (request.args.get(key) or "").strip()
-               for key in ("source", "kind", "status", "integration", "q")}
+               for key in ("source", "kind", "status", "integration", "q", "from", "to")}
     if filters["status"] and filters["status"] not in STATUSES:
         filters["status"] = ""
+    span, span_errors = {}, {}
+    for key in ("from", "to"):
+        if filters[key]:
+            try:
+                span[key] = parse_timestamp(filters[key])
+            except ValueError as exc:
+                span_errors[key] = str(exc)
     if EVENT_ID.fullmatch(filters["q"].lower()) and state.db.events.get(filters["q"].lower()) is not None:
         return redirect(url_for("gateway_ui.event", event_id=filters["q"].lower()), 303)  # search by event id
     limit = _limit()
@@ -67,6 +75,7 @@ def events():
         limit=limit + 1, before=_cursor(request.args.get("cursor")), source=filters["source"] or None,
         kind=filters["kind"] or None, status=filters["status"] or None,
         integration_id=filters["integration"] or None, text=filters["q"] or None,
+        since=span.get("from"), until=span.get("to"),
     )
     rows = found.rows
     page, more = rows[:limit], len(rows) > limit
@@ -83,7 +92,7 @@ def events():
     return render_template(
         "ui/events.html", title="Events", events=page, decisions=decisions, filters=filters,
         sources=sources, kinds=kinds, statuses=STATUSES, integrations=state.db.integrations.list(),
-        searched_to=searched_to, window=found.window,
+        searched_to=searched_to, window=found.window, span_errors=span_errors,
         next_link=_next_link("gateway_ui.events", filters, next_cursor),
         first_link=url_for("gateway_ui.events", **{k: v for k, v in filters.items() if v})
         if request.args.get("cursor") else None,

@@ -176,25 +176,32 @@ class UiQueries:
 
     def search_events(self, *, limit: int, before: tuple[float, str] | None = None, source: str | None = None,
                       kind: str | None = None, status: str | None = None, integration_id: str | None = None,
-                      text: str | None = None, window: int | None = None) -> EventSearch:
+                      text: str | None = None, since: float | None = None, until: float | None = None,
+                      window: int | None = None) -> EventSearch:
         """Events newest first, among the ``window`` events before ``before`` at most, so that a page
         costs the same however many events are stored and however rare the ones wanted are.
         ``status`` and ``integration_id`` keep events with such a decision (both given: one decision
         with both), skip lines included; ``text`` is looked for in the title and the flag key. When
         the window ran out before the page was full, ``searched_to`` is where the search stopped
-        (the cursor to go on from)."""
+        (the cursor to go on from). ``since`` and ``until`` keep the events received in that time
+        (both ends included)."""
         window = window or SEARCH_WINDOW
         boundary = None
         filtered = any((source, kind, status, integration_id, text))
         with reading(self.engine) as connection:
+            span = []  # the time range asked for (received at), through ix_events_received
+            if since is not None:
+                span.append(events.c.received_at >= since)
+            if until is not None:
+                span.append(events.c.received_at <= until)
             if filtered:
-                edge = select(events.c.received_at, events.c.id).order_by(
+                edge = select(events.c.received_at, events.c.id).where(*span).order_by(
                     events.c.received_at.desc(), events.c.id.desc()).offset(window - 1).limit(1)
                 if before is not None:
                     edge = edge.where(_before(before))
                 found = connection.execute(edge).first()
                 boundary = (found[0], found[1]) if found is not None else None
-            query = page_query(limit=limit, before=before, source=source, kind=kind)
+            query = page_query(limit=limit, before=before, source=source, kind=kind).where(*span)
             if boundary is not None:
                 query = query.where(or_(events.c.received_at > boundary[0],
                                         and_(events.c.received_at == boundary[0], events.c.id >= boundary[1])))
