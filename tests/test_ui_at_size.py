@@ -166,3 +166,24 @@ def test_events_by_the_time_they_were_received(size_app, teams, ui):
     assert listed(ui.get("/ui/events?from=1700003600&to=1700003600").text) == [ids[1]]
     wrong = ui.get("/ui/events?from=yesterday").text
     assert 'aria-invalid="true"' in wrong and listed(wrong) == ids[::-1]  # shown, and not applied
+
+
+def test_events_pages_go_older_and_back_newer(size_app, teams, ui):
+    ids = [post(size_app, f"pages-{n}") for n in range(5)][::-1]  # newest first
+
+    def follow(html: str, rel: str) -> str | None:
+        found = re.search(rf'<a href="([^"]+)" rel="{rel}">', html)
+        return found.group(1).replace("&amp;", "&") if found else None
+
+    first = ui.get("/ui/events?limit=2").text
+    assert listed(first) == ids[:2] and follow(first, "prev") is None
+    second = ui.get(follow(first, "next")).text
+    third = ui.get(follow(second, "next")).text
+    assert listed(second) == ids[2:4] and listed(third) == ids[4:] and follow(third, "next") is None
+    back = ui.get(follow(third, "prev")).text
+    assert listed(back) == ids[2:4]
+    newest = ui.get(follow(back, "prev")).text
+    assert listed(newest) == ids[:2] and follow(newest, "prev") is None
+    assert listed(ui.get(follow(newest, "next")).text) == ids[2:4]
+    skipped = ui.get(follow(ui.get("/ui/events?limit=2&status=skipped").text, "next")).text
+    assert listed(ui.get(follow(skipped, "prev")).text) == ids[:2]

@@ -39,10 +39,16 @@ def _limit() -> int:
 
 
 def _next_link(endpoint: str, filters: dict[str, str], cursor: str | None) -> str | None:
+    return _link(endpoint, filters, "cursor", cursor)
+
+
+def _link(endpoint: str, filters: dict[str, str], name: str, cursor: str | None) -> str | None:
     if cursor is None:
         return None
     query = {k: v for k, v in filters.items() if v}
-    query["cursor"] = cursor
+    if request.args.get("limit"):  # the page size chosen stays
+        query["limit"] = str(_limit())
+    query[name] = cursor
     return url_for(endpoint) + "?" + urlencode(query)
 
 
@@ -71,19 +77,38 @@ def events():
     if EVENT_ID.fullmatch(filters["q"].lower()) and state.db.events.get(filters["q"].lower()) is not None:
         return redirect(url_for("gateway_ui.event", event_id=filters["q"].lower()), 303)  # search by event id
     limit = _limit()
+    cursor, after = _cursor(request.args.get("cursor")), _cursor(request.args.get("after"))
     found = queries.search_events(
-        limit=limit + 1, before=_cursor(request.args.get("cursor")), source=filters["source"] or None,
+        limit=limit + 1, before=cursor, after=after, source=filters["source"] or None,
         kind=filters["kind"] or None, status=filters["status"] or None,
         integration_id=filters["integration"] or None, text=filters["q"] or None,
         since=span.get("from"), until=span.get("to"),
     )
     rows = found.rows
-    page, more = rows[:limit], len(rows) > limit
-    next_cursor = encode_cursor(page[-1].received_at, page[-1].id) if more else None
+    if after is not None and len(rows) < limit and found.searched_to is None:  # back at the newest: the first page
+        after = None
+        found = queries.search_events(
+            limit=limit + 1, source=filters["source"] or None, kind=filters["kind"] or None,
+            status=filters["status"] or None, integration_id=filters["integration"] or None,
+            text=filters["q"] or None, since=span.get("from"), until=span.get("to"))
+        rows = found.rows
     searched_to = None
-    if found.searched_to is not None:  # the window ran out: go on from where the search stopped
-        next_cursor = encode_cursor(*found.searched_to)
-        searched_to = found.searched_to[0]
+    if after is not None:  # going back: the events just newer than ``after``, oldest first
+        page = rows[:limit][::-1]
+        newer = (encode_cursor(page[0].received_at, page[0].id) if page else None) if len(rows) > limit else None
+        if found.searched_to is not None:
+            newer = encode_cursor(*found.searched_to)
+        older = encode_cursor(page[-1].received_at, page[-1].id) if page else encode_cursor(*after)
+        next_cursor = older
+    else:
+        page, more = rows[:limit], len(rows) > limit
+        next_cursor = encode_cursor(page[-1].received_at, page[-1].id) if more else None
+        if found.searched_to is not None:  # the window ran out: go on from where the search stopped
+            next_cursor = encode_cursor(*found.searched_to)
+            searched_to = found.searched_to[0]
+        newer = None
+        if cursor is not None:
+            newer = encode_cursor(page[0].received_at, page[0].id) if page else encode_cursor(*cursor)
     sources, kinds = queries.sources_and_kinds()
     for chosen, menu in ((filters["source"], sources), (filters["kind"], kinds)):
         if chosen and chosen not in menu:
@@ -95,7 +120,8 @@ def events():
         searched_to=searched_to, window=found.window, span_errors=span_errors,
         next_link=_next_link("gateway_ui.events", filters, next_cursor),
         first_link=url_for("gateway_ui.events", **{k: v for k, v in filters.items() if v})
-        if request.args.get("cursor") else None,
+        if request.args.get("cursor") or request.args.get("after") else None,
+        previous_link=_link("gateway_ui.events", filters, "after", newer),
     )
 
 

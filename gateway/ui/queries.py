@@ -69,6 +69,11 @@ def _before(cursor: tuple[float, str]):
     return or_(events.c.received_at < stamp, and_(events.c.received_at == stamp, events.c.id < last_id))
 
 
+def _after(cursor: tuple[float, str]):
+    stamp, last_id = cursor
+    return or_(events.c.received_at > stamp, and_(events.c.received_at == stamp, events.c.id > last_id))
+
+
 def _with_decision(query, status: str | None, integration_id: str | None):
     """Keep the events with a decision of ``status`` and/or of ``integration_id``: a delivery row,
     or a skip line (compact skips). Each test looks the event up by its id (the page walks the
@@ -177,34 +182,47 @@ class UiQueries:
     def search_events(self, *, limit: int, before: tuple[float, str] | None = None, source: str | None = None,
                       kind: str | None = None, status: str | None = None, integration_id: str | None = None,
                       text: str | None = None, since: float | None = None, until: float | None = None,
-                      window: int | None = None) -> EventSearch:
+                      window: int | None = None, after: tuple[float, str] | None = None) -> EventSearch:
         """Events newest first, among the ``window`` events before ``before`` at most, so that a page
         costs the same however many events are stored and however rare the ones wanted are.
         ``status`` and ``integration_id`` keep events with such a decision (both given: one decision
         with both), skip lines included; ``text`` is looked for in the title and the flag key. When
         the window ran out before the page was full, ``searched_to`` is where the search stopped
         (the cursor to go on from). ``since`` and ``until`` keep the events received in that time
-        (both ends included)."""
+        (both ends included). ``after`` (instead of ``before``): the page of the events just newer
+        than that (received_at, id), for going back; the window then reaches forward from it."""
         window = window or SEARCH_WINDOW
         boundary = None
         filtered = any((source, kind, status, integration_id, text))
+        newer = after is not None
+        order = (events.c.received_at.asc(), events.c.id.asc()) if newer else \
+            (events.c.received_at.desc(), events.c.id.desc())
         with reading(self.engine) as connection:
             span = []  # the time range asked for (received at), through ix_events_received
             if since is not None:
                 span.append(events.c.received_at >= since)
             if until is not None:
                 span.append(events.c.received_at <= until)
+            if after is not None:
+                span.append(_after(after))
             if filtered:
-                edge = select(events.c.received_at, events.c.id).where(*span).order_by(
-                    events.c.received_at.desc(), events.c.id.desc()).offset(window - 1).limit(1)
-                if before is not None:
+                edge = select(events.c.received_at, events.c.id).where(*span).order_by(*order) \
+                    .offset(window - 1).limit(1)
+                if before is not None and not newer:
                     edge = edge.where(_before(before))
                 found = connection.execute(edge).first()
                 boundary = (found[0], found[1]) if found is not None else None
-            query = page_query(limit=limit, before=before, source=source, kind=kind).where(*span)
+            query = page_query(limit=limit, before=None if newer else before, source=source, kind=kind).where(*span)
+            if newer:
+                query = query.order_by(None).order_by(*order)
             if boundary is not None:
-                query = query.where(or_(events.c.received_at > boundary[0],
-                                        and_(events.c.received_at == boundary[0], events.c.id >= boundary[1])))
+                stamp, last_id = boundary
+                if newer:
+                    query = query.where(or_(events.c.received_at < stamp,
+                                            and_(events.c.received_at == stamp, events.c.id <= last_id)))
+                else:
+                    query = query.where(or_(events.c.received_at > stamp,
+                                            and_(events.c.received_at == stamp, events.c.id >= last_id)))
             query = _with_decision(query, status, integration_id)
             if text:
                 pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
