@@ -11,7 +11,7 @@ Policy denials are recorded as one ``skips`` row per event, however many policie
 set (:meth:`IntegrationSet.denied`) names each member with the policy revision that denied it
 (``policy_revisions``, kept by content). A denial follows from the event and the policy alone, so
 its reason is not stored: reading evaluates the revision on the stored event
-(:func:`explain_lines`), which gives the reason the engine gave when the event arrived.
+(:func:`denial_reasons`), which gives the reason the engine gave when the event arrived.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    Connection, Float, Integer, String, Text, and_, case, cast, exists, func, literal, null, select,
+    Connection, Float, Integer, String, Text, and_, case, cast, exists, literal, null, select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -51,7 +51,7 @@ policy revision; this one stands in should that revision be gone)."""
 
 _POLICY_MARK = "\x1fpolicy:"
 """Starts the reason column of a denial line read from the database, followed by the revision id
-(:func:`explain_lines` replaces it with the reason). A stored reason never starts with it: every
+(:func:`denial_reasons` reads the reason in its place). A stored reason never starts with it: every
 reason a skip row stores begins with words of the gateway's."""
 
 
@@ -354,14 +354,6 @@ def skipped_events(connection: Connection, integration_id: str, event_ids: Seque
              .join(integration_set_members, integration_set_members.c.set_id == skips.c.set_id)
              .where(integration_set_members.c.integration_id == integration_id, skips.c.event_id.in_(event_ids)))
     return set(connection.execute(query).scalars())
-
-
-def skipped_count(connection: Connection) -> int:
-    """How many skip lines are stored (replayed ones included)."""
-    return int(connection.execute(
-        select(func.coalesce(func.sum(integration_sets.c.size), 0))
-        .select_from(skips.join(integration_sets, integration_sets.c.id == skips.c.set_id))
-    ).scalar() or 0)
 
 
 def prune_sets(connection: Connection, before: float) -> int:
