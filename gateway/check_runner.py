@@ -108,3 +108,34 @@ class CheckRunner:
             run_connection_checks(self.state)
             ran += 1
         return ran
+
+
+_running: set[str] = set()
+_running_lock = threading.Lock()
+
+
+def check_in_background(state: GatewayState, integration_id: str) -> threading.Thread | None:
+    """Run the checks of one integration now, in a thread of their own, and store the result (a
+    page asks for them and answers at once); None when they are running already."""
+    with _running_lock:
+        if integration_id in _running:
+            return None
+        _running.add(integration_id)
+
+    def run() -> None:
+        try:
+            row = state.db.integrations.get(integration_id)
+            active = state.integrations.active(row) if row is not None else None
+            if active is not None and active.plugin is not None and not active.error:
+                run_integration_checks(state, active)
+        except CheckError as exc:
+            log.warning("integration %s cannot be checked: %s", integration_id, exc.message)
+        except Exception:
+            log.exception("the checks of integration %s failed", integration_id)
+        finally:
+            with _running_lock:
+                _running.discard(integration_id)
+
+    thread = threading.Thread(target=run, name=f"checks-{integration_id}", daemon=True)
+    thread.start()
+    return thread

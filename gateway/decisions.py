@@ -126,12 +126,14 @@ def plugin_verdict(event: Event, integration: ActiveIntegration,
                  f"plugin {plugin.key!r} policy hook returned {type(verdict).__name__}, not Take or Skip", False), None
 
 
-def decide(event: Event, integration: ActiveIntegration, host: PluginHost) -> Decision:
-    """The whole chain for one integration; stops at the first stage that skips."""
+def decide(event: Event, integration: ActiveIntegration, host: PluginHost, policy: Stage | None = None) -> Decision:
+    """The whole chain for one integration; stops at the first stage that skips. ``policy``: the
+    policy stage when it is known already (another integration with the same policy had it)."""
     if integration.error:
         stage = Stage("config", False, f"integration cannot be used: {integration.error}", False)
         return Decision(integration, False, stage.reason, (stage,))
-    policy = policy_stage(event, integration)
+    if policy is None:
+        policy = policy_stage(event, integration)
     if not policy.took:
         return Decision(integration, False, policy.reason, (policy,))
     plugin, cooldown = plugin_verdict(for_integration(event, integration), integration, host)

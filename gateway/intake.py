@@ -11,7 +11,7 @@ from .events import Event
 from .state import GatewayState
 from .store.base import now
 from .store.events import NewDecision, Recorded
-from .store.skips import SkipGroup
+from .store.skips import POLICY_DENIAL, SkipGroup
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +28,12 @@ def accept(state: GatewayState, event: Event, receiver_id: str | None = None,
         state.names.forget(event.project_key)  # names change with them: read again on next use
     enabled = state.integrations.enabled()
     if receiver_id is not None:
-        decisions, skipped_groups = [decide(event, i, state.host) for i in candidates(event, enabled, receiver_id)], []
+        decisions, denial = [decide(event, i, state.host) for i in candidates(event, enabled, receiver_id)], None
     else:
-        decided = index_for(state.integrations, enabled, state.db.events.sets.make).decide(event, state.host)
-        decisions, skipped_groups = decided.decisions, decided.skipped_groups
+        decided = index_for(state.integrations, enabled).decide(event, state.host)
+        decisions, denial = decided.decisions, decided.denial
     due = now() + state.settings.retry_schedule[0]
     events = state.db.events
-    by_reason: dict[str, list] = {}
-    for reason, group in skipped_groups:
-        by_reason.setdefault(reason, []).append(group)
     recorded = events.record(
         event,
         [NewDecision(integration_id=d.integration.row.id, plugin=d.integration.row.plugin,
@@ -45,9 +42,7 @@ def accept(state: GatewayState, event: Event, receiver_id: str | None = None,
          for d in decisions],
         integration_id=receiver_id,
         raw_json=raw_json,
-        skips=[SkipGroup(reason, groups[0].set) if len(groups) == 1 else
-               events.skip_group(reason, tuple(sorted(k for g in groups for k in g.set.members)))
-               for reason, groups in by_reason.items()],
+        skips=[SkipGroup(POLICY_DENIAL, denial.set)] if denial is not None else [],
     )
     if not recorded.created:
         state.metrics.child(state.metrics.duplicates, event.source).inc()
@@ -57,8 +52,8 @@ def accept(state: GatewayState, event: Event, receiver_id: str | None = None,
     for d in decisions:
         queued = d.queued and d.integration.row.id not in recorded.cooled_down
         counts[d.integration.row.plugin, "queued" if queued else "skipped"] += 1
-    for _, group in skipped_groups:
-        for plugin, number in group.plugins.items():
+    if denial is not None:
+        for plugin, number in denial.plugins.items():
             counts[plugin, "skipped"] += number
     for (plugin, outcome), number in counts.items():
         state.metrics.child(state.metrics.decisions, plugin, outcome).inc(number)

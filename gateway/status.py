@@ -67,9 +67,18 @@ def run_integration_checks(state: GatewayState, active: ActiveIntegration) -> di
 def integration_status(state: GatewayState, active: ActiveIntegration, *, refresh: bool = False) -> dict[str, Any]:
     """The stored result (checks run only when asked, or when none is stored yet). ``stale`` says the
     integration changed since the checks ran (the background checks will run them again soon)."""
-    stored = None if refresh else state.db.check_results.get(integration_subject(active.row.id))
+    stored = None if refresh else stored_integration_status(state, active)
     if stored is None:
         return {**run_integration_checks(state, active), "stale": False}
+    return stored
+
+
+def stored_integration_status(state: GatewayState, active: ActiveIntegration) -> dict[str, Any] | None:
+    """The stored result of the integration's checks as :func:`integration_status` gives it, or None
+    when none is stored yet (nothing is run)."""
+    stored = state.db.check_results.get(integration_subject(active.row.id))
+    if stored is None:
+        return None
     return {"integration_id": active.row.id, "state": stored.state, "checks": stored.checks,
             "checked_at": _iso(stored.checked_at), "stale": stored.subject_updated_at != active.row.updated_at}
 

@@ -139,7 +139,8 @@ def test_removing_an_integration_removes_its_skip_lines(app, client, skipping):
     assert client.delete(f"/api/v1/integrations/{ids[1]}", headers=AUTH).status_code in (200, 204)
     decisions = client.get(f"/api/v1/events/{event_id}", headers=AUTH).get_json()["decisions"]
     assert ids[1] not in {d["integration_id"] for d in decisions} and len(decisions) == 12
-    assert get_state(app).db.deliveries.stats(now()).by_status["skipped"] == 11
+    listed = client.get("/api/v1/deliveries?status=skipped&limit=100", headers=AUTH).get_json()["items"]
+    assert len(listed) == 11 and ids[1] not in {d["integration_id"] for d in listed}
     later = post(client, STAGING, "s-after-remove")
     assert later["skipped"] == 11
 
@@ -200,3 +201,58 @@ def test_a_database_before_compact_skips_is_upgraded_in_place_and_its_skipped_ro
     assert get_state(app).db.revision() == migrations.head()
     [line] = get_state(app).db.deliveries.for_event("e-old")
     assert (line.id, line.status, line.reason) == ("d-old", "skipped", "denied: the policy has no statements")
+
+
+def team_policy(team: str) -> list:
+    return [{"effect": "allow", "resources": [f"proj/{team}:env/*:flag/*"], "actions": ["*"]}]
+
+
+@pytest.fixture
+def teams(client):
+    """Twelve recorder integrations, each with a policy of its own (one team's project each)."""
+    return [add_integration(client, "recorder", name=f"team {n:02d}", config={"token": f"t{n}"},
+                            policy=team_policy(f"team-{n:02d}"))["id"] for n in range(12)]
+
+
+def test_denials_by_policies_of_their_own_are_one_row_per_event(app, client, teams):
+    first = post(client, STAGING, "t-1")
+    assert (first["queued"], first["skipped"]) == (0, 12)
+    after_first = rows(app)
+    assert after_first["skips"] == 1 and after_first["integration_sets"] == 1
+    assert after_first["integration_set_members"] == 12
+    for n in range(2, 6):
+        post(client, STAGING, f"t-{n}")
+    after = rows(app)
+    assert after["skips"] - after_first["skips"] == 4  # one row per event, not one per policy
+    assert after["integration_sets"] == 1 and after["integration_set_members"] == 12
+    with get_state(app).db.engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(tables.policy_revisions)).scalar() == 12
+
+
+def test_each_denial_reads_back_with_the_reason_its_policy_gave(client, teams):
+    event_id = post(client, STAGING, "t-detail")["event_id"]
+    decisions = {d["integration_id"]: d for d in
+                 client.get(f"/api/v1/events/{event_id}", headers=AUTH).get_json()["decisions"]}
+    assert set(decisions) == set(teams)
+    for n, integration_id in enumerate(teams):
+        explained = client.post(f"/api/v1/integrations/{integration_id}/explain", headers=AUTH,
+                                data=fixture_bytes(STAGING), content_type="application/json").get_json()
+        line = decisions[integration_id]
+        assert line["status"] == "skipped" and line["id"] == f"{event_id}.{integration_id}"
+        assert line["reason"].startswith("denied: no statement allows") and f"proj/team-{n:02d}" in line["reason"]
+        assert line["reason"] in json.dumps(explained)
+    listed = client.get(f"/api/v1/deliveries?integration={teams[4]}&status=skipped", headers=AUTH).get_json()
+    assert [(d["event_id"], d["reason"]) for d in listed["items"]] == [(event_id, decisions[teams[4]]["reason"])]
+    shown = client.get(f"/api/v1/deliveries/{event_id}.{teams[4]}", headers=AUTH).get_json()
+    assert shown["reason"] == decisions[teams[4]]["reason"]
+
+
+def test_a_denial_keeps_the_reason_of_the_policy_revision_that_judged_it(client, teams):
+    event_id = post(client, STAGING, "t-old")["event_id"]
+    before = client.get(f"/api/v1/deliveries/{event_id}.{teams[0]}", headers=AUTH).get_json()["reason"]
+    changed = client.patch(f"/api/v1/integrations/{teams[0]}", headers=AUTH, json={"policy": team_policy("other")})
+    assert changed.status_code == 200, changed.get_json()
+    after = client.get(f"/api/v1/deliveries/{event_id}.{teams[0]}", headers=AUTH).get_json()["reason"]
+    assert after == before and "proj/team-00" in after and "proj/other" not in after
+    later = post(client, STAGING, "t-new")["event_id"]
+    assert "proj/other" in client.get(f"/api/v1/deliveries/{later}.{teams[0]}", headers=AUTH).get_json()["reason"]

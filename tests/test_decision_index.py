@@ -4,14 +4,16 @@ reason the engine gives it alone (gateway.decisions.decide)."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 from sqlalchemy import update
 
-from gateway.decision_index import DecisionIndex, index_for
+from gateway.decision_index import DecisionIndex, first_scopes, index_for
 from gateway.decisions import candidates, decide
 from gateway.launchdarkly import normalize_audit_entry
 from gateway.state import get_state
+from gateway.store.skips import policy_reason
 from gateway.store.tables import integrations
 
 from .conftest import add_integration, fixture_bytes
@@ -57,10 +59,12 @@ def test_the_index_gives_every_integration_the_engines_decision(many, payload):
     expected = {i.row.id: decide(event, i, state.host) for i in candidates(event, enabled, None)}
     decided = DecisionIndex(enabled).decide(event, state.host)
     got = {d.integration.row.id: (d.queued, d.reason) for d in decided.decisions}
-    for reason, group in decided.skipped_groups:
-        for member in group.members:
-            assert member.row.id not in got
-            got[member.row.id] = (False, reason)
+    denied = decided.denial.set
+    texts = dict(denied.revisions)
+    body = event.to_dict(include_raw=False)
+    for (member, _), revision in zip(denied.members, denied.policies):
+        assert member not in got
+        got[member] = (False, policy_reason(texts[revision], revision, body))  # as reading explains it
     assert got == {key: (d.queued, d.reason) for key, d in expected.items()}
     assert any(not d.queued for d in expected.values()) and any(d.queued for d in expected.values())
 
@@ -81,8 +85,8 @@ def test_each_distinct_policy_is_evaluated_once(many, monkeypatch):
     index = DecisionIndex(state.integrations.enabled())
     decided = index.decide(event, state.host)
     assert len(calls) == len(set(calls))  # one evaluation per distinct policy
-    denied = [group for _, group in decided.skipped_groups]
-    assert denied and all(len(group.members) == 6 for group in denied)  # 3 recorder + 3 picky share each
+    by_revision = Counter(decided.denial.set.policies)
+    assert by_revision and all(n == 6 for n in by_revision.values())  # 3 recorder + 3 picky share each
 
 
 def test_the_index_is_kept_while_the_integrations_stay_the_same(many, client):
@@ -91,3 +95,49 @@ def test_the_index_is_kept_while_the_integrations_stay_the_same(many, client):
     assert index_for(state.integrations, state.integrations.enabled()) is first
     add_integration(client, "recorder", name="new", config={"token": "new"})
     assert index_for(state.integrations, state.integrations.enabled()) is not first
+
+
+def team_policy(team: str) -> list:
+    return [{"effect": "allow", "resources": [f"proj/{team}:env/*:flag/*"], "actions": ["*"]}]
+
+
+def test_only_the_policies_that_name_the_events_project_are_evaluated(app, client, monkeypatch):
+    """One policy per team: an event of one project is judged by that team's policy (and those that
+    can match any project); the others deny it unasked, with the engine's reason when read."""
+    state = get_state(app)
+    teams = {team: add_integration(client, "recorder", name=team, config={"token": team}, policy=team_policy(team))
+             for team in ("checkout", "search", "billing")}
+    everything = add_integration(client, "recorder", name="all", config={"token": "all"},
+                                 policy=[{"effect": "allow", "resources": ["proj/*:env/*:flag/*"], "actions": ["*"]}])
+    from gateway import decision_index
+
+    calls = []
+    real = decision_index.policy_stage
+    monkeypatch.setattr(decision_index, "policy_stage",
+                        lambda event, integration: calls.append(integration.row.name) or real(event, integration))
+    event = event_of(PAYLOADS[0])  # proj/checkout
+    enabled = state.integrations.enabled()
+    decided = DecisionIndex(enabled).decide(event, state.host)
+    expected = {i.row.name: decide(event, i, state.host) for i in enabled}
+    assert sorted(calls) == ["all", "checkout"]
+    assert {d.integration.row.id for d in decided.decisions if d.queued} == {everything["id"], teams["checkout"]["id"]}
+    denied = decided.denial.set
+    texts = dict(denied.revisions)
+    names = {i.row.id: i.row.name for i in enabled}
+    body = event.to_dict(include_raw=False)
+    for (member, _), revision in zip(denied.members, denied.policies):
+        assert policy_reason(texts[revision], revision, body) == expected[names[member]].reason
+    assert {member for member, _ in denied.members} == {teams["search"]["id"], teams["billing"]["id"]}
+
+
+@pytest.mark.parametrize("policy, scopes", [
+    (team_policy("a"), frozenset({"proj/a"})),
+    ([{"effect": "allow", "resources": ["proj/a;mobile:env/*", "proj/b:env/x"], "actions": ["*"]},
+      {"effect": "deny", "resources": ["proj/c"], "actions": ["*"]}], frozenset({"proj/a", "proj/b", "proj/c"})),
+    ([{"effect": "allow", "resources": ["proj/a-*:env/*"], "actions": ["*"]}], None),
+    ([{"effect": "allow", "resources": ["proj:env/*"], "actions": ["*"]}], None),
+    ([{"effect": "allow", "notResources": ["proj/a:env/*"], "actions": ["*"]}], None),
+    ([], frozenset()),
+])
+def test_first_scopes_of_a_policy(policy, scopes):
+    assert first_scopes(policy) == scopes

@@ -158,8 +158,8 @@ def test_dynatrace_through_the_generated_form_then_a_webhook_is_delivered_and_sh
     page.goto(gateway.url + f"/ui/integrations/{integration_id}")
     expect(page.locator("table")).to_contain_text("delivered")
     page.goto(gateway.url + "/ui/")
-    card = page.locator("li.card").filter(has_text="Dynatrace browser")
-    expect(card.locator("svg rect.bar-ok")).to_have_count(1)
+    row = page.locator("table.integrations tr").filter(has_text="Dynatrace browser")
+    expect(row.locator("svg rect.bar-ok")).to_have_count(1)
     screenshot(page, "ui-overview")
     assert not browser.console_errors, browser.console_errors
 

@@ -18,7 +18,7 @@ from gateway.store.base import now
 from . import plugins_for_tests as test_plugins
 from .conftest import ADMIN_TOKEN, AUTH, fixture_bytes
 from .delivery_support import Scripted
-from .ui_support import CSRF, Forms, UiClient, field_error
+from .ui_support import CSRF, Forms, UiClient, checked, field_error
 
 RECORDER_TOKEN = "recorder-secret-token-0001"
 INBOX_SECRET = "inbox-signing-secret-0002"
@@ -454,7 +454,7 @@ def test_the_detail_page_explains_the_whole_chain(ui, ui_state):
 
 def test_status_checks_are_coloured_and_their_action_runs_through_the_shared_code(ui, ui_state, caplog):
     row = add(ui_state, "picky", "Picky", {"wanted_tag": "missing"})
-    html = ui.get(f"/ui/integrations/{row.id}").text
+    html = checked(ui, f"/ui/integrations/{row.id}")  # the first visit starts the checks in the background
     assert re.search(r'<li class="check-item state-error">\s*<span class="badge tone-error">red</span>', html)
     assert 'value="{&#34;tag&#34;: &#34;missing&#34;}"' in html
     caplog.set_level(logging.INFO, logger="gateway.audit")

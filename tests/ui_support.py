@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from gateway import Delivered, Event, IntegrationType, Secret, TargetURL, hookimpl
 from gateway.events import Access
+from gateway.testing import wait_until
 
 from .conftest import ADMIN_TOKEN
 from .plugins_for_tests import ALLOW_ALL_FLAGS
@@ -95,3 +96,15 @@ def field_error(html: str, path: str) -> list[str]:
     """The error messages shown beside the field at ``path``."""
     dom = "f-" + re.sub(r"[^A-Za-z0-9_-]", "-", path)
     return [re.sub(r"&#39;", "'", m) for m in re.findall(rf'<p class="field-error" id="{re.escape(dom)}-error\d+">([^<]*)</p>', html)]
+
+
+def checked(ui, page: str, done=lambda html: "Checked " in html) -> str:
+    """The page once the background checks it started have stored their result."""
+    pages = []
+
+    def ready() -> bool:
+        pages.append(ui.get(page).text)
+        return done(pages[-1])
+
+    wait_until(ready, 10, 0.05, "the checks")
+    return pages[-1]

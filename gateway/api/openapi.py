@@ -169,7 +169,9 @@ def build_spec(integration_plugins: list[str] = ()) -> dict[str, Any]:
                     body="ActionParams", body_required=False, params=integration_id + [_path_param("action")]),
     })
     spec.path("/api/v1/deliveries", operations={
-        "get": _op("deliveries, newest first (without attempts)", {"200": _json("DeliveryPage")}, params=[
+        "get": _op("deliveries, newest first (without attempts); a list with skip lines, or of one integration, "
+                   "looks through the decisions of 5,000 events a page: a page may hold fewer than limit and still "
+                   "have a next_cursor", {"200": _json("DeliveryPage")}, params=[
             _query("integration", {"type": "string"}, "an integration id"),
             _query("status", {"type": "string", "enum": list(STATUSES)}),
             _query("since", SINCE, "created at or after this time: " + SINCE["description"]),

@@ -94,6 +94,36 @@ def _delivery(row, attempt_log=(), **changes: Any) -> DeliveryRow:
     return DeliveryRow(**values)
 
 
+WINDOW = 5000
+"""How many events (newest first, from the page's cursor) a list of deliveries with skip lines, or of
+one integration, looks through at most."""
+
+
+@dataclass(frozen=True)
+class DeliveryPage:
+    """A page of :meth:`DeliveryStore.page`; ``searched_to``: the cursor where the search window
+    ended before the page was full (older ones were not looked at), else None."""
+
+    rows: builtins.list[DeliveryRow]
+    searched_to: tuple[float, str] | None
+    window: int = 0  # the events looked through
+
+
+def _bounded(query, created_at, row_id, since, before, limit):
+    if since is not None:
+        query = query.where(created_at >= since)
+    if before is not None:
+        stamp, last_id = before
+        query = query.where(or_(created_at < stamp, and_(created_at == stamp, row_id < last_id)))
+    return query.order_by(created_at.desc(), row_id.desc()).limit(limit)
+
+
+def _explained(connection: Connection, rows) -> builtins.list[DeliveryRow]:
+    """Deliveries from ``rows``, the reason of each policy denial read from its policy revision."""
+    reasons = skip_lines.denial_reasons(connection, rows)
+    return [_delivery(row, reason=reasons[n]) if n in reasons else _delivery(row) for n, row in enumerate(rows)]
+
+
 def _attempt(row) -> AttemptRow:
     return AttemptRow(
         number=row.number, worker=row.worker, started_at=row.started_at,
@@ -181,7 +211,8 @@ class PruneResult:
 
 @dataclass(frozen=True)
 class QueueStats:
-    """The queue at a glance. ``depth`` counts pending, retrying and in-flight deliveries; ``held``
+    """The queue at a glance. ``by_status`` counts the pending, in-flight, retrying and dead
+    deliveries; ``depth`` the pending, retrying and in-flight ones; ``held``
     those of disabled integrations among them; ``oldest_age`` is the age in seconds of the oldest of
     them (None when the queue is empty)."""
 
@@ -328,7 +359,7 @@ class DeliveryStore(Repository):
         skipped = skip_lines.select_lines().where(skips.c.event_id == event_id)
         with reading(self.engine) as connection:
             rows = self._with_attempts(connection, list(connection.execute(query)))
-            rows += [_delivery(row) for row in connection.execute(skipped)]
+            rows += _explained(connection, list(connection.execute(skipped)))
         return sorted(rows, key=lambda d: (d.created_at, d.status == "skipped", d.integration_name or "", d.id))
 
     def get(self, delivery_id: str) -> DeliveryRow | None:
@@ -344,7 +375,7 @@ class DeliveryStore(Repository):
                     row = connection.execute(skip_lines.select_lines().where(
                         skips.c.event_id == event_id,
                         skip_lines.integration_set_members.c.integration_id == integration_id)).first()
-                    return _delivery(row) if row is not None else None
+                    return _explained(connection, [row])[0] if row is not None else None
             delivery_id = replayed
         query = _select_deliveries().where(deliveries.c.id == delivery_id)
         with reading(self.engine) as connection:
@@ -354,32 +385,81 @@ class DeliveryStore(Repository):
     def list(self, *, integration_id: str | None = None, status: str | None = None,
              since: float | None = None, limit: int = 50,
              before: tuple[float, str] | None = None) -> builtins.list[DeliveryRow]:
+        """Newest first (by creation), without attempts; skip lines among them (see :meth:`page`)."""
+        return self.page(integration_id=integration_id, status=status, since=since, limit=limit, before=before).rows
+
+    def page(self, *, integration_id: str | None = None, status: str | None = None,
+             since: float | None = None, limit: int = 50, before: tuple[float, str] | None = None,
+             window: int | None = None) -> DeliveryPage:
         """Newest first (by creation), without attempts; skip lines among them. ``since`` keeps those
-        created at or after it; ``before`` is the (created_at, id) of the last row of the previous page."""
-        parts = [(_select_deliveries(), deliveries.c.created_at, deliveries.c.id, deliveries.c.integration_id)]
-        if status in (None, "skipped"):
-            parts.append((skip_lines.select_lines(), skips.c.created_at,
-                          skips.c.event_id + skip_lines.SEPARATOR + skip_lines.integration_set_members.c.integration_id,
-                          skip_lines.integration_set_members.c.integration_id))
-        selects = []
-        for number, (query, created_at, row_id, integration) in enumerate(parts):
-            if integration_id:
-                query = query.where(integration == integration_id)
-            if status and number == 0:
-                query = query.where(deliveries.c.status == status)
-            if since is not None:
-                query = query.where(created_at >= since)
-            if before is not None:
-                stamp, last_id = before
-                query = query.where(or_(created_at < stamp, and_(created_at == stamp, row_id < last_id)))
-            selects.append(query.order_by(created_at.desc(), row_id.desc()).limit(limit))
-        if len(selects) == 1:
-            query = selects[0]
-        else:
-            both = union_all(*[select(q.subquery()) for q in selects]).subquery()
-            query = select(both).order_by(both.c.created_at.desc(), both.c.id.desc()).limit(limit)
+        created at or after it; ``before`` is the (created_at, id) of the last row of the previous page.
+
+        Bounded whatever is stored: a list of one status other than ``skipped`` walks that status in
+        time order (``ix_deliveries_age``), an integration's of a status that waits or is dead
+        (:data:`COUNTED`) reads them through its index; one of an integration otherwise, or with
+        skip lines, looks only at the decisions of the ``window`` (:data:`WINDOW`) events before ``before``, and when those run
+        out before the page is full, ``searched_to`` is where it stopped (the cursor to go on from).
+        Skip lines of every integration come from the newest ``limit`` skip rows only (each makes
+        one line at least)."""
+        window = window or WINDOW
+        lines = status in (None, "skipped")
+        boundary = None
         with reading(self.engine) as connection:
-            return [_delivery(row) for row in connection.execute(query)]
+            if lines or (integration_id and status not in COUNTED):  # (a counted status stays small)
+                edge = select(events.c.received_at).order_by(events.c.received_at.desc(), events.c.id.desc())
+                if before is not None:  # a cursor where a window stopped ("" for an id) excludes its time
+                    edge = edge.where(events.c.received_at <= before[0] if before[1] else events.c.received_at < before[0])
+                boundary = connection.execute(edge.offset(window - 1).limit(1)).scalar()
+            if since is not None and boundary is not None and since >= boundary:
+                boundary = None  # ``since`` bounds it already
+            selects = [self._deliveries_part(integration_id, status, since, before, boundary, limit)]
+            if lines:
+                selects.append(self._lines_part(connection, integration_id, since, before, boundary, limit))
+            if len(selects) == 1:
+                query = selects[0]
+            else:
+                both = union_all(*[select(q.subquery()) for q in selects]).subquery()
+                query = select(both).order_by(both.c.created_at.desc(), both.c.id.desc()).limit(limit)
+            rows = _explained(connection, list(connection.execute(query)))
+        stopped = (boundary, "") if boundary is not None and len(rows) < limit else None
+        return DeliveryPage(rows, stopped, window)
+
+    @staticmethod
+    def _deliveries_part(integration_id, status, since, before, boundary, limit):
+        query = _select_deliveries()
+        created_at = deliveries.c.created_at
+        if status:
+            query = query.where(deliveries.c.status == status)
+        elif boundary is not None:  # every status: ix_deliveries_age's time ranges
+            query = query.where(deliveries.c.status.in_(STATUSES))
+        if integration_id:
+            # within the window, by time (``|| ''``: not through the integration's index, which
+            # would read every delivery it ever had)
+            column = deliveries.c.integration_id.concat("") if boundary is not None else deliveries.c.integration_id
+            query = query.where(column == integration_id)
+        if boundary is not None:
+            query = query.where(created_at >= boundary)
+        return _bounded(query, created_at, deliveries.c.id, since, before, limit)
+
+    @staticmethod
+    def _lines_part(connection, integration_id, since, before, boundary, limit):
+        created_at = skips.c.created_at
+        query = skip_lines.select_lines()
+        if integration_id:
+            query = query.where(skip_lines.integration_set_members.c.integration_id == integration_id)
+        else:  # every integration: the lines of the newest ``limit`` skip rows (and those of the same time)
+            newest = select(created_at).order_by(created_at.desc(), skips.c.id.desc())
+            if before is not None:
+                newest = newest.where(created_at <= before[0])
+            if since is not None:
+                newest = newest.where(created_at >= since)
+            threshold = connection.execute(newest.offset(limit - 1).limit(1)).scalar()
+            if threshold is not None and (boundary is None or threshold > boundary):
+                boundary = threshold
+        if boundary is not None:
+            query = query.where(created_at >= boundary)
+        row_id = skips.c.event_id + skip_lines.SEPARATOR + skip_lines.integration_set_members.c.integration_id
+        return _bounded(query, created_at, row_id, since, before, limit)
 
     # the queue ---------------------------------------------------------------------------------
 
@@ -810,26 +890,36 @@ class DeliveryStore(Repository):
         return PruneResult(deliveries=removed_deliveries, events=removed_events)
 
     def stats(self, now: float) -> QueueStats:
-        """Counts by status, queue depth, held deliveries and the age of the oldest queued one."""
+        """Counts of the deliveries that wait or need a person (:data:`COUNTED`), queue depth, held
+        deliveries and the age of the oldest queued one. Bounded: each count reads the status
+        index over its own rows only; delivered and skipped ones, which every event adds to, are
+        not counted (the ``gateway_decisions`` and ``gateway_delivery_attempts`` counters do)."""
         waiting = (*QUEUED, "in_flight")
         with reading(self.engine) as connection:
-            counts = dict(connection.execute(
-                select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
-            ).all())
-            oldest = connection.execute(  # held deliveries (integration disabled) wait on purpose
-                select(func.min(deliveries.c.created_at)).where(
-                    deliveries.c.status.in_(waiting), deliveries.c.integration_id.not_in(_DISABLED))
-            ).scalar()
+            counts = {status: connection.execute(_COUNT_STATUS, {"status": status}).scalar() or 0
+                      for status in COUNTED}
+            # held deliveries (integration disabled) wait on purpose; one look-up per status (ix_deliveries_age)
+            firsts = [connection.execute(_OLDEST_WAITING, {"status": status}).scalar() for status in waiting]
+            oldest = min((f for f in firsts if f is not None), default=None)
             held = connection.execute(
                 select(func.count()).select_from(deliveries)
                 .where(deliveries.c.status.in_(QUEUED), deliveries.c.integration_id.in_(_DISABLED))
             ).scalar() or 0
-            counts["skipped"] = counts.get("skipped", 0) + skip_lines.skipped_count(connection)
-        by_status = {status: int(counts.get(status, 0)) for status in STATUSES}
+        by_status = {status: int(counts[status]) for status in COUNTED}
         return QueueStats(
             by_status=by_status, depth=sum(by_status[s] for s in waiting), held=held,
             oldest_age=max(0.0, now - oldest) if oldest is not None else None,
         )
+
+
+COUNTED = ("pending", "in_flight", "retrying", "dead")
+"""The statuses :meth:`DeliveryStore.stats` counts: those a delivery leaves (or that wait for a person)."""
+
+_OLDEST_WAITING = (select(deliveries.c.created_at)
+                   .where(deliveries.c.status == bindparam("status"), deliveries.c.integration_id.not_in(_DISABLED))
+                   .order_by(deliveries.c.created_at).limit(1))
+_COUNT_STATUS = select(func.count()).select_from(deliveries).where(
+    deliveries.c.status == bindparam("status"))  # ix_deliveries_due's leading column
 
 
 def _requeue_values(now: float, reason: str) -> dict[str, Any]:

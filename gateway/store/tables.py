@@ -92,6 +92,7 @@ deliveries = Table(
     # also serves look-ups by event_id (its leading column)
     UniqueConstraint("event_id", "integration_id", name="uq_deliveries_event_integration"),
     Index("ix_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_deliveries_age", "status", "created_at"),  # the oldest waiting one, at once
     Index("ix_deliveries_integration", "integration_id", "status", "updated_at"),
     Index("ix_deliveries_batch", "batch_id"),
 )
@@ -137,6 +138,21 @@ check_results = Table(
 # integrations; a set (its members written once, when it first appears) is shared by every event
 # skipped for those integrations. So the bytes written per event do not grow with the number of
 # integrations that skip it, while "why did integration X not get event E" is one join away.
+# Policy denials are one row per event whatever the policies: its set names each member with the
+# policy revision that denied it, and each member's reason is read back by evaluating that revision
+# on the stored event (gateway/store/skips.py).
+
+# Every policy a set of denials names, by content: id = a digest of its canonical JSON. Written
+# with the first set that names it, never changed, so the reason of an old denial is read again
+# from the policy that judged it, whatever the integration's policy is now.
+policy_revisions = Table(
+    "policy_revisions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("policy", Text, nullable=False),  # canonical JSON list of statements
+    Column("created_at", Float, nullable=False),
+)
+
 integration_sets = Table(
     "integration_sets",
     metadata,
@@ -151,6 +167,8 @@ integration_set_members = Table(
     Column("set_id", String(32), ForeignKey("integration_sets.id", ondelete="CASCADE"), primary_key=True),
     Column("integration_id", String(36), ForeignKey("integrations.id", ondelete="CASCADE"), primary_key=True),
     Column("plugin", String(100), nullable=False),
+    # for a set of policy denials: the policy revision that denied this member (None: the skip's reason)
+    Column("policy_id", String(32), ForeignKey("policy_revisions.id")),
     Index("ix_integration_set_members_integration", "integration_id"),
 )
 
@@ -163,7 +181,7 @@ skips = Table(
     Column("reason", Text, nullable=False),
     Column("created_at", Float, nullable=False),
     Index("ix_skips_event", "event_id"),
-    Index("ix_skips_set", "set_id"),
+    Index("ix_skips_set", "set_id", "created_at"),  # an integration's skips, newest first
     Index("ix_skips_created", "created_at"),
 )
 

@@ -11,6 +11,8 @@ from typing import Any
 from flask import abort, g, redirect, render_template, request, url_for
 
 from .. import operations
+from ..check_runner import check_in_background
+from ..status import stored_integration_status
 from ..api.openapi import config_json_schema
 from ..launchdarkly import SOURCE as FLAG_SOURCE
 from ..crypto import is_mask
@@ -189,11 +191,13 @@ def edit_integration(integration_id: str):
 def _render_detail(state: GatewayState, row, *, try_result=None, try_error=None, try_body="", try_event="",
                    status: int = 200):
     plugin = state.host.plugins.get(row.plugin)
-    try:
-        checks = operations.integration_status(state, row.id)
-        checks_error = None
-    except ApiError as exc:
-        checks, checks_error = None, exc.message
+    active = state.integrations.active(row)
+    checks, checks_error, checking = stored_integration_status(state, active), None, False
+    if active.plugin is None or active.error:
+        checks_error = f"integration cannot be used: {active.error}"
+    elif checks is None:  # never checked: run them now, in the background (never inside the request)
+        check_in_background(state, row.id)
+        checking = True
     deliveries = state.db.deliveries.list(integration_id=row.id, limit=RECENT)
     webhook_url = None
     if plugin is not None and plugin.has_hook("receive_webhook"):
@@ -201,7 +205,7 @@ def _render_detail(state: GatewayState, row, *, try_result=None, try_error=None,
     day_ago = (datetime.now(timezone.utc) - timedelta(days=1)).replace(microsecond=0)
     return render_template(
         "ui/integration.html", title=row.name, row=row, plugin=plugin,
-        config=state.integrations.public_config(row), checks=checks, checks_error=checks_error,
+        config=state.integrations.public_config(row), checks=checks, checks_error=checks_error, checking=checking,
         deliveries=deliveries, webhook_url=webhook_url, active_error=state.integrations.active(row).error,
         try_result=try_result, try_error=try_error, try_body=try_body, try_event=try_event,
         recent_events=_recent_flag_events(state) if plugin is not None and plugin.declaration.sources else [],
@@ -237,16 +241,16 @@ def _back(integration_id: str):
 
 @bp.post("/integrations/<integration_id>/check")
 def check_integration(integration_id: str):
-    """Run the integration's checks now (the API's ``?refresh=1``) instead of showing the stored result."""
+    """Run the integration's checks now, in the background (the page shows the stored result; it
+    shows theirs once they are done)."""
     state = get_state()
-    _row_or_404(state, integration_id)
-    try:
-        result = operations.integration_status(state, integration_id, refresh=True)
-    except ApiError as exc:
-        g.ui_session.notice(f"The checks could not run: {exc.message}", "error")
+    row = _row_or_404(state, integration_id)
+    active = state.integrations.active(row)
+    if active.plugin is None or active.error:
+        g.ui_session.notice(f"The checks could not run: integration cannot be used: {active.error}", "error")
         return _back(integration_id)
-    tone = {"ok": "ok", "warning": "info"}.get(result["state"], "error")
-    g.ui_session.notice(f"Checks run: {len(result['checks'])} check(s), the worst is {result['state']}.", tone)
+    check_in_background(state, integration_id)
+    g.ui_session.notice("The checks are running in the background: reload this page in a moment for their result.")
     return _back(integration_id)
 
 

@@ -68,31 +68,84 @@ def _connection_tile(state) -> dict:
             "state": stored.state if stored else None}
 
 
+OVERVIEW_PAGE = 50
+"""Integrations per page of the overview's table."""
+CHECK_ORDER = {"error": 0, "warning": 1, "unchecked": 2, "ok": 3}
+SORTS = ("name", "checks", "plugin", "created")
+
+
+def _listing(state) -> tuple[list[dict], dict[str, int]]:
+    """Every integration with the state of its stored checks (``unchecked`` when none is stored;
+    disabled integrations are not checked), and how many are in each state."""
+    items, counts = [], {"error": 0, "warning": 0, "ok": 0, "unchecked": 0, "disabled": 0}
+    for brief in UiQueries(state.db.engine).integration_briefs():
+        checks = (brief.checks or "unchecked") if brief.enabled else "disabled"
+        counts[checks] += 1
+        items.append({"row": brief, "checks": checks})
+    return items, counts
+
+
+def _chosen(items: list[dict], query: str, checks: str, sort: str) -> list[dict]:
+    """``items`` with ``query`` in their name, plugin or id, in the check state ``checks`` (any
+    when empty), sorted by ``sort``."""
+    if query:
+        folded = query.casefold()
+        items = [i for i in items if folded in i["row"].name.casefold() or folded in i["row"].plugin.casefold()
+                 or folded == i["row"].id]
+    if checks:
+        items = [i for i in items if i["checks"] == checks]
+    keys = {
+        "name": lambda i: (i["row"].name.casefold(), i["row"].id),
+        "checks": lambda i: (CHECK_ORDER.get(i["checks"], 4), i["row"].name.casefold(), i["row"].id),
+        "plugin": lambda i: (i["row"].plugin, i["row"].name.casefold(), i["row"].id),
+        "created": lambda i: (-i["row"].created_at, i["row"].id),
+    }
+    return sorted(items, key=keys[sort])
+
+
 @bp.get("/")
 def overview():
     state = get_state()
     health: dict = {}
     rows = []
-    figures, integrations = {}, []
+    figures, items, counts = {}, [], {}
     connection = None
+    query = (request.args.get("q") or "").strip()
+    checks = request.args.get("checks") or ""
+    sort = request.args.get("sort") if request.args.get("sort") in SORTS else "name"
+    try:
+        number = max(1, int(request.args.get("page") or 1))
+    except ValueError:
+        number = 1
+    total = 0
     if database_health(state, health):
-        figures = UiQueries(state.db.engine).figures(now())
-        integrations = state.db.integrations.list()
+        listing, counts = _listing(state)
+        items = _chosen(listing, query, checks if checks in CHECK_ORDER or checks == "disabled" else "", sort)
+        total = len(items)
+        number = min(number, max(1, -(-total // OVERVIEW_PAGE)))
+        items = items[(number - 1) * OVERVIEW_PAGE:number * OVERVIEW_PAGE]
+        figures = UiQueries(state.db.engine).figures(now(), [i["row"].id for i in items])
         connection = _connection_tile(state)
     health["workers"] = workers_health(state)
-    for row in integrations:
+    for item in items:
+        row = item["row"]
         plugin = state.host.plugins.get(row.plugin)
         own = figures.get(row.id) or IntegrationFigures()
         rows.append({
-            "row": row, "plugin": plugin, "figures": own,
+            "row": row, "plugin": plugin, "figures": own, "checks": item["checks"],
             "chart": hourly_chart(own.delivered_per_hour, own.failed_per_hour),
             "webhook_url": (webhook_base() + f"/webhooks/integrations/{row.id}")
             if plugin is not None and plugin.has_hook("receive_webhook") else None,
         })
+    pages = max(1, -(-total // OVERVIEW_PAGE))
+    here = {k: v for k, v in (("q", query), ("checks", checks), ("sort", sort if sort != "name" else "")) if v}
     return render_template(
         "ui/overview.html", title="Overview", integrations=rows, health=health,
         unsigned=not state.settings.launchdarkly_secret and not (connection and connection["signing"]),
-        connection=connection,
+        connection=connection, counts=counts, total=total, query=query, checks=checks, sort=sort, sorts=SORTS,
+        page=number, pages=pages,
+        previous_link=url_for("gateway_ui.overview", **here, page=number - 1) if number > 1 else None,
+        next_link=url_for("gateway_ui.overview", **here, page=number + 1) if number < pages else None,
         flag_webhook_url=webhook_base() + "/webhooks/launchdarkly",
     )
 
