@@ -54,7 +54,7 @@ from marshmallow import Schema  # noqa: E402
 
 from gateway import Access, Delivered, Event, IntegrationType, RetryLater, TargetURL, create_app, hookimpl  # noqa: E402
 from gateway.delivery import WorkerPool  # noqa: E402
-from gateway.state import get_state  # noqa: E402
+from gateway.host.state import get_state  # noqa: E402
 from gateway.store.base import dumps, new_id, now  # noqa: E402
 from gateway.store.tables import deliveries, events  # noqa: E402
 from gateway.testing import FakeService, Reply, free_port, wait_until  # noqa: E402
@@ -398,8 +398,8 @@ def child_command(instance: str, command: list[str], env: dict[str, str], log_pa
 
 def run_command(instance: str, command: list[str]) -> None:
     """Child process: run an ``event-gateway`` command with the bench plugin loaded."""
-    from gateway.cli.serve import serve
-    from gateway.cli.worker import worker
+    from gateway.admin.cli.serve import serve
+    from gateway.admin.cli.worker import worker
 
     app = make_bench_app(instance)
     with app.app_context():

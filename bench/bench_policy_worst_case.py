@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gateway import strict_json  # noqa: E402
-from gateway.launchdarkly import normalize_audit_entry  # noqa: E402
+from gateway.host.builtin.launchdarkly import normalize_audit_entry  # noqa: E402
 from gateway.policy import compile_policy, limits  # noqa: E402
 
 GOAL_MS = 50.0

@@ -49,7 +49,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 import bench_delivery as bd  # noqa: E402
-from gateway.state import get_state  # noqa: E402
+from gateway.host.state import get_state  # noqa: E402
 from gateway.store.base import now  # noqa: E402
 from gateway.testing import FakeService, Reply, free_port, wait_until  # noqa: E402
 

@@ -43,7 +43,7 @@ import requests  # noqa: E402
 
 from gateway import InboundRequest, create_app, hmac_sha256_hex  # noqa: E402
 from gateway.delivery import WorkerPool  # noqa: E402
-from gateway.state import get_state  # noqa: E402
+from gateway.host.state import get_state  # noqa: E402
 from gateway.store.base import dumps, new_id, now  # noqa: E402
 from gateway.store.tables import deliveries, events  # noqa: E402
 

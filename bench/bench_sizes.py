@@ -124,8 +124,8 @@ def build(instance: str, integrations: int, count: int) -> None:
     """Write ``integrations`` integrations and ``count`` events with their decisions, in bulk."""
     from sqlalchemy import select
 
-    from gateway.launchdarkly import normalize_audit_entry
-    from gateway.state import get_state
+    from gateway.host.builtin.launchdarkly import normalize_audit_entry
+    from gateway.host.state import get_state
     from gateway.store import tables
     from gateway.store.base import dumps, new_id
     from gateway.store.skips import POLICY_DENIAL, IntegrationSet, revision_id, write_sets
@@ -147,7 +147,7 @@ def build(instance: str, integrations: int, count: int) -> None:
         ids = [first["id"]] + [r["id"] for r in rows]
         policies = {i: dumps(team_policy(i)) for i in range(integrations)}
         # a canonical JSON, as the index writes it
-        from gateway.policy_cache import policy_key
+        from gateway.host.policy_cache import policy_key
         canonical = {i: policy_key(team_policy(i)) for i in range(integrations)}
         revisions = {i: revision_id(canonical[i]) for i in range(integrations)}
         sets = []
@@ -220,7 +220,7 @@ def pages_bench(args) -> None:
 
     from sqlalchemy import func, select
 
-    from gateway.state import get_state
+    from gateway.host.state import get_state
     from gateway.store import tables
 
     instance = args.database or tempfile.mkdtemp(prefix="bench-pages-")

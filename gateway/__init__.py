@@ -4,24 +4,24 @@ What this module exports is the public API: the application (``create_app``, ``E
 everything a plugin may use. Plugins import nothing else from ``gateway`` (``gateway.testing`` is public too, for their tests).
 """
 
-from . import hooks
-from .app import create_app
-from .declarations import Batching, BatchItem, DeliveryRef, EventSource, IntegrationRef, IntegrationType, StatusCheck
-from .events import Access, CustomProperty, Event, Member
-from .extension import EventGateway
-from .fields import Secret, SecretURL, TargetURL
-from .flag_actions import FlagHold, FlagHolds, FlagPlatform
-from .http import HttpClient, HttpResponse, TransportError
-from .inbound import InboundRequest, Received, Rejected
-from .linear_regex import UnsupportedPattern, compile_regex
-from .markers import PROJECT_NAME, hookimpl
-from .outcomes import Cooldown, Delivered, DeliveryResult, Failed, RetryLater, Skip, Take, Verdict
-from .signatures import hmac_sha256_hex, verify_hmac_sha256
-from .strict_json import InvalidJson
-from .strict_json import loads as strict_json_loads
-from .targets import TargetNotAllowed, check_target_url
+from gateway import hooks
+from gateway.app import create_app
+from gateway.host.declarations import Batching, BatchItem, DeliveryRef, EventSource, IntegrationRef, IntegrationType, StatusCheck
+from gateway.events import Access, CustomProperty, Event, Member
+from gateway.extension import EventGateway
+from gateway.host.fields import Secret, SecretURL, TargetURL
+from gateway.flagplatform.flag_actions import FlagHold, FlagHolds, FlagPlatform
+from gateway.outbound.http import HttpClient, HttpResponse, TransportError
+from gateway.host.inbound_request import InboundRequest, Received, Rejected
+from gateway.linear_regex import UnsupportedPattern, compile_regex
+from gateway.host.markers import PROJECT_NAME, hookimpl
+from gateway.outcomes import Cooldown, Delivered, DeliveryResult, Failed, RetryLater, Skip, Take, Verdict
+from gateway.signatures import hmac_sha256_hex, verify_hmac_sha256
+from gateway.strict_json import InvalidJson
+from gateway.strict_json import loads as strict_json_loads
+from gateway.outbound.targets import TargetNotAllowed, check_target_url
 
-from .version import __version__
+from gateway.version import __version__
 
 __all__ = [
     "PROJECT_NAME",

@@ -1,5 +1,5 @@
 """``python -m gateway`` is ``event-gateway``."""
 
-from .cli import main
+from gateway.admin.cli import main
 
 main()

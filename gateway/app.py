@@ -11,9 +11,9 @@ from typing import Any
 import click
 from flask import Flask, appcontext_pushed
 
-from .extension import EventGateway
-from .state import EXTENSION_KEY, FINISH_KEY, get_state
-from .responses import answer_errors_as_json
+from gateway.extension import EventGateway
+from gateway.host.state import EXTENSION_KEY, FINISH_KEY, get_state
+from gateway.responses import answer_errors_as_json
 
 FLASK_CLI_NAMES = frozenset({"gateway", "gateway:create_app", "gateway:create_app()"})
 """``flask --app NAME`` values that load this factory."""
@@ -45,7 +45,7 @@ def _add_gateway(app: Flask, extension_options: Mapping[str, Any]) -> None:
     EventGateway(app, **extension_options)
     state = get_state(app)
     if state.settings.ui:
-        from .ui import root_link
+        from gateway.admin.ui import root_link
 
         app.add_url_rule("/", "gateway_root", root_link)  # the standalone gateway's front door
     answer_errors_as_json(app)  # the standalone app is all gateway: every error answer is JSON
@@ -65,14 +65,14 @@ def _finish_when_first_used(app: Flask) -> None:
     """The gateway's commands now (so that ``flask --app gateway --help`` lists them); the rest of the
     gateway when it is first used:
 
-    * by a gateway command, when it first asks for the gateway's state (:func:`gateway.state.get_state`):
+    * by a gateway command, when it first asks for the gateway's state (:func:`gateway.host.state.get_state`):
       Flask pushes an app context to find a command, before parsing its arguments, so that push
       cannot be the sign;
     * by anything else that pushes an app context once a command runs (Flask's ``routes``,
       ``shell``), or while serving requests (``flask run``): an app context pushed outside the
       parsing of Flask's own command line.
     """
-    from .cli import register_commands
+    from gateway.admin.cli import register_commands
 
     register_commands(app.cli)
     lock = threading.Lock()

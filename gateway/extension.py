@@ -7,27 +7,29 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, health, webhooks
-from .outage import DatabaseWatch
-from .outage.answer import install as install_unavailable_answer
-from .outage.startup import when_database_ready
-from .auth_throttle import AuthThrottle
-from .crypto import SecretBox
-from .log_escaping import install as install_log_escaping
-from .instance_folder import make_private_folder, prepare_sqlite_file
-from .flagplatform.connection import ConnectionService
-from .flagplatform.names import NameResolver
-from .http import make_session
-from .integrations import IntegrationService
-from .metrics import Metrics
-from .node_agreement import AdminToken, agree_on_admin_token, agree_on_shared_settings, check_secret_key
-from .plugins import PluginHost
-from .settings import Settings, apply_defaults
-from .signing import signing_warnings
-from .state import EXTENSION_KEY, GatewayState
-from .status import check_gauges
-from .store import Database
-from .store.base import now
+from gateway.admin import api
+from gateway.runtime import health
+from gateway.inbound import webhooks
+from gateway.runtime.outage import DatabaseWatch
+from gateway.runtime.outage.answer import install as install_unavailable_answer
+from gateway.runtime.outage.startup import when_database_ready
+from gateway.runtime.auth_throttle import AuthThrottle
+from gateway.crypto import SecretBox
+from gateway.runtime.log_escaping import install as install_log_escaping
+from gateway.runtime.instance_folder import make_private_folder, prepare_sqlite_file
+from gateway.flagplatform.connection import ConnectionService
+from gateway.flagplatform.names import NameResolver
+from gateway.outbound.http import make_session
+from gateway.host.integrations import IntegrationService
+from gateway.runtime.metrics import Metrics
+from gateway.runtime.node_agreement import AdminToken, agree_on_admin_token, agree_on_shared_settings, check_secret_key
+from gateway.host.plugins import PluginHost
+from gateway.settings import Settings, apply_defaults
+from gateway.inbound.signing import signing_warnings
+from gateway.host.state import EXTENSION_KEY, GatewayState
+from gateway.runtime.status import check_gauges
+from gateway.store import Database
+from gateway.store.base import now
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +113,11 @@ class EventGateway:
         app.register_blueprint(api.bp)
         app.register_blueprint(health.bp)
         if settings.ui:
-            from . import ui
+            from gateway.admin import ui
 
             ui.register(app)
         install_unavailable_answer(app)  # on the app, so every blueprint answers 503 the same way
-        from .cli import register_commands
+        from gateway.admin.cli import register_commands
 
         register_commands(app.cli)
         return state

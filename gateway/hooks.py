@@ -6,19 +6,19 @@ the specification says (or wider: ``Mapping[str, Any]`` for ``config`` is fine) 
 the specification returns (or a narrower type: ``Take``). ``@hookimpl`` remains for hooks that take
 only some of the arguments; those are checked by name when the plugin loads, not by type. The
 protocols (``DeliverEventHook``...) are the specifications' signatures as types, for annotations.
-A test keeps them equal to :mod:`gateway.hookspecs`.
+A test keeps them equal to :mod:`gateway.host.hookspecs`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Protocol, TypeVar
 
-from .declarations import Batching, BatchItem, DeliveryRef, EventSource, IntegrationRef, IntegrationType, StatusCheck
-from .events import Event
-from .http import HttpClient
-from .inbound import InboundRequest, Received
-from .markers import hookimpl
-from .outcomes import DeliveryResult, Verdict
+from gateway.host.declarations import Batching, BatchItem, DeliveryRef, EventSource, IntegrationRef, IntegrationType, StatusCheck
+from gateway.events import Event
+from gateway.outbound.http import HttpClient
+from gateway.host.inbound_request import InboundRequest, Received
+from gateway.host.markers import hookimpl
+from gateway.outcomes import DeliveryResult, Verdict
 
 
 class IntegrationTypeHook(Protocol):

@@ -36,7 +36,7 @@ def error_response(status: int, message: str, errors: dict[str, Any] | None = No
 def refuse_nul() -> None:
     """A blueprint's ``before_request``: a 400 when the path or a query parameter holds a NUL
     (:mod:`gateway.request_text`)."""
-    from .request_text import nul_problem
+    from gateway.request_text import nul_problem
 
     problem = nul_problem()
     if problem:
@@ -80,8 +80,8 @@ def answer_errors_as_json(target) -> None:
 def handle_database_error(error: SQLAlchemyError):
     """A database error: 503 with ``Retry-After`` when the database is unavailable (a blueprint's
     handler wins over the app's, so the outage answer is asked here too), else a logged 500."""
-    from .outage import unavailable
-    from .outage.answer import answer_unavailable
+    from gateway.store.unavailable import unavailable
+    from gateway.runtime.outage.answer import answer_unavailable
 
     if unavailable(error) is None:
         return handle_uncaught(error)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .crypto import is_mask
+from gateway.crypto import is_mask
 
 CLASSES = ("lower-case letters", "upper-case letters", "digits", "other characters")
 

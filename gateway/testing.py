@@ -257,8 +257,8 @@ class GatewayProcess:
 
 
 # For unit tests of plugins: the plugin author kit (kept in gateway.kit; this module is its public face).
-from .kit.conformance import ConformanceReport, Finding, check_plugin  # noqa: E402
-from .kit.factories import (  # noqa: E402
+from gateway.kit.conformance import ConformanceReport, Finding, check_plugin  # noqa: E402
+from gateway.kit.factories import (  # noqa: E402
     flag_webhook_body,
     make_delivery_ref,
     make_event,
@@ -267,7 +267,7 @@ from .kit.factories import (  # noqa: E402
     make_member,
     parse_flag_webhook,
 )
-from .kit.harness import (  # noqa: E402
+from gateway.kit.harness import (  # noqa: E402
     ActionFailed,
     Attempt,
     Decision,
@@ -276,7 +276,7 @@ from .kit.harness import (  # noqa: E402
     PluginRefused,
     Stage,
 )
-from .kit.http import http_client  # noqa: E402
+from gateway.kit.http import http_client  # noqa: E402
 
 __all__ = [
     # unit tests: events, references, webhook bodies, an offline HTTP client

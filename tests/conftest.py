@@ -12,7 +12,7 @@ from waitress import wasyncore
 from waitress.server import create_server
 
 from gateway import create_app
-from gateway.state import get_state
+from gateway.host.state import get_state
 
 from . import plugins_for_tests as test_plugins
 

@@ -13,7 +13,7 @@ from marshmallow import Schema
 
 from gateway import Delivered, Event, IntegrationType, Secret, TargetURL, hookimpl
 from gateway.events import Access
-from gateway.state import get_state
+from gateway.host.state import get_state
 from gateway.store.base import now
 from gateway.store.events import NewDecision
 

@@ -11,9 +11,9 @@ import multiprocessing
 
 import pytest
 
-from gateway import auth_throttle
-from gateway.auth_throttle import BLOCK_SECONDS, FAILURES_ALLOWED, AuthThrottle
-from gateway.state import get_state
+from gateway.runtime import auth_throttle
+from gateway.runtime.auth_throttle import BLOCK_SECONDS, FAILURES_ALLOWED, AuthThrottle
+from gateway.host.state import get_state
 
 from .conftest import ADMIN_TOKEN, AUTH
 from .ui_support import CSRF
@@ -45,7 +45,7 @@ def sign_in(client, token, environ):
 
 
 def episode_lines(caplog):
-    return [r for r in caplog.records if r.name == "gateway.auth_throttle" and "refused" in r.getMessage()]
+    return [r for r in caplog.records if r.name == "gateway.runtime.auth_throttle" and "refused" in r.getMessage()]
 
 
 def test_wrong_admin_tokens_are_throttled_per_address(client, clock, caplog):

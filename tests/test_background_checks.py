@@ -8,7 +8,7 @@ import json
 import logging
 
 from gateway import Delivered
-from gateway.check_runner import CheckRunner
+from gateway.runtime.check_runner import CheckRunner
 from gateway.delivery import Deliverer
 from gateway.store.base import now
 from gateway.testing import wait_until
@@ -63,7 +63,7 @@ def test_a_change_to_error_is_logged_once(client, state, caplog):
     runner = CheckRunner(state, interval=0.000001)
     runner.run_due()
     client.patch(f"/api/v1/integrations/{picky['id']}", json={"config": {"wanted_tag": "missing"}}, headers=AUTH)
-    with caplog.at_level(logging.INFO, logger="gateway.status"):
+    with caplog.at_level(logging.INFO, logger="gateway.runtime.status"):
         runner.run_due()
         runner.run_due()
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]

@@ -9,7 +9,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from gateway.state import get_state
+from gateway.host.state import get_state
 from gateway.store import tables
 from gateway.store.base import now
 

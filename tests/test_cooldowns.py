@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from gateway import Cooldown, Take
 from gateway.events import Event
-from gateway.state import get_state
+from gateway.host.state import get_state
 from gateway.store import Database, tables
 from gateway.store.base import writing
 from gateway.store.events import NewDecision, Recorded

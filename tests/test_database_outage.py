@@ -19,8 +19,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from gateway import Delivered
 from gateway.delivery import Deliverer, WorkerPool
-from gateway.outage import unavailable
-from gateway.state import get_state
+from gateway.store.unavailable import unavailable
+from gateway.host.state import get_state
 from gateway.store.base import now
 from gateway.store.tables import deliveries, events, integrations
 from gateway.testing import wait_until
@@ -40,7 +40,7 @@ def gateway_test_database():
 
 
 PROD = "launchdarkly/flag-turned-on-production.json"
-WATCH_LOG = "gateway.outage.watch"
+WATCH_LOG = "gateway.runtime.outage.watch"
 
 
 def count(state, table) -> int:
@@ -425,7 +425,7 @@ def test_a_postgresql_server_that_never_answers_fails_the_connection_in_seconds(
 
 
 def test_a_node_says_an_outage_once_however_many_of_its_processes_meet_it():
-    from gateway.outage.node_log import NodeOutages
+    from gateway.runtime.outage.node_log import NodeOutages
 
     node = NodeOutages()
     node.share()  # as the pre-fork server does before forking its processes

@@ -1,5 +1,5 @@
 """The decision index decides each policy once, and gives every integration the decision and the
-reason the engine gives it alone (gateway.decisions.decide)."""
+reason the engine gives it alone (gateway.inbound.decisions.decide)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from collections import Counter
 import pytest
 from sqlalchemy import update
 
-from gateway.decision_index import DecisionIndex, first_scopes, index_for
-from gateway.decisions import candidates, decide
-from gateway.launchdarkly import normalize_audit_entry
-from gateway.state import get_state
+from gateway.inbound.decision_index import DecisionIndex, first_scopes, index_for
+from gateway.inbound.decisions import candidates, decide
+from gateway.host.builtin.launchdarkly import normalize_audit_entry
+from gateway.host.state import get_state
 from gateway.store.skips import policy_reason
 from gateway.store.tables import integrations
 
@@ -73,7 +73,7 @@ def test_each_distinct_policy_is_evaluated_once(many, monkeypatch):
     state = many
     event = event_of(PAYLOADS[1])
     calls = []
-    from gateway import decision_index
+    from gateway.inbound import decision_index
 
     real = decision_index.policy_stage
 
@@ -109,7 +109,7 @@ def test_only_the_policies_that_name_the_events_project_are_evaluated(app, clien
              for team in ("checkout", "search", "billing")}
     everything = add_integration(client, "recorder", name="all", config={"token": "all"},
                                  policy=[{"effect": "allow", "resources": ["proj/*:env/*:flag/*"], "actions": ["*"]}])
-    from gateway import decision_index
+    from gateway.inbound import decision_index
 
     calls = []
     real = decision_index.policy_stage

@@ -15,8 +15,8 @@ from gateway import (
 )
 from gateway.delivery import Deliverer, WorkerPool
 from gateway.delivery.batch import BatchDeliverer, BatchGatherer, batch_plan
-from gateway.plugins import PluginHost
-from gateway.state import get_state
+from gateway.host.plugins import PluginHost
+from gateway.host.state import get_state
 from gateway.store.base import now
 from gateway.testing import FakeService, Reply, wait_until
 

@@ -12,8 +12,8 @@ import requests
 import requests_mock
 
 from gateway import HttpClient, TargetNotAllowed, TransportError
-from gateway import targets
-from gateway.http import RETRY_AFTER_MAX, Exchange, make_session
+from gateway.outbound import targets
+from gateway.outbound.http import RETRY_AFTER_MAX, Exchange, make_session
 
 SECRET = "sup3r-secret-token"
 PUBLIC_IP = "93.184.216.34"
@@ -147,7 +147,7 @@ def test_unresolvable_host_is_a_transport_error(monkeypatch):
 
 
 def test_a_huge_answer_is_read_only_up_to_the_bound():
-    from gateway.http import MAX_RESPONSE_BYTES
+    from gateway.outbound.http import MAX_RESPONSE_BYTES
     from gateway.testing import FakeService, Reply
 
     with FakeService(Reply(200, b"x" * (3 * MAX_RESPONSE_BYTES))) as service:

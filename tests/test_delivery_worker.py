@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from gateway import Delivered, Failed, RetryLater, TargetNotAllowed, TransportError
 from gateway.delivery import Deliverer, WorkerPool
-from gateway.state import get_state
+from gateway.host.state import get_state
 from gateway.store.base import now
 from gateway.store.tables import attempts, deliveries
 from gateway.store.tables import integrations as integrations_table

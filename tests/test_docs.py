@@ -6,8 +6,8 @@ from __future__ import annotations
 import inspect
 import re
 
-from gateway import hookspecs
-from gateway.plugins import SPEC_NAMES
+from gateway.host import hookspecs
+from gateway.host.plugins import SPEC_NAMES
 from gateway.settings import KEYS
 
 from .conftest import ROOT

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from gateway import Event, Rejected
-from gateway.launchdarkly import normalize_audit_entry, parse_resource
-from gateway.markdown import MAX_CHARS, markdown_to_text
+from gateway.host.builtin.launchdarkly import normalize_audit_entry, parse_resource
+from gateway.host.builtin.markdown import MAX_CHARS, markdown_to_text
 
 from .conftest import fixture_json
 
@@ -137,13 +137,13 @@ def test_a_change_to_every_environment_says_so():
 
 
 def _integration(statements):
-    from gateway.integrations import ActiveIntegration
+    from gateway.host.integrations import ActiveIntegration
     from gateway.policy import compile_policy
     return ActiveIntegration(None, None, {}, compile_policy(statements))
 
 
 def test_the_plugin_gets_the_environments_its_integrations_policy_allowed():
-    from gateway.decisions import for_integration
+    from gateway.inbound.decisions import for_integration
     event = normalize_audit_entry(json.loads(
         (DATA / "launchdarkly" / "flag-created-test-and-production.json").read_text()))
     production = _integration([{"effect": "allow", "resources": ["proj/*:env/production:flag/*"], "actions": ["*"]}])

@@ -14,7 +14,7 @@ from marshmallow import Schema
 from gateway import IntegrationType, Received, TargetURL, hookimpl
 from gateway.settings import SettingError
 from gateway.signatures import hmac_sha256_hex
-from gateway.state import get_state
+from gateway.host.state import get_state
 
 from .conftest import AUTH, add_integration, fixture_bytes
 from .test_intake import stored_counts

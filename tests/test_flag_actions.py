@@ -16,8 +16,8 @@ from gateway import (
     Batching, Delivered, Failed, FlagPlatform, IntegrationType, TransportError, hmac_sha256_hex, hookimpl,
 )
 from gateway.delivery import Deliverer
-from gateway.fake_flag_platform import SEMANTIC_PATCH_TYPE, FakeFlagPlatform
-from gateway.state import get_state
+from gateway.kit.fake_flag_platform import SEMANTIC_PATCH_TYPE, FakeFlagPlatform
+from gateway.host.state import get_state
 from gateway.store.base import now
 from gateway.testing import (
     FakeService, PluginHarness, Reply, free_port, http_client, make_delivery_ref, make_event, make_flag_platform,

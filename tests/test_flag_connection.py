@@ -10,8 +10,8 @@ import logging
 import pytest
 
 from gateway import hmac_sha256_hex
-from gateway.fake_flag_platform import FakeFlagPlatform
-from gateway.state import get_state
+from gateway.kit.fake_flag_platform import FakeFlagPlatform
+from gateway.host.state import get_state
 
 from .conftest import AUTH, fixture_bytes
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gateway import FlagHold, FlagHolds
-from gateway.state import get_state
+from gateway.host.state import get_state
 
 from .conftest import AUTH, add_integration
 

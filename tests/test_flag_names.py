@@ -11,8 +11,8 @@ from marshmallow import Schema
 
 from gateway import Delivered, IntegrationType, hmac_sha256_hex, hookimpl
 from gateway.delivery import Deliverer
-from gateway.fake_flag_platform import FakeFlagPlatform
-from gateway.state import get_state
+from gateway.kit.fake_flag_platform import FakeFlagPlatform
+from gateway.host.state import get_state
 from gateway.store.base import now
 
 from .conftest import AUTH, ROOT, fixture_bytes, fixture_json

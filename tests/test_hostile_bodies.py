@@ -12,7 +12,7 @@ from flask import Flask
 
 from gateway import EventGateway, strict_json
 from gateway.signatures import hmac_sha256_hex
-from gateway.state import get_state
+from gateway.host.state import get_state
 
 from .conftest import AUTH, LiveServer, add_integration, fixture_bytes
 from .test_intake import stored_counts

@@ -58,7 +58,7 @@ def poster_factory(request, make_app):
 
 
 def stored_counts(app):
-    from gateway.state import get_state
+    from gateway.host.state import get_state
 
     engine = get_state(app).db.engine
     with engine.connect() as connection:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from gateway.state import get_state
+from gateway.host.state import get_state
 from gateway.store import tables
 from gateway.store.base import writing
 from gateway.store.events import EVENTS_PER_STATEMENT, NewDecision, Recorded

@@ -150,7 +150,7 @@ def test_gateway_secret_key_setting_is_used(make_app, tmp_path):
     """Secrets are sealed with the passphrase: not in the clear in the database, readable with the
     same passphrase, not with another one nor with a generated key file."""
     from gateway.crypto import SecretBox, SecretBoxError
-    from gateway.state import get_state
+    from gateway.host.state import get_state
 
     instance = tmp_path / "keyed"
     app = make_app({"GATEWAY_SECRET_KEY": "a passphrase the operator chose"}, instance=instance)
@@ -186,7 +186,7 @@ def test_a_plugin_error_that_quotes_a_secret_is_redacted_in_reasons_and_logs(cli
 
 
 def test_redaction_covers_encoded_forms():
-    from gateway.http import clean_url, redact
+    from gateway.redaction import clean_url, redact
 
     secret = "ab/cd+ef==\"gh"
     assert clean_url("https://x.example/p?token=ab%2Fcd%2Bef%3D%3D%22gh&a=1", [secret]) == \

@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from gateway.fake_flag_platform import FakeFlagPlatform
-from gateway.log_escaping import escape_controls
+from gateway.kit.fake_flag_platform import FakeFlagPlatform
+from gateway.runtime.log_escaping import escape_controls
 
 from .conftest import AUTH
 
@@ -67,7 +67,7 @@ def test_a_webhook_id_with_a_newline_cannot_forge_an_audit_line(make_app, log_li
 
 def test_any_gateway_logger_escapes_and_others_are_left_alone(make_app, log_lines):
     make_app()
-    logging.getLogger("gateway.webhooks").warning("refused %s", "id\nFAKE LINE")
+    logging.getLogger("gateway.inbound.webhooks").warning("refused %s", "id\nFAKE LINE")
     logging.getLogger("gateway_sentry.receive").warning("plugin said %r and %s", "x", "y\r\nFAKE")
     lines = log_lines()
     assert "refused id\\nFAKE LINE" in lines[-2] and lines[-1].endswith("plugin said 'x' and y\\r\\nFAKE")

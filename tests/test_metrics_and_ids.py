@@ -27,7 +27,7 @@ def test_integration_ids_are_random_uuid4s_unrelated_to_each_other(client):
 
 
 def test_an_id_of_the_earlier_kind_still_routes(client, app):
-    from gateway.state import get_state
+    from gateway.host.state import get_state
 
     state = get_state(app)
     row = state.db.integrations.create(plugin="recorder", name="old", enabled=True, config={},

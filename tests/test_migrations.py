@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from sqlalchemy import select, text
 
 from gateway import create_app
-from gateway.cli import main
-from gateway.state import get_state
+from gateway.admin.cli import main
+from gateway.host.state import get_state
 from gateway.store import Database, migrations
 from gateway.store.tables import meta, metadata
 

@@ -10,9 +10,9 @@ import requests
 from click.testing import CliRunner
 
 from gateway import create_app
-from gateway.cli import main
-from gateway.node_agreement import NodeMismatch
-from gateway.state import get_state
+from gateway.admin.cli import main
+from gateway.runtime.node_agreement import NodeMismatch
+from gateway.host.state import get_state
 from gateway.testing import GatewayProcess
 
 from .conftest import ADMIN_TOKEN, AUTH, DEFAULT_PLUGINS, add_integration

@@ -12,10 +12,10 @@ import requests_mock
 import urllib3.util.connection
 
 from gateway import HttpClient, TargetNotAllowed, TransportError
-from gateway import targets
-from gateway.http import make_session
-from gateway.pinning import PinnedAdapter, mount_pinned, pin_request
-from gateway.targets import PinnedTarget, parse_target
+from gateway.outbound import targets
+from gateway.outbound.http import make_session
+from gateway.outbound.pinning import PinnedAdapter, mount_pinned, pin_request
+from gateway.outbound.targets import PinnedTarget, parse_target
 
 from .tls_support import TLSService, make_certificates
 

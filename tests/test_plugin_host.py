@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway import EventSource, Rejected, hookimpl
-from gateway.plugins import PluginHost
+from gateway.host.plugins import PluginHost
 
 from . import plugins_for_tests as p
 from .conftest import AUTH

@@ -7,11 +7,11 @@ import threading
 
 import pytest
 
-from gateway import integrations as integrations_module
-from gateway import policy_cache
-from gateway.integrations import IntegrationService
+from gateway.host import integrations as integrations_module
+from gateway.host import policy_cache
+from gateway.host.integrations import IntegrationService
 from gateway.policy.limits import MAX_PATTERN_LENGTH, MAX_PATTERNS, MAX_STATEMENTS
-from gateway.state import get_state
+from gateway.host.state import get_state
 
 from .conftest import AUTH, add_integration, fixture_bytes
 

@@ -16,9 +16,9 @@ import requests
 from sqlalchemy import create_engine, select
 
 from gateway import hmac_sha256_hex
-from gateway.fake_flag_platform import FakeFlagPlatform
-from gateway.prefork import worker_share
-from gateway.server_log import OncePerEpisode
+from gateway.kit.fake_flag_platform import FakeFlagPlatform
+from gateway.runtime.prefork import worker_share
+from gateway.runtime.server_log import OncePerEpisode
 from gateway.store import tables
 from gateway.store.base import new_id
 from gateway.testing import FakeService, GatewayProcess, Reply, wait_until

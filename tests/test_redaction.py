@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 import requests_mock
 
-from gateway import HttpClient, targets
-from gateway.http import make_session
+from gateway import HttpClient
+from gateway.outbound import targets
+from gateway.outbound.http import make_session
 from gateway.redaction import base64_cores, clean_url, redact
 
 SECRET = "sup3r-secret-token"

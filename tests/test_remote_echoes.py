@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from gateway.fake_flag_platform import FakeFlagPlatform
-from gateway.state import get_state
+from gateway.kit.fake_flag_platform import FakeFlagPlatform
+from gateway.host.state import get_state
 from gateway.testing import Reply
 
 from .conftest import AUTH

@@ -10,7 +10,7 @@ import logging
 
 import pytest
 
-from gateway.state import get_state
+from gateway.host.state import get_state
 from gateway.store.base import now
 
 from . import plugins_for_tests as test_plugins

@@ -1,11 +1,11 @@
-"""The framing of requests read whole before a thread takes them (gateway/request_buffering.py):
+"""The framing of requests read whole before a thread takes them (gateway/runtime/request_buffering.py):
 when a request is complete, when it is not yet, and what is refused or left to gunicorn's parser."""
 
 from __future__ import annotations
 
 import pytest
 
-from gateway.request_buffering import MORE, PASS, READY, ReadLimits, RequestBuffer
+from gateway.runtime.request_buffering import MORE, PASS, READY, ReadLimits, RequestBuffer
 
 LIMITS = ReadLimits(head_seconds=10, body_seconds=30, max_body=100)
 HEAD = b"POST /webhooks/launchdarkly HTTP/1.1\r\nHost: x\r\n"

@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError
 
 from gateway import Secret
 from gateway.settings import SettingError, Settings, apply_defaults
-from gateway.state import get_state
+from gateway.host.state import get_state
 
 from .conftest import AUTH
 

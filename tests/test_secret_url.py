@@ -9,7 +9,7 @@ from urllib.parse import quote
 from marshmallow import Schema
 
 from gateway import Delivered, IntegrationType, SecretURL, hookimpl
-from gateway.state import get_state
+from gateway.host.state import get_state
 from gateway.testing import FakeService, PluginHarness, Reply, check_plugin, make_event
 
 from .conftest import AUTH

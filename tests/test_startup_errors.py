@@ -18,7 +18,7 @@ import time
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from gateway.outage.startup import DatabaseNotReady, DatabaseSettingsWrong, when_database_ready
+from gateway.runtime.outage.startup import DatabaseNotReady, DatabaseSettingsWrong, when_database_ready
 from gateway.settings import DATABASE_URL_FORMS, SettingError, parse_database_url
 
 from .test_database_outage_processes import require
@@ -107,7 +107,7 @@ def test_an_unavailable_database_is_tried_again_until_it_answers(caplog):
             raise unreachable()
         return "0007"
 
-    with caplog.at_level("INFO", logger="gateway.outage.startup"):
+    with caplog.at_level("INFO", logger="gateway.runtime.outage.startup"):
         assert when_database_ready(attempt, 60, sleep=clock.sleep, clock=clock) == "0007"
     assert len(calls) == 4 and clock.sleeps == [0.25, 0.5, 1.0]
     messages = [r.getMessage() for r in caplog.records]

@@ -124,7 +124,7 @@ def test_a_transaction_the_database_ended_fails_the_whole_batch(db):
     unit's savepoint: the units before it must not be answered as stored, nor those after it run."""
     import sqlite3
 
-    from gateway.outage import unavailable
+    from gateway.store.unavailable import unavailable
     from gateway.store.base import _Job
 
     def fine(name):
@@ -151,7 +151,7 @@ def test_a_connection_lost_mid_batch_fails_the_whole_batch_with_its_error(db):
     with SQLAlchemy's complaint that the connection is invalid."""
     import sqlite3
 
-    from gateway.outage import unavailable
+    from gateway.store.unavailable import unavailable
     from gateway.store.base import _Job
 
     def lost(connection):

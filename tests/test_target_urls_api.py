@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway import targets
+from gateway.outbound import targets
 
 from .conftest import AUTH, add_integration
 

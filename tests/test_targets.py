@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway import targets
-from gateway.addresses import embedded_ipv4, is_public, parse_address, why_not_public
+from gateway.outbound import targets
+from gateway.outbound.addresses import embedded_ipv4, is_public, parse_address, why_not_public
 from gateway.settings import as_bool
-from gateway.targets import (
+from gateway.outbound.targets import (
     InvalidTargetURL,
     TargetNotAllowed,
     check_target_url,

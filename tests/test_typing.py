@@ -9,8 +9,9 @@ import sys
 
 import pytest
 
-from gateway import hooks, hookspecs
-from gateway.plugins import SPEC_NAMES
+from gateway import hooks
+from gateway.host import hookspecs
+from gateway.host.plugins import SPEC_NAMES
 
 from .conftest import ROOT
 

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from gateway.state import get_state
-from gateway.ui import queries
+from gateway.host.state import get_state
+from gateway.admin.ui import queries
 
 from . import plugins_for_tests as test_plugins
 from .conftest import AUTH, add_integration, fixture_bytes

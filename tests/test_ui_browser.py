@@ -317,7 +317,7 @@ def test_without_javascript_rows_are_added_by_sending_the_form_and_the_integrati
 def test_connecting_to_the_flag_platform_through_its_page_wires_a_webhook_whose_check_is_green(browser, gateway):
     from playwright.sync_api import expect
 
-    from gateway.fake_flag_platform import FakeFlagPlatform as FakeFlagPlatformApi
+    from gateway.kit.fake_flag_platform import FakeFlagPlatform as FakeFlagPlatformApi
 
     admin = {"Authorization": f"Bearer {gateway.admin_token}"}
     with FakeFlagPlatformApi(LD_TOKEN) as api:

@@ -13,8 +13,8 @@ import pytest
 from markupsafe import escape
 
 from gateway import Delivered, hookimpl
-from gateway.fake_flag_platform import FakeFlagPlatform
-from gateway.state import get_state
+from gateway.kit.fake_flag_platform import FakeFlagPlatform
+from gateway.host.state import get_state
 from gateway.store.base import now
 
 from . import plugins_for_tests as test_plugins

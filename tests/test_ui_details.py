@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from gateway.state import get_state
+from gateway.host.state import get_state
 
 from . import plugins_for_tests as test_plugins
 from .ui_support import UiClient
@@ -85,6 +85,6 @@ def test_not_found_and_not_allowed_under_ui_are_the_uis_html_pages_with_its_head
 
 
 def test_attempt_outcomes_have_coloured_badges():
-    from gateway.ui.filters import tone
+    from gateway.admin.ui.filters import tone
 
     assert (tone("retry"), tone("failed"), tone("lost"), tone("delivered")) == ("warning", "error", "warning", "ok")

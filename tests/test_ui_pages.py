@@ -12,7 +12,7 @@ from flask import Flask
 
 from gateway import EventGateway, Failed
 from gateway.delivery import Deliverer
-from gateway.state import get_state
+from gateway.host.state import get_state
 from gateway.store.base import now
 
 from . import plugins_for_tests as test_plugins
@@ -655,8 +655,8 @@ def test_a_wrong_method_is_refused_without_acting(ui, ui_state, populated):
 
 
 def test_the_hourly_figures_put_each_attempt_in_its_hour(ui_state, populated):
-    from gateway.ui.charts import hourly_chart
-    from gateway.ui.queries import UiQueries
+    from gateway.admin.ui.charts import hourly_chart
+    from gateway.admin.ui.queries import UiQueries
 
     recorder, scripted = populated["rows"]["recorder"].id, populated["rows"]["scripted"].id
     later = now() + 3 * 3600  # seen from three hours on, the attempts were made three hours ago

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.delivery import WorkerPool
-from gateway.state import get_state
+from gateway.host.state import get_state
 from gateway.store.base import now
 from gateway.testing import wait_until
 

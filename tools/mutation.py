@@ -2,7 +2,7 @@
 that guard it, and list every change ("mutant") that no test notices.
 
     python tools/mutation.py                 # every module below
-    python tools/mutation.py gateway/targets.py --jobs 2
+    python tools/mutation.py gateway/outbound/targets.py --jobs 2
 
 Each mutant is one operator change made on the syntax tree: a comparison turned (``==`` and
 ``!=``, ``<`` and ``<=``, ``in`` and ``not in``, ``is`` and ``is not``), ``and`` and ``or``
@@ -43,9 +43,9 @@ WORK = ROOT / "build" / "mutation"
 
 # module (or package folder) -> the tests that guard it
 TARGETS: dict[str, list[str]] = {
-    "gateway/targets.py": ["tests/test_targets.py", "tests/test_pinning.py", "tests/test_target_urls_api.py",
+    "gateway/outbound/targets.py": ["tests/test_targets.py", "tests/test_pinning.py", "tests/test_target_urls_api.py",
                            "tests/test_delivery_http.py"],
-    "gateway/addresses.py": ["tests/test_targets.py", "tests/test_target_urls_api.py"],
+    "gateway/outbound/addresses.py": ["tests/test_targets.py", "tests/test_target_urls_api.py"],
     "gateway/signatures.py": ["tests/test_signatures.py", "plugins/sentry/tests/test_signature.py"],
     "gateway/policy": ["tests/test_policy_globs.py", "tests/test_policy_accesses.py", "tests/test_policy_engine_edges.py",
                        "tests/test_policy_resource_types.py",

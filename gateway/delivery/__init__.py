@@ -5,8 +5,8 @@
 ``docs/delivery.md`` describes the whole life of a delivery.
 """
 
-from .attempt import AttemptReport, Deliverer
-from .pool import WorkerPool
-from .schedule import RetrySchedule
+from gateway.delivery.attempt import AttemptReport, Deliverer
+from gateway.delivery.pool import WorkerPool
+from gateway.delivery.schedule import RetrySchedule
 
 __all__ = ["AttemptReport", "Deliverer", "RetrySchedule", "WorkerPool"]

@@ -25,18 +25,19 @@ from typing import Any
 
 import requests
 
-from ..decisions import for_integration
-from ..declarations import DeliveryRef
-from ..flag_actions import FlagPlatform
-from ..http import HttpClient, TransportError, make_session, redact
-from ..flagplatform.names import names_of
-from ..integrations import ActiveIntegration
-from ..outage import unavailable
-from ..outcomes import Delivered, Failed, RetryLater
-from ..state import GatewayState
-from ..store.deliveries import DeliveryRow, NewAttempt
-from ..targets import TargetNotAllowed
-from .schedule import RetrySchedule
+from gateway.inbound.decisions import for_integration
+from gateway.host.declarations import DeliveryRef
+from gateway.flagplatform.flag_actions import FlagPlatform
+from gateway.outbound.http import HttpClient, TransportError, make_session
+from gateway.redaction import redact
+from gateway.flagplatform.names import names_of
+from gateway.host.integrations import ActiveIntegration
+from gateway.store.unavailable import unavailable
+from gateway.outcomes import Delivered, Failed, RetryLater
+from gateway.host.state import GatewayState
+from gateway.store.deliveries import DeliveryRow, NewAttempt
+from gateway.outbound.targets import TargetNotAllowed
+from gateway.delivery.schedule import RetrySchedule
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ class Deliverer:
 
     def event_for(self, delivery: DeliveryRow, active: ActiveIntegration):
         """The delivery's event as its plugin gets it: with the names, and with the environments the
-        integration's policy allowed (:func:`gateway.decisions.for_integration`)."""
+        integration's policy allowed (:func:`gateway.inbound.decisions.for_integration`)."""
         return for_integration(self._with_names(delivery), active)
 
     def _with_names(self, delivery: DeliveryRow):

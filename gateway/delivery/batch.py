@@ -16,14 +16,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..declarations import Batching, BatchItem, DeliveryRef
-from ..http import TransportError, redact
-from ..integrations import ActiveIntegration
-from ..state import GatewayState
-from ..store.base import new_id, now
-from ..store.deliveries import DeliveryRow, Finished, NewAttempt
-from ..targets import TargetNotAllowed
-from .attempt import AttemptReport, Deliverer, Verdict, cleaned, verdict_of, without_retry_promise
+from gateway.host.declarations import Batching, BatchItem, DeliveryRef
+from gateway.outbound.http import TransportError
+from gateway.redaction import redact
+from gateway.host.integrations import ActiveIntegration
+from gateway.host.state import GatewayState
+from gateway.store.base import new_id, now
+from gateway.store.deliveries import DeliveryRow, Finished, NewAttempt
+from gateway.outbound.targets import TargetNotAllowed
+from gateway.delivery.attempt import AttemptReport, Deliverer, Verdict, cleaned, verdict_of, without_retry_promise
 
 log = logging.getLogger(__name__)
 

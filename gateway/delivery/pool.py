@@ -17,7 +17,7 @@ A heartbeat thread renews the leases the pool's workers hold every third of
 after it stops beating) while an attempt that runs long, but runs, keeps its lease. A housekeeping
 thread prunes old records.
 
-While the database is unavailable (an outage, see :mod:`gateway.outage.watch`) the workers pause:
+While the database is unavailable (an outage, see :mod:`gateway.runtime.outage.watch`) the workers pause:
 they claim nothing and wait until the database watch finds it back, then resume by themselves. An
 attempt that finishes meanwhile is held by its worker and recorded when the database is back.
 """
@@ -30,14 +30,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..http import make_session
-from ..outage import unavailable
-from ..state import GatewayState
-from ..store.base import now
-from ..store.deliveries import DeliveryRow
-from .attempt import Deliverer, default_worker_prefix
-from .batch import BatchDeliverer, BatchGatherer, BatchPlan, batch_plan
-from .schedule import RetrySchedule
+from gateway.outbound.http import make_session
+from gateway.store.unavailable import unavailable
+from gateway.host.state import GatewayState
+from gateway.store.base import now
+from gateway.store.deliveries import DeliveryRow
+from gateway.delivery.attempt import Deliverer, default_worker_prefix
+from gateway.delivery.batch import BatchDeliverer, BatchGatherer, BatchPlan, batch_plan
+from gateway.delivery.schedule import RetrySchedule
 
 log = logging.getLogger(__name__)
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
-from ..events import Event
-from ..http import make_session, redact
-from ..plugins import MissingHook
-from ..state import GatewayState
-from ..store.base import now
-from ..store.deliveries import DeliveryRow
-from ..store.events import NewDecision
-from ..store.integrations import IntegrationRow
-from .attempt import AttemptReport, Deliverer, default_worker_prefix
+from gateway.events import Event
+from gateway.outbound.http import make_session
+from gateway.redaction import redact
+from gateway.host.plugins import MissingHook
+from gateway.host.state import GatewayState
+from gateway.store.base import now
+from gateway.store.deliveries import DeliveryRow
+from gateway.store.events import NewDecision
+from gateway.store.integrations import IntegrationRow
+from gateway.delivery.attempt import AttemptReport, Deliverer, default_worker_prefix
 
 TEST_SOURCE = "test"
 
@@ -42,7 +43,7 @@ def send_test_event(state: GatewayState, row: IntegrationRow) -> TestSend:
     """Ask the plugin for its test event, store it (source ``test``) with one delivery for this
     integration only, and make the first attempt here and now, as a worker would. Later attempts,
     if it needs them, follow the retry schedule like any delivery. Works on a disabled integration
-    too. Raises :class:`gateway.plugins.MissingHook` when the plugin has no ``test_event`` hook."""
+    too. Raises :class:`gateway.host.plugins.MissingHook` when the plugin has no ``test_event`` hook."""
     active = state.integrations.active(row)
     if active.plugin is None or active.error:
         raise CannotSend(409, f"integration cannot be used: {active.error}")

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ..declarations import StatusCheck
-from ..store.base import now
-from .client import FlagApiError
-from .connection import Connection, ConnectionService
-from .wiring import find_webhook
+from gateway.host.declarations import StatusCheck
+from gateway.store.base import now
+from gateway.flagplatform.client import FlagApiError
+from gateway.flagplatform.connection import Connection, ConnectionService
+from gateway.flagplatform.wiring import find_webhook
 
 REWIRE = "rewire"
 QUIET_SECONDS = 86400.0

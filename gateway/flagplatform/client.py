@@ -1,7 +1,7 @@
 """A small client of the flag platform's REST API v2: webhooks, projects (with environments), flags.
 
 LaunchDarkly takes the access token itself as the ``Authorization`` value, with no scheme. Every
-call goes through the core's :class:`~gateway.http.HttpClient` (time-outs, target guard, no
+call goes through the core's :class:`~gateway.outbound.http.HttpClient` (time-outs, target guard, no
 redirects, the token removed from what it records).
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from ..http import HttpClient, HttpResponse, TransportError
-from ..targets import TargetNotAllowed
+from gateway.outbound.http import HttpClient, HttpResponse, TransportError
+from gateway.outbound.targets import TargetNotAllowed
 
 DETAIL_CHARS = 300
 ENVIRONMENTS_PAGE = 20
@@ -153,7 +153,7 @@ class FlagPlatformClient:
                   comment: str) -> HttpResponse:
         """Turn the flag's targeting on or off in one environment with a semantic patch
         (``turnFlagOn``/``turnFlagOff``). The answer is returned as it came, 4xx and 5xx included;
-        :class:`~gateway.http.TransportError` and :class:`~gateway.targets.TargetNotAllowed` propagate."""
+        :class:`~gateway.outbound.http.TransportError` and :class:`~gateway.outbound.targets.TargetNotAllowed` propagate."""
         for name, value in (("project_key", project_key), ("environment_key", environment_key),
                             ("flag_key", flag_key)):
             if not isinstance(value, str) or not value:

@@ -20,18 +20,18 @@ from typing import Any
 import marshmallow
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from ..crypto import SecretBox, is_mask, mask
-from ..fields import Secret, TargetURL
-from ..flag_actions import FlagPlatform
-from ..http import HttpClient
-from ..policy import PolicyError, compile_policy
-from ..shared_changes import SharedChanges
-from ..store import Database
-from ..store.base import now
-from ..targets import InvalidTargetURL, parse_target, reset_private_targets_allowed, set_private_targets_allowed
-from ..validation import InvalidInput, flatten_errors
-from .client import FlagApiError, FlagPlatformClient
-from .wiring import WEBHOOK_PATH, Desired, Wired, wire
+from gateway.crypto import SecretBox, is_mask, mask
+from gateway.host.fields import Secret, TargetURL
+from gateway.flagplatform.flag_actions import FlagPlatform
+from gateway.outbound.http import HttpClient
+from gateway.policy import PolicyError, compile_policy
+from gateway.shared_changes import SharedChanges
+from gateway.store import Database
+from gateway.store.base import now
+from gateway.outbound.targets import InvalidTargetURL, parse_target, reset_private_targets_allowed, set_private_targets_allowed
+from gateway.validation import InvalidInput, flatten_errors
+from gateway.flagplatform.client import FlagApiError, FlagPlatformClient
+from gateway.flagplatform.wiring import WEBHOOK_PATH, Desired, Wired, wire
 
 log = logging.getLogger(__name__)
 

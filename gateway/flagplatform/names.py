@@ -20,9 +20,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..events import EVERY_ENVIRONMENT, Event
-from .client import FlagApiError, environments_of
-from .connection import ConnectionService
+from gateway.events import EVERY_ENVIRONMENT, Event
+from gateway.flagplatform.client import FlagApiError, environments_of
+from gateway.flagplatform.connection import ConnectionService
 
 log = logging.getLogger(__name__)
 

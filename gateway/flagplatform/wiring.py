@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .client import FlagPlatformClient
+from gateway.flagplatform.client import FlagPlatformClient
 
 WEBHOOK_PATH = "/webhooks/launchdarkly"
 PATCHED_FIELDS = ("url", "on", "name", "tags", "statements")

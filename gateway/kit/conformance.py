@@ -23,16 +23,16 @@ from urllib.parse import quote, quote_plus
 
 from marshmallow import Schema, fields
 
-from ..api.openapi import config_json_schema
-from ..events import Event
-from ..fields import is_secret
-from .. import hookspecs
-from ..markers import PROJECT_NAME
-from ..plugins import SPEC_NAMES, LoadedPlugin
-from .harness import Attempt, InvalidConfig, PluginHarness, PluginRefused
+from gateway.admin.api.openapi import config_json_schema
+from gateway.events import Event
+from gateway.host.fields import is_secret
+from gateway.host import hookspecs
+from gateway.host.markers import PROJECT_NAME
+from gateway.host.plugins import SPEC_NAMES, LoadedPlugin
+from gateway.kit.harness import Attempt, InvalidConfig, PluginHarness, PluginRefused
 
 if TYPE_CHECKING:  # gateway.testing imports this module
-    from ..testing import FakeService, RecordedRequest, Reply
+    from gateway.testing import FakeService, RecordedRequest, Reply
 
 OK, WARNING, ERROR = "ok", "warning", "error"
 SERVICE_URL = "{service_url}"
@@ -119,7 +119,7 @@ def check_plugin(plugin: Any, *, config: ConfigSource = None, event: Event | Non
     success answer (default ``200 {"ok": true}``), for tools whose success answer says more.
     ``timeout`` is the read time-out of the time-out check, in seconds.
     """
-    from ..testing import FakeService, Reply
+    from gateway.testing import FakeService, Reply
 
     label = plugin if isinstance(plugin, str) else name or getattr(plugin, "__name__", type(plugin).__name__)
     report = ConformanceReport(str(label))
@@ -388,7 +388,7 @@ def _check_test_event(report: ConformanceReport, harness: PluginHarness, event: 
 def _echo(status: int, headers: Mapping[str, str] | None = None) -> Callable[[RecordedRequest], Reply]:
     """An answer that quotes the request back, as some tools do in their errors: what the plugin
     copies from it into the records must not carry a secret."""
-    from ..testing import Reply
+    from gateway.testing import Reply
 
     def answer(request: RecordedRequest) -> Reply:
         return Reply(status, {"error": f"answer {status} of the conformance check",
@@ -404,7 +404,7 @@ def _secret_forms(value: str) -> set[str]:
 
 def _check_deliveries(report: ConformanceReport, harness: PluginHarness, service: FakeService, event: Event,
                       ok_reply: Reply | None, timeout: float) -> None:
-    from ..testing import Reply
+    from gateway.testing import Reply
 
     replies: dict[str, Reply | Callable[[RecordedRequest], Reply]] = {
         "2xx": ok_reply or _echo(200),

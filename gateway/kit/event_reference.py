@@ -9,7 +9,7 @@ import sys
 import typing
 from pathlib import Path
 
-from ..events import Access, CustomProperty, Event, Member
+from gateway.events import Access, CustomProperty, Event, Member
 
 MEANINGS: dict[type, dict[str, str]] = {
     Event: {

@@ -8,13 +8,13 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from ..builtin import launchdarkly_source
-from ..declarations import DeliveryRef, IntegrationRef
-from ..events import Access, Event, Member
-from ..flag_actions import FlagPlatform
-from ..http import HttpClient
-from ..inbound import InboundRequest
-from .http import http_client
+from gateway.host.builtin import launchdarkly_source
+from gateway.host.declarations import DeliveryRef, IntegrationRef
+from gateway.events import Access, Event, Member
+from gateway.flagplatform.flag_actions import FlagPlatform
+from gateway.outbound.http import HttpClient
+from gateway.host.inbound_request import InboundRequest
+from gateway.kit.http import http_client
 
 DEFAULT_PROJECT = "example-project"
 DEFAULT_ENVIRONMENT = "production"

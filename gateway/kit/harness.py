@@ -16,23 +16,23 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
-from ..app import create_app
-from ..checks import CheckError, run_action, run_status
-from ..declarations import IntegrationRef
-from ..decisions import candidates, decide, preview_cooldown
-from ..delivery.attempt import Deliverer
-from ..delivery.sample import send_test_event
-from ..events import Event
-from ..http import make_session
-from ..inbound import InboundRequest, Received
-from ..integrations import ActiveIntegration
-from ..plugins import LoadedPlugin, PluginError
-from ..settings import KEYS
-from ..state import GatewayState, get_state
-from ..store.base import now
-from ..store.events import NewDecision
-from ..store.integrations import IntegrationRow
-from ..validation import InvalidInput
+from gateway.app import create_app
+from gateway.runtime.checks import CheckError, run_action, run_status
+from gateway.host.declarations import IntegrationRef
+from gateway.inbound.decisions import candidates, decide, preview_cooldown
+from gateway.delivery.attempt import Deliverer
+from gateway.delivery.sample import send_test_event
+from gateway.events import Event
+from gateway.outbound.http import make_session
+from gateway.host.inbound_request import InboundRequest, Received
+from gateway.host.integrations import ActiveIntegration
+from gateway.host.plugins import LoadedPlugin, PluginError
+from gateway.settings import KEYS
+from gateway.host.state import GatewayState, get_state
+from gateway.store.base import now
+from gateway.store.events import NewDecision
+from gateway.store.integrations import IntegrationRow
+from gateway.validation import InvalidInput
 
 WORKER_ID = "plugin-harness"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..http import HttpClient, make_session
+from gateway.outbound.http import HttpClient, make_session
 
 
 def http_client(*, secrets: Iterable[str] = (), connect_timeout: float = 5.0,

@@ -13,7 +13,7 @@ import pytest
 def plugin_harness() -> Iterator[Any]:
     """Load a plugin in-process: ``plugin_harness(my_plugin, config={...})`` returns a
     :class:`gateway.testing.PluginHarness`, closed when the test ends."""
-    from .harness import PluginHarness
+    from gateway.kit.harness import PluginHarness
 
     made: list[PluginHarness] = []
 

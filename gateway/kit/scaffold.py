@@ -18,8 +18,8 @@ import re
 from pathlib import Path
 from string import Template
 
-from ..plugins import KEY_PATTERN
-from ..version import __version__
+from gateway.host.plugins import KEY_PATTERN
+from gateway.version import __version__
 
 
 class ScaffoldError(Exception):

@@ -10,10 +10,10 @@ wins, order never matters, and an event no statement allows is denied. Pure Pyth
 no database.
 """
 
-from .accesses import Access
-from .engine import CompiledPolicy, PolicyDecision, compile_policy
-from .errors import PolicyError
-from .resource_types import KNOWN_RESOURCE_TYPES
+from gateway.policy.accesses import Access
+from gateway.policy.engine import CompiledPolicy, PolicyDecision, compile_policy
+from gateway.policy.errors import PolicyError
+from gateway.policy.resource_types import KNOWN_RESOURCE_TYPES
 
 __all__ = [
     "KNOWN_RESOURCE_TYPES",

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from . import explain
-from .accesses import AccessLike, Attributes, Tags
-from .errors import PolicyError
-from .matching import EffectMatcher
-from .resources import is_well_formed, split_inline_tags
-from .statements import CompiledStatement, compile_statement, json_kind
+from gateway.policy import explain
+from gateway.policy.accesses import AccessLike, Attributes, Tags
+from gateway.policy.errors import PolicyError
+from gateway.policy.matching import EffectMatcher
+from gateway.policy.resources import is_well_formed, split_inline_tags
+from gateway.policy.statements import CompiledStatement, compile_statement, json_kind
 
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .accesses import AccessLike
-from .resources import is_well_formed
-from .statements import CompiledStatement
+from gateway.policy.accesses import AccessLike
+from gateway.policy.resources import is_well_formed
+from gateway.policy.statements import CompiledStatement
 
 _LISTED = 3
 """How many accesses or allow statements a "nothing allows" reason names."""

@@ -14,9 +14,9 @@ import re
 from collections.abc import Sequence
 from itertools import islice
 
-from . import explain
-from .accesses import Attributes, Tags
-from .statements import CompiledStatement, Condition
+from gateway.policy import explain
+from gateway.policy.accesses import Attributes, Tags
+from gateway.policy.statements import CompiledStatement, Condition
 
 Hit = tuple[int, str]
 """A matching statement: its index and the start of the decision's reason."""

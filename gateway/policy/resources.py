@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from .accesses import Tags
+from gateway.policy.accesses import Tags
 
 KEY_CHAR = r"[^\x00-\x20:;/,{}]"
 """Regular-expression class of the characters a type, key or tag of a resource string may hold.

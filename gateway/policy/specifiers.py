@@ -21,10 +21,10 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from .accesses import Attributes, Tags
-from .globs import compile_glob, glob_to_regex, matches_everything
-from .resource_types import KNOWN_RESOURCE_TYPES, TOP_LEVEL, placement_error, unknown_type_message
-from .resources import KEY_CHAR
+from gateway.policy.accesses import Attributes, Tags
+from gateway.policy.globs import compile_glob, glob_to_regex, matches_everything
+from gateway.policy.resource_types import KNOWN_RESOURCE_TYPES, TOP_LEVEL, placement_error, unknown_type_message
+from gateway.policy.resources import KEY_CHAR
 
 _TAG = re.compile(r"[A-Za-z0-9._*-]+")
 _SELECTOR = re.compile(r"\{([A-Za-z0-9._-]+):([^{}:,;\s]+)\}")

@@ -7,11 +7,11 @@ from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .accesses import Attributes, Tags
-from .actions import likely_typo
-from .globs import glob_to_regex
-from .resources import WELL_FORMED
-from .specifiers import ResourceSpecifier, parse_specifier
+from gateway.policy.accesses import Attributes, Tags
+from gateway.policy.actions import likely_typo
+from gateway.policy.globs import glob_to_regex
+from gateway.policy.resources import WELL_FORMED
+from gateway.policy.specifiers import ResourceSpecifier, parse_specifier
 
 _Entry = TypeVar("_Entry")
 

@@ -1,5 +1,5 @@
 """Storage, written through SQLAlchemy Core: SQLite by default, any SQLAlchemy database by URL."""
 
-from .database import Database
+from gateway.store.database import Database
 
 __all__ = ["Database"]

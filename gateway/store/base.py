@@ -17,8 +17,8 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 
-from . import wakeups
-from .transient import is_transient, retrying
+from gateway.store import wakeups
+from gateway.store.transient import is_transient, retrying
 
 try:
     import fcntl
@@ -77,7 +77,7 @@ class _WriterLock:
 
     def _lock_file(self):
         if self._file is None or self._pid != os.getpid():  # a forked child opens its own
-            # private, as the database files are (see gateway.instance_folder); kept open for the
+            # private, as the database files are (see gateway.runtime.instance_folder); kept open for the
             # process's life
             self._file = os.fdopen(os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600), "r+b")
             self._pid = os.getpid()
@@ -355,7 +355,7 @@ class BatchCommit(_Turns):
             self._committed(jobs)
 
     def _lead(self, batch: list[_Job[Any]]) -> None:
-        from ..outage.causes import unavailable  # (the outage package reads the store)
+        from gateway.store.unavailable import unavailable  # (the outage package reads the store)
 
         try:
             try:

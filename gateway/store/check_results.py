@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import delete, exc, select, update
 
-from .base import Repository, dumps, loads, reading, writing
-from .tables import check_results
+from gateway.store.base import Repository, dumps, loads, reading, writing
+from gateway.store.tables import check_results
 
 
 @dataclass(frozen=True)

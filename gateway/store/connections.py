@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from .base import Repository, dumps, loads, now, reading, writing
-from .tables import connections
+from gateway.store.base import Repository, dumps, loads, now, reading, writing
+from gateway.store.tables import connections
 
 
 @dataclass(frozen=True)

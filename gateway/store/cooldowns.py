@@ -24,8 +24,8 @@ from datetime import datetime, timezone
 from sqlalchemy import Connection, and_, delete, exc, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .base import Repository, reading
-from .tables import cooldowns, deliveries
+from gateway.store.base import Repository, reading
+from gateway.store.tables import cooldowns, deliveries
 
 
 def utc(stamp: float) -> str:

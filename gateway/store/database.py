@@ -8,19 +8,19 @@ from collections.abc import Callable
 from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 
-from . import migrations
-from .base import forget_engine
-from .check_results import CheckResultStore
-from .checkpoint import AUTOCHECKPOINT_PAGES, Checkpointer
-from .cooldowns import CooldownStore
-from .decision_history import DecisionHistoryStore
-from .connections import ConnectionStore
-from .deliveries import DeliveryStore
-from .events import EventStore
-from .flag_holds import FlagHoldStore
-from .integrations import IntegrationStore
-from .ui_sessions import UiSessionStore
-from .wakeups import WorkListener
+from gateway.store import migrations
+from gateway.store.base import forget_engine
+from gateway.store.check_results import CheckResultStore
+from gateway.store.checkpoint import AUTOCHECKPOINT_PAGES, Checkpointer
+from gateway.store.cooldowns import CooldownStore
+from gateway.store.decision_history import DecisionHistoryStore
+from gateway.store.connections import ConnectionStore
+from gateway.store.deliveries import DeliveryStore
+from gateway.store.events import EventStore
+from gateway.store.flag_holds import FlagHoldStore
+from gateway.store.integrations import IntegrationStore
+from gateway.store.ui_sessions import UiSessionStore
+from gateway.store.wakeups import WorkListener
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

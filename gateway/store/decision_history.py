@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from .base import Repository, dumps, loads, reading
-from .tables import decision_history, integrations
+from gateway.store.base import Repository, dumps, loads, reading
+from gateway.store.tables import decision_history, integrations
 
 ACTIONS = ("replay", "override")
 OUTCOMES = ("queued", "skipped", "in_flight")

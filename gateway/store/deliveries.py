@@ -20,18 +20,18 @@ from sqlalchemy import (
     Connection, Float, and_, bindparam, case, delete, exists, func, insert, literal, or_, select, union_all, update,
 )
 
-from . import decision_history
-from . import events as event_rows
-from . import integrations as integration_rows
-from . import skips as skip_lines
-from .base import DriverStatement, Repository, dumps, group_commit, loads, new_id, reading, writing
-from .cooldowns import Claim, claim, release_for_delivery
-from .base import now as now_stamp
-from .events import EventRow
-from .integrations import IntegrationRow
-from .tables import attempts, deliveries, events, integrations, removed_event_keys, skips
-from .transient import retrying
-from .wakeups import announce
+from gateway.store import decision_history
+from gateway.store import events as event_rows
+from gateway.store import integrations as integration_rows
+from gateway.store import skips as skip_lines
+from gateway.store.base import DriverStatement, Repository, dumps, group_commit, loads, new_id, reading, writing
+from gateway.store.cooldowns import Claim, claim, release_for_delivery
+from gateway.store.base import now as now_stamp
+from gateway.store.events import EventRow
+from gateway.store.integrations import IntegrationRow
+from gateway.store.tables import attempts, deliveries, events, integrations, removed_event_keys, skips
+from gateway.store.transient import retrying
+from gateway.store.wakeups import announce
 
 log = logging.getLogger(__name__)
 

@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, bindparam, delete, exc, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..events import Event
-from .base import BatchCommit, DriverStatement, Repository, dumps, loads, new_id, now, reading, writing
-from .cooldowns import Claim, claim
-from .skips import KnownSets, SkipGroup, skip_rows, write_sets
-from .tables import deliveries, events, removed_event_keys
-from .tables import skips as skips_table
-from .wakeups import announce
+from gateway.events import Event
+from gateway.store.base import BatchCommit, DriverStatement, Repository, dumps, loads, new_id, now, reading, writing
+from gateway.store.cooldowns import Claim, claim
+from gateway.store.skips import KnownSets, SkipGroup, skip_rows, write_sets
+from gateway.store.tables import deliveries, events, removed_event_keys
+from gateway.store.tables import skips as skips_table
+from gateway.store.wakeups import announce
 
 if TYPE_CHECKING:
-    from ..outcomes import Cooldown
+    from gateway.outcomes import Cooldown
 
 
 @dataclass(frozen=True)

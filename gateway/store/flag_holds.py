@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .base import Repository, reading, writing
-from .tables import flag_holds
+from gateway.store.base import Repository, reading, writing
+from gateway.store.tables import flag_holds
 
 _UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import case, delete, func, select, update
 
-from .base import Repository, dumps, loads, now, reading, writing
-from .tables import integrations
-from .wakeups import announce
+from gateway.store.base import Repository, dumps, loads, now, reading, writing
+from gateway.store.tables import integrations
+from gateway.store.wakeups import announce
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ class IntegrationStore(Repository):
     def delete(self, integration_id: str) -> bool:
         """Remove the integration; its deliveries go with it, and it leaves the sets of skipped
         integrations it was in (its skip lines go)."""
-        from .skips import forget_integration
+        from gateway.store.skips import forget_integration
 
         with writing(self.engine) as connection:
             forget_integration(connection, integration_id)

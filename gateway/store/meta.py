@@ -1,10 +1,10 @@
-"""``gateway_meta``: facts about the database every node reads (see ``gateway/node_agreement.py``)."""
+"""``gateway_meta``: facts about the database every node reads (see ``gateway/runtime/node_agreement.py``)."""
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, delete, insert, select
 
-from .tables import meta
+from gateway.store.tables import meta
 
 
 def read(connection: Connection, key: str) -> str | None:

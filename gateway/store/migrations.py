@@ -32,8 +32,8 @@ from sqlalchemy import Connection, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from . import tables
-from .base import writing
+from gateway.store import tables
+from gateway.store.base import writing
 
 log = logging.getLogger(__name__)
 # Alembic tells at INFO which dialect it found on every start; the upgrade itself is logged below.

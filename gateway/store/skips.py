@@ -29,10 +29,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..policy import compile_policy
-from ..policy.errors import PolicyError
-from .base import loads
-from .tables import deliveries, events, integration_set_members, integration_sets, integrations, policy_revisions, skips
+from gateway.policy import compile_policy
+from gateway.policy.errors import PolicyError
+from gateway.store.base import loads
+from gateway.store.tables import deliveries, events, integration_set_members, integration_sets, integrations, policy_revisions, skips
 
 SEPARATOR = "."
 """Between the event id and the integration id in a skip line's id (neither id contains it)."""

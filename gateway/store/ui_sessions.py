@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 
-from .base import Repository, reading, writing
-from .tables import ui_sessions
+from gateway.store.base import Repository, reading, writing
+from gateway.store.tables import ui_sessions
 
 
 class UiSessionStore(Repository):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gateway
 import pytest
-from gateway.fake_flag_platform import FakeFlagPlatform
+from gateway.kit.fake_flag_platform import FakeFlagPlatform
 from gateway.testing import FakeService, GatewayProcess, Reply, wait_until
 
 from test_dynatrace_end_to_end import INGEST, OK, TOKEN, add, webhook

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import gateway
-import gateway.hookspecs
+import gateway.host.hookspecs
 import pluggy
 import pytest
 from apispec import APISpec
@@ -28,7 +28,7 @@ def test_plugin_is_installed():
 
 def test_hooks_match_the_gateway_hook_specifications(production_event, config, integration):
     manager = pluggy.PluginManager(gateway.PROJECT_NAME)
-    manager.add_hookspecs(gateway.hookspecs)
+    manager.add_hookspecs(gateway.host.hookspecs)
     manager.register(plugin, name="dynatrace")
     manager.check_pending()
 
@@ -105,7 +105,7 @@ def test_entity_types_are_the_hosted_integrations_list():
 
 
 def test_fixture_events_match_the_core_normalizer(flag_event_builders):
-    launchdarkly = pytest.importorskip("gateway.launchdarkly")
+    launchdarkly = pytest.importorskip("gateway.host.builtin.launchdarkly")
     compared = [
         f.name for f in dataclasses.fields(gateway.Event) if f.name not in ("scope_tags", "scope_attributes")
     ]

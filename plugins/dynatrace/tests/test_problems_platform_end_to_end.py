@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from gateway.fake_flag_platform import FakeFlagPlatform
+from gateway.kit.fake_flag_platform import FakeFlagPlatform
 from gateway.testing import FakeService, GatewayProcess, Reply, wait_until
 
 from problem_helpers import SECRET, notification

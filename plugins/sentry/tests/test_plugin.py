@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 
 import gateway
-import gateway.hookspecs
+import gateway.host.hookspecs
 import pluggy
 import pytest
 
@@ -23,7 +23,7 @@ def test_plugin_is_installed():
 
 def test_hooks_match_the_gateway_hookspecs():
     manager = pluggy.PluginManager(gateway.PROJECT_NAME)
-    manager.add_hookspecs(gateway.hookspecs)
+    manager.add_hookspecs(gateway.host.hookspecs)
     manager.register(plugin)
     manager.check_pending()
     implemented = {caller.name for caller in manager.get_hookcallers(plugin)}

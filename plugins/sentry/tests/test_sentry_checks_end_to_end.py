@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from gateway.fake_flag_platform import FakeFlagPlatform
+from gateway.kit.fake_flag_platform import FakeFlagPlatform
 from gateway.testing import FakeService, GatewayProcess, Reply, wait_until
 
 from sentry_helpers import ACCESS_TOKEN, CLIENT_SECRET

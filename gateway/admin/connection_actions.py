@@ -1,0 +1,65 @@
+"""The admin actions on the flag-platform connection, shared by the admin API, the web UI and the CLI: each
+calls :class:`gateway.flagplatform.connection.ConnectionService`, records the action with its origin
+(:mod:`gateway.admin.audit`), and raises :class:`gateway.responses.ApiError` with the status and message
+the API answers when it cannot be done."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from gateway.admin import audit
+from gateway.flagplatform.connection import ConnectionProblem
+from gateway.responses import ApiError
+from gateway.host.state import GatewayState
+from gateway.validation import InvalidInput
+
+
+@contextmanager
+def _refused_as_api_error(what: str, origin: str) -> Iterator[None]:
+    """Record a refused action with its status, and raise it as the API answers it."""
+    try:
+        yield
+    except InvalidInput as exc:
+        audit.record(what, origin, result="refused (400)")
+        raise ApiError(400, "invalid connection", exc.errors) from None
+    except ConnectionProblem as exc:
+        audit.record(what, origin, result=f"refused ({exc.status})")
+        raise ApiError(exc.status, exc.message) from None
+
+
+def connect(state: GatewayState, body: Any, origin: str) -> dict[str, Any]:
+    """Store the connection (a new one, or changes to the current one) and wire the webhook."""
+    with _refused_as_api_error("connection.connect", origin):
+        result = state.connection.connect(body)
+    shown = result.get("connection") or {}
+    webhook = result.get("webhook")
+    audit.record("connection.connect", origin, api_url=shown.get("api_url"), public_url=shown.get("public_url"),
+                 webhook=webhook["action"] if webhook else "not wired",
+                 webhook_id=webhook["id"] if webhook else None)
+    return result
+
+
+def disconnect(state: GatewayState, *, keep_webhook: bool, origin: str) -> dict[str, Any]:
+    """Forget the connection and delete the webhook it wired (unless ``keep_webhook``)."""
+    with _refused_as_api_error("connection.disconnect", origin):
+        result = state.connection.disconnect(keep_webhook=keep_webhook)
+    audit.record("connection.disconnect", origin, webhook=result["webhook"], webhook_id=result["webhook_id"])
+    return result
+
+
+def rotate_secret(state: GatewayState, origin: str) -> dict[str, Any]:
+    """A new webhook signing secret; the previous one stays valid for the grace period."""
+    with _refused_as_api_error("connection.rotate_secret", origin):
+        result = state.connection.rotate_secret()
+    audit.record("connection.rotate_secret", origin, result="rotated")
+    return result
+
+
+def rewire(state: GatewayState, origin: str) -> dict[str, Any]:
+    """Create or update the webhook again with the stored settings."""
+    with _refused_as_api_error("connection.rewire", origin):
+        wired = state.connection.rewire()
+    audit.record("connection.rewire", origin, webhook=wired["action"], webhook_id=wired["id"])
+    return wired

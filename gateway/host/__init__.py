@@ -1,0 +1,1 @@
+"""Hosting plugins: the plugin manager, hook specs, declarations, fields, integrations, app state."""

@@ -1,0 +1,84 @@
+"""What one app holds: settings, database, plugins, services. Kept in ``app.extensions``."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from flask import Flask, current_app
+
+from gateway.crypto import SecretBox
+from gateway.outbound.http import HttpClient
+from gateway.host.integrations import IntegrationService
+from gateway.runtime.metrics import Metrics
+from gateway.runtime.outage.watch import DatabaseWatch
+from gateway.host.plugins import PluginHost
+from gateway.settings import Settings
+from gateway.store import Database
+from gateway.version import __version__
+
+EXTENSION_KEY = "event_gateway"
+FINISH_KEY = "event_gateway_finish"
+"""Where an app found by ``flask --app gateway`` keeps the function that finishes it (:mod:`gateway.app`)."""
+
+
+@dataclass
+class GatewayState:
+    settings: Settings
+    db: Database
+    host: PluginHost
+    box: SecretBox
+    integrations: IntegrationService
+    metrics: Metrics
+    admin_token_hash: str | None  # None: see admin_token_problem
+    db_watch: DatabaseWatch
+    new_work: threading.Condition = field(default_factory=threading.Condition)
+    workers: list = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """What an operator should fix (logged at start, listed by ``/healthz``)."""
+    differing_settings: list[str] = field(default_factory=list)
+    """Of those, the settings this process does not share with the others (``node_agreement``)."""
+    connection: Any = None  # flagplatform.connection.ConnectionService
+    names: Any = None  # flagplatform.names.NameResolver
+    admin_token_problem: str | None = None  # why this node cannot serve the admin API (node_agreement)
+    auth_throttle: Any = None  # auth_throttle.AuthThrottle
+    serve_layout: tuple[int, int] | None = None
+    """Under ``serve``: its processes on this node and their delivery workers in all (None otherwise)."""
+
+    def http_client(self, session: requests.Session, secrets: Iterable[str],
+                    timeouts: tuple[float, float] | None = None) -> HttpClient:
+        """The HTTP client handed to plugin hooks: this app's time-outs (``timeouts`` may only
+        shorten them) and target rule, and the integration's secrets to remove from what it records."""
+        settings = self.settings
+        connect_timeout, read_timeout = settings.connect_timeout, settings.read_timeout
+        if timeouts is not None:
+            connect_timeout, read_timeout = min(connect_timeout, timeouts[0]), min(read_timeout, timeouts[1])
+        secrets = list(secrets)
+        connection = self.connection.current() if self.connection is not None else None
+        if connection is not None:  # the connection's secrets never appear in a record either
+            secrets.extend(connection.secret_values())
+        return HttpClient(session, connect_timeout=connect_timeout, read_timeout=read_timeout,
+                          allow_private=settings.allow_private_targets, secrets=secrets,
+                          user_agent=f"event-gateway/{__version__}")
+
+    def notify_new_work(self) -> None:
+        """Wake the in-process delivery workers: there is something to deliver now."""
+        with self.new_work:
+            self.new_work.notify_all()
+
+
+def get_state(app: Flask | None = None) -> GatewayState:
+    """The gateway state of ``app`` (default: the current app)."""
+    app = app or current_app
+    try:
+        return app.extensions[EXTENSION_KEY]
+    except KeyError:
+        finish = app.extensions.get(FINISH_KEY)
+        if finish is not None:  # an app made by ``flask --app gateway``, used for the first time
+            finish(app)
+            return app.extensions[EXTENSION_KEY]
+        raise RuntimeError("EventGateway.init_app(app) has not been called for this app") from None

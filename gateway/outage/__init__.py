@@ -1,7 +1,0 @@
-"""When the database is unavailable: what counts as unavailable (:mod:`.causes`), noticing it go and
-come back (:mod:`.watch`, :mod:`.probe`), and the 503 answer (:mod:`.answer`)."""
-
-from .causes import REASONS, Unavailable, unavailable
-from .watch import DatabaseWatch, Outage
-
-__all__ = ["REASONS", "DatabaseWatch", "Outage", "Unavailable", "unavailable"]

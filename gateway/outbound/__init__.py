@@ -1,0 +1,1 @@
+"""The way out: the HTTP client handed to plugins, the target guard, address rules and pinning."""

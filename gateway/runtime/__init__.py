@@ -1,0 +1,1 @@
+"""Running the service: pre-fork server, health, metrics, status checks, node agreement, outages."""

@@ -1,0 +1,7 @@
+"""When the database is unavailable: what counts as unavailable (:mod:`.causes`), noticing it go and
+come back (:mod:`.watch`, :mod:`.probe`), and the 503 answer (:mod:`.answer`)."""
+
+from gateway.store.unavailable import REASONS, Unavailable, unavailable
+from gateway.runtime.outage.watch import DatabaseWatch, Outage
+
+__all__ = ["REASONS", "DatabaseWatch", "Outage", "Unavailable", "unavailable"]
