@@ -1,5 +1,5 @@
 """``python -m gateway`` is ``event-gateway``."""
 
-from gateway.admin.cli import main
+from gateway.command import main
 
 main()

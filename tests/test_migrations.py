@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from sqlalchemy import select, text
 
 from gateway import create_app
-from gateway.admin.cli import main
+from gateway.command import main
 from gateway.host.state import get_state
 from gateway.store import Database, migrations
 from gateway.store.tables import meta, metadata

@@ -10,7 +10,7 @@ import requests
 from click.testing import CliRunner
 
 from gateway import create_app
-from gateway.admin.cli import main
+from gateway.command import main
 from gateway.runtime.node_agreement import NodeMismatch
 from gateway.host.state import get_state
 from gateway.testing import GatewayProcess
