@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -14,12 +14,14 @@ from flask import Flask, current_app
 from gateway.crypto import SecretBox
 from gateway.outbound.http import HttpClient
 from gateway.host.integrations import IntegrationService
-from gateway.runtime.metrics import Metrics
-from gateway.runtime.outage.watch import DatabaseWatch
 from gateway.host.plugins import PluginHost
 from gateway.settings import Settings
 from gateway.store import Database
 from gateway.version import __version__
+
+if TYPE_CHECKING:  # built by the runtime layer above, which hands them in
+    from gateway.runtime.metrics import Metrics
+    from gateway.runtime.outage.watch import DatabaseWatch
 
 EXTENSION_KEY = "event_gateway"
 FINISH_KEY = "event_gateway_finish"
