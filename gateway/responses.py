@@ -77,15 +77,19 @@ def answer_errors_as_json(target) -> None:
     target.register_error_handler(SQLAlchemyError, handle_database_error)
 
 
+OUTAGE_ANSWER = "event_gateway.outage_answer"
+"""Key in ``app.extensions`` of the app's answer to a database error: the 503 while the database is
+unavailable, or None for any other error (installed by :func:`gateway.runtime.outage.answer.install`)."""
+
+
 def handle_database_error(error: SQLAlchemyError):
     """A database error: 503 with ``Retry-After`` when the database is unavailable (a blueprint's
-    handler wins over the app's, so the outage answer is asked here too), else a logged 500."""
-    from gateway.store.unavailable import unavailable
-    from gateway.runtime.outage.answer import answer_unavailable
-
-    if unavailable(error) is None:
+    handler wins over the app's, so the app's outage answer is asked here too), else a logged 500."""
+    answer = current_app.extensions.get(OUTAGE_ANSWER)
+    response = answer(error) if answer is not None else None
+    if response is None:
         return handle_uncaught(error)
-    return answer_unavailable(error)
+    return response
 
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
