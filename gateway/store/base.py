@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 
 from gateway.store import wakeups
 from gateway.store.transient import is_transient, retrying
+from gateway.store.unavailable import unavailable
 
 try:
     import fcntl
@@ -355,8 +356,6 @@ class BatchCommit(_Turns):
             self._committed(jobs)
 
     def _lead(self, batch: list[_Job[Any]]) -> None:
-        from gateway.store.unavailable import unavailable  # (the outage package reads the store)
-
         try:
             try:
                 retrying(lambda: self._write(batch))
