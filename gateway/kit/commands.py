@@ -117,7 +117,7 @@ def check(name: str, config_json: str | None, event_json: str | None, ok_status:
     declaration, config schema, default policy, hooks, test event, and deliveries to a local fake
     service answering 2xx, 3xx, 4xx, 429, 5xx and a time-out. Exits 1 when there is an error."""
     from gateway.kit.conformance import check_plugin
-    from gateway.testing import Reply
+    from gateway.kit.loopback import Reply
 
     config = parse_json_option(config_json, "--config")
     if config is not None and not isinstance(config, dict):

@@ -18,7 +18,7 @@ import secrets as token_generator
 import types
 import typing
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 from marshmallow import Schema, fields
@@ -30,9 +30,8 @@ from gateway.host import hookspecs
 from gateway.host.markers import PROJECT_NAME
 from gateway.host.plugins import SPEC_NAMES, LoadedPlugin
 from gateway.kit.harness import Attempt, InvalidConfig, PluginHarness, PluginRefused
+from gateway.kit.loopback import FakeService, RecordedRequest, Reply
 
-if TYPE_CHECKING:  # gateway.testing imports this module
-    from gateway.testing import FakeService, RecordedRequest, Reply
 
 OK, WARNING, ERROR = "ok", "warning", "error"
 SERVICE_URL = "{service_url}"
@@ -119,8 +118,6 @@ def check_plugin(plugin: Any, *, config: ConfigSource = None, event: Event | Non
     success answer (default ``200 {"ok": true}``), for tools whose success answer says more.
     ``timeout`` is the read time-out of the time-out check, in seconds.
     """
-    from gateway.testing import FakeService, Reply
-
     label = plugin if isinstance(plugin, str) else name or getattr(plugin, "__name__", type(plugin).__name__)
     report = ConformanceReport(str(label))
     with FakeService(Reply(200, {"ok": True})) as service:
@@ -388,8 +385,6 @@ def _check_test_event(report: ConformanceReport, harness: PluginHarness, event: 
 def _echo(status: int, headers: Mapping[str, str] | None = None) -> Callable[[RecordedRequest], Reply]:
     """An answer that quotes the request back, as some tools do in their errors: what the plugin
     copies from it into the records must not carry a secret."""
-    from gateway.testing import Reply
-
     def answer(request: RecordedRequest) -> Reply:
         return Reply(status, {"error": f"answer {status} of the conformance check",
                               "request": {"path": request.path, "headers": request.headers,
@@ -404,8 +399,6 @@ def _secret_forms(value: str) -> set[str]:
 
 def _check_deliveries(report: ConformanceReport, harness: PluginHarness, service: FakeService, event: Event,
                       ok_reply: Reply | None, timeout: float) -> None:
-    from gateway.testing import Reply
-
     replies: dict[str, Reply | Callable[[RecordedRequest], Reply]] = {
         "2xx": ok_reply or _echo(200),
         "3xx": Reply(302, b"", {"Location": "https://moved.example.com/elsewhere"}),

@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import requests
 
 from gateway.signatures import hmac_sha256_hex
-from gateway.testing import FakeService, RecordedRequest, Reply
+from gateway.kit.loopback import FakeService, RecordedRequest, Reply
 
 SEMANTIC_PATCH_TYPE = "application/json; domain-model=launchdarkly.semanticpatch"
 FLAG_ACTIONS = {"turnFlagOn": True, "turnFlagOff": False}

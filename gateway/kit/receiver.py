@@ -11,7 +11,7 @@ import sys
 import threading
 from typing import Any
 
-from gateway.testing import FakeService, RecordedRequest, Reply
+from gateway.kit.loopback import FakeService, RecordedRequest, Reply
 
 
 def _printing(request: RecordedRequest) -> Reply:
