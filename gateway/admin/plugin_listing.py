@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.admin.api.openapi import config_json_schema
+from gateway.host.config_schema import config_json_schema
 from gateway.host.plugins import OPTIONAL_HOOKS, LoadedPlugin, PluginHost
 
 

@@ -23,7 +23,7 @@ from urllib.parse import quote, quote_plus
 
 from marshmallow import Schema, fields
 
-from gateway.admin.api.openapi import config_json_schema
+from gateway.host.config_schema import config_json_schema
 from gateway.events import Event
 from gateway.host.fields import is_secret
 from gateway.host import hookspecs

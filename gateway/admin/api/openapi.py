@@ -1,19 +1,16 @@
-"""``GET /api/v1/openapi.json`` and the plugins' config JSON Schemas, generated from the same
-marshmallow schemas that validate input (apispec)."""
+"""``GET /api/v1/openapi.json``, generated from the same marshmallow schemas that validate input
+(apispec); the plugins' config JSON Schemas come from :mod:`gateway.host.config_schema`."""
 
 from __future__ import annotations
 
-import copy
-from functools import lru_cache
 from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import jsonify
-from marshmallow import fields
 
 from gateway.flagplatform.connection import ConnectionSchema
-from gateway.host.plugins import LoadedPlugin
+from gateway.host.config_schema import OPENAPI_VERSION
 from gateway.host.state import get_state
 from gateway.store.deliveries import STATUSES
 from gateway.version import __version__
@@ -21,38 +18,6 @@ from gateway.admin.api import bp
 from gateway.admin import schemas
 from gateway.admin.api.paging import MAX_LIMIT
 from gateway.admin.schemas import SINCE
-
-OPENAPI_VERSION = "3.0.3"
-
-
-def _inline(node: Any, components: dict[str, Any], seen: tuple[str, ...] = ()) -> Any:
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
-            name = ref.rsplit("/", 1)[1]
-            if name in seen:  # a recursive schema: stop here
-                return {"type": "object"}
-            return _inline(copy.deepcopy(components[name]), components, seen + (name,))
-        return {k: _inline(v, components, seen) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_inline(v, components, seen) for v in node]
-    return node
-
-
-@lru_cache(maxsize=64)
-def _schema_to_json_schema(schema_class: type) -> dict[str, Any]:
-    marshmallow_plugin = MarshmallowPlugin()
-    spec = APISpec("config", "1", OPENAPI_VERSION, plugins=[marshmallow_plugin])
-    marshmallow_plugin.map_to_openapi_type(fields.Url, "string", "uri")  # JSON Schema's name (apispec says "url")
-    result = marshmallow_plugin.converter.schema2jsonschema(schema_class)
-    components = spec.to_dict().get("components", {}).get("schemas", {})
-    return _inline(result, components)
-
-
-def config_json_schema(plugin: LoadedPlugin) -> dict[str, Any]:
-    """JSON Schema of a plugin's config; secret fields are ``writeOnly``."""
-    return copy.deepcopy(_schema_to_json_schema(plugin.declaration.config_schema))
-
 
 def _json(schema: str, description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}

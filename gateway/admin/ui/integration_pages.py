@@ -13,7 +13,7 @@ from flask import abort, g, redirect, render_template, request, url_for
 from gateway.admin import operations
 from gateway.runtime.check_runner import check_in_background
 from gateway.runtime.status import stored_integration_status
-from gateway.admin.api.openapi import config_json_schema
+from gateway.host.config_schema import config_json_schema
 from gateway.host.builtin.launchdarkly import SOURCE as FLAG_SOURCE
 from gateway.crypto import is_mask
 from gateway.host.integrations import secret_fields

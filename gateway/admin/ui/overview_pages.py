@@ -6,7 +6,7 @@ from flask import g, redirect, render_template, request, url_for
 
 from gateway.admin import audit
 from gateway.runtime.admin_token import check_bearer
-from gateway.admin.api.openapi import config_json_schema
+from gateway.host.config_schema import config_json_schema
 from gateway.runtime.health import database_health, workers_health
 from gateway.host.state import get_state
 from gateway.runtime.status import CONNECTION_SUBJECT
