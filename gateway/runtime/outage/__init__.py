@@ -1,5 +1,5 @@
-"""When the database is unavailable: what counts as unavailable (:mod:`.causes`), noticing it go and
-come back (:mod:`.watch`, :mod:`.probe`), and the 503 answer (:mod:`.answer`)."""
+"""When the database is unavailable: noticing it go and come back (:mod:`.watch`, :mod:`.probe`), and the
+503 answer (:mod:`.answer`). What counts as unavailable is the store's: :mod:`gateway.store.unavailable`."""
 
 from gateway.store.unavailable import REASONS, Unavailable, unavailable
 from gateway.runtime.outage.watch import DatabaseWatch, Outage
