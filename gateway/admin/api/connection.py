@@ -12,7 +12,7 @@ from gateway.flagplatform.connection import PLATFORM
 from gateway.responses import ApiError
 from gateway.host.state import get_state
 from gateway.runtime.status import connection_status
-from gateway.admin.api import bp, json_body
+from gateway.admin.api.blueprint import bp, json_body
 from gateway.admin.api.integrations import refresh_param
 
 PATH = f"/connections/{PLATFORM}"

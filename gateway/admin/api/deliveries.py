@@ -9,7 +9,8 @@ from gateway.admin.operations import _since
 from gateway.responses import ApiError
 from gateway.host.state import get_state
 from gateway.store.deliveries import STATUSES
-from gateway.admin.api import bp, json_body, serialize
+from gateway.admin.api.blueprint import bp, json_body
+from gateway.admin.api import serialize
 from gateway.admin.api.answers import answer
 from gateway.admin.api.integrations import get_integration_or_404
 from gateway.admin.api.paging import decode_cursor, encode_cursor, page_limit

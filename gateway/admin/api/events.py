@@ -6,7 +6,8 @@ from flask import request
 
 from gateway.responses import ApiError
 from gateway.host.state import get_state
-from gateway.admin.api import bp, serialize
+from gateway.admin.api.blueprint import bp
+from gateway.admin.api import serialize
 from gateway.admin.api.answers import answer
 from gateway.admin.api.paging import decode_cursor, encode_cursor, page_limit
 

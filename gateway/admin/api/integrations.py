@@ -8,7 +8,8 @@ from gateway.admin import operations
 from gateway.admin.operations import get_integration_or_404
 from gateway.host.state import get_state
 from gateway.responses import ApiError
-from gateway.admin.api import bp, json_body, serialize
+from gateway.admin.api.blueprint import bp, json_body
+from gateway.admin.api import serialize
 from gateway.admin.api.answers import answer
 
 __all__ = ["get_integration_or_404"]

@@ -14,7 +14,7 @@ from gateway.host.config_schema import OPENAPI_VERSION
 from gateway.host.state import get_state
 from gateway.store.deliveries import STATUSES
 from gateway.version import __version__
-from gateway.admin.api import bp
+from gateway.admin.api.blueprint import bp
 from gateway.admin import schemas
 from gateway.admin.api.paging import MAX_LIMIT
 from gateway.admin.schemas import SINCE

@@ -7,7 +7,7 @@ from flask import request
 from gateway.admin.plugin_listing import plugin_listing
 from gateway.responses import ApiError
 from gateway.host.state import get_state
-from gateway.admin.api import bp
+from gateway.admin.api.blueprint import bp
 
 TRUE, FALSE = frozenset({"1", "true", "yes"}), frozenset({"", "0", "false", "no"})
 from gateway.admin.api.answers import answer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.admin import operations
 from gateway.host.state import get_state
-from gateway.admin.api import bp, json_body
+from gateway.admin.api.blueprint import bp, json_body
 from gateway.admin.api.answers import answer
 from gateway.admin.api.integrations import get_integration_or_404
 

@@ -16,7 +16,7 @@ from gateway.flagplatform.connection import DEFAULT_API_URL, DEFAULT_WEBHOOK_NAM
 from gateway.responses import ApiError
 from gateway.host.state import GatewayState, get_state
 from gateway.runtime.status import connection_status
-from gateway.admin.ui import bp
+from gateway.admin.ui.blueprint import bp
 from gateway.admin.ui.filters import when
 from gateway.admin.ui.schema_form import FormField
 from gateway.admin.ui.overview_pages import webhook_base

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from gateway.store.base import now
-from gateway.admin.ui import bp
+from gateway.admin.ui.blueprint import bp
 
 STATE_WORDS = {"ok": "green", "warning": "amber", "error": "red"}
 STATUS_TONES = {"delivered": "ok", "skipped": "muted", "pending": "info", "in_flight": "info",

@@ -20,7 +20,7 @@ from gateway.host.integrations import secret_fields
 from gateway.host.plugins import LoadedPlugin
 from gateway.responses import ApiError
 from gateway.host.state import GatewayState, get_state
-from gateway.admin.ui import bp
+from gateway.admin.ui.blueprint import bp
 from gateway.admin.ui.overview_pages import webhook_base
 from gateway.admin.ui.queries import UiQueries
 from gateway.admin.ui.schema_form import (

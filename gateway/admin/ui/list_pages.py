@@ -15,7 +15,7 @@ from gateway.responses import ApiError
 from gateway.timestamps import parse_timestamp
 from gateway.host.state import get_state
 from gateway.store.deliveries import STATUSES
-from gateway.admin.ui import bp
+from gateway.admin.ui.blueprint import bp
 from gateway.admin.ui.queries import UiQueries
 
 PAGE = 50

@@ -11,7 +11,8 @@ from gateway.runtime.health import database_health, workers_health
 from gateway.host.state import get_state
 from gateway.runtime.status import CONNECTION_SUBJECT
 from gateway.store.base import now
-from gateway.admin.ui import bp, safe_next, session
+from gateway.admin.ui.blueprint import bp, safe_next
+from gateway.admin.ui import session
 from gateway.admin.ui.charts import hourly_chart
 from gateway.admin.ui.queries import IntegrationFigures, UiQueries
 
