@@ -30,3 +30,43 @@ def test_every_package_of_the_map_is_in_the_layers():
     present = {p.stem for p in (ROOT / "gateway").iterdir()
                if (p.suffix == ".py" or (p / "__init__.py").exists()) and p.name != "py.typed"}
     assert present - unlisted_ok <= listed, sorted(present - unlisted_ok - listed)
+
+
+def test_no_import_circle_anywhere_in_the_gateway():
+    """No module reaches itself through imports, counting imports inside functions (type-check-only
+    imports aside). The contracts see circles between siblings; this sees the rest, such as a route
+    module importing its own package (import a blueprint from ``api/blueprint.py`` or ``ui/blueprint.py``)."""
+    import grimp
+
+    graph = grimp.build_graph("gateway", exclude_type_checking_imports=True)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    circles: list[list[str]] = []
+
+    def visit(module: str) -> None:  # Tarjan's strongly connected components
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for imported in sorted(graph.find_modules_directly_imported_by(module)):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in on_stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == module:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for module in sorted(graph.modules):
+        if module not in index:
+            visit(module)
+    assert not circles, "\n".join(" <-> ".join(circle) for circle in circles)
