@@ -10,7 +10,8 @@ from gateway.host.declarations import Batching, BatchItem, DeliveryRef, EventSou
 from gateway.events import Access, CustomProperty, Event, Member
 from gateway.extension import EventGateway
 from gateway.host.fields import Secret, SecretURL, TargetURL
-from gateway.flagplatform.flag_actions import FlagHold, FlagHolds, FlagPlatform
+from gateway.flagplatform.flag_actions import FlagPlatform
+from gateway.host.flag_holds import FlagHold, FlagHolds
 from gateway.outbound.http import HttpClient, HttpResponse, TransportError
 from gateway.host.inbound_request import InboundRequest, Received, Rejected
 from gateway.linear_regex import UnsupportedPattern, compile_regex

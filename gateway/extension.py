@@ -34,12 +34,6 @@ from gateway.store.base import now
 log = logging.getLogger(__name__)
 
 
-def log_startup_warnings(state: GatewayState) -> None:
-    """Log what an operator should fix that does not stop the gateway (unsigned webhooks, ...)."""
-    for warning in state.warnings:
-        log.warning("%s", warning)
-
-
 class EventGateway:
     """Adds the gateway (webhooks, admin API, web UI, health, metrics, CLI commands) to a Flask app.
 
@@ -106,7 +100,7 @@ class EventGateway:
         state.warnings.extend(differing)
         state.warnings.extend(signing_warnings(host, app.config, settings.require_signed_webhooks))
         if self._log_warnings:
-            log_startup_warnings(state)
+            state.log_warnings()
         state.metrics.watch_checks(lambda: check_gauges(state))
         app.extensions[EXTENSION_KEY] = state
         app.register_blueprint(webhooks.bp)

@@ -143,7 +143,7 @@ def _integration(statements):
 
 
 def test_the_plugin_gets_the_environments_its_integrations_policy_allowed():
-    from gateway.inbound.decisions import for_integration
+    from gateway.host.event_scope import for_integration
     event = normalize_audit_entry(json.loads(
         (DATA / "launchdarkly" / "flag-created-test-and-production.json").read_text()))
     production = _integration([{"effect": "allow", "resources": ["proj/*:env/production:flag/*"], "actions": ["*"]}])

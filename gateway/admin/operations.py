@@ -9,7 +9,7 @@ from typing import Any
 import marshmallow
 
 from gateway.admin import audit
-from gateway.inbound import replays
+from gateway.admin import replays
 from gateway.admin.schemas import IntegrationCreateSchema, IntegrationUpdateSchema
 from gateway.runtime.checks import CheckError, run_action
 from gateway.runtime.status import integration_status as stored_status
@@ -161,7 +161,7 @@ def _again(result: AgainResult) -> dict[str, Any]:
 
 def replay_integration(state: GatewayState, integration_id: str, data: dict[str, Any], origin: str) -> dict[str, Any]:
     """Decide again for an integration's dead deliveries since a time, or for given events, with its
-    current policy, plugin check and cooldown (:mod:`gateway.inbound.replays`): those it takes now are
+    current policy, plugin check and cooldown (:mod:`gateway.admin.replays`): those it takes now are
     queued, due now; those it skips stay as they were, the new decision in their history."""
     row = get_integration_or_404(state, integration_id)
     options = replay_options(data)

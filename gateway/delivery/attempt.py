@@ -25,7 +25,7 @@ from typing import Any
 
 import requests
 
-from gateway.inbound.decisions import for_integration
+from gateway.host.event_scope import for_integration
 from gateway.host.declarations import DeliveryRef
 from gateway.flagplatform.flag_actions import FlagPlatform
 from gateway.outbound.http import HttpClient, TransportError, make_session
@@ -170,7 +170,7 @@ class Deliverer:
 
     def event_for(self, delivery: DeliveryRow, active: ActiveIntegration):
         """The delivery's event as its plugin gets it: with the names, and with the environments the
-        integration's policy allowed (:func:`gateway.inbound.decisions.for_integration`)."""
+        integration's policy allowed (:func:`gateway.host.event_scope.for_integration`)."""
         return for_integration(self._with_names(delivery), active)
 
     def _with_names(self, delivery: DeliveryRow):

@@ -10,7 +10,8 @@ import marshmallow
 
 if TYPE_CHECKING:
     from gateway.events import Event
-    from gateway.flagplatform.flag_actions import FlagHolds, FlagPlatform
+    from gateway.flagplatform.flag_actions import FlagPlatform
+    from gateway.host.flag_holds import FlagHolds
     from gateway.host.inbound_request import InboundRequest
 
 

@@ -14,7 +14,7 @@ import marshmallow
 
 from gateway.crypto import SecretBox, is_mask, mask
 from gateway.host.declarations import IntegrationRef
-from gateway.flagplatform.flag_actions import FlagHolds
+from gateway.host.flag_holds import FlagHolds
 from gateway.host.fields import is_secret, stored_values, target_names_unresolved
 from gateway.store.unavailable import unavailable
 from gateway.host.plugins import LoadedPlugin, PluginHost

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,6 +30,9 @@ FINISH_KEY = "event_gateway_finish"
 """Where an app found by ``flask --app gateway`` keeps the function that finishes it (:mod:`gateway.app`)."""
 
 
+log = logging.getLogger("gateway.extension")  # the start-up warnings' logger, as before
+
+
 @dataclass
 class GatewayState:
     settings: Settings
@@ -50,6 +55,12 @@ class GatewayState:
     auth_throttle: Any = None  # auth_throttle.AuthThrottle
     serve_layout: tuple[int, int] | None = None
     """Under ``serve``: its processes on this node and their delivery workers in all (None otherwise)."""
+
+    def log_warnings(self) -> None:
+        """Log what an operator should fix that does not stop the gateway (unsigned webhooks, a
+        setting this process does not share with the others, ...)."""
+        for warning in self.warnings:
+            log.warning("%s", warning)
 
     def http_client(self, session: requests.Session, secrets: Iterable[str],
                     timeouts: tuple[float, float] | None = None) -> HttpClient:

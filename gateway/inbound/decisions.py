@@ -12,7 +12,6 @@ claims the cooldown's key for the integration, or is skipped because another eve
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import traceback
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from gateway.events import Event
 from gateway.redaction import redact
 from gateway.host.integrations import ActiveIntegration
-from gateway.host.builtin.launchdarkly import environment_of
+from gateway.host.event_scope import for_integration
 from gateway.outcomes import Cooldown, Skip, Take
 from gateway.host.plugins import PluginHost
 from gateway.store.base import now
@@ -33,7 +32,7 @@ log = logging.getLogger(__name__)
 class Stage:
     """One stage of the chain: ``config``, ``policy``, ``plugin`` or ``cooldown``, whether it took
     the event, and why. ``overridable``: for a stage that skipped, whether a person may send the
-    event despite it (see :mod:`gateway.inbound.replays`)."""
+    event despite it (see :mod:`gateway.admin.replays`)."""
 
     name: str
     took: bool
@@ -64,34 +63,6 @@ def policy_stage(event: Event, integration: ActiveIntegration) -> Stage:
     plugin = integration.plugin
     overridable = plugin is None or plugin.declaration.policy_overridable
     return Stage("policy", decision.allowed, decision.reason, overridable)
-
-
-def allowed_environments(event: Event, integration: ActiveIntegration) -> list[str]:
-    """The keys of the environments of the event's accesses that the integration's policy allows, in
-    the order of the accesses, each once. Called for an event the policy took (so no deny matched any
-    access): an environment is allowed when an allow statement matches one of its accesses."""
-    keys = [environment_of(access.resource) for access in event.accesses]
-    if len({key for key in keys if key}) <= 1 or integration.policy is None:
-        return list(dict.fromkeys(key for key in keys if key))
-    allowed: list[str] = []
-    for access, key in zip(event.accesses, keys):
-        if key and key not in allowed and integration.policy.evaluate(
-                [access], tags=event.scope_tags, attributes=event.scope_attributes).allowed:
-            allowed.append(key)
-    return allowed
-
-
-def for_integration(event: Event, integration: ActiveIntegration) -> Event:
-    """The event as the integration's plugin gets it: ``environments`` the ones its policy allowed,
-    ``environment_key`` (and ``environment_name``) the first of them unless the event's own is one."""
-    if not event.accesses:
-        return event
-    allowed = allowed_environments(event, integration)
-    if not allowed or allowed == event.environments:
-        return event
-    key = event.environment_key if event.environment_key in allowed else allowed[0]
-    name = event.environment_names.get(key) or (event.environment_name if key == event.environment_key else None)
-    return dataclasses.replace(event, environments=allowed, environment_key=key, environment_name=name)
 
 
 def plugin_stage(event: Event, integration: ActiveIntegration, host: PluginHost) -> Stage:

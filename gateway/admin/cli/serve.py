@@ -14,7 +14,6 @@ from flask.cli import with_appcontext
 
 from gateway.runtime.check_runner import CheckRunner
 from gateway.delivery import WorkerPool
-from gateway.extension import log_startup_warnings
 from gateway.host.state import get_state
 from gateway.admin.cli.stopping import on_stop_signal
 
@@ -49,7 +48,7 @@ def serve(host: str, port: int, processes: int | None) -> None:
     state = get_state(app)
     if state.admin_token_problem:
         raise click.ClickException(f"not starting: {state.admin_token_problem}")
-    log_startup_warnings(state)
+    state.log_warnings()
     processes = processes or state.settings.processes or default_processes()
     if processes > 1 and sys.platform != "win32":
         from gateway.runtime.prefork import PreforkServer
