@@ -79,6 +79,7 @@ class Event:
     project_name: str | None = None
     environment_name: str | None = None
     names_unavailable: str | None = None
+    received_via: str = "webhook"
     raw: Any = None
 
     @property

@@ -13,6 +13,7 @@ from .outage.answer import install as install_unavailable_answer
 from .outage.startup import when_database_ready
 from .crypto import SecretBox
 from .instance_folder import make_private_folder, prepare_sqlite_file
+from .flagplatform.catchup import CatchUp, catchup_stats
 from .flagplatform.connection import ConnectionService
 from .flagplatform.names import NameResolver
 from .http import make_session
@@ -102,6 +103,8 @@ class EventGateway:
         if self._log_warnings:
             log_startup_warnings(state)
         state.metrics.watch_checks(lambda: check_gauges(state))
+        state.catchup = CatchUp(state)
+        state.metrics.watch_catchup(lambda: catchup_stats(state))
         app.extensions[EXTENSION_KEY] = state
         app.register_blueprint(webhooks.bp)
         app.register_blueprint(api.bp)

@@ -35,6 +35,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 from gunicorn.workers.gthread import ThreadWorker
 
+from .catchup_runner import CatchUpRunner
 from .check_runner import CheckRunner
 from .delivery import WorkerPool
 from .shared_changes import SharedChanges
@@ -67,6 +68,7 @@ class GatewayWorker(ThreadWorker):
 
     pool: WorkerPool | None = None
     checks: CheckRunner | None = None
+    catchup: CatchUpRunner | None = None
     stopper: threading.Thread | None = None
 
     def handle_exit(self, sig, frame) -> None:
@@ -88,6 +90,8 @@ class GatewayWorker(ThreadWorker):
         if self.checks is not None:  # at the same time as the workers' grace, not after it
             checks = threading.Thread(target=self.checks.stop, name="stop-background-checks")
             checks.start()
+        if self.catchup is not None:
+            self.catchup.stop()
         if self.pool is not None:
             self.pool.stop()
         if checks is not None:
@@ -224,6 +228,8 @@ class PreforkServer(BaseApplication):
             worker.checks = CheckRunner(self.state, self.state.settings.check_interval_seconds,
                                         changes=lambda: checks_wanted.generation)
             worker.checks.start()
+            worker.catchup = CatchUpRunner(self.state, self.state.settings.catchup_interval_seconds)
+            worker.catchup.start()
             click.echo(f"event-gateway[{worker.pid}]: background checks", err=True)
 
     def _worker_exit(self, _arbiter, worker) -> None:

@@ -42,6 +42,7 @@ class GatewayState:
     """Of those, the settings this process does not share with the others (``node_agreement``)."""
     connection: Any = None  # flagplatform.connection.ConnectionService
     names: Any = None  # flagplatform.names.NameResolver
+    catchup: Any = None  # flagplatform.catchup.CatchUp
     admin_token_problem: str | None = None  # why this node cannot serve the admin API (node_agreement)
     serve_layout: tuple[int, int] | None = None
     """Under ``serve``: its processes on this node and their delivery workers in all (None otherwise)."""

@@ -12,6 +12,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from ..catchup_runner import CatchUpRunner
 from ..check_runner import CheckRunner
 from ..delivery import WorkerPool
 from ..extension import log_startup_warnings
@@ -77,6 +78,7 @@ def _serve_with_waitress(app, state, host: str, port: int) -> None:
     pool = WorkerPool(state, state.settings.workers) if state.settings.workers else None
     state.serve_layout = (1, state.settings.workers)
     checks = CheckRunner(state, state.settings.check_interval_seconds)
+    catchup = CatchUpRunner(state, state.settings.catchup_interval_seconds)
 
     def stop(signum: int, _frame) -> None:
         # waitress's loop ends on SystemExit raised in it (and lets its request threads finish).
@@ -89,6 +91,7 @@ def _serve_with_waitress(app, state, host: str, port: int) -> None:
             if pool is not None:
                 pool.start()
             checks.start()
+            catchup.start()
             click.echo(f"event-gateway listening on http://{host}:{server.effective_port} with {workers}", err=True)
             server.run()
         finally:
@@ -98,5 +101,6 @@ def _serve_with_waitress(app, state, host: str, port: int) -> None:
                 stopper.start()
             server.close()
             checks.stop()
+            catchup.stop()
             if stopper is not None:
                 stopper.join()

@@ -37,6 +37,7 @@ MEANINGS: dict[type, dict[str, str]] = {
         "project_name": "The project's display name, read from the flag platform's API when the gateway is connected to it (`event-gateway connect launchdarkly`); filled in by the delivery worker before `deliver_event`. None without a connection, or when the API could not say (see `names_unavailable`).",
         "environment_name": "The environment's display name (\"Production\"), read like `project_name`; None when unknown.",
         "names_unavailable": "Why `project_name` and `environment_name` are missing (no connection, the API down, an unknown project); None when they were found. The event is delivered all the same.",
+        "received_via": "How the gateway got the event: `webhook` (it was sent to the gateway), or `catch-up` (the webhook did not arrive, and the gateway found the change in the flag platform's audit log when it reconciled; `occurred_at` is still when the change happened). Events stored before this field existed read as `webhook`.",
         "raw": "The payload exactly as it was decoded (the audit-log entry). Do not rely on it where a field above says the same.",
     },
     Access: {

@@ -1,0 +1,76 @@
+"""The catch-up in the background: ``serve`` reconciles from the flag platform's audit log (see
+:mod:`gateway.flagplatform.catchup`) at start, once more a moment later (the window ends a little
+before now), every ``GATEWAY_CATCHUP_INTERVAL_SECONDS``, when a database outage ends, and when the
+connection changes. One thread, in the process that runs the background checks (one per node: see
+:mod:`gateway.prefork`); the lease in the database lets one node at a time reconcile.
+
+A run that fails (the database or the flag platform unavailable) is tried again after
+:data:`RETRY_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from .flagplatform.catchup import SAFETY_MARGIN_MS
+from .outage import unavailable
+from .state import GatewayState
+
+log = logging.getLogger(__name__)
+
+RETRY_SECONDS = 10.0
+
+
+class CatchUpRunner:
+    def __init__(self, state: GatewayState, interval: float, retry_seconds: float = RETRY_SECONDS):
+        self.state = state
+        self.interval = interval
+        self.retry_seconds = min(retry_seconds, interval)
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._trigger = "start"
+
+    def poke(self, trigger: str = "change") -> None:
+        self._trigger = trigger
+        self._wake.set()
+
+    def start(self) -> None:
+        self.state.db_watch.on_back.append(lambda: self.poke("outage-ended"))
+        self.state.connection.listeners.append(lambda: self.poke("connection-changed"))
+        self._thread = threading.Thread(target=self._loop, name="catch-up", daemon=True)
+        self._thread.start()
+        log.info("catch-up from the audit log every %g s (with a connection)", self.interval)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        wait = self._once()
+        if not self._stopping.is_set():  # what changed just before start is past the first window's end
+            self._wake.wait(SAFETY_MARGIN_MS / 1000 + 1)
+            self._trigger = "start"
+            wait = self._once()
+        while not self._stopping.is_set():
+            self._wake.wait(wait)
+            if self._stopping.is_set():
+                return
+            wait = self._once()
+
+    def _once(self) -> float:
+        """One run; returns how long to wait for the next."""
+        trigger, self._trigger = self._trigger, "interval"
+        self._wake.clear()
+        try:
+            result = self.state.catchup.run(trigger)
+        except Exception as exc:  # a database hiccup must not end the catch-up for good
+            if unavailable(exc) is None:
+                log.exception("catch-up failed; trying again in %g s", self.retry_seconds)
+            else:
+                log.debug("catch-up waits for the database")
+            return self.retry_seconds
+        return self.retry_seconds if result.get("error") else self.interval
