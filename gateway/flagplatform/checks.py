@@ -21,8 +21,9 @@ def _when(stamp: float) -> str:
 
 
 def connection_checks(service: ConnectionService, connection: Connection) -> list[StatusCheck]:
-    """The webhook's checks, then the last catch-up's."""
-    return _webhook_checks(service, connection) + [catchup_check(connection)]
+    """The webhook's checks, then the last catch-up's (once one has run)."""
+    catchup = catchup_check(connection)
+    return _webhook_checks(service, connection) + ([catchup] if catchup is not None else [])
 
 
 def _webhook_checks(service: ConnectionService, connection: Connection) -> list[StatusCheck]:
@@ -73,13 +74,13 @@ def _webhook_checks(service: ConnectionService, connection: Connection) -> list[
     return checks
 
 
-def catchup_check(connection: Connection) -> StatusCheck:
+def catchup_check(connection: Connection) -> StatusCheck | None:
     """The last catch-up from the audit log: red when the API refused the token, amber when it
-    caught flag changes whose webhook did not arrive (in the last day) or could not run."""
+    caught flag changes whose webhook did not arrive (in the last day) or could not run; None
+    before the first."""
     summary = connection.state.get("catchup")
     if not isinstance(summary, dict):
-        return StatusCheck("catch-up", "ok", "no catch-up from the audit log has run yet (it runs at start and "
-                           "every GATEWAY_CATCHUP_INTERVAL_SECONDS under serve)")
+        return None
     window = f"{summary.get('window_from')} to {summary.get('window_to')}"
     finished = summary.get("finished_at")
     when = _when(finished) if isinstance(finished, (int, float)) else "?"
