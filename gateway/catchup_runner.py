@@ -1,7 +1,7 @@
 """The catch-up in the background: ``serve`` reconciles from the flag platform's audit log (see
-:mod:`gateway.flagplatform.catchup`) at start, once more a moment later (the window ends a little
-before now), every ``GATEWAY_CATCHUP_INTERVAL_SECONDS``, when a database outage ends, and when the
-connection changes. One thread, in the process that runs the background checks (one per node: see
+:mod:`gateway.flagplatform.catchup`) at start, every ``GATEWAY_CATCHUP_INTERVAL_SECONDS``, when
+a database outage ends, and when the connection changes; each of those but the interval's once more
+a moment later (a window ends a little before now). One thread, in the process that runs the background checks (one per node: see
 :mod:`gateway.prefork`); the lease in the database lets one node at a time reconcile.
 
 A run that fails (the database or the flag platform unavailable) is tried again after
@@ -20,6 +20,7 @@ from .state import GatewayState
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 10.0
+FOLLOW_UP = "follow-up"
 
 
 class CatchUpRunner:
@@ -51,10 +52,6 @@ class CatchUpRunner:
 
     def _loop(self) -> None:
         wait = self._once()
-        if not self._stopping.is_set():  # what changed just before start is past the first window's end
-            self._wake.wait(SAFETY_MARGIN_MS / 1000 + 1)
-            self._trigger = "start"
-            wait = self._once()
         while not self._stopping.is_set():
             self._wake.wait(wait)
             if self._stopping.is_set():
@@ -73,4 +70,10 @@ class CatchUpRunner:
             else:
                 log.debug("catch-up waits for the database")
             return self.retry_seconds
-        return self.retry_seconds if result.get("error") else self.interval
+        if result.get("error"):
+            return self.retry_seconds
+        if trigger != "interval" and trigger != FOLLOW_UP:
+            # what changed in the last moments before this run is past its window's end: once more soon
+            self._trigger = FOLLOW_UP
+            return SAFETY_MARGIN_MS / 1000 + 1
+        return self.interval

@@ -145,3 +145,53 @@ def test_two_nodes_reconciling_at_once_deliver_each_missed_change_once(tmp_path,
     finally:
         first.terminate()
         second.terminate()
+
+
+@pytest.fixture
+def postgres():
+    from .test_database_outage_processes import require
+    from .throwaway_postgres import ThrowawayPostgres, availability
+
+    require(availability(), "the catch-up database-outage test")
+    cluster = ThrowawayPostgres().init()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.destroy()
+
+
+def test_changes_refused_in_a_database_outage_are_caught_up_when_it_ends(tmp_path, platform, dynatrace, postgres):
+    url = postgres.create_database("catchup_gateway")
+    env = {"GATEWAY_ALLOW_PRIVATE_TARGETS": "1", "GATEWAY_PLUGINS": "dynatrace", "GATEWAY_WORKERS": "2",
+           "GATEWAY_RETRY_SCHEDULE": "0,0.2,0.2", "GATEWAY_DATABASE_URL": url, "GATEWAY_PROCESSES": "1"}
+    process = GatewayProcess(str(tmp_path), env=env).start()
+    try:
+        connect_and_add_dynatrace(process, platform, dynatrace)
+
+        def caught_up_after_connecting():
+            shown = process.admin("GET", "/api/v1/connections/launchdarkly").json().get("catch_up") or {}
+            return shown.get("trigger") == "follow-up"
+
+        # the runs at start and after connecting are over: the next is due in 300 s, unless the outage's end
+        wait_until(caught_up_after_connecting, 15, interval=0.2, message="the catch-ups after connecting")
+        postgres.stop("fast")
+        for flag in FLAGS:
+            turn_on(platform, flag)
+        wait_until(lambda: len(platform.webhook_deliveries) == 3, 15, message="the three webhooks answered")
+        assert [d["status"] for d in platform.webhook_deliveries] == [503, 503, 503]
+        postgres.start()
+
+        wait_until(lambda: len(flag_events(dynatrace)) >= 3, 30, interval=0.2,
+                   message="the three refused changes at Dynatrace")
+        sent = flag_events(dynatrace)
+        assert sorted(e["startTime"] for e in sent) == sorted(e["date"] for e in platform.audit_log)
+        assert "database available again" in process.log()
+        [webhook] = platform.webhooks.values()
+        for entry in platform.audit_log:
+            body = json.dumps(entry).encode()
+            late = process.post_webhook(body, headers={"X-LD-Signature": hmac_sha256_hex(webhook["secret"], body)})
+            assert late.status_code == 200 and late.json()["duplicate"] is True, late.text
+        assert len(flag_events(dynatrace)) == 3
+    finally:
+        process.terminate()
