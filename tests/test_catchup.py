@@ -200,3 +200,14 @@ def test_one_process_reconciles_at_a_time(client, platform, state, waits):
     assert result["ran"] is False and "running elsewhere" in result["message"]
     other.give_back()
     assert client.post(PATH + "/catch-up", headers=AUTH).get_json()["ran"] is True
+
+
+def test_after_a_disconnect_a_new_connection_catches_up_from_when_it_is_made(client, platform, state, waits):
+    connect(client, platform)
+    set_cursor(state, int(time.time() * 1000) - 30 * HOUR_MS)
+    assert client.delete(PATH, headers=AUTH).status_code == 200
+    assert catchup.read_cursor(state) is None
+    change(platform, "made-while-disconnected", ago_ms=HOUR_MS)
+    connect(client, platform)
+    result = client.post(PATH + "/catch-up", headers=AUTH).get_json()
+    assert result["gap"] is None and result["listed"] == 0 and stored(state) == []

@@ -106,6 +106,11 @@ class CatchUp:
         finally:
             self._lock.release()
 
+    def forget_cursor(self) -> None:
+        """Disconnected: a later connection catches up from when its webhook is wired."""
+        with writing(self.state.db.engine) as db:
+            meta.forget(db, CURSOR_KEY)
+
     # one run --------------------------------------------------------------------------------------
 
     def _window(self, connection: Connection) -> tuple[int, int, str | None]:
