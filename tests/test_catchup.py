@@ -211,3 +211,30 @@ def test_after_a_disconnect_a_new_connection_catches_up_from_when_it_is_made(cli
     connect(client, platform)
     result = client.post(PATH + "/catch-up", headers=AUTH).get_json()
     assert result["gap"] is None and result["listed"] == 0 and stored(state) == []
+
+
+def test_a_documented_page_and_entry_become_the_event_a_webhook_would_make(client, platform, state, waits):
+    import json
+    from pathlib import Path
+
+    from gateway.launchdarkly import normalize_audit_entry
+
+    folder = Path(__file__).parent / "data" / "launchdarkly-auditlog"
+    page, entry = (json.loads((folder / name).read_text()) for name in ("page.json", "entry.json"))
+    when = int(time.time() * 1000) - 10_000
+    page["items"][0]["date"] = entry["date"] = when
+    connect(client, platform)
+    set_cursor(state, when - 60_000)
+    platform.queue(Reply(200, page), Reply(200, entry))
+
+    result = client.post(PATH + "/catch-up", headers=AUTH).get_json()
+
+    assert result["caught"] == 1
+    [row] = stored(state)
+    as_webhook = normalize_audit_entry(entry).to_dict(include_raw=False)
+    caught = {k: v for k, v in row.body.items() if k not in ("id", "received_via")}
+    assert caught == {k: v for k, v in as_webhook.items() if k not in ("id", "received_via")}
+    assert row.body["received_via"] == "catch-up" and state.db.events.get(row.id).raw == entry
+    assert row.body["custom_properties"]["dynatrace"]["values"] == ["app:checkout"]
+    [listed] = [r for r in platform.received() if r.path.startswith("/api/v2/auditlog?")]
+    assert "limit=20" in listed.path and f"after={when - 60_000}" in listed.path and "before=" in listed.path
