@@ -30,6 +30,7 @@ from .. import launchdarkly
 from ..inbound import Rejected
 from ..intake import accept
 from ..policy import compile_policy
+from ..redaction import redact
 from ..store import meta
 from ..store.base import now, reading, writing
 from .catchup_lease import CatchUpLease  # noqa: F401 (also used by the tests through this module)
@@ -145,7 +146,7 @@ class CatchUp:
                     self._take(client, entry_id, policy, result)
                     self.lease.take()  # renew: a long window must not let another process start
         except FlagApiError as exc:
-            result["error"], result["error_status"] = exc.message, exc.status
+            result["error"], result["error_status"] = redact(exc.message, connection.secret_values()), exc.status
             log.warning("catch-up from the audit log failed: %s", exc.message)
         else:
             with writing(self.state.db.engine) as db:

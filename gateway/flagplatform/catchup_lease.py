@@ -27,7 +27,12 @@ class CatchUpLease:
     def __init__(self, engine: Engine, seconds: float = LEASE_SECONDS):
         self.engine = engine
         self.seconds = seconds
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._token = uuid.uuid4().hex[:8]
+
+    @property
+    def holder(self) -> str:
+        """This process (the processes of a pre-fork server share the object, not the lease)."""
+        return f"{socket.gethostname()}:{os.getpid()}:{self._token}"
 
     def _read(self, connection) -> tuple[str | None, dict]:
         raw = meta.read(connection, LEASE_KEY)
