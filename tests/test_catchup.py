@@ -238,3 +238,31 @@ def test_a_documented_page_and_entry_become_the_event_a_webhook_would_make(clien
     assert row.body["custom_properties"]["dynatrace"]["values"] == ["app:checkout"]
     [listed] = [r for r in platform.received() if r.path.startswith("/api/v2/auditlog?")]
     assert "limit=20" in listed.path and f"after={when - 60_000}" in listed.path and "before=" in listed.path
+
+
+def test_a_run_that_stops_half_way_is_done_again_without_duplicates(client, platform, state, waits, monkeypatch):
+    from gateway.flagplatform.client import FlagApiError, FlagPlatformClient
+
+    connect(client, platform)
+    start = int(time.time() * 1000) - 60_000
+    set_cursor(state, start)
+    entries = [change(platform, f"flag-{n}", ago_ms=20_000 - n) for n in range(3)]
+    real = FlagPlatformClient.get_audit_log_entry
+    calls = []
+
+    def fails_on_the_second(self, entry_id):
+        calls.append(entry_id)
+        if len(calls) == 2:
+            raise FlagApiError("the flag platform answered 503 to read an audit-log entry", 503, retryable=True)
+        return real(self, entry_id)
+
+    monkeypatch.setattr(FlagPlatformClient, "get_audit_log_entry", fails_on_the_second)
+    first = client.post(PATH + "/catch-up", headers=AUTH).get_json()
+    assert first["error_status"] == 503 and first["caught"] == 1
+    assert catchup.read_cursor(state) == start  # not moved: the window is done again
+
+    monkeypatch.setattr(FlagPlatformClient, "get_audit_log_entry", real)
+    second = client.post(PATH + "/catch-up", headers=AUTH).get_json()
+    assert second["error"] is None and second["caught"] == 2
+    assert sorted(r.source_id for r in stored(state)) == sorted(e["_id"] for e in entries)
+    assert catchup.read_cursor(state) > start
