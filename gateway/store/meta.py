@@ -1,4 +1,5 @@
-"""``gateway_meta``: facts about the database every node reads (see ``gateway/node_agreement.py``)."""
+"""``gateway_meta``: facts about the database every node reads (see ``gateway/node_agreement.py``), and
+the catch-up's cursor and lease (``gateway/flagplatform/catchup.py``)."""
 
 from __future__ import annotations
 
