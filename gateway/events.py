@@ -87,6 +87,7 @@ class Event:
     project_name: str | None = None
     environment_name: str | None = None
     names_unavailable: str | None = None
+    received_via: str = "webhook"
     raw: Any = None
     environments: list[str] = field(default_factory=list)
     environment_names: dict[str, str] = field(default_factory=dict)

@@ -30,6 +30,7 @@ from gateway.host.state import EXTENSION_KEY, GatewayState
 from gateway.runtime.status import check_gauges
 from gateway.store import Database
 from gateway.store.base import now
+from gateway.runtime.catchup import CatchUp, catchup_stats
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,8 @@ class EventGateway:
         if self._log_warnings:
             state.log_warnings()
         state.metrics.watch_checks(lambda: check_gauges(state))
+        state.catchup = CatchUp(state)
+        state.metrics.watch_catchup(lambda: catchup_stats(state))
         app.extensions[EXTENSION_KEY] = state
         app.register_blueprint(webhooks.bp)
         app.register_blueprint(api.bp)

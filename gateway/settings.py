@@ -49,6 +49,8 @@ KEYS: dict[str, tuple[Any, str]] = {
     "GATEWAY_UI_SESSION_HOURS": (8, "how long a sign-in to the web UI lasts, in hours"),
     "GATEWAY_RETRY_AFTER_SECONDS": (5, "`Retry-After` of the 503 answered while the database is unavailable, seconds"),
     "GATEWAY_CHECK_INTERVAL_SECONDS": (600, "how often `serve` runs every integration's checks and the flag-platform connection's in the background (they also run after each change)"),
+    "GATEWAY_CATCHUP_INTERVAL_SECONDS": (300, "with a flag-platform connection, how often `serve` reconciles from the audit log, catching flag changes whose webhook was lost (it also does at start, when a database outage ends, and on demand)"),
+    "GATEWAY_CATCHUP_MAX_LOOKBACK_HOURS": (24, "how far back a catch-up from the audit log reaches at most; changes older than that after a longer gap are reported, not caught up"),
     "GATEWAY_NAMES_TTL_SECONDS": (3600, "how long project, environment and flag names read from the flag platform's API are cached"),
     "GATEWAY_WEBHOOK_SECRET_GRACE_SECONDS": (86400, "how long the previous webhook secret is still accepted after a rotation"),
 }
@@ -213,6 +215,8 @@ class Settings:
     ui_session_hours: float = 8.0
     retry_after_seconds: int = 5
     check_interval_seconds: float = 600.0
+    catchup_interval_seconds: float = 300.0
+    catchup_max_lookback_hours: float = 24.0
     names_ttl_seconds: float = 3600.0
     webhook_secret_grace_seconds: float = 86400.0
     processes: int | None = None
@@ -255,6 +259,8 @@ class Settings:
             ui_session_hours=_number(config, "GATEWAY_UI_SESSION_HOURS", float, 0.01),
             retry_after_seconds=_number(config, "GATEWAY_RETRY_AFTER_SECONDS", int, 1),
             check_interval_seconds=_number(config, "GATEWAY_CHECK_INTERVAL_SECONDS", float, 1),
+            catchup_interval_seconds=_number(config, "GATEWAY_CATCHUP_INTERVAL_SECONDS", float, 1),
+            catchup_max_lookback_hours=_number(config, "GATEWAY_CATCHUP_MAX_LOOKBACK_HOURS", float, 0.01),
             names_ttl_seconds=_number(config, "GATEWAY_NAMES_TTL_SECONDS", float, 0),
             webhook_secret_grace_seconds=_number(config, "GATEWAY_WEBHOOK_SECRET_GRACE_SECONDS", float, 0),
             processes=_number(config, "GATEWAY_PROCESSES", int, 1) if config.get("GATEWAY_PROCESSES") else None,

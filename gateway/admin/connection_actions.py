@@ -45,6 +45,8 @@ def disconnect(state: GatewayState, *, keep_webhook: bool, origin: str) -> dict[
     """Forget the connection and delete the webhook it wired (unless ``keep_webhook``)."""
     with _refused_as_api_error("connection.disconnect", origin):
         result = state.connection.disconnect(keep_webhook=keep_webhook)
+    if state.catchup is not None:  # a later connection catches up from when it is made, not from now
+        state.catchup.forget_cursor()
     audit.record("connection.disconnect", origin, webhook=result["webhook"], webhook_id=result["webhook_id"])
     return result
 

@@ -263,6 +263,9 @@ class EventSummarySchema(Schema):
     title = fields.String(allow_none=True, required=True)
     occurred_at = fields.String(required=True, metadata=TIME)
     received_at = fields.String(required=True, metadata=TIME)
+    received_via = fields.String(required=True, validate=validate.OneOf(["webhook", "catch-up"]), metadata={
+        "description": "webhook, or catch-up: the webhook did not arrive and the change was found in the "
+                       "flag platform's audit log (occurred_at is still when it happened)"})
 
 
 class EventDetailSchema(EventSummarySchema):

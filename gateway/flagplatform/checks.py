@@ -21,6 +21,12 @@ def _when(stamp: float) -> str:
 
 
 def connection_checks(service: ConnectionService, connection: Connection) -> list[StatusCheck]:
+    """The webhook's checks, then the last catch-up's (once one has run)."""
+    catchup = catchup_check(connection)
+    return _webhook_checks(service, connection) + ([catchup] if catchup is not None else [])
+
+
+def _webhook_checks(service: ConnectionService, connection: Connection) -> list[StatusCheck]:
     """Read the webhook from the platform and say what is wrong with it, and how to fix it."""
     fix = f"run the {REWIRE} action (event-gateway connection rewire) to set it up again"
     if not connection.webhook_id:
@@ -66,6 +72,33 @@ def connection_checks(service: ConnectionService, connection: Connection) -> lis
         checks.append(StatusCheck("webhook signed", "ok", "the webhook is signed with the secret the gateway keeps"))
     checks.append(_last_event(connection))
     return checks
+
+
+def catchup_check(connection: Connection) -> StatusCheck | None:
+    """The last catch-up from the audit log: red when the API refused the token, amber when it
+    caught flag changes whose webhook did not arrive (in the last day) or could not run; None
+    before the first."""
+    summary = connection.state.get("catchup")
+    if not isinstance(summary, dict):
+        return None
+    window = f"{summary.get('window_from')} to {summary.get('window_to')}"
+    finished = summary.get("finished_at")
+    when = _when(finished) if isinstance(finished, (int, float)) else "?"
+    if summary.get("error_status") in (401, 403):
+        return StatusCheck("catch-up", "error", f"the audit-log API refused the token at {when}, so flag changes "
+                           f"whose webhook is lost are not caught up: {summary.get('error')}")
+    if summary.get("error"):
+        return StatusCheck("catch-up", "warning", f"the last catch-up ({when}) failed and is tried again: "
+                           f"{summary.get('error')}")
+    gap = f"; {summary['gap']}" if summary.get("gap") else ""
+    caught_at = summary.get("last_caught_at")
+    if isinstance(caught_at, (int, float)) and now() - caught_at < QUIET_SECONDS:
+        return StatusCheck("catch-up", "warning", f"catch-up took in {summary.get('last_caught')} flag change(s) "
+                           f"at {_when(caught_at)} whose webhook did not arrive: webhooks are failing (see the "
+                           f"last-event check and the flag platform's webhook page); last run {when} "
+                           f"covered {window}{gap}")
+    return StatusCheck("catch-up", "warning" if gap else "ok",
+                       f"last catch-up {when} covered {window}: {summary.get('caught', 0)} missed change(s){gap}")
 
 
 def _last_event(connection: Connection) -> StatusCheck:

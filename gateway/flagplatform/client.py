@@ -7,6 +7,7 @@ redirects, the token removed from what it records).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -31,6 +32,8 @@ class FlagApiError(Exception):
         self.message = message
         self.status = status
         self.retryable = retryable
+        self.wait: float | None = None
+        """For a 429: seconds the platform asks to wait (``Retry-After`` or ``X-Ratelimit-Reset``)."""
 
 
 def error_detail(response: HttpResponse, http: HttpClient) -> str:
@@ -147,6 +150,32 @@ class FlagPlatformClient:
         items = body.get("items") if isinstance(body, dict) else None
         return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
 
+    # audit log (catch-up) ---------------------------------------------------------------------------
+
+    def list_audit_log(self, *, after: int | None = None, before: int | None = None, limit: int = 20,
+                       next_href: str | None = None) -> dict[str, Any]:
+        """One page of ``GET /api/v2/auditlog`` (``after``/``before`` in Unix milliseconds), or the
+        page a previous one's ``_links.next.href`` names (a path on the API URL)."""
+        if next_href is not None:
+            if "://" in next_href or not next_href.startswith("/api/v2/auditlog"):
+                raise FlagApiError(f"the audit log's next page {next_href[:200]!r} is not an audit-log path")
+            body = self._call("GET", next_href, "list the audit log")
+        else:
+            params: dict[str, Any] = {"limit": limit}
+            if after is not None:
+                params["after"] = after
+            if before is not None:
+                params["before"] = before
+            body = self._call("GET", "/api/v2/auditlog", "list the audit log", params=params)
+        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            raise FlagApiError("the flag platform's audit-log page has no items: check the API URL")
+        return body
+
+    def get_audit_log_entry(self, entry_id: str) -> dict[str, Any] | None:
+        """The full entry (``GET /api/v2/auditlog/{id}``), in the webhook's shape; None when gone."""
+        return self._call("GET", f"/api/v2/auditlog/{quote(entry_id, safe='')}", "read an audit-log entry",
+                          missing_ok=True)
+
     # flag actions (for deliveries: the answer is the plugin's to read) ------------------------------
 
     def turn_flag(self, *, project_key: str, environment_key: str, flag_key: str, on: bool,
@@ -194,7 +223,25 @@ def environments_of(project: dict[str, Any]) -> list[dict[str, Any]]:
     return [env for env in environments if isinstance(env, dict)] if isinstance(environments, list) else []
 
 
+def rate_limit_wait(response: HttpResponse) -> float | None:
+    """Seconds a 429 asks to wait: ``Retry-After``, else ``X-Ratelimit-Reset`` (Unix milliseconds)."""
+    if response.retry_after is not None:
+        return response.retry_after
+    reset = response.headers.get("X-Ratelimit-Reset")
+    try:
+        return max(0.0, float(reset) / 1000 - time.time()) if reset else None
+    except ValueError:
+        return None
+
+
 def _problem(response: HttpResponse, what: str, http: HttpClient) -> FlagApiError:
+    error = _problem_of(response, what, http)
+    if response.status_code == 429:
+        error.wait = rate_limit_wait(response)
+    return error
+
+
+def _problem_of(response: HttpResponse, what: str, http: HttpClient) -> FlagApiError:
     status, detail = response.status_code, error_detail(response, http)
     if status == 401:
         return FlagApiError(f"the flag platform refused the API token ({status}: {detail}): give the connection "

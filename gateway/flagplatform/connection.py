@@ -201,6 +201,11 @@ class ConnectionService:
             self._cache = (time.monotonic(), shared, connection)
         return connection
 
+    def forget_cached(self) -> None:
+        """Read the connection again next time (its state changed; its settings did not)."""
+        with self._lock:
+            self._cache = None
+
     def _changed(self) -> None:
         with self._lock:
             self._cache = None
@@ -234,6 +239,7 @@ class ConnectionService:
                 if connection.previous_secret else None,
                 "last_event_at": state.get("last_event_at"),
             },
+            "catch_up": state.get("catchup"),
         }
 
     # writing -------------------------------------------------------------------------------------

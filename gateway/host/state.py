@@ -51,6 +51,7 @@ class GatewayState:
     """Of those, the settings this process does not share with the others (``node_agreement``)."""
     connection: Any = None  # flagplatform.connection.ConnectionService
     names: Any = None  # flagplatform.names.NameResolver
+    catchup: Any = None  # runtime.catchup.CatchUp
     admin_token_problem: str | None = None  # why this node cannot serve the admin API (node_agreement)
     auth_throttle: Any = None  # auth_throttle.AuthThrottle
     serve_layout: tuple[int, int] | None = None

@@ -19,6 +19,14 @@ patch is kept in :attr:`semantic_patches`. Flag triggers: :meth:`add_trigger` ma
 With ``send_webhooks = True``, every change a patch or trigger makes is POSTed, as the flag
 platform's audit-log webhook body (signed with ``X-LD-Signature`` when the webhook has a secret), to
 each registered webhook that is on; what was sent is kept in :attr:`webhook_deliveries`.
+
+Audit log: every change a patch or trigger makes, and every entry a test adds with
+:meth:`record_change`, is kept in :attr:`audit_log` (with or without ``send_webhooks``) and served
+by ``GET /api/v2/auditlog`` (``after``/``before`` in Unix ms, exclusive; ``limit`` 1..20, default 10;
+newest first; summaries without ``currentVersion``/``previousVersion``; ``_links.next.href`` while
+older entries remain, ``before`` the last one's date, or one past it with ``audit_page_overlap``
+so that an entry is listed twice) and ``GET /api/v2/auditlog/<id>`` (the full entry). Dates are
+made unique and increasing.
 """
 
 from __future__ import annotations
@@ -58,6 +66,8 @@ class FakeFlagPlatform(FakeService):
         self.send_webhooks = False
         self.webhook_deliveries: list[dict[str, Any]] = []
         self.environment_pages = 0  # pages of environments served
+        self.audit_log: list[dict[str, Any]] = []
+        self.audit_page_overlap = False
         self._state_lock = threading.Lock()
         super().__init__(self._reply)
 
@@ -104,6 +114,51 @@ class FakeFlagPlatform(FakeService):
         """The requests with this method whose path starts with ``prefix``."""
         return [r for r in self.received() if r.method == method and r.path.startswith(prefix)]
 
+    def record_change(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """Add ``entry`` (a full audit-log entry, e.g. from :func:`flag_change_body`) to the audit log
+        and, with ``send_webhooks``, post it to the webhooks that are on; returns it as kept."""
+        with self._state_lock:
+            return self._record(entry)
+
+    def _record(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """(State lock held.)"""
+        entry = json.loads(json.dumps(entry))
+        if self.audit_log and entry.get("date", 0) <= self.audit_log[-1]["date"]:
+            entry["date"] = self.audit_log[-1]["date"] + 1
+        self.audit_log.append(entry)
+        if self.send_webhooks:
+            targets = [dict(w) for w in self.webhooks.values() if w.get("on") and w.get("url")]
+            if targets:
+                threading.Thread(target=self._send_webhooks, args=(targets, entry), daemon=True).start()
+        return entry
+
+    def _audit(self, request: RecordedRequest, rest: list[str], query: dict[str, list[str]]) -> Reply:
+        """``GET /api/v2/auditlog[/<id>]`` (state lock held)."""
+        if request.method != "GET":
+            return Reply(405, {"message": "method not allowed"})
+        if rest:
+            found = [e for e in self.audit_log if e["_id"] == rest[0]]
+            return Reply(200, found[0]) if found else Reply(404, {"code": "not_found", "message": "Unknown entry"})
+        try:
+            limit = int((query.get("limit") or ["10"])[0])
+            after = int(query["after"][0]) if "after" in query else None
+            before = int(query["before"][0]) if "before" in query else None
+        except ValueError:
+            return Reply(400, {"code": "invalid_request", "message": "before, after and limit are integers"})
+        if not 1 <= limit <= 20:
+            return Reply(400, {"code": "invalid_request", "message": "limit must be between 1 and 20"})
+        matching = [e for e in reversed(self.audit_log)
+                    if (after is None or e["date"] > after) and (before is None or e["date"] < before)]
+        page = matching[:limit]
+        links: dict[str, Any] = {"self": {"href": request.path, "type": "application/json"}}
+        if len(matching) > limit:
+            next_before = page[-1]["date"] + (1 if self.audit_page_overlap else 0)
+            href = f"/api/v2/auditlog?limit={limit}&before={next_before}"
+            links["next"] = {"href": href + (f"&after={after}" if after is not None else ""),
+                             "type": "application/json"}
+        items = [{k: v for k, v in e.items() if k not in ("currentVersion", "previousVersion")} for e in page]
+        return Reply(200, {"items": items, "_links": links, "totalCount": len(matching)})
+
     # serving -------------------------------------------------------------------------------------
 
     def _shown(self, webhook: dict[str, Any]) -> dict[str, Any]:
@@ -125,6 +180,8 @@ class FakeFlagPlatform(FakeService):
         with self._state_lock:
             if path[:3] == ["api", "v2", "webhooks"]:
                 return self._webhooks(request, path[3:])
+            if path[:3] == ["api", "v2", "auditlog"]:
+                return self._audit(request, path[3:], query)
             if path[:3] == ["api", "v2", "projects"] and request.method == "GET":
                 if len(path) == 3:
                     return Reply(200, {"items": [{"key": p["key"], "name": p["name"]} for p in self.projects.values()],
@@ -262,13 +319,10 @@ class FakeFlagPlatform(FakeService):
         state = flag["environments"].setdefault(environment, {})
         before = state.get("on")
         state["on"] = on
-        if before == on or not self.send_webhooks:
+        if before == on:
             return
-        targets = [dict(w) for w in self.webhooks.values() if w.get("on") and w.get("url")]
-        body = flag_change_body(project, key, flag["name"], environment, on, comment,
-                                {env: dict(value) for env, value in flag["environments"].items()})
-        if targets:
-            threading.Thread(target=self._send_webhooks, args=(targets, body), daemon=True).start()
+        self._record(flag_change_body(project, key, flag["name"], environment, on, comment,
+                                      {env: dict(value) for env, value in flag["environments"].items()}))
 
     def _send_webhooks(self, targets: list[dict[str, Any]], body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()

@@ -68,6 +68,21 @@ def database_health(state, body: dict) -> bool:
     return False
 
 
+def catchup_health(state) -> dict:
+    """Whether flag changes whose webhook is lost are caught up from the audit log (needs a connection)."""
+    from gateway.runtime.catchup import OFF
+
+    try:
+        connection = state.connection.current() if state.connection is not None else None
+    except Exception:  # the database went away meanwhile: the rest of the answer says so
+        return {"on": None}
+    if connection is None:
+        return {"on": False, "message": OFF}
+    summary = connection.state.get("catchup") or {}
+    return {"on": True, "interval_seconds": state.settings.catchup_interval_seconds,
+            "last_run_at": summary.get("finished_at"), "window_to": summary.get("window_to")}
+
+
 @bp.get("/healthz")
 def healthz():
     """200 when the database can be used and the in-process workers (if any) are alive; else 503
@@ -78,6 +93,7 @@ def healthz():
     body["workers"] = workers_health(state)
     workers_down = body["workers"]["threads"] > 0 and body["workers"]["alive"] == 0
     body["status"] = "ok" if database_ok and not workers_down else "unavailable"
+    body["catch_up"] = catchup_health(state) if database_ok else {"on": None}
     body["warnings"] = list(state.warnings)  # things to fix that do not make the gateway unavailable
     response = jsonify(body)
     response.status_code = 200 if body["status"] == "ok" else 503

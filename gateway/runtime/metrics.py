@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from gateway.store.unavailable import unavailable
 
@@ -77,6 +77,10 @@ class Metrics:
     def watch_queue(self, stats: Callable[[], QueueStats]) -> None:
         """Publish the delivery queue's gauges, read through ``stats`` at each scrape."""
         self.registry.register(QueueCollector(stats))
+
+    def watch_catchup(self, stats: Callable[[], tuple[int, float | None]]) -> None:
+        """Publish the catch-up's count and lag, read through ``stats`` at each scrape."""
+        self.registry.register(CatchUpCollector(stats))
 
 
 STATE_VALUES = {"ok": 0, "warning": 1, "error": 2}
@@ -166,3 +170,37 @@ class QueueCollector:
         held.add_metric([], stats.held)
         oldest.add_metric([], stats.oldest_age or 0.0)
         yield from (by_status, depth, held, oldest)
+
+
+class CatchUpCollector:
+    """Catch-up from the audit log, read from the database when scraped (whichever process or node
+    reconciled): events it took in, and how far behind now the reconciled window ends."""
+
+    def __init__(self, stats: Callable[[], tuple[int, float | None]]):
+        self._stats = stats
+
+    @staticmethod
+    def _families() -> tuple[CounterMetricFamily, GaugeMetricFamily]:
+        return (
+            CounterMetricFamily("gateway_catchup_events", "Flag changes taken in by catch-up from the audit "
+                                "log because their webhook did not arrive"),
+            GaugeMetricFamily("gateway_catchup_lag_seconds", "Seconds since the end of the last window "
+                              "reconciled from the audit log (absent without a connection)"),
+        )
+
+    def describe(self) -> Iterator[Any]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[Any]:
+        try:
+            caught, lag = self._stats()
+        except Exception as exc:  # as for the queue gauges
+            level = logging.DEBUG if unavailable(exc) is not None else logging.WARNING
+            log.log(level, "catch-up metrics unavailable: %s: %s", type(exc).__name__, exc)
+            return
+        events, lag_gauge = self._families()
+        events.add_metric([], caught)
+        yield events
+        if lag is not None:
+            lag_gauge.add_metric([], lag)
+            yield lag_gauge

@@ -41,6 +41,7 @@ from gateway.runtime.request_buffering import BufferingMixin, ReadLimits
 from gateway.runtime.server_errors import answer_gunicorn_errors_as_json
 from gateway.shared_changes import SharedChanges
 from gateway.host.state import get_state
+from gateway.runtime.catchup_runner import CatchUpRunner
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class GatewayWorker(BufferingMixin, ThreadWorker):
 
     pool: WorkerPool | None = None
     checks: CheckRunner | None = None
+    catchup: CatchUpRunner | None = None
     stopper: threading.Thread | None = None
 
     def init_process(self) -> None:
@@ -95,6 +97,8 @@ class GatewayWorker(BufferingMixin, ThreadWorker):
         if self.checks is not None:  # at the same time as the workers' grace, not after it
             checks = threading.Thread(target=self.checks.stop, name="stop-background-checks")
             checks.start()
+        if self.catchup is not None:
+            self.catchup.stop()
         if self.pool is not None:
             self.pool.stop()
         if checks is not None:
@@ -237,6 +241,8 @@ class PreforkServer(BaseApplication):
             worker.checks = CheckRunner(self.state, self.state.settings.check_interval_seconds,
                                         changes=lambda: checks_wanted.generation)
             worker.checks.start()
+            worker.catchup = CatchUpRunner(self.state, self.state.settings.catchup_interval_seconds)
+            worker.catchup.start()
             click.echo(f"event-gateway[{worker.pid}]: background checks", err=True)
 
     def _worker_exit(self, _arbiter, worker) -> None:

@@ -185,6 +185,13 @@ class EventStore(Repository):
             found = connection.execute(select(events.c.id).where(events.c.dedupe_key == key)).scalar()
             return found or removed_event_ids(connection, [key]).get(key)
 
+    def stored_id(self, source: str, source_id: str) -> str | None:
+        """The id of the event stored for ``source`` and its ``source_id`` (not an inbound
+        integration's), if any."""
+        with reading(self.engine) as connection:
+            return connection.execute(select(events.c.id).where(
+                events.c.dedupe_key == dedupe_key(source, source_id, None))).scalar()
+
     def skip_group(self, reason: str, members: tuple[tuple[str, str], ...]) -> SkipGroup:
         """A skip of the integrations ``members`` ((id, plugin) pairs, sorted) with ``reason``."""
         return SkipGroup(reason, self.sets.make(members))

@@ -66,3 +66,12 @@ def show_connection_status():
     if status is None:
         raise _not_connected()
     return jsonify(status)
+
+
+@bp.post(f"{PATH}/catch-up")
+def catch_up():
+    """Reconcile from the audit log now (see :mod:`gateway.runtime.catchup`)."""
+    state = get_state()
+    if state.connection.current() is None:
+        raise _not_connected()
+    return jsonify(state.catchup.run("api"))

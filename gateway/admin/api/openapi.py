@@ -214,6 +214,11 @@ def build_spec(integration_plugins: list[str] = ()) -> dict[str, Any]:
         "post": _op("create or update the webhook again", {"200": {"description": "what was done"},
                                                            "404": _json("Error"), "502": _json("Error")}),
     })
+    spec.path(base + "/catch-up", operations={
+        "post": _op("reconcile from the flag platform's audit log now: flag changes whose webhook did not "
+                    "arrive are taken in (ran false when another process or node is at it)",
+                    {"200": {"description": "what the catch-up did"}, "404": _json("Error")}),
+    })
     document = spec.to_dict()
     document["security"] = [{"bearer": []}]
     _components(document, sorted(integration_plugins))

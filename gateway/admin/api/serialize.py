@@ -73,4 +73,5 @@ def event_summary(row: EventRow) -> dict[str, Any]:
         "id": row.id, "source": row.source, "source_id": row.source_id,
         "integration_id": row.integration_id, "kind": row.kind, "title": row.title,
         "occurred_at": iso(row.occurred_at), "received_at": iso(row.received_at),
+        "received_via": row.body.get("received_via") or "webhook",
     }

@@ -93,3 +93,17 @@ def rotate_secret() -> None:
 def rewire() -> None:
     """Create or update the webhook again with the stored settings."""
     emit(run_operation(lambda: connection_actions.rewire(get_state(), "cli")))
+
+
+@connection.command("catch-up")
+@with_appcontext
+def catch_up() -> None:
+    """Reconcile from the flag platform's audit log now: flag changes whose webhook did not arrive are
+    taken in as if it had (serve does this at start and every GATEWAY_CATCHUP_INTERVAL_SECONDS)."""
+    state = get_state()
+    if state.connection.current() is None:
+        raise click.ClickException("not connected: event-gateway connect launchdarkly --api-token ... --public-url ...")
+    result = state.catchup.run("cli")
+    emit(result)
+    if result.get("error"):
+        raise SystemExit(1)

@@ -16,6 +16,7 @@ from gateway.runtime.check_runner import CheckRunner
 from gateway.delivery import WorkerPool
 from gateway.host.state import get_state
 from gateway.admin.cli.stopping import on_stop_signal
+from gateway.runtime.catchup_runner import CatchUpRunner
 
 
 def _shown_default(setting: str, default: str) -> str:
@@ -75,6 +76,7 @@ def _serve_with_waitress(app, state, host: str, port: int) -> None:
     pool = WorkerPool(state, state.settings.workers) if state.settings.workers else None
     state.serve_layout = (1, state.settings.workers)
     checks = CheckRunner(state, state.settings.check_interval_seconds)
+    catchup = CatchUpRunner(state, state.settings.catchup_interval_seconds)
 
     def stop(signum: int, _frame) -> None:
         # waitress's loop ends on SystemExit raised in it (and lets its request threads finish).
@@ -87,6 +89,7 @@ def _serve_with_waitress(app, state, host: str, port: int) -> None:
             if pool is not None:
                 pool.start()
             checks.start()
+            catchup.start()
             click.echo(f"event-gateway listening on http://{host}:{server.effective_port} with {workers}", err=True)
             server.run()
         finally:
@@ -96,5 +99,6 @@ def _serve_with_waitress(app, state, host: str, port: int) -> None:
                 stopper.start()
             server.close()
             checks.stop()
+            catchup.stop()
             if stopper is not None:
                 stopper.join()

@@ -202,6 +202,24 @@ def rewire_flag_platform():
     return _back()
 
 
+@bp.post("/flag-platform/catch-up")
+def catch_up_flag_platform():
+    state = get_state()
+    if state.connection.public() is None:
+        g.ui_session.notice("The gateway is not connected to the flag platform: catch-up is off.", "error")
+        return _back()
+    result = state.catchup.run("ui")
+    if not result.get("ran"):
+        g.ui_session.notice(f"No catch-up ran: {result.get('message')}", "error")
+    elif result.get("error"):
+        g.ui_session.notice(f"The catch-up failed: {result['error']}", "error")
+    else:
+        g.ui_session.notice(f"Caught up from {result['window_from']} to {result['window_to']}: {result['caught']} "
+                            f"flag change(s) whose webhook did not arrive were taken in"
+                            f"{'; ' + result['gap'] if result.get('gap') else ''}.")
+    return _back()
+
+
 @bp.post("/flag-platform/check")
 def check_flag_platform():
     state = get_state()

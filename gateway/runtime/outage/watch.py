@@ -81,6 +81,9 @@ class DatabaseWatch:
         self._prober: threading.Thread | None = None
         self._closed = threading.Event()
         self.node = NodeOutages()
+        self.on_back: list[Callable[[], None]] = []
+        """Called (in the probing thread) when an outage this process met has ended: e.g. catch up
+        the flag changes whose webhooks were refused meanwhile."""
         self.refusals = Counter(
             "gateway_database_refusals",
             "Requests answered 503 because the database was unavailable, by reason",
@@ -172,6 +175,11 @@ class DatabaseWatch:
             self._outage = None
             self._cond.notify_all()
         self.available.set(1)
+        for listener in list(self.on_back):
+            try:
+                listener()
+            except Exception:
+                log.exception("a listener of the database's return failed")
         ended = self.node.closed(outage.refused)
         if ended is not None:
             processes = f" (by the {ended.processes} processes of this node that met it)" if ended.processes > 1 else ""
