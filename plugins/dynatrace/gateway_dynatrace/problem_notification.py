@@ -271,7 +271,8 @@ def _v2_entities(details: list[dict[str, Any]]) -> tuple[dict[str, str], ...]:
     for item in _listed(details, "impactedEntities") or ():
         if not isinstance(item, dict):
             continue
-        entity = item.get("entityId") if isinstance(item.get("entityId"), dict) else {}
+        found_entity = item.get("entityId")
+        entity: dict[str, Any] = found_entity if isinstance(found_entity, dict) else {}
         read = {"type": entity.get("type"), "name": item.get("name"), "entity": entity.get("id")}
         found.append({k: str(v) for k, v in read.items() if isinstance(v, str) and v})
     return tuple(found)

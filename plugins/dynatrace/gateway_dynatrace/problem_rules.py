@@ -143,7 +143,8 @@ class Match:
         what = " or ".join(FILTERED_FIELDS[name][0] for name in self.lacking)
         add = ", ".join(FILTERED_FIELDS[name][1] for name in self.lacking)
         before = f" (before it: {self.explain()})" if self.reasons else ""
-        return (f"rule '{self.unjudged['name']}' cannot be judged: the notification carries no {what}, which the "
+        name = self.unjudged["name"] if self.unjudged is not None else "?"
+        return (f"rule '{name}' cannot be judged: the notification carries no {what}, which the "
                 f"rule filters on; no later rule acts. Add {add} to the Dynatrace payload template{before}")
 
 

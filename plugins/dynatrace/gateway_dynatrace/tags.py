@@ -127,10 +127,11 @@ def tag_rule_tag(text: str) -> dict[str, str]:
     match = _CONTEXT.fullmatch(text)
     if match and match.group(2):
         written, rest = match.group(1).strip(), match.group(2)
-        context = v1_context(written)
-        if context is None:
+        known = v1_context(written)
+        if known is None:
             raise TagError(f"the Dynatrace tag {text!r} has the context [{written}], which Events API v1 does "
                            f"not take (it takes {', '.join(V1_CONTEXTS)}); correct the tag, or use api_version v2")
+        context = known
     key, colon, value = _split_once(rest)
     key, value = key.replace("\\:", ":"), value.replace("\\:", ":")
     if not key:
