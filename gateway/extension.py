@@ -28,6 +28,7 @@ from .state import EXTENSION_KEY, GatewayState
 from .status import check_gauges
 from .store import Database
 from .store.base import now
+from .tokens import UseRecorder
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class EventGateway:
             db_watch=DatabaseWatch(db.engine, metrics.registry, retry_after=settings.retry_after_seconds),
         )
         state.auth_throttle = AuthThrottle(metrics, failures_allowed=settings.auth_failures_allowed)
+        state.token_uses = UseRecorder()
         state.connection = ConnectionService(
             db, box, allow_private_targets=settings.allow_private_targets,
             grace_seconds=settings.webhook_secret_grace_seconds,

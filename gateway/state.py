@@ -44,6 +44,7 @@ class GatewayState:
     names: Any = None  # flagplatform.names.NameResolver
     admin_token_problem: str | None = None  # why this node cannot serve the admin API (node_agreement)
     auth_throttle: Any = None  # auth_throttle.AuthThrottle
+    token_uses: Any = None  # tokens.UseRecorder
     serve_layout: tuple[int, int] | None = None
     """Under ``serve``: its processes on this node and their delivery workers in all (None otherwise)."""
 

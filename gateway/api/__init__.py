@@ -1,15 +1,17 @@
-"""The admin API under ``/api/v1``: JSON, with ``Authorization: Bearer <GATEWAY_ADMIN_TOKEN>``."""
+"""The admin API under ``/api/v1``: JSON, with ``Authorization: Bearer <token>`` (the admin token or a
+named token, :mod:`gateway.tokens`); each route needs the role :mod:`gateway.roles` declares."""
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, g, request
 
 from .. import strict_json
-from ..admin_token import check_bearer
 from ..auth_throttle import throttled_answer
 from ..request_body import read_body
 from ..responses import ALL_METHODS, ApiError, answer_errors_as_json, answer_options, unmatched
+from ..roles import needed, refusal
 from ..state import get_state
+from ..tokens import bearer_token, identify
 
 bp = Blueprint("gateway_api", __name__, url_prefix="/api/v1")
 answer_errors_as_json(bp)
@@ -25,10 +27,16 @@ def require_admin_token():
     if wait is not None:
         return throttled_answer(wait)
     header = request.headers.get("Authorization")
-    if not check_bearer(header, state.admin_token_hash):
+    principal = identify(state, bearer_token(header), "api")
+    if principal is None:
         if header:  # a guess (a request without any is no attempt to get in)
             state.auth_throttle.failed("api", request.remote_addr)
-        raise ApiError(401, "missing or wrong admin token: send 'Authorization: Bearer <GATEWAY_ADMIN_TOKEN>'")
+        raise ApiError(401, "missing or wrong token: send 'Authorization: Bearer <token>' (the admin token "
+                            "or a named token)")
+    g.principal = principal
+    role = needed(request.endpoint)
+    if not principal.may(role):
+        raise refusal(role, principal)
     read_body(state.settings.max_api_body_bytes, "GATEWAY_MAX_API_BODY_BYTES")
     return answer_options()
 
@@ -46,4 +54,4 @@ def json_body() -> dict:
     return data
 
 
-from . import connection, deliveries, events, integrations, openapi, plugins, policy  # noqa: E402,F401  (routes)
+from . import audit_log, connection, deliveries, events, integrations, openapi, plugins, policy, tokens  # noqa: E402,F401  (routes)

@@ -20,13 +20,14 @@ from .integrations import integrations
 from .plugins import plugins
 from .policy import policy
 from .serve import serve
+from .tokens import audit, tokens
 from .worker import worker
 
 
 def register_commands(group: click.Group) -> None:
     """Add the gateway's commands to ``group`` (an app's ``app.cli``)."""
     for command in (plugins, integrations, events, deliveries, policy, serve, worker, db, connect, disconnect,
-                    connection):
+                    connection, tokens, audit):
         group.add_command(command)
 
 

@@ -9,6 +9,8 @@ from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 
 from . import migrations
+from .api_tokens import ApiTokenStore
+from .audit_log import AuditLogStore
 from .base import forget_engine
 from .check_results import CheckResultStore
 from .checkpoint import AUTOCHECKPOINT_PAGES, Checkpointer
@@ -82,6 +84,8 @@ class Database:
         self.cooldowns = CooldownStore(self.engine)
         self.flag_holds = FlagHoldStore(self.engine)
         self.ui_sessions = UiSessionStore(self.engine)
+        self.api_tokens = ApiTokenStore(self.engine)
+        self.audit_log = AuditLogStore(self.engine)
 
     def _committed(self, connection) -> None:
         if connection.get_execution_options().get("writing"):

@@ -1,6 +1,8 @@
 """The admin web UI under ``/ui/``: server-rendered pages over the same operations as the admin API.
 
-Every page needs a sign-in with the admin token (:mod:`.session`); every form carries a CSRF token;
+Every page needs a sign-in with a token (:mod:`.session`) whose role allows the page
+(:mod:`gateway.roles`); a page shows only the buttons and forms that role may use; every form
+carries a CSRF token;
 every answer carries the security headers (:mod:`.headers`). Pages work without JavaScript; the one
 static script only adds conveniences (copy buttons, adding form rows in place, filtering long menus).
 """
@@ -11,6 +13,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, g, redirect, render_template, request, url_for
 
+from .. import roles
 from ..state import get_state
 from . import headers, session
 
@@ -41,6 +44,12 @@ def _require_session():
                                        "the page and send it again."), 400
     if request.endpoint not in OPEN_ENDPOINTS and not g.ui_session.signed_in:
         return redirect(url_for("gateway_ui.sign_in", next=request.full_path.rstrip("?")))
+    g.principal = g.ui_session.principal
+    needed = roles.needed(request.endpoint)
+    if request.endpoint is not None and needed != roles.OPEN and g.principal is not None and not g.principal.may(needed):
+        return render_template("ui/error.html", title="Not allowed",
+                               message=f"This needs the {needed} role; you signed in as {g.principal.name}, "
+                                       f"with the {g.principal.role} role."), 403
     return None
 
 
@@ -57,6 +66,13 @@ def _finish(response):
 @bp.app_template_global()
 def csrf_token() -> str:
     return g.ui_session.csrf
+
+
+@bp.app_template_global()
+def allowed(endpoint: str) -> bool:
+    """Whether the signed-in token's role may use ``endpoint`` (pages show only what it may)."""
+    principal = g.get("principal")
+    return principal is not None and principal.may(roles.needed(endpoint))
 
 
 @bp.errorhandler(404)
@@ -82,4 +98,4 @@ def root_link():
 
 __all__ = ["bp", "register", "root_link"]
 
-from . import connection_pages, filters, integration_pages, list_pages, overview_pages  # noqa: E402,F401  (routes)
+from . import access_pages, connection_pages, filters, integration_pages, list_pages, overview_pages  # noqa: E402,F401  (routes)
