@@ -2,8 +2,9 @@
 what, by whom, and where it came from (``api``, ``ui``, ``cli`` or ``automatic``).
 
 Each action is one line on the ``gateway.audit`` logger and one row of the stored audit log
-(``audit_log``, :mod:`gateway.store.audit_log`), written right after the change it records (in the
-same transaction where the change's own store offers it: a flag hold). Secrets never appear:
+(``audit_log``, :mod:`gateway.store.audit_log`), written right after the change it records, in a
+transaction of its own (the stores write a change in transactions of their own); a flag hold or
+release (:class:`gateway.flag_actions.FlagHolds`) writes its entry in the hold's own transaction. Secrets never appear:
 callers pass ids, names and counts only.
 
 Who: the token of the request (its name and role, :mod:`gateway.tokens`) for the API and the UI;
@@ -23,8 +24,8 @@ ORIGINS = frozenset({"api", "ui", "cli", "automatic"})
 GATEWAY_ACTOR = "gateway"
 ANONYMOUS = "anonymous"
 # which detail names the object an action is about, and how the object is written
-OBJECT_DETAILS = (("delivery", "delivery:{}"), ("integration", "integration:{}"), ("token", "token:{}"),
-                  ("flag", "flag:{}"))
+OBJECT_DETAILS = (("flag", "flag:{}"), ("delivery", "delivery:{}"), ("integration", "integration:{}"),
+                  ("token", "token:{}"))
 
 
 def current_actor(origin: str) -> tuple[str, str | None]:

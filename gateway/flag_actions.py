@@ -1,7 +1,8 @@
 """Flag actions for deliveries: :class:`FlagPlatform`, which a plugin's ``deliver_event`` (or
 ``deliver_batch``) finds in ``delivery.flag_platform`` when the gateway is connected to the flag
 platform's API; and :class:`FlagHolds`, the gateway's memory of which flags its integrations turned
-off and for what (``integration.flag_holds``).
+off and for what (``integration.flag_holds``), each hold and release also an automatic entry of the
+audit log, written in the same transaction.
 
 It sends through the delivery's own :class:`~gateway.http.HttpClient`, so each call is one exchange
 of the delivery's attempt log, under the same time-outs and target guard as any request of the
@@ -14,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from . import audit
 from .flagplatform.client import FlagPlatformClient
 from .http import HttpClient, HttpResponse
 
@@ -98,12 +100,18 @@ class FlagHolds:
 
         if not isinstance(cause, str) or not cause or len(cause) > 400:
             raise ValueError("cause must be a string of 1 to 400 characters")
-        self._store.put(HoldRow(self._flag(project_key, environment_key, flag_key), self._integration_id, cause,
-                                label or cause, time.time()))
+        flag = self._flag(project_key, environment_key, flag_key)
+        entry = audit.entry("flag.turned_off", "automatic", time.time(),
+                            {"flag": flag, "integration": self._integration_id, "cause": cause})
+        self._store.put(HoldRow(flag, self._integration_id, cause, label or cause, time.time()), audit=entry)
+        audit.log_line(entry)
 
     def release(self, project_key: str, environment_key: str, flag_key: str) -> None:
         """Record that an action turned the flag back on: it is no longer off by this gateway."""
-        self._store.remove(self._flag(project_key, environment_key, flag_key))
+        flag = self._flag(project_key, environment_key, flag_key)
+        entry = audit.entry("flag.turned_on", "automatic", time.time(), {"flag": flag, "integration": self._integration_id})
+        self._store.remove(flag, audit=entry)
+        audit.log_line(entry)
 
     def __repr__(self) -> str:
         return f"FlagHolds(integration_id={self._integration_id!r})"

@@ -35,6 +35,7 @@ KEYS: dict[str, tuple[Any, str]] = {
     "GATEWAY_WORKERS": (4, "delivery worker threads run by `serve` (shared out over its processes, at least one each) and by `worker`; 0 runs none in `serve`"),
     "GATEWAY_RETRY_SCHEDULE": (None, "seconds before each attempt, comma list; default `0,5,300,1800,7200,18000,36000,36000` (+-20% jitter)"),
     "GATEWAY_RETENTION_DAYS": (30, "days delivered and skipped records are kept; dead ones are kept until replayed or deleted"),
+    "GATEWAY_AUDIT_RETENTION_DAYS": (365, "days the stored audit log (`GET /api/v1/audit`) keeps an entry; pruned with the other records"),
     "GATEWAY_CONNECT_TIMEOUT": (5.0, "outbound connect time-out, seconds"),
     "GATEWAY_READ_TIMEOUT": (15.0, "outbound read time-out, seconds"),
     "GATEWAY_LEASE_SECONDS": (15, "how long a delivery's lease lasts without a heartbeat: workers renew it every third of this while the attempt runs; a stopped worker's deliveries are taken again once it runs out"),
@@ -214,6 +215,7 @@ class Settings:
     database_wait_seconds: float = 60.0
     metrics_token: str | None = None
     auth_failures_allowed: int = 10
+    audit_retention_days: float = 365.0
 
     @classmethod
     def from_config(cls, config: dict[str, Any], instance_path: str) -> Settings:
@@ -236,6 +238,7 @@ class Settings:
             workers=_number(config, "GATEWAY_WORKERS", int, 0),
             retry_schedule=parse_schedule(config.get("GATEWAY_RETRY_SCHEDULE")),
             retention_days=_number(config, "GATEWAY_RETENTION_DAYS", float, 0),
+            audit_retention_days=_number(config, "GATEWAY_AUDIT_RETENTION_DAYS", float, 0),
             connect_timeout=_number(config, "GATEWAY_CONNECT_TIMEOUT", float, 0.001),
             read_timeout=_number(config, "GATEWAY_READ_TIMEOUT", float, 0.001),
             lease_seconds=_number(config, "GATEWAY_LEASE_SECONDS", float, 1),
