@@ -275,3 +275,25 @@ def test_the_ui_signs_in_with_a_named_token_and_shows_who(app, role_tokens):
     client = app.test_client()
     csrf = CSRF.search(client.get("/ui/sign-in").text).group(1)
     assert client.post("/ui/sign-in", data={"csrf_token": csrf, "token": ADMIN_TOKEN}).status_code == 302
+
+
+def test_a_route_without_a_role_is_refused_to_all_but_admin():
+    assert roles.needed("gateway_api.a_route_added_later") == "admin"
+    assert roles.needed(None) == "admin"
+
+
+def test_tokens_through_the_ui_show_the_secret_once(app, client, state):
+    admin = UiClient(app.test_client())
+    page = admin.post("/ui/tokens", data={"name": "dashboards", "role": "viewer"})
+    assert page.status_code == 200
+    secret = re.search(r'value="(egw_[^"]+)"', page.text).group(1)
+    assert client.get("/api/v1/events", headers=bearer(secret)).status_code == 200
+    listing = admin.get("/ui/tokens")
+    assert "dashboards" in listing.text and secret not in listing.text
+    assert secret not in str(page.headers.get("Set-Cookie", ""))  # never in the session cookie
+    refused = admin.post("/ui/tokens", data={"name": "dashboards", "role": "viewer"})
+    assert refused.status_code == 409 and "revoke it first" in refused.text
+    token_id = state.db.api_tokens.get("dashboards").id
+    assert admin.post(f"/ui/tokens/{token_id}/revoke").status_code == 302
+    assert client.get("/api/v1/events", headers=bearer(secret)).status_code == 401
+    assert "No named tokens" in admin.get("/ui/tokens").text

@@ -35,7 +35,7 @@ def create_token():
     try:
         row, secret = tokens.create_token(get_state(), values, "ui")
     except ApiError as exc:
-        return _render_tokens(errors=exc.errors or {"_form": [exc.message]}, values=values, status=exc.status)
+        return _render_tokens(errors={"_form": [exc.message], **(exc.errors or {})}, values=values, status=exc.status)
     # The secret is in this page only: never in the session cookie, never stored.
     return _render_tokens(created=row, secret=secret)
 
