@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
-from .base import Repository, new_id, reading, writing
+from .base import DriverStatement, Repository, new_id, reading, writing
 from .tables import api_tokens, ui_sessions
 
 
@@ -34,6 +34,11 @@ def _row(mapping) -> TokenRow:
 
 _SHOWN = [api_tokens.c.id, api_tokens.c.name, api_tokens.c.role, api_tokens.c.created_at, api_tokens.c.created_by,
           api_tokens.c.revoked_at, api_tokens.c.last_used_at, api_tokens.c.last_used_origin]
+
+
+# run as plain SQL: SQLAlchemy's work per execution costs more than the indexed read itself
+_FIND_LIVE = DriverStatement(select(*_SHOWN).where(api_tokens.c.token_hash == bindparam("token_hash"),
+                                                   api_tokens.c.revoked_at.is_(None)))
 
 
 class NameTaken(ValueError):
@@ -61,10 +66,9 @@ class ApiTokenStore(Repository):
             return [_row(r) for r in connection.execute(query)]
 
     def find_live(self, token_hash: str) -> TokenRow | None:
-        """The live token with this hash (one indexed look-up), or None."""
+        """The live token with this hash (one indexed look-up, on every request), or None."""
         with reading(self.engine) as connection:
-            found = connection.execute(select(*_SHOWN).where(
-                api_tokens.c.token_hash == token_hash, api_tokens.c.revoked_at.is_(None))).first()
+            found = _FIND_LIVE.execute(connection, {"token_hash": token_hash}).first()
         return _row(found) if found is not None else None
 
     def get(self, id_or_name: str) -> TokenRow | None:
