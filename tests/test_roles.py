@@ -297,3 +297,13 @@ def test_tokens_through_the_ui_show_the_secret_once(app, client, state):
     assert admin.post(f"/ui/tokens/{token_id}/revoke").status_code == 302
     assert client.get("/api/v1/events", headers=bearer(secret)).status_code == 401
     assert "No named tokens" in admin.get("/ui/tokens").text
+
+
+def test_a_session_from_before_roles_is_the_admin_tokens(state):
+    from gateway.store.tables import ui_sessions
+
+    with state.db.engine.begin() as connection:  # as the upgrade leaves a session started before it
+        connection.execute(ui_sessions.insert().values(id_hash="1" * 64, started_at=0.0, expires_at=4e9))
+    assert state.db.ui_sessions.who("1" * 64, 1.0) == (None, "admin", "admin")
+    assert state.db.ui_sessions.who("1" * 64, 5e9) is None  # expired
+    assert state.db.ui_sessions.who("2" * 64, 1.0) is None

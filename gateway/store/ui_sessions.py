@@ -33,13 +33,6 @@ class UiSessionStore(Repository):
             return None
         return found.token_id, found.token_name or "admin", found.role or "admin"
 
-    def is_live(self, id_hash: str, at: float) -> bool:
-        """Whether the session was started here, has not ended and has not expired at ``at``."""
-        with reading(self.engine) as connection:
-            expires_at = connection.execute(
-                select(ui_sessions.c.expires_at).where(ui_sessions.c.id_hash == id_hash)).scalar()
-        return expires_at is not None and at <= expires_at
-
     def end(self, id_hash: str) -> bool:
         """End the session; False when there was none to end."""
         with writing(self.engine) as connection:
