@@ -3,8 +3,9 @@ what, by whom, and where it came from (``api``, ``ui``, ``cli`` or ``automatic``
 
 Each action is one line on the ``gateway.audit`` logger and one row of the stored audit log
 (``audit_log``, :mod:`gateway.store.audit_log`), written right after the change it records, in a
-transaction of its own (the stores write a change in transactions of their own); a flag hold or
-release (:class:`gateway.flag_actions.FlagHolds`) writes its entry in the hold's own transaction. Secrets never appear:
+transaction of its own (the stores write a change in transactions of their own). Where a store
+takes the entry (:func:`prepared`), it is written in the change's own transaction: a flag hold or
+release (:class:`gateway.flag_actions.FlagHolds`), a token's creation or revocation. Secrets never appear:
 callers pass ids, names and counts only.
 
 Who: the token of the request (its name and role, :mod:`gateway.tokens`) for the API and the UI;
@@ -92,6 +93,16 @@ def log_line(row: dict[str, Any]) -> None:
     log.info("admin action %s origin=%s%s", row["action"], row["origin"], f" {shown}" if shown else "",
              extra={"audit_action": row["action"], "audit_origin": row["origin"], "audit_details": details,
                     "audit_actor": row["actor"]})
+
+
+def prepared(what: str, origin: str, /, **details: Any) -> dict[str, Any]:
+    """An action's entry for a store to write in the change's own transaction; log it with
+    :func:`log_line` once the change is committed."""
+    if origin not in ORIGINS:
+        raise ValueError(f"unknown origin {origin!r}")
+    import time
+
+    return entry(what, origin, time.time(), details)
 
 
 def record(what: str, origin: str, /, gateway_state: Any = None, **details: Any) -> None:

@@ -101,15 +101,14 @@ class FlagHolds:
         if not isinstance(cause, str) or not cause or len(cause) > 400:
             raise ValueError("cause must be a string of 1 to 400 characters")
         flag = self._flag(project_key, environment_key, flag_key)
-        entry = audit.entry("flag.turned_off", "automatic", time.time(),
-                            {"flag": flag, "integration": self._integration_id, "cause": cause})
+        entry = audit.prepared("flag.turned_off", "automatic", flag=flag, integration=self._integration_id, cause=cause)
         self._store.put(HoldRow(flag, self._integration_id, cause, label or cause, time.time()), audit=entry)
         audit.log_line(entry)
 
     def release(self, project_key: str, environment_key: str, flag_key: str) -> None:
         """Record that an action turned the flag back on: it is no longer off by this gateway."""
         flag = self._flag(project_key, environment_key, flag_key)
-        entry = audit.entry("flag.turned_on", "automatic", time.time(), {"flag": flag, "integration": self._integration_id})
+        entry = audit.prepared("flag.turned_on", "automatic", flag=flag, integration=self._integration_id)
         self._store.remove(flag, audit=entry)
         audit.log_line(entry)
 

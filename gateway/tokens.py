@@ -125,13 +125,14 @@ def create_token(state: Any, body: Any, origin: str) -> tuple[TokenRow, str]:
         raise ApiError(400, f"unknown field(s): {', '.join(unknown)}", {k: ["unknown field"] for k in unknown})
     name, role = _check(body.get("name"), body.get("role"))
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    entry = audit.prepared("token.create", origin, token=name, role=role)
     try:
         row = state.db.api_tokens.create(name=name, role=role, token_hash=token_hash(secret),
-                                         created_by=audit.current_actor(origin)[0], at=now())
+                                         created_by=audit.current_actor(origin)[0], at=now(), audit=entry)
     except NameTaken:
         raise ApiError(409, f"a token named {name!r} exists: revoke it first or choose another name",
                        {"name": ["taken"]}) from None
-    audit.record("token.create", origin, gateway_state=state, token=name, role=role)
+    audit.log_line(entry)
     return row, secret
 
 
@@ -141,9 +142,12 @@ def revoke_token(state: Any, id_or_name: str, origin: str) -> TokenRow:
         raise ApiError(409, "the admin token cannot be revoked here: replace GATEWAY_ADMIN_TOKEN (see "
                             "'event-gateway db forget-admin-token')")
     row = state.db.api_tokens.get(id_or_name)
-    if row is None or not state.db.api_tokens.revoke(row.id, now()):
+    if row is None:
         raise ApiError(404, f"no live token {id_or_name!r}")
-    audit.record("token.revoke", origin, gateway_state=state, token=row.name, role=row.role)
+    entry = audit.prepared("token.revoke", origin, token=row.name, role=row.role)
+    if not state.db.api_tokens.revoke(row.id, now(), audit=entry):  # revoked meanwhile
+        raise ApiError(404, f"no live token {id_or_name!r}")
+    audit.log_line(entry)
     return row
 
 

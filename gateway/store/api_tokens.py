@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import bindparam, delete, select, update
 
+from . import audit_log
 from .base import DriverStatement, Repository, new_id, reading, writing
 from .tables import api_tokens, ui_sessions
 
@@ -46,8 +47,10 @@ class NameTaken(ValueError):
 
 
 class ApiTokenStore(Repository):
-    def create(self, *, name: str, role: str, token_hash: str, created_by: str, at: float) -> TokenRow:
-        """A new token; :class:`NameTaken` when a live (not revoked) token has the name."""
+    def create(self, *, name: str, role: str, token_hash: str, created_by: str, at: float,
+               audit: dict | None = None) -> TokenRow:
+        """A new token; :class:`NameTaken` when a live (not revoked) token has the name. ``audit``: an
+        audit log entry written in the same transaction."""
         with writing(self.engine) as connection:
             taken = connection.execute(select(api_tokens.c.id).where(
                 api_tokens.c.name == name, api_tokens.c.revoked_at.is_(None))).first()
@@ -56,6 +59,8 @@ class ApiTokenStore(Repository):
             token_id = new_id()
             connection.execute(api_tokens.insert().values(
                 id=token_id, name=name, role=role, token_hash=token_hash, created_at=at, created_by=created_by))
+            if audit is not None:
+                audit_log.insert(connection, **audit)
         return TokenRow(token_id, name, role, at, created_by, None, None, None)
 
     def list(self, *, include_revoked: bool = False) -> list[TokenRow]:
@@ -81,12 +86,15 @@ class ApiTokenStore(Repository):
                     return _row(found)
         return None
 
-    def revoke(self, token_id: str, at: float) -> bool:
-        """Revoke a live token and end its web UI sessions; False when there was no live token."""
+    def revoke(self, token_id: str, at: float, audit: dict | None = None) -> bool:
+        """Revoke a live token and end its web UI sessions; False when there was no live token.
+        ``audit``: an audit log entry written in the same transaction (when it was revoked)."""
         with writing(self.engine) as connection:
             done = connection.execute(update(api_tokens).where(
                 api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None)).values(revoked_at=at)).rowcount > 0
             connection.execute(delete(ui_sessions).where(ui_sessions.c.token_id == token_id))
+            if done and audit is not None:
+                audit_log.insert(connection, **audit)
         return done
 
     def used(self, token_id: str, at: float, origin: str) -> None:
