@@ -31,6 +31,7 @@ from gateway.runtime.status import check_gauges
 from gateway.store import Database
 from gateway.store.base import now
 from gateway.runtime.catchup import CatchUp, catchup_stats
+from gateway.admin.tokens import UseRecorder
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class EventGateway:
             db_watch=DatabaseWatch(db.engine, metrics.registry, retry_after=settings.retry_after_seconds),
         )
         state.auth_throttle = AuthThrottle(metrics, failures_allowed=settings.auth_failures_allowed)
+        state.token_uses = UseRecorder()
         state.connection = ConnectionService(
             db, box, allow_private_targets=settings.allow_private_targets,
             grace_seconds=settings.webhook_secret_grace_seconds,

@@ -37,6 +37,7 @@ KEYS: dict[str, tuple[Any, str]] = {
     "GATEWAY_RETENTION_DAYS": (30, "days delivered and skipped records are kept; dead ones are kept until replayed or deleted"),
     "GATEWAY_DEDUPE_RETENTION_DAYS": (365, "days an event's de-duplication key (its source id) is kept after retention removed the event, so that a webhook replayed meanwhile is still a duplicate"),
     "GATEWAY_MAX_ENTRY_AGE_DAYS": (0, "refuse (400) flag-platform entries dated (`date`) more than this many days ago, as possible replays; 0: no bound. Keep it at most `GATEWAY_RETENTION_DAYS` + `GATEWAY_DEDUPE_RETENTION_DAYS`"),
+    "GATEWAY_AUDIT_RETENTION_DAYS": (365, "days the stored audit log (`GET /api/v1/audit`) keeps an entry; pruned with the other records"),
     "GATEWAY_CONNECT_TIMEOUT": (5.0, "outbound connect time-out, seconds"),
     "GATEWAY_READ_TIMEOUT": (15.0, "outbound read time-out, seconds"),
     "GATEWAY_LEASE_SECONDS": (15, "how long a delivery's lease lasts without a heartbeat: workers renew it every third of this while the attempt runs; a stopped worker's deliveries are taken again once it runs out"),
@@ -227,6 +228,7 @@ class Settings:
     max_entry_age_days: float = 0.0
     header_read_seconds: float = 10.0
     body_read_seconds: float = 30.0
+    audit_retention_days: float = 365.0
 
     @classmethod
     def from_config(cls, config: dict[str, Any], instance_path: str) -> Settings:
@@ -249,6 +251,7 @@ class Settings:
             workers=_number(config, "GATEWAY_WORKERS", int, 0),
             retry_schedule=parse_schedule(config.get("GATEWAY_RETRY_SCHEDULE")),
             retention_days=_number(config, "GATEWAY_RETENTION_DAYS", float, 0),
+            audit_retention_days=_number(config, "GATEWAY_AUDIT_RETENTION_DAYS", float, 0),
             connect_timeout=_number(config, "GATEWAY_CONNECT_TIMEOUT", float, 0.001),
             read_timeout=_number(config, "GATEWAY_READ_TIMEOUT", float, 0.001),
             lease_seconds=_number(config, "GATEWAY_LEASE_SECONDS", float, 1),

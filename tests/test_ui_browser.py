@@ -61,7 +61,7 @@ def browser(chromium):
 def sign_in(page, gateway, path="/ui/"):
     page.goto(gateway.url + path)
     assert "/ui/sign-in" in page.url
-    page.get_by_label("Admin token").fill(gateway.admin_token)
+    page.get_by_label("Token", exact=True).fill(gateway.admin_token)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(gateway.url + path)
 

@@ -133,7 +133,7 @@ def test_sign_in_sets_a_signed_httponly_lax_cookie_limited_to_the_ui(ui_app, cap
     client = ui_app.test_client()
     csrf = CSRF.search(client.get("/ui/sign-in?next=/ui/events").text).group(1)
     wrong = client.post("/ui/sign-in", data={"csrf_token": csrf, "token": "not-it", "next": "/ui/events"})
-    assert wrong.status_code == 401 and "That is not the admin token." in wrong.text
+    assert wrong.status_code == 401 and "That is not a token of this gateway" in wrong.text
     assert client.get("/ui/").status_code == 302
 
     response = client.post("/ui/sign-in", data={"csrf_token": csrf, "token": ADMIN_TOKEN, "next": "/ui/events"})

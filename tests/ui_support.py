@@ -77,11 +77,11 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 class UiClient:
     """A Flask test client signed in to the UI; :meth:`post` adds the CSRF token of the session."""
 
-    def __init__(self, client):
+    def __init__(self, client, token=ADMIN_TOKEN):
         self.client = client
         page = client.get("/ui/sign-in")
         response = client.post("/ui/sign-in", data={"csrf_token": CSRF.search(page.text).group(1),
-                                                    "token": ADMIN_TOKEN})
+                                                    "token": token})
         assert response.status_code == 302, response.text
         self.csrf = CSRF.search(client.get("/ui/").text).group(1)
 

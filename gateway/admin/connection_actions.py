@@ -1,6 +1,6 @@
 """The admin actions on the flag-platform connection, shared by the admin API, the web UI and the CLI: each
 calls :class:`gateway.flagplatform.connection.ConnectionService`, records the action with its origin
-(:mod:`gateway.admin.audit`), and raises :class:`gateway.responses.ApiError` with the status and message
+(:mod:`gateway.host.audit`), and raises :class:`gateway.responses.ApiError` with the status and message
 the API answers when it cannot be done."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from gateway.admin import audit
+from gateway.host import audit
 from gateway.flagplatform.connection import ConnectionProblem
 from gateway.responses import ApiError
 from gateway.host.state import GatewayState

@@ -1,5 +1,5 @@
 """The admin actions, shared by the admin API and the web UI: each validates its input, does the
-work, and records the action with its origin (:mod:`gateway.admin.audit`). Failures raise
+work, and records the action with its origin (:mod:`gateway.host.audit`). Failures raise
 :class:`gateway.responses.ApiError` with the status and message the API answers."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 import marshmallow
 
-from gateway.admin import audit
+from gateway.host import audit
 from gateway.admin import replays
 from gateway.admin.schemas import IntegrationCreateSchema, IntegrationUpdateSchema
 from gateway.runtime.checks import CheckError, run_action

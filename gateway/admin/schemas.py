@@ -299,6 +299,53 @@ class AuditEntrySchema(Schema):
                                   "minimum": -62135596800000, "maximum": 253402300799999})
 
 
+ROLES = ["viewer", "operator", "admin"]
+
+
+class TokenCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$"),
+                         metadata={"description": "unique among live tokens; 'admin', 'gateway' and 'anonymous' are reserved"})
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+
+
+class TokenSchema(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    created_at = fields.String(required=True, metadata=TIME)
+    created_by = fields.String(required=True, metadata={"description": "who created it (a token's name, or cli:<user>)"})
+    revoked_at = fields.String(allow_none=True, required=True, metadata=TIME)
+    last_used_at = fields.String(allow_none=True, required=True,
+                                 metadata={**TIME, "description": "recorded at most once a minute per node"})
+    last_used_origin = fields.String(allow_none=True, required=True, metadata={"description": "api or ui"})
+
+
+class TokenListSchema(Schema):
+    items = fields.List(fields.Nested(TokenSchema), required=True)
+
+
+class TokenCreatedSchema(TokenSchema):
+    token = fields.String(required=True, metadata={"description": "the secret: shown only in this answer, never again"})
+
+
+class AuditLogEntrySchema(Schema):
+    id = fields.Integer(required=True)
+    at = fields.String(required=True, metadata=TIME)
+    actor = fields.String(required=True, metadata={"description": "a token's name, cli:<user>, or gateway"})
+    role = fields.String(allow_none=True, required=True)
+    origin = fields.String(required=True, validate=validate.OneOf(["api", "ui", "cli", "automatic"]))
+    action = fields.String(required=True, metadata={"description": "e.g. integration.create"})
+    object = fields.String(allow_none=True, required=True,
+                           metadata={"description": "e.g. integration:<id>, delivery:<id>, connection, token:<name>"})
+    summary = fields.String(required=True)
+    details = fields.Dict(required=True, metadata={"description": "ids, names and counts; never a secret"})
+
+
+class AuditLogPageSchema(Schema):
+    items = fields.List(fields.Nested(AuditLogEntrySchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
 class PolicyEvaluateSchema(Schema):
     policy = fields.Raw(required=True, metadata=POLICY)
     event = fields.Nested(AuditEntrySchema, metadata={"description": "a flag-platform webhook body"})

@@ -350,3 +350,15 @@ class WorkerPool:
         if result.deliveries or result.events:
             log.info("retention: removed %d delivered/skipped deliveries and %d events older than %g days",
                      result.deliveries, result.events, self.state.settings.retention_days)
+        self._prune_audit_log()
+
+    def _prune_audit_log(self) -> None:
+        days = self.state.settings.audit_retention_days
+        try:
+            removed = self.state.db.audit_log.prune(now() - days * DAY)
+        except Exception as exc:
+            if unavailable(exc) is None:
+                log.exception("pruning the audit log failed; it is tried again later")
+            return
+        if removed:
+            log.info("retention: removed %d audit log entries older than %g days", removed, days)

@@ -1,12 +1,15 @@
 """The gateway's memory of which flags its integrations turned off, and for what (``FlagHolds``,
 public plugin API as ``integration.flag_holds``): one hold per flag and environment, shared by every
-integration, kept in the database (:mod:`gateway.store.flag_holds`)."""
+integration, kept in the database (:mod:`gateway.store.flag_holds`); each hold and release is also an
+automatic entry of the audit log, written in the same transaction."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from gateway.host import audit
 
 if TYPE_CHECKING:
     from gateway.store.flag_holds import FlagHoldStore
@@ -57,12 +60,17 @@ class FlagHolds:
 
         if not isinstance(cause, str) or not cause or len(cause) > 400:
             raise ValueError("cause must be a string of 1 to 400 characters")
-        self._store.put(HoldRow(self._flag(project_key, environment_key, flag_key), self._integration_id, cause,
-                                label or cause, time.time()))
+        flag = self._flag(project_key, environment_key, flag_key)
+        entry = audit.prepared("flag.turned_off", "automatic", flag=flag, integration=self._integration_id, cause=cause)
+        self._store.put(HoldRow(flag, self._integration_id, cause, label or cause, time.time()), audit=entry)
+        audit.log_line(entry)
 
     def release(self, project_key: str, environment_key: str, flag_key: str) -> None:
         """Record that an action turned the flag back on: it is no longer off by this gateway."""
-        self._store.remove(self._flag(project_key, environment_key, flag_key))
+        flag = self._flag(project_key, environment_key, flag_key)
+        entry = audit.prepared("flag.turned_on", "automatic", flag=flag, integration=self._integration_id)
+        self._store.remove(flag, audit=entry)
+        audit.log_line(entry)
 
     def __repr__(self) -> str:
         return f"FlagHolds(integration_id={self._integration_id!r})"

@@ -15,6 +15,7 @@ from flask import Flask, current_app
 
 from gateway.crypto import SecretBox
 from gateway.outbound.http import HttpClient
+from gateway.host import EXTENSION_KEY  # noqa: F401  (defined in the package, read from here too)
 from gateway.host.integrations import IntegrationService
 from gateway.host.plugins import PluginHost
 from gateway.settings import Settings
@@ -25,7 +26,6 @@ if TYPE_CHECKING:  # built by the runtime layer above, which hands them in
     from gateway.runtime.metrics import Metrics
     from gateway.runtime.outage.watch import DatabaseWatch
 
-EXTENSION_KEY = "event_gateway"
 FINISH_KEY = "event_gateway_finish"
 """Where an app found by ``flask --app gateway`` keeps the function that finishes it (:mod:`gateway.app`)."""
 
@@ -54,6 +54,7 @@ class GatewayState:
     catchup: Any = None  # runtime.catchup.CatchUp
     admin_token_problem: str | None = None  # why this node cannot serve the admin API (node_agreement)
     auth_throttle: Any = None  # auth_throttle.AuthThrottle
+    token_uses: Any = None  # tokens.UseRecorder
     serve_layout: tuple[int, int] | None = None
     """Under ``serve``: its processes on this node and their delivery workers in all (None otherwise)."""
 

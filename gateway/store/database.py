@@ -9,6 +9,8 @@ from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 
 from gateway.store import migrations
+from gateway.store.api_tokens import ApiTokenStore
+from gateway.store.audit_log import AuditLogStore
 from gateway.store.base import forget_engine
 from gateway.store.check_results import CheckResultStore
 from gateway.store.checkpoint import AUTOCHECKPOINT_PAGES, Checkpointer
@@ -84,6 +86,8 @@ class Database:
         self.flag_holds = FlagHoldStore(self.engine)
         self.history = DecisionHistoryStore(self.engine)
         self.ui_sessions = UiSessionStore(self.engine)
+        self.api_tokens = ApiTokenStore(self.engine)
+        self.audit_log = AuditLogStore(self.engine)
 
     def _committed(self, connection) -> None:
         if connection.get_execution_options().get("writing"):

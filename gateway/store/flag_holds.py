@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from gateway.store import audit_log
 from gateway.store.base import Repository, reading, writing
 from gateway.store.tables import flag_holds
 
@@ -33,10 +34,13 @@ class FlagHoldStore(Repository):
             row = connection.execute(select(flag_holds).where(flag_holds.c.flag == flag)).first()
         return HoldRow(**row._mapping) if row else None
 
-    def put(self, row: HoldRow) -> None:
+    def put(self, row: HoldRow, audit: dict | None = None) -> None:
+        """Record the hold; ``audit``: an audit log entry written in the same transaction."""
         values = {"flag": row.flag, "integration_id": row.integration_id, "cause": row.cause, "label": row.label,
                   "held_at": float(row.held_at)}
         with writing(self.engine) as connection:
+            if audit is not None:
+                audit_log.insert(connection, **audit)
             insert = _UPSERTS.get(connection.dialect.name)
             if insert is None:  # a database without INSERT ... ON CONFLICT
                 connection.execute(delete(flag_holds).where(flag_holds.c.flag == row.flag))
@@ -47,6 +51,9 @@ class FlagHoldStore(Repository):
                 index_elements=[flag_holds.c.flag],
                 set_={name: statement.excluded[name] for name in ("integration_id", "cause", "label", "held_at")}))
 
-    def remove(self, flag: str) -> None:
+    def remove(self, flag: str, audit: dict | None = None) -> None:
+        """Forget the hold; ``audit``: an audit log entry written in the same transaction."""
         with writing(self.engine) as connection:
+            if audit is not None:
+                audit_log.insert(connection, **audit)
             connection.execute(delete(flag_holds).where(flag_holds.c.flag == flag))

@@ -243,5 +243,49 @@ ui_sessions = Table(
     Column("id_hash", String(64), primary_key=True),
     Column("started_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
+    # who signed in: the token's name and role ("admin"/"admin" for the admin token), and the
+    # token's id (None for the admin token) so that revoking the token ends its sessions
+    Column("token_id", String(36)),
+    Column("token_name", String(100)),
+    Column("role", String(20)),
     Index("ix_ui_sessions_expires", "expires_at"),
+)
+
+# Named API tokens with a role (viewer, operator, admin). Only the token's SHA-256 is stored; the
+# secret is shown once, at creation. A revoked token keeps its row (with ``revoked_at``) so that
+# listings and the audit log can still name it. ``last_used_*`` is written at most once a minute.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(120), nullable=False),
+    Column("revoked_at", Float),
+    Column("last_used_at", Float),
+    Column("last_used_origin", String(20)),
+    UniqueConstraint("token_hash", name="uq_api_tokens_hash"),
+    Index("ix_api_tokens_name", "name"),
+)
+
+# The stored audit log: every change through the API, the UI or the CLI, and every action the
+# gateway takes on its own (actor "gateway", origin "automatic"). ``details`` is JSON of ids, names
+# and counts only, never a secret. Kept for GATEWAY_AUDIT_RETENTION_DAYS.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(100), nullable=False),  # a token's name, or "gateway"
+    Column("role", String(20)),  # the actor's role (None for "gateway")
+    Column("origin", String(20), nullable=False),  # api, ui, cli, automatic
+    Column("action", String(100), nullable=False),
+    Column("object", String(200)),  # e.g. "integration:<id>", "connection", "token:<name>"
+    Column("summary", Text, nullable=False),
+    Column("details", Text, nullable=False),  # JSON object
+    Index("ix_audit_log_at", "at", "id"),
+    Index("ix_audit_log_object", "object", "at"),
+    Index("ix_audit_log_actor", "actor", "at"),
 )

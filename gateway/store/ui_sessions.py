@@ -12,19 +12,26 @@ from gateway.store.tables import ui_sessions
 
 
 class UiSessionStore(Repository):
-    def start(self, id_hash: str, *, started_at: float, expires_at: float) -> None:
-        """Record a new session, and forget the sessions that have expired."""
+    def start(self, id_hash: str, *, started_at: float, expires_at: float, token_id: str | None = None,
+              token_name: str = "admin", role: str = "admin") -> None:
+        """Record a new session signed in with a token (default: the admin token), and forget the
+        sessions that have expired."""
         with writing(self.engine) as connection:
             connection.execute(delete(ui_sessions).where(ui_sessions.c.expires_at < started_at))
             connection.execute(ui_sessions.insert().values(id_hash=id_hash, started_at=started_at,
-                                                           expires_at=expires_at))
+                                                           expires_at=expires_at, token_id=token_id,
+                                                           token_name=token_name, role=role))
 
-    def is_live(self, id_hash: str, at: float) -> bool:
-        """Whether the session was started here, has not ended and has not expired at ``at``."""
+    def who(self, id_hash: str, at: float) -> tuple[str | None, str, str] | None:
+        """The live session's token id, name and role (sessions from before roles: the admin token's),
+        or None when it is not live."""
         with reading(self.engine) as connection:
-            expires_at = connection.execute(
-                select(ui_sessions.c.expires_at).where(ui_sessions.c.id_hash == id_hash)).scalar()
-        return expires_at is not None and at <= expires_at
+            found = connection.execute(
+                select(ui_sessions.c.expires_at, ui_sessions.c.token_id, ui_sessions.c.token_name, ui_sessions.c.role)
+                .where(ui_sessions.c.id_hash == id_hash)).first()
+        if found is None or at > found.expires_at:
+            return None
+        return found.token_id, found.token_name or "admin", found.role or "admin"
 
     def end(self, id_hash: str) -> bool:
         """End the session; False when there was none to end."""

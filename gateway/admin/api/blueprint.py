@@ -1,11 +1,14 @@
-"""The admin API's blueprint: ``/api/v1``, the admin token check, and the strict JSON body of a request."""
+"""The admin API's blueprint: ``/api/v1``, the token check (the admin token or a named token,
+:mod:`gateway.admin.tokens`), the role each route needs (:mod:`gateway.admin.roles`), and the strict JSON
+body of a request."""
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, g, request
 
 from gateway import strict_json
-from gateway.runtime.admin_token import check_bearer
+from gateway.admin.roles import needed, refusal
+from gateway.admin.tokens import bearer_token, identify
 from gateway.runtime.auth_throttle import throttled_answer
 from gateway.inbound.request_body import read_body
 from gateway.responses import ALL_METHODS, ApiError, answer_errors_as_json, answer_options, refuse_nul, unmatched
@@ -25,11 +28,17 @@ def require_admin_token():
     if wait is not None:
         return throttled_answer(wait)
     header = request.headers.get("Authorization")
-    if not check_bearer(header, state.admin_token_hash):
+    principal = identify(state, bearer_token(header), "api")
+    if principal is None:
         if header:  # a guess (a request without any is no attempt to get in)
             state.auth_throttle.failed("api", request.remote_addr)
-        raise ApiError(401, "missing or wrong admin token: send 'Authorization: Bearer <GATEWAY_ADMIN_TOKEN>'")
+        raise ApiError(401, "missing or wrong token: send 'Authorization: Bearer <token>' (the admin token "
+                            "or a named token)")
+    g.principal = principal
     refuse_nul()
+    role = needed(request.endpoint)
+    if request.method != "OPTIONS" and not principal.may(role):  # OPTIONS only says what the route takes
+        raise refusal(role, principal)
     read_body(state.settings.max_api_body_bytes, "GATEWAY_MAX_API_BODY_BYTES")
     return answer_options()
 

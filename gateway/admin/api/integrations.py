@@ -6,6 +6,7 @@ from flask import request
 
 from gateway.admin import operations
 from gateway.admin.operations import get_integration_or_404
+from gateway.admin.roles import ADMIN, require
 from gateway.host.state import get_state
 from gateway.responses import ApiError
 from gateway.admin.api.blueprint import bp, json_body
@@ -38,7 +39,10 @@ def show_integration(integration_id: str):
 def update_integration(integration_id: str):
     state = get_state()
     get_integration_or_404(state, integration_id)
-    row = operations.update_integration(state, integration_id, json_body(), "api")
+    body = json_body()
+    if set(body) - {"enabled"}:  # enabling and disabling is an operator's; editing an admin's
+        require(ADMIN)
+    row = operations.update_integration(state, integration_id, body, "api")
     return answer("Integration", serialize.integration(state, row))
 
 

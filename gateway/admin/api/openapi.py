@@ -30,7 +30,8 @@ def _error(description: str) -> dict[str, Any]:
 # Every operation can answer these; operations with a body or a path parameter add their own below.
 ERRORS = {
     "400": _error("invalid input (a query parameter, or the body); `errors` maps field paths to messages"),
-    "401": _error("missing or wrong admin token"),
+    "401": _error("missing or wrong token"),
+    "403": _error("the token's role does not allow this; the message names the role needed"),
     "429": {**_json("Error", "too many failed authentications from this client address; try again after Retry-After"),
             "headers": {"Retry-After": {"description": "seconds", "schema": {"type": "integer"}}}},
     "503": {**_json("DatabaseUnavailable", "the database is unavailable; nothing was done, try again after Retry-After"),
@@ -74,7 +75,8 @@ COMPONENTS = (
     "RefusedPlugin", "FilteredPlugin", "PluginList", "Check", "Status", "ActionParams", "ActionResult", "Attempt", "Delivery",
     "DeliveryPage", "Replay", "Denial", "DecidedAgain", "ReplayResult", "Override", "OverrideResult",
     "HistoryEntry", "TestSend", "EventSummary", "EventDetail", "EventPage", "Access",
-    "AuditEntry", "PolicyEvaluate", "PolicyDecision", "Stage", "Explain", "Error", "DatabaseUnavailable",
+    "AuditEntry", "TokenCreate", "Token", "TokenList", "TokenCreated", "AuditLogEntry", "AuditLogPage",
+    "PolicyEvaluate", "PolicyDecision", "Stage", "Explain", "Error", "DatabaseUnavailable",
 )
 
 
@@ -96,7 +98,9 @@ def build_spec(integration_plugins: list[str] = ()) -> dict[str, Any]:
     spec = APISpec(
         title="Flag Event Gateway admin API", version=__version__, openapi_version=OPENAPI_VERSION,
         plugins=[MarshmallowPlugin()],
-        info={"description": "Every request needs `Authorization: Bearer <GATEWAY_ADMIN_TOKEN>`. Every error "
+        info={"description": "Every request needs `Authorization: Bearer <token>`: the admin token or a named "
+                             "token, whose role (viewer, operator, admin) must allow the operation (403 names "
+                             "the role needed). Every error "
                              "answer is JSON: `{\"error\": message, \"errors\"?: {field path: [messages]}}`."},
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
@@ -186,6 +190,26 @@ def build_spec(integration_plugins: list[str] = ()) -> dict[str, Any]:
     spec.path("/api/v1/openapi.json", operations={
         "get": _op("this document", {"200": {"description": "OpenAPI 3.0",
                                              "content": {"application/json": {"schema": {"type": "object"}}}}}),
+    })
+    spec.path("/api/v1/tokens", operations={
+        "get": _op("named tokens that are not revoked (never their secrets)", {"200": _json("TokenList")}),
+        "post": _op("create a named token; its secret is in this answer only",
+                    {"201": _json("TokenCreated", "created"), "409": _error("a live token has this name")},
+                    body="TokenCreate"),
+    })
+    spec.path("/api/v1/tokens/{token}", operations={
+        "delete": _op("revoke a named token (by id or name): refused from the next request on, on every node",
+                      {"204": {"description": "revoked"}, "409": _error("the admin token cannot be revoked here")},
+                      params=[_path_param("token")]),
+    })
+    spec.path("/api/v1/audit", operations={
+        "get": _op("the stored audit log, newest first", {"200": _json("AuditLogPage")}, params=[
+            _query("object", {"type": "string"}, "e.g. integration:<id>, delivery:<id>, connection, token:<name>"),
+            _query("actor", {"type": "string"}, "a token's name, cli:<user>, or gateway"),
+            _query("action", {"type": "string"}, "e.g. integration.create"),
+            _query("since", SINCE, "at or after this time: " + SINCE["description"]),
+            _query("until", SINCE, "before this time: " + SINCE["description"]),
+            LIMIT, CURSOR]),
     })
     spec.components.schema("ConnectionInput", schema=ConnectionSchema)
     refresh = [REFRESH]

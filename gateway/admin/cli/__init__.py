@@ -16,11 +16,12 @@ from gateway.admin.cli.integrations import integrations
 from gateway.admin.cli.plugins import plugins
 from gateway.admin.cli.policy import policy
 from gateway.admin.cli.serve import serve
+from gateway.admin.cli.tokens import audit, tokens
 from gateway.admin.cli.worker import worker
 
 
 def register_commands(group: click.Group) -> None:
     """Add the gateway's commands to ``group`` (an app's ``app.cli``)."""
     for command in (plugins, integrations, events, deliveries, policy, serve, worker, db, connect, disconnect,
-                    connection):
+                    connection, tokens, audit):
         group.add_command(command)

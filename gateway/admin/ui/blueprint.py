@@ -1,5 +1,6 @@
-"""The web UI's blueprint: ``/ui/``, its templates and static files, the sign-in and CSRF checks, the
-security headers and the error pages."""
+"""The web UI's blueprint: ``/ui/``, its templates and static files, the sign-in (with a token whose
+role allows the page, :mod:`gateway.admin.roles`) and CSRF checks, the security headers and the error
+pages. A page shows only the buttons and forms its viewer's role may use."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
+from gateway.admin import roles
 from gateway.responses import ALL_METHODS, allowed_methods
 from gateway.request_text import nul_problem
 from gateway.host.state import get_state
@@ -42,6 +44,12 @@ def _require_session():
                                        "the page and send it again."), 400
     if request.endpoint not in OPEN_ENDPOINTS and not g.ui_session.signed_in:
         return redirect(url_for("gateway_ui.sign_in", next=request.full_path.rstrip("?")))
+    g.principal = g.ui_session.principal
+    needed = roles.needed(request.endpoint)
+    if request.endpoint is not None and needed != roles.OPEN and g.principal is not None and not g.principal.may(needed):
+        return render_template("ui/error.html", title="Not allowed",
+                               message=f"This needs the {needed} role; you signed in as {g.principal.name}, "
+                                       f"with the {g.principal.role} role."), 403
     return None
 
 
@@ -58,6 +66,13 @@ def _finish(response):
 @bp.app_template_global()
 def csrf_token() -> str:
     return g.ui_session.csrf
+
+
+@bp.app_template_global()
+def allowed(endpoint: str) -> bool:
+    """Whether the signed-in token's role may use ``endpoint`` (pages show only what it may)."""
+    principal = g.get("principal")
+    return principal is not None and principal.may(roles.needed(endpoint))
 
 
 @bp.errorhandler(404)

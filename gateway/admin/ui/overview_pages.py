@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import g, redirect, render_template, request, url_for
 
-from gateway.admin import audit
-from gateway.runtime.admin_token import check_bearer
+from gateway.host import audit
+from gateway.admin.tokens import identify
 from gateway.host.config_schema import config_json_schema
 from gateway.runtime.health import database_health, workers_health
 from gateway.host.state import get_state
@@ -30,15 +30,17 @@ def sign_in():
             error = f"Too many failed sign-ins from your address: try again in {wait} s."
             page = render_template("ui/sign_in.html", title="Sign in", next=target, error=error)
             return page, 429, {"Retry-After": str(wait)}
-        token = request.form.get("token", "")
-        if check_bearer(f"Bearer {token}", state.admin_token_hash):
-            g.ui_session = session.sign_in(state, g.ui_session)
+        token = request.form.get("token", "").strip()
+        principal = identify(state, token, "ui")
+        if principal is not None:
+            g.ui_session = session.sign_in(state, g.ui_session, principal)
+            g.principal = principal
             audit.record("ui.sign_in", "ui", result="signed in", client=request.remote_addr)
             return redirect(target)
         audit.record("ui.sign_in", "ui", result="wrong token", client=request.remote_addr)
         if token:  # a guess (an empty field is no attempt to get in)
             state.auth_throttle.failed("ui", request.remote_addr)
-        error = "That is not the admin token."
+        error = "That is not a token of this gateway (the admin token or a named token)."
     status = 401 if error else 200
     return render_template("ui/sign_in.html", title="Sign in", next=target, error=error), status
 

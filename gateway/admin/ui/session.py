@@ -1,9 +1,11 @@
-"""The web UI's session: a signed cookie that says whether the browser signed in with the admin
-token, carries the CSRF token of its forms, and a few one-off messages for the next page.
+"""The web UI's session: a signed cookie that says whether the browser signed in (with the admin
+token or a named token, :mod:`gateway.admin.tokens`), carries the CSRF token of its forms, and a few
+one-off messages for the next page.
 
 A signed-in cookie also carries a random session id, and the session is live only while the database
-holds it (:mod:`gateway.store.ui_sessions`, the id's SHA-256 only): signing out ends it on the server,
-so a copy of the cookie taken before is refused too.
+holds it (:mod:`gateway.store.ui_sessions`, the id's SHA-256 only, with the name and role of the
+token signed in with): signing out ends it on the server, so a copy of the cookie taken before is
+refused too, and revoking the token ends its sessions.
 
 The cookie is signed (itsdangerous, with a key derived from the instance's secret key and the admin
 token's hash, so replacing either signs everyone out), ``HttpOnly``, ``SameSite=Lax``, limited to
@@ -25,6 +27,7 @@ from flask import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from gateway.host.state import GatewayState
+from gateway.admin.tokens import Principal
 
 COOKIE = "gateway_ui_session"
 COOKIE_PATH = "/ui/"
@@ -41,6 +44,7 @@ class UiSession:
     started: float = field(default_factory=time.time)
     notices: list[dict[str, str]] = field(default_factory=list)
     changed: bool = False
+    principal: Principal | None = None  # who signed in (read from the database on each request)
 
     def notice(self, text: str, kind: str = "ok", link: str | None = None, link_text: str | None = None) -> None:
         """A message for the next page shown (``kind``: ok, error, info)."""
@@ -91,9 +95,12 @@ def load(state: GatewayState, request: Request) -> UiSession:
             if time.time() - started <= max_age(state):  # the sign-in's age, not the last re-issue's
                 notices = [n for n in data.get("n") or [] if isinstance(n, dict)]
                 sid = data.get("sid") if isinstance(data.get("sid"), str) else None
-                signed_in = data.get("in") is True and sid is not None and _live(state, sid)
+                who = _who(state, sid) if data.get("in") is True and sid is not None else None
+                signed_in = who is not None
+                principal = Principal(who[1], who[2], who[0]) if who is not None else None
                 return UiSession(signed_in=signed_in, sid=sid if signed_in else None, csrf=data["csrf"],
-                                 started=started, notices=notices, changed=not signed_in and sid is not None)
+                                 started=started, notices=notices, changed=not signed_in and sid is not None,
+                                 principal=principal)
     return UiSession(changed=True)
 
 
@@ -101,15 +108,17 @@ def _hash(sid: str) -> str:
     return hashlib.sha256(sid.encode()).hexdigest()
 
 
-def _live(state: GatewayState, sid: str) -> bool:
-    return state.db.ui_sessions.is_live(_hash(sid), time.time())
+def _who(state: GatewayState, sid: str) -> tuple[str | None, str, str] | None:
+    return state.db.ui_sessions.who(_hash(sid), time.time())
 
 
-def sign_in(state: GatewayState, session: UiSession) -> UiSession:
-    """A new signed-in session, recorded on the server (new CSRF token: one fixed before sign-in is
-    not carried over)."""
-    fresh = UiSession(signed_in=True, sid=secrets.token_urlsafe(32), notices=session.notices, changed=True)
-    state.db.ui_sessions.start(_hash(fresh.sid), started_at=fresh.started, expires_at=fresh.started + max_age(state))
+def sign_in(state: GatewayState, session: UiSession, principal: Principal) -> UiSession:
+    """A new session signed in as ``principal``, recorded on the server (new CSRF token: one fixed
+    before sign-in is not carried over)."""
+    fresh = UiSession(signed_in=True, sid=secrets.token_urlsafe(32), notices=session.notices, changed=True,
+                      principal=principal)
+    state.db.ui_sessions.start(_hash(fresh.sid), started_at=fresh.started, expires_at=fresh.started + max_age(state),
+                               token_id=principal.token_id, token_name=principal.name, role=principal.role)
     return fresh
 
 
