@@ -276,7 +276,8 @@ def _code(node: ast.AST) -> str:
 
 def _snippet(node: ast.AST, places: dict[int, _Place]) -> str:
     """The code a change is made in: the node's own code; for a constant, the code around it
-    (``frozen=True``, ``MAX_STATEMENTS = 200``, ``('10.0.0.0/8', 'private')``), wider while short."""
+    (``frozen=True``, ``MAX_STATEMENTS = 200``, ``('10.0.0.0/8', 'private')``), wider while short
+    (but not past a keyword argument)."""
     text = _code(node)
     if isinstance(node, ast.Constant):
         current = node
@@ -286,7 +287,7 @@ def _snippet(node: ast.AST, places: dict[int, _Place]) -> str:
                 break
             current = parent
             text = _code(current)
-            if isinstance(current, ast.stmt):
+            if isinstance(current, (ast.stmt, ast.keyword)):
                 break
     return text if len(text) <= SNIPPET else text[:SNIPPET - 3] + "..."
 
@@ -316,8 +317,10 @@ def mutants_of(path: str, source: str | None = None) -> list[Mutant]:
     return found
 
 
-def mutated_source(mutant: Mutant) -> str:
-    tree = ast.parse((ROOT / mutant.path).read_text(), mutant.path)
+def mutated_source(mutant: Mutant, source: str | None = None) -> str:
+    """The module's text with ``mutant`` made (``source``: as for :func:`mutants_of`)."""
+    source = (ROOT / mutant.path).read_text() if source is None else source
+    tree = ast.parse(source, mutant.path)
     nodes = list(ast.walk(tree))
     target = nodes[mutant.index]
     replacement = _apply(target, mutant.variant)
