@@ -212,6 +212,14 @@ def test_when_every_checked_address_refuses_the_error_is_the_last_ones(monkeypat
     assert "no address to connect to" not in str(refused.value) + str(timed_out.value)
 
 
+def test_a_pin_without_addresses_connects_nowhere(monkeypatch, connects):
+    no_dns_for(monkeypatch, "tool.example")
+    with make_session() as session:
+        with pytest.raises(requests.ConnectionError, match="^tool.example has no address to connect to$"):
+            pinned_get(session, "https://tool.example:8443/", ())
+    assert connects == []
+
+
 def test_a_plain_http_request_sent_past_the_client_is_refused_by_the_transport(monkeypatch, connects, listener):
     port = listener.getsockname()[1]
     monkeypatch.delenv("GATEWAY_ALLOW_PRIVATE_TARGETS", raising=False)

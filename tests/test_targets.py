@@ -116,6 +116,14 @@ REFUSED = [
     # IPv6 forms that carry an IPv4 address: judged by that address
     ("::ffff:127.0.0.1", "IPv4-mapped (::ffff:0:0/96), carrying 127.0.0.1: loopback (127.0.0.0/8)"),
     ("::ffff:10.0.0.1", "IPv4-mapped (::ffff:0:0/96), carrying 10.0.0.1: private (10.0.0.0/8)"),
+    ("::ffff:0.0.0.0", "IPv4-mapped (::ffff:0:0/96), carrying 0.0.0.0: 'this network' (0.0.0.0/8)"),
+    ("::ffff:255.255.255.255", "IPv4-mapped (::ffff:0:0/96), carrying 255.255.255.255: reserved (240.0.0.0/4)"),
+    ("::ffff:0:0.0.0.0", "IPv4-translated (::ffff:0:0:0/96), carrying 0.0.0.0: 'this network' (0.0.0.0/8)"),
+    ("::ffff:0:255.255.255.255",
+     "IPv4-translated (::ffff:0:0:0/96), carrying 255.255.255.255: reserved (240.0.0.0/4)"),
+    ("64:ff9b::", "NAT64 (64:ff9b::/96), carrying 0.0.0.0: 'this network' (0.0.0.0/8)"),
+    ("64:ff9b::255.255.255.255", "NAT64 (64:ff9b::/96), carrying 255.255.255.255: reserved (240.0.0.0/4)"),
+    ("2002::", "6to4 (2002::/16), carrying 0.0.0.0: 'this network' (0.0.0.0/8)"),
     ("::ffff:0:127.0.0.1", "IPv4-translated (::ffff:0:0:0/96), carrying 127.0.0.1: loopback (127.0.0.0/8)"),
     ("::ffff:0:a9fe:a9fe", "IPv4-translated (::ffff:0:0:0/96), carrying 169.254.169.254: link-local (169.254.0.0/16)"),
     ("64:ff9b::7f00:1", "NAT64 (64:ff9b::/96), carrying 127.0.0.1: loopback (127.0.0.0/8)"),
@@ -146,6 +154,9 @@ PUBLIC = [
     "2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db9::", "3ffe::1", "3ffe:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
     "3fff:1000::", "3fff:1000::1", "2003::",
     "::ffff:8.8.8.8", "::ffff:0:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1", "::8.8.8.8",
+    # the same forms carrying a public address from the upper half of IPv4
+    "::ffff:223.255.255.255", "::ffff:0:223.255.255.255", "64:ff9b::223.255.255.255", "2002:dfff:ffff::",
+    "::223.255.255.255", "2001:0:4136:e378:8000:63bf:2000:0",  # Teredo: client ~0x20000000 = 223.255.255.255
     "2001:0:4136:e378:8000:63bf:f7f7:f7f7",  # Teredo: server 65.54.227.120, client 8.8.8.8
 ]
 
