@@ -99,3 +99,16 @@ def test_a_mutant_runs_the_tests_that_executed_its_line_or_at_import_every_test_
 def test_listed_survivors_are_read_from_the_document(tool):
     listed = tool.documented_survivors()
     assert listed and all(key.startswith("gateway/") and "::" in key for key in listed)
+
+
+def test_the_report_fails_on_an_unlisted_survivor_and_counts_kills_by_assertion_apart(tool, tmp_path):
+    listed = "gateway/targets.py::<module>: 1024 -> 1025 in PARSED_URLS = 1024"
+    assert listed in tool.documented_survivors()
+    outcomes = [tool.Outcome(listed, "gateway/targets.py", 31, "survived", "", 3, 1.0),
+                tool.Outcome("gateway/targets.py::f: a", "gateway/targets.py", 1, "killed", "", 3, 1.0, "AssertionError"),
+                tool.Outcome("gateway/targets.py::f: b", "gateway/targets.py", 2, "killed", "", 3, 1.0, "TypeError"),
+                tool.Outcome("gateway/targets.py::f: c", "gateway/targets.py", 3, "invalid", "no import", 3, 1.0)]
+    assert tool.report({"gateway/targets.py": outcomes}, tmp_path, complete=False) == 0
+    assert "| gateway/targets.py | 4 | 2 | 1 | 1 | 1 | 1 | 0 | 0 |" in (tmp_path / "report.md").read_text()
+    unlisted = tool.Outcome("gateway/targets.py::f: d", "gateway/targets.py", 4, "survived", "", 3, 1.0)
+    assert tool.report({"gateway/targets.py": [*outcomes, unlisted]}, tmp_path, complete=False) == 1

@@ -31,7 +31,8 @@ derandomised and without deadlines there (``HYPOTHESIS_PROFILE=mutation``, see `
 What becomes of a mutant:
 
 - ``killed``: a test failed (an assertion, a missing expected exception, or any other exception
-  while the test ran); the test and the failure are recorded;
+  while the test ran); the test and the failure are recorded, and the report counts apart the kills
+  made by an assertion or ``pytest.raises``;
 - ``survived``: every selected test passed, or no test executes the mutated line;
 - ``invalid``: the mutated module cannot be imported, or the tests cannot be collected: no test
   said anything about the change, so it is not a kill;
@@ -382,7 +383,7 @@ class _Recorder:
 
     def _makereport(self, item, call):
         if call.excinfo is not None:
-            self.exceptions[(item.nodeid, call.when)] = (call.excinfo.typename, _first_line(call.excinfo.exconly()))
+            self.exceptions[(item.nodeid, call.when)] = (call.excinfo.typename, _first_line(str(call.excinfo.value)))
 
     def pytest_runtest_logreport(self, report):
         record = self.record
@@ -671,6 +672,7 @@ class Outcome:
     why: str
     tests: int
     seconds: float
+    failure: str = ""  # a killed mutant's failing test's exception type (AssertionError, Failed, ...)
 
 
 def _dotted(path: str) -> str:
@@ -731,8 +733,10 @@ def run(selected: list[str], jobs: int, work: Path = WORK, keys: set[str] | None
             if payload is None:
                 return Outcome(mutant.key, path, mutant.line, "error", "the test run left no result", len(wanted),
                                seconds)
-            outcome, why = classify(_record(payload), payload["imports"])
-            return Outcome(mutant.key, path, mutant.line, outcome, why, len(wanted), seconds)
+            record = _record(payload)
+            outcome, why = classify(record, payload["imports"])
+            failure = record.failures[0][1] if outcome == "killed" else ""
+            return Outcome(mutant.key, path, mutant.line, outcome, why, len(wanted), seconds, failure)
 
         outcomes: list[Outcome] = []
         with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -749,15 +753,21 @@ def run(selected: list[str], jobs: int, work: Path = WORK, keys: set[str] | None
     return report(results, work, complete=keys is None)
 
 
+# A failed assert, or a pytest.raises / pytest.fail that did not get what it expected; any other
+# exception in a test is a kill too (the mutated code broke the test), counted in "killed" only.
+ASSERTIONS = ("AssertionError", "Failed")
+
+
 def report(results: dict[str, list[Outcome]], work: Path = WORK, complete: bool = True) -> int:
     documented = documented_survivors()
     columns = ("killed", "survived", "invalid", "error", "timeout")
     lines = ["# Mutation run", "",
-             "| module | mutants | killed | survived | listed as equivalent | invalid | error | timed out |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| module | mutants | killed | by an assertion | survived | listed as equivalent | invalid | error "
+             "| timed out |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     undocumented: list[Outcome] = []
     stale: list[str] = []
-    total = dict.fromkeys(("mutants", "listed", *columns), 0)
+    total = dict.fromkeys(("mutants", "listed", "asserted", *columns), 0)
     for path, outcomes in results.items():
         count = {name: sum(1 for o in outcomes if o.outcome == name) for name in columns}
         survivors = [o for o in outcomes if o.outcome == "survived"]
@@ -766,13 +776,16 @@ def report(results: dict[str, list[Outcome]], work: Path = WORK, complete: bool 
         if complete:
             alive = {o.key for o in survivors}
             stale.extend(k for k in sorted(documented) if k.startswith(path + "::") and k not in alive)
-        lines.append(f"| {path} | {len(outcomes)} | {count['killed']} | {count['survived']} | {len(listed)} "
+        asserted = sum(1 for o in outcomes if o.outcome == "killed" and o.failure in ASSERTIONS)
+        lines.append(f"| {path} | {len(outcomes)} | {count['killed']} | {asserted} | {count['survived']} | {len(listed)} "
                      f"| {count['invalid']} | {count['error']} | {count['timeout']} |")
         total["mutants"] += len(outcomes)
         total["listed"] += len(listed)
+        total["asserted"] += asserted
         for name in columns:
             total[name] += count[name]
-    lines.append(f"| **all** | {total['mutants']} | {total['killed']} | {total['survived']} | {total['listed']} "
+    lines.append(f"| **all** | {total['mutants']} | {total['killed']} | {total['asserted']} | {total['survived']} "
+                 f"| {total['listed']} "
                  f"| {total['invalid']} | {total['error']} | {total['timeout']} |")
     lines += ["", "## Survivors not listed in docs/mutation-survivors.md", ""]
     lines += [f"- `{o.key}` (line {o.line}; {o.why})" for o in undocumented] or ["none"]
