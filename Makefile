@@ -59,5 +59,6 @@ bench-postgres: install
 
 # Mutation testing of the target guard, the signatures, the policy engine and the retry schedule
 # (slow: tens of minutes; not part of `make test`). Survivors must be listed in docs/mutation-survivors.md.
+# MUTATION_ARGS narrows a run, e.g. MUTATION_ARGS="gateway/outbound/pinning.py --jobs 2".
 mutation: install
-	$(BIN)/python tools/mutation.py
+	$(BIN)/python tools/mutation.py $(MUTATION_ARGS)

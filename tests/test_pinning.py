@@ -20,20 +20,23 @@ from gateway.outbound.targets import PinnedTarget, parse_target
 from .tls_support import TLSService, make_certificates
 
 PUBLIC_IP = "93.184.216.34"  # never reached: connections to it are stopped below
+SILENT_IP = "93.184.216.35"  # never reached either: connections to it time out below
 REAL_GETADDRINFO = socket.getaddrinfo
 REAL_CREATE_CONNECTION = urllib3.util.connection.create_connection
 
 
 @pytest.fixture
 def connects(monkeypatch):
-    """Every address a connection is opened to; one to PUBLIC_IP is refused without leaving the
-    machine, the others (loopback) are made."""
+    """Every address a connection is opened to; one to PUBLIC_IP is refused and one to SILENT_IP
+    times out, both without leaving the machine; the others (loopback) are made."""
     opened: list[tuple[str, int]] = []
 
     def create_connection(address, *args, **kwargs):
         opened.append(address)
         if address[0] == PUBLIC_IP:
             raise ConnectionRefusedError(111, "refused by the test (stand-in public address)")
+        if address[0] == SILENT_IP:
+            raise socket.timeout("timed out in the test (stand-in public address that does not answer)")
         return REAL_CREATE_CONNECTION(address, *args, **kwargs)
 
     monkeypatch.setattr(urllib3.util.connection, "create_connection", create_connection)
@@ -186,12 +189,47 @@ def test_the_next_checked_address_is_tried_when_one_refuses(monkeypatch, certifi
     assert connects == [(PUBLIC_IP, service.port), ("127.0.0.1", service.port)]
 
 
-def test_when_every_checked_address_refuses_the_error_is_a_connection_error(monkeypatch, connects):
+def test_the_next_checked_address_is_tried_when_one_does_not_answer_in_time(monkeypatch, certificates, connects):
+    ca, cert, key = certificates
+    no_dns_for(monkeypatch, "tool.example")
+    with TLSService(cert, key) as service, make_session() as session:
+        session.verify = str(ca)
+        response = pinned_get(session, f"https://tool.example:{service.port}/", (SILENT_IP, "127.0.0.1"))
+        assert response.status_code == 200
+    assert connects == [(SILENT_IP, service.port), ("127.0.0.1", service.port)]
+
+
+def test_when_every_checked_address_refuses_the_error_is_the_last_ones(monkeypatch, connects):
     no_dns_for(monkeypatch, "tool.example")
     with make_session() as session:
-        with pytest.raises(requests.ConnectionError):
-            pinned_get(session, "https://tool.example:8443/", (PUBLIC_IP, PUBLIC_IP))
-    assert connects == [(PUBLIC_IP, 8443), (PUBLIC_IP, 8443)]
+        with pytest.raises(requests.ConnectionError) as refused:
+            pinned_get(session, "https://tool.example:8443/", (SILENT_IP, PUBLIC_IP))
+        with pytest.raises(requests.ConnectTimeout) as timed_out:
+            pinned_get(session, "https://tool.example:8443/", (PUBLIC_IP, SILENT_IP))
+    assert connects == [(SILENT_IP, 8443), (PUBLIC_IP, 8443), (PUBLIC_IP, 8443), (SILENT_IP, 8443)]
+    assert "refused by the test" in str(refused.value) and not isinstance(refused.value, requests.Timeout)
+    assert "timed out" in str(timed_out.value)
+    assert "no address to connect to" not in str(refused.value) + str(timed_out.value)
+
+
+def test_a_pin_without_addresses_connects_nowhere(monkeypatch, connects):
+    no_dns_for(monkeypatch, "tool.example")
+    with make_session() as session:
+        with pytest.raises(requests.ConnectionError, match="^tool.example has no address to connect to$"):
+            pinned_get(session, "https://tool.example:8443/", ())
+    assert connects == []
+
+
+def test_a_plain_http_request_sent_past_the_client_is_refused_by_the_transport(monkeypatch, connects, listener):
+    port = listener.getsockname()[1]
+    monkeypatch.delenv("GATEWAY_ALLOW_PRIVATE_TARGETS", raising=False)
+    with make_session() as session:
+        with pytest.raises(TargetNotAllowed, match=r"'http://127.0.0.1:\d+/' uses plain http://"):
+            session.get(f"http://127.0.0.1:{port}/", timeout=2)
+    with mount_pinned(requests.Session()) as session:
+        with pytest.raises(TargetNotAllowed, match="uses plain http://"):
+            session.get(f"http://127.0.0.1:{port}/", timeout=2)
+    assert connects == [] and not pending(listener)
 
 
 def test_a_failure_after_connecting_is_not_retried_on_another_address(monkeypatch, certificates, connects):

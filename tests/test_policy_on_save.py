@@ -10,7 +10,7 @@ import pytest
 from gateway.host import integrations as integrations_module
 from gateway.host import policy_cache
 from gateway.host.integrations import IntegrationService
-from gateway.policy.limits import MAX_PATTERN_LENGTH, MAX_PATTERNS, MAX_STATEMENTS
+from gateway.policy.limits import MAX_PATTERN_LENGTH, MAX_PATTERNS, MAX_STATEMENTS, limit_errors
 from gateway.host.state import get_state
 
 from .conftest import AUTH, add_integration, fixture_bytes
@@ -119,3 +119,38 @@ def test_twenty_thousand_statements_are_refused_before_compiling(make_app, monke
                            json={"plugin": "picky", "name": "huge", "config": {"wanted_tag": "x"}, "policy": policy})
     assert response.status_code == 400 and "20000 statements" in response.get_json()["errors"]["policy"][0]
     assert compiled_statements == []  # refused by the caps, before any statement was compiled
+
+
+# --- the caps on their own, at their edges (docs/policies.md: 200 statements, 500 patterns, 256 characters)
+
+LISTS = ("resources", "notResources", "actions", "notActions")
+
+
+def test_two_hundred_statements_pass_and_one_more_is_refused():
+    assert limit_errors([_statement(i) for i in range(200)]) == {}
+    assert limit_errors([_statement(i) for i in range(201)]) == {"policy": "has 201 statements; at most 200 are allowed"}
+
+
+def test_five_hundred_patterns_pass_counted_over_all_four_lists_and_one_more_is_refused():
+    statement = {"effect": "allow", **{name: [f"p{name}{i}" for i in range(125)] for name in LISTS}}
+    assert limit_errors([statement]) == {}
+    for name in LISTS:
+        bigger = {**statement, name: [*statement[name], "one-more"]}
+        assert limit_errors([bigger]) == {"policy": "has 501 resource and action patterns in all; at most 500 are "
+                                                    "allowed (combine them with * globs or tags)"}
+
+
+@pytest.mark.parametrize("name", LISTS)
+def test_a_pattern_of_256_characters_passes_and_one_of_257_is_refused_in_each_list(name):
+    assert limit_errors([{"effect": "allow", name: ["a" * 256]}]) == {}
+    assert limit_errors([{"effect": "allow", name: ["ok", "a" * 257]}]) == {
+        f"policy[0].{name}[1]": "is 257 characters long; at most 256 are allowed"}
+
+
+def test_what_is_not_a_policy_is_left_to_the_compiler_and_the_rest_is_still_checked():
+    assert limit_errors(None) == {} and limit_errors({"effect": "allow"}) == {}
+    too_long = "a" * 257
+    assert limit_errors(["not a statement", {"resources": [too_long]}]) == {
+        "policy[1].resources[0]": "is 257 characters long; at most 256 are allowed"}
+    assert limit_errors([{"resources": "not a list", "actions": [too_long]}]) == {
+        "policy[0].actions[0]": "is 257 characters long; at most 256 are allowed"}

@@ -50,73 +50,113 @@ def dns(monkeypatch):
 
 # --- address classification -------------------------------------------------------------------
 
+# Every refused range at both ends, with the whole reason the gateway gives (users read it).
 REFUSED = [
-    # IPv4 special-purpose ranges, at both ends where they border public space
+    # IPv4 special-purpose ranges
     ("0.0.0.0", "'this network' (0.0.0.0/8)"),
-    ("0.255.255.255", "'this network'"),
-    ("10.0.0.1", "private (10.0.0.0/8)"),
+    ("0.255.255.255", "'this network' (0.0.0.0/8)"),
+    ("10.0.0.0", "private (10.0.0.0/8)"),
     ("10.255.255.255", "private (10.0.0.0/8)"),
     ("100.64.0.0", "shared address space (CGNAT) (100.64.0.0/10)"),
-    ("100.127.255.255", "CGNAT"),
+    ("100.127.255.255", "shared address space (CGNAT) (100.64.0.0/10)"),
+    ("127.0.0.0", "loopback (127.0.0.0/8)"),
     ("127.0.0.1", "loopback (127.0.0.0/8)"),
-    ("127.255.255.254", "loopback"),
+    ("127.255.255.255", "loopback (127.0.0.0/8)"),
+    ("169.254.0.0", "link-local (169.254.0.0/16)"),
     ("169.254.169.254", "link-local (169.254.0.0/16)"),
-    ("172.16.0.1", "private (172.16.0.0/12)"),
+    ("169.254.255.255", "link-local (169.254.0.0/16)"),
+    ("172.16.0.0", "private (172.16.0.0/12)"),
     ("172.31.255.255", "private (172.16.0.0/12)"),
-    ("192.0.0.8", "IETF protocol assignments (192.0.0.0/24)"),
-    ("192.0.2.1", "documentation (192.0.2.0/24)"),
-    ("192.168.1.1", "private (192.168.0.0/16)"),
-    ("198.18.0.1", "benchmarking (198.18.0.0/15)"),
-    ("198.19.255.255", "benchmarking"),
-    ("198.51.100.7", "documentation (198.51.100.0/24)"),
-    ("203.0.113.9", "documentation (203.0.113.0/24)"),
-    ("224.0.0.1", "multicast (224.0.0.0/4)"),
-    ("239.255.255.250", "multicast"),
-    ("240.0.0.1", "reserved (240.0.0.0/4)"),
-    ("255.255.255.255", "reserved"),
+    ("192.0.0.0", "IETF protocol assignments (192.0.0.0/24)"),
+    ("192.0.0.255", "IETF protocol assignments (192.0.0.0/24)"),
+    ("192.0.2.0", "documentation (192.0.2.0/24)"),
+    ("192.0.2.255", "documentation (192.0.2.0/24)"),
+    ("192.168.0.0", "private (192.168.0.0/16)"),
+    ("192.168.255.255", "private (192.168.0.0/16)"),
+    ("198.18.0.0", "benchmarking (198.18.0.0/15)"),
+    ("198.19.255.255", "benchmarking (198.18.0.0/15)"),
+    ("198.51.100.0", "documentation (198.51.100.0/24)"),
+    ("198.51.100.255", "documentation (198.51.100.0/24)"),
+    ("203.0.113.0", "documentation (203.0.113.0/24)"),
+    ("203.0.113.255", "documentation (203.0.113.0/24)"),
+    ("224.0.0.0", "multicast (224.0.0.0/4)"),
+    ("239.255.255.255", "multicast (224.0.0.0/4)"),
+    ("240.0.0.0", "reserved (240.0.0.0/4)"),
+    ("255.255.255.255", "reserved (240.0.0.0/4)"),
     # IPv6 ranges
     ("::", "unspecified (::/128)"),
     ("::1", "loopback (::1/128)"),
-    ("64:ff9b:1::1", "local-use NAT64 (64:ff9b:1::/48)"),
-    ("100::1", "discard-only (100::/64)"),
-    ("2001:db8::1", "documentation (2001:db8::/32)"),
-    ("2001:2::1", "IETF protocol assignments (2001::/23)"),
-    ("2001:1ff:ffff::1", "IETF protocol assignments"),
-    ("3fff::1", "documentation (3fff::/20)"),
-    ("5f00::1", "SRv6 segment identifiers (5f00::/16)"),
-    ("fc00::1", "unique local (private) (fc00::/7)"),
-    ("fd12:3456::1", "unique local"),
-    ("fe80::1", "link-local (fe80::/10)"),
-    ("febf::1", "link-local"),
-    ("fec0::1", "site-local (fec0::/10)"),
-    ("ff02::1", "multicast (ff00::/8)"),
-    ("4000::1", "reserved (outside global unicast 2000::/3)"),
+    ("64:ff9b:1::", "local-use NAT64 (64:ff9b:1::/48)"),
+    ("64:ff9b:1:ffff:ffff:ffff:ffff:ffff", "local-use NAT64 (64:ff9b:1::/48)"),
+    ("100::", "discard-only (100::/64)"),
+    ("100::ffff:ffff:ffff:ffff", "discard-only (100::/64)"),
+    ("2001:db8::", "documentation (2001:db8::/32)"),
+    ("2001:db8:c000::1", "documentation (2001:db8::/32)"),
+    ("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", "documentation (2001:db8::/32)"),
+    ("2001:1::", "IETF protocol assignments (2001::/23)"),  # 2001::/32 below it is Teredo
+    ("2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff", "IETF protocol assignments (2001::/23)"),
+    ("3fff::", "documentation (3fff::/20)"),
+    ("3fff:fff:ffff:ffff:ffff:ffff:ffff:ffff", "documentation (3fff::/20)"),
+    ("5f00::", "SRv6 segment identifiers (5f00::/16)"),
+    ("5f00:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "SRv6 segment identifiers (5f00::/16)"),
+    ("fc00::", "unique local (private) (fc00::/7)"),
+    ("fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "unique local (private) (fc00::/7)"),
+    ("fe80::", "link-local (fe80::/10)"),
+    ("febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "link-local (fe80::/10)"),
+    ("fec0::", "site-local (fec0::/10)"),
+    ("feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "site-local (fec0::/10)"),
+    ("ff00::", "multicast (ff00::/8)"),
+    ("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "multicast (ff00::/8)"),
+    # outside global unicast 2000::/3, on both sides of it
     ("1::1", "reserved (outside global unicast 2000::/3)"),
+    ("1fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "reserved (outside global unicast 2000::/3)"),
+    ("4000::", "reserved (outside global unicast 2000::/3)"),
+    ("5eff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "reserved (outside global unicast 2000::/3)"),
+    ("5f01::", "reserved (outside global unicast 2000::/3)"),
     # IPv6 forms that carry an IPv4 address: judged by that address
-    ("::ffff:127.0.0.1", "IPv4-mapped (::ffff:0:0/96), carrying 127.0.0.1: loopback"),
-    ("::ffff:10.0.0.1", "IPv4-mapped (::ffff:0:0/96), carrying 10.0.0.1: private"),
-    ("::ffff:0:127.0.0.1", "IPv4-translated (::ffff:0:0:0/96), carrying 127.0.0.1: loopback"),
-    ("::ffff:0:a9fe:a9fe", "IPv4-translated (::ffff:0:0:0/96), carrying 169.254.169.254: link-local"),
-    ("64:ff9b::7f00:1", "NAT64 (64:ff9b::/96), carrying 127.0.0.1: loopback"),
-    ("64:ff9b::169.254.169.254", "NAT64 (64:ff9b::/96), carrying 169.254.169.254: link-local"),
-    ("2002:7f00:1::", "6to4 (2002::/16), carrying 127.0.0.1: loopback"),
-    ("2002:c0a8:101::1", "6to4 (2002::/16), carrying 192.168.1.1: private"),
-    ("::127.0.0.1", "IPv4-compatible (::/96), carrying 127.0.0.1: loopback"),
-    ("::10.0.0.1", "IPv4-compatible (::/96), carrying 10.0.0.1: private"),
-    ("::0.0.0.2", "IPv4-compatible (::/96), carrying 0.0.0.2: 'this network'"),
+    ("::ffff:127.0.0.1", "IPv4-mapped (::ffff:0:0/96), carrying 127.0.0.1: loopback (127.0.0.0/8)"),
+    ("::ffff:10.0.0.1", "IPv4-mapped (::ffff:0:0/96), carrying 10.0.0.1: private (10.0.0.0/8)"),
+    ("::ffff:0.0.0.0", "IPv4-mapped (::ffff:0:0/96), carrying 0.0.0.0: 'this network' (0.0.0.0/8)"),
+    ("::ffff:255.255.255.255", "IPv4-mapped (::ffff:0:0/96), carrying 255.255.255.255: reserved (240.0.0.0/4)"),
+    ("::ffff:0:0.0.0.0", "IPv4-translated (::ffff:0:0:0/96), carrying 0.0.0.0: 'this network' (0.0.0.0/8)"),
+    ("::ffff:0:255.255.255.255",
+     "IPv4-translated (::ffff:0:0:0/96), carrying 255.255.255.255: reserved (240.0.0.0/4)"),
+    ("64:ff9b::", "NAT64 (64:ff9b::/96), carrying 0.0.0.0: 'this network' (0.0.0.0/8)"),
+    ("64:ff9b::255.255.255.255", "NAT64 (64:ff9b::/96), carrying 255.255.255.255: reserved (240.0.0.0/4)"),
+    ("2002::", "6to4 (2002::/16), carrying 0.0.0.0: 'this network' (0.0.0.0/8)"),
+    ("::ffff:0:127.0.0.1", "IPv4-translated (::ffff:0:0:0/96), carrying 127.0.0.1: loopback (127.0.0.0/8)"),
+    ("::ffff:0:a9fe:a9fe", "IPv4-translated (::ffff:0:0:0/96), carrying 169.254.169.254: link-local (169.254.0.0/16)"),
+    ("64:ff9b::7f00:1", "NAT64 (64:ff9b::/96), carrying 127.0.0.1: loopback (127.0.0.0/8)"),
+    ("64:ff9b::169.254.169.254", "NAT64 (64:ff9b::/96), carrying 169.254.169.254: link-local (169.254.0.0/16)"),
+    ("2002:7f00:1::", "6to4 (2002::/16), carrying 127.0.0.1: loopback (127.0.0.0/8)"),
+    ("2002:c0a8:101::1", "6to4 (2002::/16), carrying 192.168.1.1: private (192.168.0.0/16)"),
+    ("2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "6to4 (2002::/16), carrying 255.255.255.255: reserved (240.0.0.0/4)"),
+    ("::127.0.0.1", "IPv4-compatible (::/96), carrying 127.0.0.1: loopback (127.0.0.0/8)"),
+    ("::10.0.0.1", "IPv4-compatible (::/96), carrying 10.0.0.1: private (10.0.0.0/8)"),
+    ("::0.0.0.2", "IPv4-compatible (::/96), carrying 0.0.0.2: 'this network' (0.0.0.0/8)"),
+    ("::255.255.255.255", "IPv4-compatible (::/96), carrying 255.255.255.255: reserved (240.0.0.0/4)"),
     # Teredo: server 65.54.227.120 (public), client ~0x80fffffe = 127.0.0.1
-    ("2001:0:4136:e378:8000:63bf:80ff:fffe", "Teredo (2001::/32), carrying 127.0.0.1: loopback"),
+    ("2001:0:4136:e378:8000:63bf:80ff:fffe", "Teredo (2001::/32), carrying 127.0.0.1: loopback (127.0.0.0/8)"),
     # Teredo: server 10.0.0.1 (private), client ~0xf7f7f7f7 = 8.8.8.8
-    ("2001:0:a00:1::f7f7:f7f7", "Teredo (2001::/32), carrying 10.0.0.1: private"),
+    ("2001:0:a00:1::f7f7:f7f7", "Teredo (2001::/32), carrying 10.0.0.1: private (10.0.0.0/8)"),
+    # Teredo at the top of 2001::/32: server 255.255.255.255, client ~0 = 255.255.255.255
+    ("2001:0:ffff:ffff::", "Teredo (2001::/32), carrying 255.255.255.255: reserved (240.0.0.0/4)"),
 ]
 
+# The public neighbours of the refused ranges, on both sides.
 PUBLIC = [
-    "8.8.8.8", "1.1.1.1", PUBLIC_IP, "9.255.255.255", "11.0.0.0", "100.63.255.255", "100.128.0.0",
+    "8.8.8.8", "1.1.1.1", PUBLIC_IP, "1.0.0.0", "9.255.255.255", "11.0.0.0", "100.63.255.255", "100.128.0.0",
     "126.255.255.255", "128.0.0.0", "169.253.255.255", "169.255.0.0", "172.15.255.255", "172.32.0.0",
-    "192.0.1.255", "192.0.3.0", "192.167.255.255", "192.169.0.0", "198.17.255.255", "198.20.0.0",
+    "191.255.255.255", "192.0.1.0", "192.0.1.255", "192.0.3.0", "192.167.255.255", "192.169.0.0",
+    "198.17.255.255", "198.20.0.0", "198.51.99.255", "198.51.101.0", "203.0.112.255", "203.0.114.0",
     "223.255.255.255",
-    "2606:4700:4700::1111", "2a00:1450:4001::200e", "2000::1", "3ffe::1", "3fff:1000::1", "2001:200::1",
+    "2606:4700:4700::1111", "2a00:1450:4001::200e", "2000::", "2000::1", "2001:200::", "2001:200::1",
+    "2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db9::", "3ffe::1", "3ffe:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    "3fff:1000::", "3fff:1000::1", "2003::",
     "::ffff:8.8.8.8", "::ffff:0:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1", "::8.8.8.8",
+    # the same forms carrying a public address from the upper half of IPv4
+    "::ffff:223.255.255.255", "::ffff:0:223.255.255.255", "64:ff9b::223.255.255.255", "2002:dfff:ffff::",
+    "::223.255.255.255", "2001:0:4136:e378:8000:63bf:2000:0",  # Teredo: client ~0x20000000 = 223.255.255.255
     "2001:0:4136:e378:8000:63bf:f7f7:f7f7",  # Teredo: server 65.54.227.120, client 8.8.8.8
 ]
 
@@ -125,7 +165,7 @@ PUBLIC = [
 def test_each_refused_range_is_named(address, reason):
     ip, zone = parse_address(address)
     assert zone is None
-    assert reason in why_not_public(ip)
+    assert why_not_public(ip) == reason
     assert is_public(address) is False
 
 
@@ -140,12 +180,11 @@ def test_each_refused_range_is_refused_as_a_literal_and_after_resolution(dns, ad
     host = f"[{address}]" if ":" in address else address
     with pytest.raises(TargetNotAllowed) as literal:
         check_target_url(f"https://{host}/hook")
-    assert f"{ipaddress.ip_address(address)} is " in str(literal.value) and reason in str(literal.value)
+    assert str(literal.value) == f"{ipaddress.ip_address(address)} is {reason}; {HINT}"
     dns["tool.example"] = [address]
     with pytest.raises(TargetNotAllowed) as resolved:
         check_target_url("https://tool.example/hook")
-    assert f"tool.example resolves to {address}, " in str(resolved.value) and reason in str(resolved.value)
-    assert "GATEWAY_ALLOW_PRIVATE_TARGETS=1" in str(resolved.value)
+    assert str(resolved.value) == f"tool.example resolves to {address}, {reason}; {HINT}"
     with pytest.raises(TargetNotAllowed):
         pin_target("https://tool.example/hook", allow_private=False)
     check_target_url("https://tool.example/hook", allow_private=True)
@@ -493,6 +532,39 @@ def test_the_apps_rule_wins_over_the_environment_until_it_is_reset(monkeypatch, 
     check_target_url("https://127.0.0.1/")
     monkeypatch.setenv("GATEWAY_ALLOW_PRIVATE_TARGETS", "no")
     assert private_targets_allowed() is False
+
+
+def test_pin_target_follows_the_setting_when_the_caller_does_not_say(monkeypatch, dns):
+    """The request-time check (what the transport calls) honours GATEWAY_ALLOW_PRIVATE_TARGETS and
+    the app's rule, as the save-time check does."""
+    monkeypatch.setenv("GATEWAY_ALLOW_PRIVATE_TARGETS", "1")
+    assert pin_target("http://127.0.0.1:8080/").addresses is None
+    assert pin_target("http://localhost:8080/").addresses is None
+    token = set_private_targets_allowed(False)
+    try:
+        with pytest.raises(TargetNotAllowed, match="127.0.0.1 is loopback"):
+            pin_target("https://127.0.0.1/")
+    finally:
+        reset_private_targets_allowed(token)
+    monkeypatch.setenv("GATEWAY_ALLOW_PRIVATE_TARGETS", "0")
+    with pytest.raises(TargetNotAllowed, match="uses plain http://"):
+        pin_target("http://127.0.0.1:8080/")
+    token = set_private_targets_allowed(True)
+    try:
+        assert pin_target("https://10.0.0.1/").addresses is None
+    finally:
+        reset_private_targets_allowed(token)
+    assert dns.asked == []
+
+
+def test_the_urls_whose_reading_is_kept_are_bounded(dns):
+    """A worker sends to few URLs and keeps their readings; one that is handed ever new URLs keeps
+    no more than PARSED_URLS of them."""
+    targets._parse_target.cache_clear()
+    for i in range(targets.PARSED_URLS + 20):
+        parse_target(f"https://tool{i}.example/hook")
+    assert targets._parse_target.cache_info().currsize == targets.PARSED_URLS
+    assert parse_target("https://tool0.example/hook").host == "tool0.example"  # read again, the same
 
 
 def test_an_explicit_rule_wins_over_the_context_and_the_environment(monkeypatch, dns):

@@ -1,59 +1,89 @@
 """Mutation testing of the security core: change the code one small step at a time, run the tests
 that guard it, and list every change ("mutant") that no test notices.
 
-    python tools/mutation.py                 # every module below
-    python tools/mutation.py gateway/outbound/targets.py --jobs 2
+    python tools/mutation.py                                  # every module below
+    python tools/mutation.py gateway/outbound/pinning.py gateway/policy/limits.py --jobs 2
+    python tools/mutation.py --list gateway/outbound/targets.py        # the mutants' keys, nothing run
 
 Each mutant is one operator change made on the syntax tree: a comparison turned (``==`` and
 ``!=``, ``<`` and ``<=``, ``in`` and ``not in``, ``is`` and ``is not``), ``and`` and ``or``
 swapped, a ``not`` or a unary minus dropped, an arithmetic or bitwise operator swapped, a constant
-changed (a number plus one, a boolean flipped, a string wrapped in ``XX``), a return value replaced
-by ``None``, a ``raise`` or a call statement removed, ``break`` and ``continue`` swapped.
-Docstrings, annotations, ``__all__`` and the literal text of f-strings are left alone.
+changed (a number plus one, a boolean flipped, a string wrapped in ``XX``; a string that is an IP
+network loses the upper half of its range, ``10.0.0.0/8`` becoming ``10.0.0.0/9``, so that it stays
+a network), a return value replaced by ``None``, a ``raise`` or a call statement removed, ``break``
+and ``continue`` swapped. Docstrings, annotations, ``__all__`` and the literal text of f-strings are
+left alone.
+
+Which tests guard which line comes from coverage: the tests are run once on the unchanged code with
+coverage.py recording, per line of the mutated modules, which tests executed it (``--map-tests``
+chooses the test files; by default the whole suite). The map is kept in ``build/mutation/cache/``
+under a hash of the sources and tests, and made again when they change. A mutant inside a function
+is tested by the tests that executed its line; one made at import time (a module-level constant, a
+decorator, a default) by every test that executed the module. Without coverage.py every test file of
+the suite is run for every mutant.
 
 The run happens in a copy of the project (``build/mutation/``), never in the working tree: the
 copy's ``gateway`` package is first on the import path, so the tests and the installed plugins
 import the mutated module. Each test run is a fork of the runner, which has the third-party
-libraries imported already (and never the gateway), so a run costs only the tests. A mutant is killed when a test fails or the run exceeds its time limit.
+libraries imported already (and never the gateway), so a run costs only the tests. Hypothesis runs
+derandomised and without deadlines there (``HYPOTHESIS_PROFILE=mutation``, see ``conftest.py``).
 
-Every survivor must be listed, with why it is equivalent, in ``docs/mutation-survivors.md`` (a
-line holding the mutant's key in backticks). The run exits 1 when a survivor is not listed there.
-The report of the last run is written to ``build/mutation/report.md``.
+What becomes of a mutant:
+
+- ``killed``: a test failed (an assertion, a missing expected exception, or any other exception
+  while the test ran); the test and the failure are recorded, and the report counts apart the kills
+  made by an assertion or ``pytest.raises``;
+- ``survived``: every selected test passed, or no test executes the mutated line;
+- ``invalid``: the mutated module cannot be imported, or the tests cannot be collected: no test
+  said anything about the change, so it is not a kill;
+- ``error``: a fixture failed (setup or teardown) but no test did; not a kill either;
+- ``timeout``: the tests ran past their time limit (three times their time on the unchanged code,
+  plus 30 s).
+
+Every survivor must be listed, with why it is equivalent, in ``docs/mutation-survivors.md`` (a line
+holding the mutant's key in backticks). A key names the module, the function or class, the change
+and the code it is made in, never a line number, so it stays the same when code above it moves; a
+module that moves to another path is followed by replacing its path in the document. The run exits
+1 when a survivor is not listed, or when a listed mutant of a module that was run is no longer a
+survivor. The report is written to ``build/mutation/report.md``, and why each mutant died to
+``build/mutation/results.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
-import copy
+import hashlib
+import ipaddress
+import json
 import os
 import queue
 import re
 import shutil
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SURVIVORS_DOC = ROOT / "docs" / "mutation-survivors.md"
 WORK = ROOT / "build" / "mutation"
+MAP_FORMAT = 1
 
-# module (or package folder) -> the tests that guard it
-TARGETS: dict[str, list[str]] = {
-    "gateway/outbound/targets.py": ["tests/test_targets.py", "tests/test_pinning.py", "tests/test_target_urls_api.py",
-                           "tests/test_delivery_http.py"],
-    "gateway/outbound/addresses.py": ["tests/test_targets.py", "tests/test_target_urls_api.py"],
-    "gateway/signatures.py": ["tests/test_signatures.py", "plugins/sentry/tests/test_signature.py"],
-    "gateway/policy": ["tests/test_policy_globs.py", "tests/test_policy_accesses.py", "tests/test_policy_engine_edges.py",
-                       "tests/test_policy_resource_types.py",
-                       "tests/test_policy_engine.py",
-                       "tests/test_policy_properties.py",
-                       "tests/test_policy_api.py"],
-    "gateway/delivery/schedule.py": ["tests/test_delivery_schedule.py"],
-}
+# The modules (or package folders) that are mutated.
+MODULES: tuple[str, ...] = (
+    "gateway/outbound/targets.py",
+    "gateway/outbound/addresses.py",
+    "gateway/outbound/pinning.py",
+    "gateway/signatures.py",
+    "gateway/policy",
+    "gateway/delivery/schedule.py",
+)
+# Where the tests are (as `make test` runs them).
+TEST_ROOTS: tuple[str, ...] = ("tests", "plugins/dynatrace/tests", "plugins/sentry/tests",
+                               "examples/event-gateway-webhook/tests")
 
 COMPARE_SWAPS = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE,
                  ast.GtE: ast.Gt, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is}
@@ -64,6 +94,7 @@ SYMBOLS = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">
            ast.NotIn: "not in", ast.Is: "is", ast.IsNot: "is not", ast.Add: "+", ast.Sub: "-", ast.Mult: "*",
            ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%", ast.Pow: "**", ast.BitOr: "|", ast.BitAnd: "&",
            ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>", ast.And: "and", ast.Or: "or"}
+SNIPPET = 72  # longest code text in a key
 
 
 @dataclass(frozen=True)
@@ -71,14 +102,13 @@ class Mutant:
     path: str  # relative to ROOT
     index: int  # position of the node in ast.walk order
     variant: int  # which change of that node
-    line: int
-    col: int
-    change: str
+    key: str  # stable name: path, function or class, change, code (and #n when repeated)
+    line: int  # for people reading the report; not part of the key
+    lines: tuple[int, ...]  # the lines whose coverage says which tests run the mutated code
+    runtime: bool  # inside a function body (else it takes effect when the module is imported)
 
-    @property
-    def key(self) -> str:
-        return f"{self.path}:{self.line}:{self.col} {self.change}"
 
+# --- making mutants ---------------------------------------------------------------------------
 
 def _skipped_nodes(tree: ast.AST) -> set[int]:
     """Docstrings, annotations, ``__all__``, ``from __future__`` imports and the literal text of
@@ -114,6 +144,23 @@ def _skipped_nodes(tree: ast.AST) -> set[int]:
     return skipped
 
 
+def _network(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """``value`` as an IP network when it is written as one (``10.0.0.0/8``)."""
+    if "/" not in value:
+        return None
+    try:
+        return ipaddress.ip_network(value)
+    except ValueError:
+        return None
+
+
+def _narrowed(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> str:
+    """The network without the upper half of its range; a single address becomes the next one."""
+    if network.prefixlen < network.max_prefixlen:
+        return f"{network.network_address}/{network.prefixlen + 1}"
+    return f"{network.network_address + 1}/{network.prefixlen}"
+
+
 def _changes(node: ast.AST) -> list[str]:
     """What can be changed in ``node``, described; the order matches :func:`_apply`."""
     if isinstance(node, ast.Compare):
@@ -133,6 +180,9 @@ def _changes(node: ast.AST) -> list[str]:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return [f"{value!r} -> {value + 1!r}"]
         if isinstance(value, str):
+            network = _network(value)
+            if network is not None:
+                return [f"{_short(value)} -> {_short(_narrowed(network))}"]
             return [f"{_short(value)} -> 'XX...XX'"]
         if isinstance(value, bytes):
             return [f"{_short(value)} -> b'XX...XX'"]
@@ -174,7 +224,8 @@ def _apply(node: ast.AST, variant: int) -> ast.AST | None:
         elif isinstance(value, (int, float)):
             node.value = value + 1
         elif isinstance(value, str):
-            node.value = f"XX{value}XX"
+            network = _network(value)
+            node.value = _narrowed(network) if network is not None else f"XX{value}XX"
         else:
             node.value = b"XX" + value + b"XX"
     elif isinstance(node, ast.Return):
@@ -188,34 +239,396 @@ def _apply(node: ast.AST, variant: int) -> ast.AST | None:
     return None
 
 
-def mutants_of(path: str) -> list[Mutant]:
-    tree = ast.parse((ROOT / path).read_text(), path)
+@dataclass
+class _Place:
+    qualname: str
+    runtime: bool
+    parent: ast.AST | None
+    statement: ast.stmt | None
+
+
+def _places(tree: ast.Module) -> dict[int, _Place]:
+    """For each node: the function or class it is in, whether it runs when that function is called
+    (rather than when the module is imported), its parent and the statement it belongs to."""
+    places: dict[int, _Place] = {}
+
+    def visit(node: ast.AST, qualname: str, runtime: bool, parent: ast.AST | None, statement: ast.stmt | None):
+        if isinstance(node, ast.stmt):
+            statement = node
+        places[id(node)] = _Place(qualname or "<module>", runtime, parent, statement)
+        inner = qualname
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            inner = f"{qualname}.{node.name}" if qualname else node.name
+        for name, value in ast.iter_fields(node):
+            in_body = runtime or (isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+                                  and name == "body")
+            for child in value if isinstance(value, list) else [value]:
+                if isinstance(child, ast.AST):
+                    visit(child, inner, in_body, node, statement)
+
+    visit(tree, "", False, None, None)
+    return places
+
+
+def _code(node: ast.AST) -> str:
+    text = ast.unparse(node).split("\n")[0]
+    return " ".join(text.split()).replace("`", "'")
+
+
+def _snippet(node: ast.AST, places: dict[int, _Place]) -> str:
+    """The code a change is made in: the node's own code; for a constant, the code around it
+    (``frozen=True``, ``MAX_STATEMENTS = 200``, ``('10.0.0.0/8', 'private')``), wider while short
+    (but not past a keyword argument)."""
+    text = _code(node)
+    if isinstance(node, ast.Constant):
+        current = node
+        while current is node or len(text) < 20:
+            parent = places[id(current)].parent
+            if parent is None or isinstance(parent, ast.Module):
+                break
+            current = parent
+            text = _code(current)
+            if isinstance(current, (ast.stmt, ast.keyword)):
+                break
+    return text if len(text) <= SNIPPET else text[:SNIPPET - 3] + "..."
+
+
+def mutants_of(path: str, source: str | None = None) -> list[Mutant]:
+    """Every mutant of the module at ``path`` (its text ``source``, read from the project when not given)."""
+    source = (ROOT / path).read_text() if source is None else source
+    tree = ast.parse(source, path)
     skipped = _skipped_nodes(tree)
+    places = _places(tree)
     found = []
+    seen: dict[str, int] = {}
     for index, node in enumerate(ast.walk(tree)):
         if id(node) in skipped:
             continue
         for variant, change in enumerate(_changes(node)):
-            found.append(Mutant(path, index, variant, getattr(node, "lineno", 0), getattr(node, "col_offset", 0), change))
+            place = places[id(node)]
+            key = f"{path}::{place.qualname}: {change} in {_snippet(node, places)}"
+            seen[key] = seen.get(key, 0) + 1
+            if seen[key] > 1:
+                key = f"{key} #{seen[key]}"
+            line = getattr(node, "lineno", 0)
+            lines = set(range(line, getattr(node, "end_lineno", line) + 1))
+            if place.statement is not None:
+                lines.add(place.statement.lineno)  # coverage counts a statement on its first line
+            found.append(Mutant(path, index, variant, key, line, tuple(sorted(lines)), place.runtime))
     return found
 
 
-def mutated_source(mutant: Mutant) -> str:
-    tree = ast.parse((ROOT / mutant.path).read_text(), mutant.path)
+def mutated_source(mutant: Mutant, source: str | None = None) -> str:
+    """The module's text with ``mutant`` made (``source``: as for :func:`mutants_of`)."""
+    source = (ROOT / mutant.path).read_text() if source is None else source
+    tree = ast.parse(source, mutant.path)
     nodes = list(ast.walk(tree))
     target = nodes[mutant.index]
     replacement = _apply(target, mutant.variant)
     if replacement is not None:
         for parent in nodes:
-            for field, value in ast.iter_fields(parent):
+            for name, value in ast.iter_fields(parent):
                 if value is target:
-                    setattr(parent, field, replacement)
+                    setattr(parent, name, replacement)
                 elif isinstance(value, list):
                     for i, item in enumerate(value):
                         if item is target:
                             value[i] = replacement
     return ast.unparse(ast.fix_missing_locations(tree))
 
+
+def module_files(selected: list[str]) -> list[str]:
+    """The files of :data:`MODULES` that ``selected`` (paths or folders; empty: all) names."""
+    files = []
+    for target in MODULES:
+        paths = sorted((ROOT / target).rglob("*.py")) if (ROOT / target).is_dir() else [ROOT / target]
+        for path in paths:
+            relative = str(path.relative_to(ROOT))
+            if not selected or any(relative == s or relative.startswith(s.rstrip("/") + "/") for s in selected):
+                files.append(relative)
+    return files
+
+
+# --- running tests in a fork ------------------------------------------------------------------
+
+@dataclass
+class TestRecord:
+    """What one pytest run said, test by test."""
+
+    exit_code: int | None = None
+    passed: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str, str]] = field(default_factory=list)  # nodeid, exception type, message
+    errors: list[tuple[str, str, str]] = field(default_factory=list)  # setup/teardown failures
+    collection_errors: list[tuple[str, str]] = field(default_factory=list)
+    durations: dict[str, float] = field(default_factory=dict)
+
+
+def _first_line(text: str) -> str:
+    for line in str(text).splitlines():
+        if line.strip():
+            return line.strip()[:200]
+    return ""
+
+
+class _Recorder:
+    """A pytest plugin that fills a :class:`TestRecord`."""
+
+    def __init__(self, record: TestRecord):
+        self.record = record
+        self.exceptions: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.record.collection_errors.append((report.nodeid, _first_line(report.longreprtext)))
+
+    def _makereport(self, item, call):
+        if call.excinfo is not None:
+            self.exceptions[(item.nodeid, call.when)] = (call.excinfo.typename, _first_line(str(call.excinfo.value)))
+
+    def pytest_runtest_logreport(self, report):
+        record = self.record
+        record.durations[report.nodeid] = record.durations.get(report.nodeid, 0.0) + report.duration
+        if report.failed:
+            kind, message = self.exceptions.get((report.nodeid, report.when), ("?", _first_line(report.longreprtext)))
+            (record.failures if report.when == "call" else record.errors).append((report.nodeid, kind, message))
+        elif report.when == "call" and report.passed:
+            record.passed.append(report.nodeid)
+
+
+def _recorder_hooks():
+    import pytest
+
+    class Recorder(_Recorder):
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_runtest_makereport(self, item, call):
+            self._makereport(item, call)
+
+    return Recorder
+
+
+class _Selector:
+    """A pytest plugin that keeps only the wanted tests."""
+
+    def __init__(self, wanted: set[str]):
+        self.wanted = wanted
+
+    def pytest_collection_modifyitems(self, config, items):
+        kept = [item for item in items if item.nodeid in self.wanted]
+        dropped = [item for item in items if item.nodeid not in self.wanted]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
+
+
+class _ContextSwitcher:
+    """A pytest plugin that tells coverage which test is running."""
+
+    def __init__(self, cov):
+        self.cov = cov
+
+    def pytest_runtest_setup(self, item):
+        self.cov.switch_context(item.nodeid)
+
+    def pytest_runtest_logfinish(self, nodeid, location):
+        self.cov.switch_context("")
+
+
+def classify(record: TestRecord, mutant_imports: bool = True) -> tuple[str, str]:
+    """What a mutant's test run says: ``killed`` only when a test failed; ``invalid`` when the
+    module cannot be imported or the tests cannot be collected; ``error`` when only fixtures failed
+    (or no test ran); ``survived`` when every test passed. Returns the outcome and why."""
+    if not mutant_imports:
+        return "invalid", "the mutated module cannot be imported"
+    if record.collection_errors:
+        nodeid, message = record.collection_errors[0]
+        return "invalid", f"collection of {nodeid or 'the tests'} failed: {message}"
+    if record.failures:
+        nodeid, kind, message = record.failures[0]
+        return "killed", f"{nodeid}: {kind}: {message}"
+    if record.errors:
+        nodeid, kind, message = record.errors[0]
+        return "error", f"{nodeid} (fixture): {kind}: {message}"
+    if record.exit_code == 0 and record.passed:
+        return "survived", f"{len(record.passed)} tests passed"
+    return "error", f"pytest exited {record.exit_code} and no test failed"
+
+
+def _child_setup(copy_root: str) -> None:
+    # No bytecode cache: a mutant of the same size written within the same second as the last one
+    # would otherwise run the last one's cached bytecode.
+    sys.dont_write_bytecode = True
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.chdir(copy_root)
+    sys.path.insert(0, copy_root)
+    os.environ.pop("GATEWAY_ALLOW_PRIVATE_TARGETS", None)
+    os.environ["HYPOTHESIS_PROFILE"] = "mutation"
+
+
+def _pytest_args(copy_root: str, files: list[str], stop_at_first: bool) -> list[str]:
+    # One rootdir and ini file whatever the files: the plugins' own setup.cfg would change the test ids.
+    args = ["-q", "-p", "no:cacheprovider", "--rootdir", copy_root, "-c", str(Path(copy_root) / "setup.cfg")]
+    return [*args, *(["-x"] if stop_at_first else []), *files]
+
+
+def _write_result(out: str, payload: dict[str, Any]) -> None:
+    Path(out).write_text(json.dumps(payload))
+
+
+def _tests_in_child(copy_root: str, files: list[str], wanted: list[str] | None, module: str | None, out: str) -> None:
+    _child_setup(copy_root)
+    record = TestRecord()
+    try:
+        if module is not None:  # a mutant made at import time: does the module still import?
+            import importlib
+
+            try:
+                importlib.import_module(module)
+            except Exception as exc:  # noqa: BLE001 - any failure to import makes the mutant invalid
+                record.collection_errors.append((module, f"{type(exc).__name__}: {_first_line(str(exc))}"))
+                _write_result(out, {"record": asdict(record), "imports": False})
+                os._exit(0)
+        import pytest
+
+        plugins: list[Any] = [_recorder_hooks()(record)]
+        if wanted is not None:
+            plugins.append(_Selector(set(wanted)))
+        record.exit_code = int(pytest.main(_pytest_args(copy_root, files, stop_at_first=True), plugins=plugins))
+        _write_result(out, {"record": asdict(record), "imports": True})
+    finally:
+        os._exit(0)
+
+
+def _map_in_child(copy_root: str, test_paths: list[str], include: list[str], out: str) -> None:
+    """Run ``test_paths`` on the unchanged copy, recording which test executed which line of the
+    ``include`` files (when coverage.py is there)."""
+    _child_setup(copy_root)
+    record = TestRecord()
+    lines: dict[str, dict[str, list[str]]] = {}
+    try:
+        import pytest
+
+        plugins: list[Any] = [_recorder_hooks()(record)]
+        cov = None
+        try:
+            import coverage
+        except ImportError:
+            pass
+        else:
+            cov = coverage.Coverage(data_file=None, include=[str(Path(copy_root) / p) for p in include],
+                                    config_file=False)
+            plugins.append(_ContextSwitcher(cov))
+            cov.start()
+        record.exit_code = int(pytest.main(_pytest_args(copy_root, test_paths, stop_at_first=False), plugins=plugins))
+        if cov is not None:
+            cov.stop()
+            data = cov.get_data()
+            for measured in data.measured_files():
+                relative = str(Path(measured).resolve().relative_to(Path(copy_root).resolve()))
+                lines[relative] = {str(number): sorted(c for c in contexts if c)
+                                   for number, contexts in data.contexts_by_lineno(measured).items()}
+        _write_result(out, {"record": asdict(record), "lines": lines if cov is not None else None})
+    finally:
+        os._exit(0)
+
+
+def _fork(target, args: tuple, timeout: float) -> bool:
+    """Run ``target(*args)`` in a forked child; False when it ran past ``timeout`` (and was killed)."""
+    import multiprocessing
+
+    child = multiprocessing.get_context("fork").Process(target=target, args=args)
+    child.start()
+    child.join(timeout)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        return False
+    return True
+
+
+def _record(payload: dict[str, Any]) -> TestRecord:
+    raw = payload["record"]
+    return TestRecord(exit_code=raw["exit_code"], passed=raw["passed"],
+                      failures=[tuple(f) for f in raw["failures"]], errors=[tuple(e) for e in raw["errors"]],
+                      collection_errors=[tuple(c) for c in raw["collection_errors"]], durations=raw["durations"])
+
+
+# --- the test map -----------------------------------------------------------------------------
+
+@dataclass
+class TestMap:
+    """Which tests executed which line of each mutated module, and how long each test takes."""
+
+    lines: dict[str, dict[int, list[str]]] | None  # None: no coverage; every test guards every module
+    durations: dict[str, float]
+    failed: list[str]
+
+    def module_tests(self, path: str) -> list[str]:
+        if self.lines is None:
+            return sorted(self.durations)
+        return sorted({t for tests in self.lines.get(path, {}).values() for t in tests})
+
+    def tests_for(self, mutant: Mutant) -> list[str]:
+        """The tests that can notice ``mutant``: those that executed its line when it is inside a
+        function, every test of its module when it takes effect at import time."""
+        if self.lines is None or not mutant.runtime:
+            return self.module_tests(mutant.path)
+        covered = self.lines.get(mutant.path, {})
+        return sorted({t for line in mutant.lines for t in covered.get(line, [])})
+
+
+def _source_hash(test_paths: list[str]) -> str:
+    digest = hashlib.sha256(f"{MAP_FORMAT} {' '.join(test_paths)}".encode())
+    for folder in ("gateway", "plugins", "examples", "tests"):
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".cfg", ".json") and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(ROOT)).encode())
+                digest.update(path.read_bytes())
+    for name in ("conftest.py", "setup.cfg"):
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def test_map(slot: Path, test_paths: list[str], work: Path) -> TestMap:
+    """The map for the current sources: from the cache, or made by running ``test_paths``."""
+    cache = work / "cache" / f"testmap-{_source_hash(test_paths)}.json"
+    if cache.exists():
+        payload = json.loads(cache.read_text())
+        print(f"test map: {cache.relative_to(ROOT) if cache.is_relative_to(ROOT) else cache} (cached)", flush=True)
+    else:
+        print(f"test map: running {' '.join(test_paths)} once on the unchanged code"
+              f"{'' if _has_coverage() else ' (coverage.py is not installed: every test guards every module)'}",
+              flush=True)
+        out = slot / "map.json"
+        started = time.monotonic()
+        if not _fork(_map_in_child, (str(slot / "repo"), test_paths, module_files([]), str(out)), timeout=4 * 3600):
+            raise SystemExit("the test map run did not finish in 4 hours")
+        payload = json.loads(out.read_text())
+        print(f"test map made in {time.monotonic() - started:.0f}s", flush=True)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        if payload["record"]["exit_code"] not in (0, 1) and not payload["record"]["passed"]:
+            raise SystemExit(f"the test map run failed (pytest exit {payload['record']['exit_code']})")
+        cache.write_text(json.dumps(payload))
+    record = _record(payload)
+    lines = None
+    if payload["lines"] is not None:
+        lines = {path: {int(n): tests for n, tests in by_line.items()} for path, by_line in payload["lines"].items()}
+    failed = sorted({f[0] for f in record.failures} | {e[0] for e in record.errors})
+    passed = set(record.passed)
+    durations = {t: d for t, d in record.durations.items() if t in passed}
+    return TestMap(lines, durations, failed)
+
+
+def _has_coverage() -> bool:
+    try:
+        import coverage  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# --- the run ----------------------------------------------------------------------------------
 
 def _copy_project(destination: Path) -> None:
     if destination.exists():
@@ -228,7 +641,7 @@ def _copy_project(destination: Path) -> None:
 
 
 PRELOAD = ("flask", "sqlalchemy", "requests", "urllib3", "marshmallow", "pluggy", "waitress", "cryptography",
-           "apispec", "prometheus_client", "hypothesis", "requests_mock", "pytest", "click", "werkzeug")
+           "apispec", "prometheus_client", "hypothesis", "requests_mock", "pytest", "click", "werkzeug", "coverage")
 
 
 def _preload() -> None:
@@ -243,147 +656,169 @@ def _preload() -> None:
             pass
 
 
-def _pytest_in_child(copy_root: str, tests: list[str]) -> None:
-    # No bytecode cache: a mutant of the same size written within the same second as the last one
-    # would otherwise run the last one's cached bytecode.
-    sys.dont_write_bytecode = True
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    os.dup2(devnull, 2)
-    os.chdir(copy_root)
-    sys.path.insert(0, copy_root)
-    os.environ.pop("GATEWAY_ALLOW_PRIVATE_TARGETS", None)
-    import pytest
-
-    code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", *tests])
-    os._exit(int(code))
-
-
-def _run_tests(copy_root: Path, tests: list[str], timeout: float) -> tuple[str, float]:
-    """Run ``tests`` against the copy in a forked child; ``survived`` when they all pass."""
-    import multiprocessing
-
-    started = time.monotonic()
-    child = multiprocessing.get_context("fork").Process(target=_pytest_in_child, args=(str(copy_root), tests))
-    child.start()
-    child.join(timeout)
-    if child.is_alive():
-        child.kill()
-        child.join()
-        return "timeout", time.monotonic() - started
-    return ("survived" if child.exitcode == 0 else "killed"), time.monotonic() - started
-
-
 def documented_survivors() -> set[str]:
+    """The mutant keys listed in docs/mutation-survivors.md."""
     if not SURVIVORS_DOC.exists():
         return set()
-    return set(re.findall(r"`(gateway/[^`]+)`", SURVIVORS_DOC.read_text()))
+    return {key for key in re.findall(r"`(gateway/[^`]+)`", SURVIVORS_DOC.read_text()) if "::" in key}
 
 
-def run(selected: list[str], jobs: int, work: Path = WORK, keys: set[str] | None = None) -> int:
-    modules: list[tuple[str, list[str]]] = []
-    for target, tests in TARGETS.items():
-        if selected and not any(target.startswith(s.rstrip("/")) or s.startswith(target) for s in selected):
-            continue
-        if (ROOT / target).is_dir():
-            for path in sorted((ROOT / target).rglob("*.py")):
-                relative = str(path.relative_to(ROOT))
-                if not selected or any(relative.startswith(s.rstrip("/")) for s in selected):
-                    modules.append((relative, tests))
-        else:
-            modules.append((target, tests))
+@dataclass
+class Outcome:
+    key: str
+    module: str
+    line: int
+    outcome: str  # killed, survived, invalid, error, timeout
+    why: str
+    tests: int
+    seconds: float
+    failure: str = ""  # a killed mutant's failing test's exception type (AssertionError, Failed, ...)
+
+
+def _dotted(path: str) -> str:
+    return path[:-3].replace("/", ".").removesuffix(".__init__")
+
+
+def run(selected: list[str], jobs: int, work: Path = WORK, keys: set[str] | None = None,
+        test_paths: list[str] | None = None) -> int:
+    files = module_files(selected)
+    if not files:
+        print(f"no module of {', '.join(MODULES)} matches {' '.join(selected)}")
+        return 2
+    test_paths = test_paths or [p for p in TEST_ROOTS if (ROOT / p).exists()]
     _preload()
     slots = [work / f"slot{i}" for i in range(jobs)]
     free: queue.Queue[Path] = queue.Queue()
     for slot in slots:
         _copy_project(slot)
         free.put(slot)
-    results: dict[str, list[tuple[Mutant, str]]] = {}
-    baseline: dict[tuple[str, ...], float] = {}
-    for path, tests in modules:
-        key = tuple(tests)
-        if key not in baseline:
-            outcome, seconds = _run_tests(slots[0] / "repo", tests, timeout=900)
-            if outcome != "survived":
-                print(f"the tests {' '.join(tests)} do not pass on the unchanged code: fix that first")
-                return 2
-            baseline[key] = seconds
+    tests = test_map(slots[0], test_paths, work)
+    broken = [t for t in tests.failed if any(t in tests.module_tests(path) for path in files)] \
+        if tests.lines is not None else tests.failed
+    if broken:
+        print("these tests fail on the unchanged code; fix them first:\n  " + "\n  ".join(broken))
+        return 2
+    results: dict[str, list[Outcome]] = {}
+    for path in files:
         mutants = [m for m in mutants_of(path) if keys is None or m.key in keys]
         if not mutants:
             continue
-        limit = baseline[key] * 3 + 15
-        print(f"{path}: {len(mutants)} mutants (tests take {baseline[key]:.1f}s)", flush=True)
+        guarding = tests.module_tests(path)
+        print(f"{path}: {len(mutants)} mutants, {len(guarding)} tests execute it", flush=True)
         original = (ROOT / path).read_text()
 
-        def attempt(numbered: tuple[int, Mutant]) -> tuple[Mutant, str]:
-            _, mutant = numbered
+        def attempt(mutant: Mutant) -> Outcome:
+            wanted = tests.tests_for(mutant)
+            if not wanted:
+                return Outcome(mutant.key, path, mutant.line, "survived", "no test executes this code", 0, 0.0)
+            files_to_run = sorted({t.split("::")[0] for t in wanted},
+                                  key=lambda f: -sum(1 for t in wanted if t.startswith(f + "::")))
+            limit = 3 * sum(tests.durations.get(t, 1.0) for t in wanted) + 30
             slot = free.get()  # a copy no other run is using
-            target = slot / "repo" / mutant.path
+            target = slot / "repo" / path
+            out = slot / "result.json"
+            started = time.monotonic()
             try:
+                out.unlink(missing_ok=True)
                 target.write_text(mutated_source(mutant))
-                outcome, _ = _run_tests(slot / "repo", list(tests), timeout=limit)
+                module = None if mutant.runtime else _dotted(path)
+                finished = _fork(_tests_in_child, (str(slot / "repo"), files_to_run, wanted, module, str(out)), limit)
+                payload = json.loads(out.read_text()) if finished and out.exists() else None
             finally:
                 target.write_text(original)
                 free.put(slot)
-            return mutant, outcome
+            seconds = time.monotonic() - started
+            if not finished:
+                return Outcome(mutant.key, path, mutant.line, "timeout", f"ran past {limit:.0f}s", len(wanted), seconds)
+            if payload is None:
+                return Outcome(mutant.key, path, mutant.line, "error", "the test run left no result", len(wanted),
+                               seconds)
+            record = _record(payload)
+            outcome, why = classify(record, payload["imports"])
+            failure = record.failures[0][1] if outcome == "killed" else ""
+            return Outcome(mutant.key, path, mutant.line, outcome, why, len(wanted), seconds, failure)
 
-        outcomes = []
+        outcomes: list[Outcome] = []
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            for mutant, outcome in pool.map(attempt, enumerate(mutants)):
-                outcomes.append((mutant, outcome))
-                if outcome == "survived":
-                    print(f"  survived: {mutant.key}", flush=True)
+            for result in pool.map(attempt, mutants):
+                outcomes.append(result)
+                if result.outcome in ("survived", "error", "timeout"):
+                    print(f"  {result.outcome}: {result.key} (line {result.line}; {result.why})", flush=True)
                 elif len(outcomes) % 25 == 0:
                     print(f"  {len(outcomes)}/{len(mutants)}", flush=True)
         results[path] = outcomes
-        survived = sum(1 for _, o in outcomes if o == "survived")
-        print(f"  killed {len(outcomes) - survived}, survived {survived}", flush=True)
-    return report(results, work)
+        counts = {name: sum(1 for o in outcomes if o.outcome == name)
+                  for name in ("killed", "survived", "invalid", "error", "timeout")}
+        print("  " + ", ".join(f"{name} {count}" for name, count in counts.items()), flush=True)
+    return report(results, work, complete=keys is None)
 
 
-def report(results: dict[str, list[tuple[Mutant, str]]], work: Path = WORK) -> int:
+# A failed assert, or a pytest.raises / pytest.fail that did not get what it expected; any other
+# exception in a test is a kill too (the mutated code broke the test), counted in "killed" only.
+ASSERTIONS = ("AssertionError", "Failed")
+
+
+def report(results: dict[str, list[Outcome]], work: Path = WORK, complete: bool = True) -> int:
     documented = documented_survivors()
-    lines = ["# Mutation run", "", "| module | mutants | killed | timed out | survived | listed as equivalent |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    undocumented: list[Mutant] = []
-    total = {"mutants": 0, "killed": 0, "timeout": 0, "survived": 0, "listed": 0}
+    columns = ("killed", "survived", "invalid", "error", "timeout")
+    lines = ["# Mutation run", "",
+             "| module | mutants | killed | by an assertion | survived | listed as equivalent | invalid | error "
+             "| timed out |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    undocumented: list[Outcome] = []
+    stale: list[str] = []
+    total = dict.fromkeys(("mutants", "listed", "asserted", *columns), 0)
     for path, outcomes in results.items():
-        killed = sum(1 for _, o in outcomes if o == "killed")
-        timeout = sum(1 for _, o in outcomes if o == "timeout")
-        survivors = [m for m, o in outcomes if o == "survived"]
-        listed = [m for m in survivors if m.key in documented]
-        undocumented.extend(m for m in survivors if m.key not in documented)
-        lines.append(f"| {path} | {len(outcomes)} | {killed} | {timeout} | {len(survivors)} | {len(listed)} |")
-        for name, value in (("mutants", len(outcomes)), ("killed", killed), ("timeout", timeout),
-                            ("survived", len(survivors)), ("listed", len(listed))):
-            total[name] += value
-    lines.append(f"| **all** | {total['mutants']} | {total['killed']} | {total['timeout']} | {total['survived']} "
-                 f"| {total['listed']} |")
+        count = {name: sum(1 for o in outcomes if o.outcome == name) for name in columns}
+        survivors = [o for o in outcomes if o.outcome == "survived"]
+        listed = [o for o in survivors if o.key in documented]
+        undocumented.extend(o for o in survivors if o.key not in documented)
+        if complete:
+            alive = {o.key for o in survivors}
+            stale.extend(k for k in sorted(documented) if k.startswith(path + "::") and k not in alive)
+        asserted = sum(1 for o in outcomes if o.outcome == "killed" and o.failure in ASSERTIONS)
+        lines.append(f"| {path} | {len(outcomes)} | {count['killed']} | {asserted} | {count['survived']} | {len(listed)} "
+                     f"| {count['invalid']} | {count['error']} | {count['timeout']} |")
+        total["mutants"] += len(outcomes)
+        total["listed"] += len(listed)
+        total["asserted"] += asserted
+        for name in columns:
+            total[name] += count[name]
+    lines.append(f"| **all** | {total['mutants']} | {total['killed']} | {total['asserted']} | {total['survived']} "
+                 f"| {total['listed']} "
+                 f"| {total['invalid']} | {total['error']} | {total['timeout']} |")
     lines += ["", "## Survivors not listed in docs/mutation-survivors.md", ""]
-    lines += [f"- `{m.key}`" for m in undocumented] or ["none"]
+    lines += [f"- `{o.key}` (line {o.line}; {o.why})" for o in undocumented] or ["none"]
+    lines += ["", "## Listed in docs/mutation-survivors.md but no longer surviving", ""]
+    lines += [f"- `{key}`" for key in stale] or ["none"]
+    everything = [o for outcomes in results.values() for o in outcomes]
+    lines += ["", "## Invalid, error and timed-out mutants (not kills)", ""]
+    lines += [f"- {o.outcome}: `{o.key}` (line {o.line}; {o.why})" for o in everything
+              if o.outcome in ("invalid", "error", "timeout")] or ["none"]
     work.mkdir(parents=True, exist_ok=True)
     (work / "report.md").write_text("\n".join(lines) + "\n")
+    (work / "results.json").write_text(json.dumps([asdict(o) for o in everything], indent=1) + "\n")
     print("\n".join(lines))
-    return 1 if undocumented else 0
+    return 1 if undocumented or stale else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", help="only these modules or folders (default: all)")
     parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once (default 1)")
-    parser.add_argument("--list", action="store_true", help="only list the mutants")
+    parser.add_argument("--list", action="store_true", help="only list the mutants' keys")
     parser.add_argument("--keys", type=Path, help="only the mutants whose keys this file lists, one a line")
+    parser.add_argument("--map-tests", nargs="+", metavar="PATH",
+                        help=f"the test files or folders the test map is made from (default: {' '.join(TEST_ROOTS)})")
     parser.add_argument("--work", type=Path, default=WORK, help=f"folder of the copies and the report (default {WORK})")
     args = parser.parse_args(argv)
     if args.list:
-        for target in TARGETS:
-            paths = sorted((ROOT / target).rglob("*.py")) if (ROOT / target).is_dir() else [ROOT / target]
-            for path in paths:
-                for mutant in mutants_of(str(path.relative_to(ROOT))):
-                    print(mutant.key)
+        for path in module_files(args.modules):
+            for mutant in mutants_of(path):
+                print(mutant.key)
         return 0
     keys = set(args.keys.read_text().split("\n")) - {""} if args.keys else None
-    return run(args.modules, max(1, args.jobs), args.work, keys)
+    return run(args.modules, max(1, args.jobs), args.work.resolve(), keys, args.map_tests)
 
 
 if __name__ == "__main__":

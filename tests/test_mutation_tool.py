@@ -1,0 +1,114 @@
+"""The mutation tool (tools/mutation.py) on its own: what counts as a kill, keys that do not move
+with the lines, network strings that stay networks, and which tests a mutant is run against."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tool():
+    spec = importlib.util.spec_from_file_location("mutation_tool", ROOT / "tools" / "mutation.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules[spec.name]
+
+
+def test_a_kill_is_a_failing_test_and_says_which(tool):
+    record = tool.TestRecord(exit_code=1, passed=["t.py::a"],
+                             failures=[("t.py::b", "AssertionError", "assert 1 == 2")])
+    assert tool.classify(record) == ("killed", "t.py::b: AssertionError: assert 1 == 2")
+    missing_raise = tool.TestRecord(exit_code=1, failures=[("t.py::c", "Failed", "DID NOT RAISE <class 'X'>")])
+    assert tool.classify(missing_raise)[0] == "killed"
+
+
+@pytest.mark.parametrize("record, imports, outcome", [
+    ({"exit_code": 2, "collection_errors": [("t.py", "ImportError: cannot import name 'x'")]}, True, "invalid"),
+    ({"exit_code": 1, "collection_errors": [("t.py", "TypeError")], "failures": [("t.py::a", "E", "")]}, True,
+     "invalid"),
+    ({}, False, "invalid"),  # the mutated module does not import
+    ({"exit_code": 1, "errors": [("t.py::a", "OSError", "fixture broke")]}, True, "error"),
+    ({"exit_code": 5}, True, "error"),  # no test ran
+    ({"exit_code": 4}, True, "error"),
+    ({"exit_code": 0, "passed": ["t.py::a"]}, True, "survived"),
+])
+def test_what_is_not_a_failing_test_is_no_kill(tool, record, imports, outcome):
+    assert tool.classify(tool.TestRecord(**record), imports)[0] == outcome
+
+
+MODULE = '''\
+import ipaddress
+
+NETS = (ipaddress.IPv4Network("10.0.0.0/8"), ipaddress.IPv6Network("::1/128"))
+LIMIT = 3
+
+
+def check(value):
+    if value > LIMIT:
+        raise ValueError("too big")
+    return value == 1 or value == 1
+'''
+
+
+def test_keys_do_not_change_when_lines_move(tool):
+    keys = [m.key for m in tool.mutants_of("gateway/example.py", MODULE)]
+    moved = "from __future__ import annotations\n\nimport os\nimport re\n" + MODULE.replace("\n\n\ndef", "\n\n\n\ndef")
+    assert [m.key for m in tool.mutants_of("gateway/example.py", moved)] == keys
+    assert len(set(keys)) == len(keys)  # the same change twice in the same code is numbered
+    assert "gateway/example.py::check: == -> != (comparison 0) in value == 1 #2" in keys
+    assert "gateway/example.py::check: > -> >= (comparison 0) in value > LIMIT" in keys
+    assert "gateway/example.py::<module>: 3 -> 4 in LIMIT = 3" in keys
+
+
+def test_a_network_string_loses_the_upper_half_of_its_range_and_stays_a_network(tool):
+    mutants = {m.key: m for m in tool.mutants_of("gateway/example.py", MODULE)}
+    narrowed = mutants["gateway/example.py::<module>: '10.0.0.0/8' -> '10.0.0.0/9' in ipaddress.IPv4Network('10.0.0.0/8')"]
+    single = mutants["gateway/example.py::<module>: '::1/128' -> '::2/128' in ipaddress.IPv6Network('::1/128')"]
+    namespace: dict = {}
+    exec(compile(tool.mutated_source(narrowed, MODULE), "example", "exec"), namespace)
+    assert str(namespace["NETS"][0]) == "10.0.0.0/9"
+    exec(compile(tool.mutated_source(single, MODULE), "example", "exec"), namespace)
+    assert str(namespace["NETS"][1]) == "::2/128"
+    assert not any("XX" in key for key in mutants if "/8" in key or "/128" in key)
+
+
+def test_a_mutant_runs_the_tests_that_executed_its_line_or_at_import_every_test_of_the_module(tool):
+    mutants = {m.key: m for m in tool.mutants_of("gateway/example.py", MODULE)}
+    in_function = mutants["gateway/example.py::check: > -> >= (comparison 0) in value > LIMIT"]
+    at_import = mutants["gateway/example.py::<module>: 3 -> 4 in LIMIT = 3"]
+    assert in_function.runtime and not at_import.runtime
+    line = MODULE.splitlines().index("    if value > LIMIT:") + 1
+    test_map = tool.TestMap(lines={"gateway/example.py": {line: ["t.py::big"], line + 2: ["t.py::small"]}},
+                            durations={}, failed=[])
+    assert test_map.tests_for(in_function) == ["t.py::big"]
+    assert test_map.tests_for(at_import) == ["t.py::big", "t.py::small"]
+    no_coverage = tool.TestMap(lines=None, durations={"t.py::big": 1.0, "u.py::other": 1.0}, failed=[])
+    assert no_coverage.tests_for(in_function) == ["t.py::big", "u.py::other"]
+
+
+def test_listed_survivors_are_read_from_the_document(tool):
+    listed = tool.documented_survivors()
+    assert listed and all(key.startswith("gateway/") and "::" in key for key in listed)
+
+
+def test_the_report_fails_on_an_unlisted_survivor_and_counts_kills_by_assertion_apart(tool, tmp_path):
+    listed = "gateway/outbound/targets.py::<module>: 1024 -> 1025 in PARSED_URLS = 1024"
+    assert listed in tool.documented_survivors()
+    outcomes = [tool.Outcome(listed, "gateway/outbound/targets.py", 31, "survived", "", 3, 1.0),
+                tool.Outcome("gateway/outbound/targets.py::f: a", "gateway/outbound/targets.py", 1, "killed", "", 3, 1.0, "AssertionError"),
+                tool.Outcome("gateway/outbound/targets.py::f: b", "gateway/outbound/targets.py", 2, "killed", "", 3, 1.0, "TypeError"),
+                tool.Outcome("gateway/outbound/targets.py::f: c", "gateway/outbound/targets.py", 3, "invalid", "no import", 3, 1.0)]
+    assert tool.report({"gateway/outbound/targets.py": outcomes}, tmp_path, complete=False) == 0
+    assert "| gateway/outbound/targets.py | 4 | 2 | 1 | 1 | 1 | 1 | 0 | 0 |" in (tmp_path / "report.md").read_text()
+    unlisted = tool.Outcome("gateway/outbound/targets.py::f: d", "gateway/outbound/targets.py", 4, "survived", "", 3, 1.0)
+    assert tool.report({"gateway/outbound/targets.py": [*outcomes, unlisted]}, tmp_path, complete=False) == 1
