@@ -94,9 +94,25 @@ def test_events_list_and_show(app, client):
                          content_type="application/json").get_json()
     listed = json.loads(invoke(app, "events", "list").output)
     assert [e["id"] for e in listed] == [answer["event_id"]]
+    assert sum(listed[0]["decisions"].values()) == 1  # the recorder's decision, in whatever state it is now
+    assert set(listed[0]["decisions"]) <= {"pending", "in_flight", "delivered"}
     shown = json.loads(invoke(app, "events", "show", answer["event_id"]).output)
     assert shown["decisions"][0]["status"] in ("pending", "in_flight", "delivered")
     assert shown["event"]["flag_key"] == "new-checkout-flow"
+
+
+def test_events_list_counts_each_events_decisions_by_status(app, client):
+    invoke(app, "integrations", "add", "recorder", "--name", "production", "--config", json.dumps({"token": TOKEN}))
+    for n in range(3):  # policies of their own: production only, so a staging change skips them
+        invoke(app, "integrations", "add", "recorder", "--name", f"staging-{n}", "--config", json.dumps({"token": TOKEN}),
+               "--policy", json.dumps([{"effect": "allow", "resources": ["proj/*:env/staging:flag/*"],
+                                        "actions": ["*"]}]))
+    answer = client.post("/webhooks/launchdarkly", data=fixture_bytes("launchdarkly/flag-turned-on-production.json"),
+                         content_type="application/json").get_json()
+    [listed] = json.loads(invoke(app, "events", "list").output)
+    assert listed["id"] == answer["event_id"]
+    assert listed["decisions"].get("skipped") == 3
+    assert sum(n for status, n in listed["decisions"].items() if status != "skipped") == 1
 
 
 def test_policy_check(app, tmp_path):

@@ -351,6 +351,25 @@ class DeliveryStore(Repository):
                 log[row.delivery_id].append(_attempt(row))
         return [_delivery(row, log[row.id]) for row in rows]
 
+    def decision_counts(self, event_ids: builtins.list[str]) -> dict[str, dict[str, int]]:
+        """How many of each event's decisions are in each status (``pending``, ``delivered``,
+        ``dead``, ``skipped``, ...), a skip line counted once per integration it names (not when a
+        replay or override has given that integration a delivery since); two queries a chunk, through
+        the event-id indexes."""
+        out: dict[str, dict[str, int]] = {event_id: {} for event_id in event_ids}
+        for chunk in _chunks(list(dict.fromkeys(event_ids))):
+            with reading(self.engine) as connection:
+                for event_id, status, number in connection.execute(
+                        select(deliveries.c.event_id, deliveries.c.status, func.count())
+                        .where(deliveries.c.event_id.in_(chunk))
+                        .group_by(deliveries.c.event_id, deliveries.c.status)):
+                    out[event_id][status] = out[event_id].get(status, 0) + number
+                lines = skip_lines.select_lines().where(skips.c.event_id.in_(chunk)).subquery()
+                for event_id, number in connection.execute(
+                        select(lines.c.event_id, func.count()).group_by(lines.c.event_id)):
+                    out[event_id]["skipped"] = out[event_id].get("skipped", 0) + number
+        return out
+
     def for_event(self, event_id: str) -> list[DeliveryRow]:
         """Every decision taken for an event (one per integration), with the attempts of each."""
         query = _select_deliveries().where(deliveries.c.event_id == event_id).order_by(

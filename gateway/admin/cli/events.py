@@ -20,8 +20,12 @@ def events() -> None:
 @click.option("--source", default=None, help="Only events of this source.")
 @with_appcontext
 def list_(limit: int, source: str | None) -> None:
-    """The newest events."""
-    emit([serialize.event_summary(row) for row in get_state().db.events.list(limit=limit, source=source)])
+    """The newest events, each with how many of its decisions are in each status (pending,
+    delivered, retrying, dead, skipped, ...)."""
+    state = get_state()
+    rows = state.db.events.list(limit=limit, source=source)
+    counts = state.db.deliveries.decision_counts([row.id for row in rows])
+    emit([{**serialize.event_summary(row), "decisions": counts[row.id]} for row in rows])
 
 
 @events.command("show")
