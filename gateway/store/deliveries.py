@@ -17,13 +17,14 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
-    Connection, and_, bindparam, case, delete, exists, func, insert, or_, select, union_all, update,
+    Connection, Float, String, Text, and_, bindparam, case, cast, column, delete, exists, func, insert, or_, select,
+    union_all, update, values,
 )
 
 from . import events as event_rows
 from . import integrations as integration_rows
 from . import skips as skip_lines
-from .base import DriverStatement, Repository, dumps, group_commit, loads, new_id, reading, writing
+from .base import BatchCommit, DriverStatement, Repository, dumps, group_commit, loads, new_id, reading, writing
 from .cooldowns import release_for_delivery
 from .events import EventRow
 from .integrations import IntegrationRow
@@ -257,6 +258,34 @@ _FINISH = (update(deliveries)
 _FINISH_IN_BATCH = _FINISH.values(batch_id=bindparam("new_batch_id"))
 _FINISH_ONE = DriverStatement(_FINISH)
 
+_FINISHED_COLUMNS = (column("delivery_id", String), column("worker_id", String), column("new_status", String),
+                     column("new_reason", Text), column("next_attempt_at", Float), column("new_summary", Text),
+                     column("new_details", Text), column("now", Float))
+
+
+def _record_attempts(connection: Connection, recorded: builtins.list[dict[str, Any]]) -> None:
+    if len(recorded) == 1:
+        _RECORD_ONE_ATTEMPT.execute(connection, recorded[0])
+    else:  # one multi-row INSERT (SQLAlchemy's "insertmanyvalues")
+        connection.execute(_RECORD_ATTEMPT, recorded)
+
+
+def _move_finished(connection: Connection, moved: builtins.list[dict[str, Any]]) -> set[str]:
+    """PostgreSQL: :data:`_FINISH` for several deliveries in one ``UPDATE ... FROM (VALUES ...)``;
+    returns the ids of those moved (the others' leases were lost meanwhile)."""
+    names = [c.name for c in _FINISHED_COLUMNS]
+    finished = values(*_FINISHED_COLUMNS, name="finished").data([tuple(m[n] for n in names) for m in moved])
+    statement = (update(deliveries)
+                 .where(deliveries.c.id == finished.c.delivery_id, deliveries.c.status == "in_flight",
+                        deliveries.c.lease_owner == finished.c.worker_id)
+                 # (a column of NULLs alone in VALUES is text to PostgreSQL: hence the casts)
+                 .values(status=finished.c.new_status, reason=finished.c.new_reason,
+                         next_attempt_at=cast(finished.c.next_attempt_at, Float),
+                         summary=cast(finished.c.new_summary, Text), details=cast(finished.c.new_details, Text),
+                         lease_owner=None, lease_expires_at=None, updated_at=cast(finished.c.now, Float))
+                 .returning(deliveries.c.id))
+    return set(connection.execute(statement).scalars())
+
 
 _EVENT_LABELS = tuple((c.name, f"evt__{c.name}") for c in events.c)
 _INTEGRATION_LABELS = tuple((c.name, f"int__{c.name}") for c in integrations.c)
@@ -275,6 +304,10 @@ def _loaded(row, **changes: Any) -> DeliveryRow:
 
 
 class DeliveryStore(Repository):
+    def __init__(self, engine):
+        super().__init__(engine)
+        self._finishes = BatchCommit(engine, self._write_finishes)
+
     def _with_attempts(self, connection, rows) -> list[DeliveryRow]:
         ids = [row.id for row in rows]
         log: dict[str, list[AttemptRow]] = {i: [] for i in ids}
@@ -453,16 +486,27 @@ class DeliveryStore(Repository):
             "new_summary": summary, "new_details": dumps(details) if details is not None else None,
             "now": float(now),
         }
+        # Workers finishing at the same time share a transaction and a commit, with one statement per
+        # table for all of them; each returns once its own is durable.
+        return self._finishes.run((recorded, moved), order=delivery_id)
 
-        def write(connection: Connection) -> bool:
-            _RECORD_ONE_ATTEMPT.execute(connection, recorded)
-            applied = bool(_FINISH_ONE.execute(connection, moved).rowcount)
-            if applied and status == "dead":
-                release_for_delivery(connection, delivery_id)
-            return applied
+    @staticmethod
+    def _write_finishes(connection: Connection, jobs: builtins.list[tuple[dict, dict]]) -> builtins.list[bool]:
+        """The writes of :meth:`finish` for several deliveries at once (see :class:`BatchCommit`)."""
+        _record_attempts(connection, [recorded for recorded, _ in jobs])
+        if connection.dialect.name == "postgresql" and len(jobs) > 1:
+            moved_ids = _move_finished(connection, [moved for _, moved in jobs])
+            applied = [moved["delivery_id"] in moved_ids for _, moved in jobs]
+        else:
+            applied = [bool(_FINISH_ONE.execute(connection, moved).rowcount) for _, moved in jobs]
+        for (_, moved), was_applied in zip(jobs, applied):
+            if was_applied and moved["new_status"] == "dead":
+                release_for_delivery(connection, moved["delivery_id"])
+        return applied
 
-        # Workers finishing at the same time share a commit; each returns once its own is durable.
-        return group_commit(self.engine).run(write)
+    def release_writer(self) -> None:
+        """Give back the connection the finishing commits keep (SQLite), before a fork or on closing."""
+        self._finishes.writer.release()
 
     def finish_many(self, worker_id: str, finished: builtins.list[Finished], now: float) -> builtins.list[bool]:
         """:meth:`finish` for the deliveries of one batch, in one transaction: each attempt recorded,
