@@ -17,8 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
-    Connection, Float, String, Text, and_, bindparam, case, cast, column, delete, exists, func, insert, or_, select,
-    union_all, update, values,
+    Connection, and_, bindparam, case, delete, exists, func, insert, or_, select, union_all, update,
 )
 
 from . import events as event_rows
@@ -258,33 +257,33 @@ _FINISH = (update(deliveries)
 _FINISH_IN_BATCH = _FINISH.values(batch_id=bindparam("new_batch_id"))
 _FINISH_ONE = DriverStatement(_FINISH)
 
-_FINISHED_COLUMNS = (column("delivery_id", String), column("worker_id", String), column("new_status", String),
-                     column("new_reason", Text), column("next_attempt_at", Float), column("new_summary", Text),
-                     column("new_details", Text), column("now", Float))
-
 
 def _record_attempts(connection: Connection, recorded: builtins.list[dict[str, Any]]) -> None:
-    if len(recorded) == 1:
-        _RECORD_ONE_ATTEMPT.execute(connection, recorded[0])
-    else:  # one multi-row INSERT (SQLAlchemy's "insertmanyvalues")
-        connection.execute(_RECORD_ATTEMPT, recorded)
+    # several: the driver's executemany (psycopg sends them in one round trip)
+    _RECORD_ONE_ATTEMPT.execute(connection, recorded[0] if len(recorded) == 1 else recorded)
+
+
+# PostgreSQL: _FINISH for several deliveries in one statement, its rows given as arrays (one SQL
+# text whatever their number: the driver prepares it once); returns the ids of those moved.
+_FINISH_ALL_POSTGRES = """
+UPDATE deliveries SET status = f.new_status, reason = f.new_reason, next_attempt_at = f.next_attempt_at,
+    summary = f.new_summary, details = f.new_details, lease_owner = NULL, lease_expires_at = NULL,
+    updated_at = f.now
+FROM unnest(%(delivery_id)s::varchar[], %(worker_id)s::varchar[], %(new_status)s::varchar[],
+            %(new_reason)s::text[], %(next_attempt_at)s::float8[], %(new_summary)s::text[],
+            %(new_details)s::text[], %(now)s::float8[])
+    AS f(delivery_id, worker_id, new_status, new_reason, next_attempt_at, new_summary, new_details, now)
+WHERE deliveries.id = f.delivery_id AND deliveries.status = 'in_flight' AND deliveries.lease_owner = f.worker_id
+RETURNING deliveries.id"""
+_FINISHED_FIELDS = ("delivery_id", "worker_id", "new_status", "new_reason", "next_attempt_at", "new_summary",
+                    "new_details", "now")
 
 
 def _move_finished(connection: Connection, moved: builtins.list[dict[str, Any]]) -> set[str]:
-    """PostgreSQL: :data:`_FINISH` for several deliveries in one ``UPDATE ... FROM (VALUES ...)``;
-    returns the ids of those moved (the others' leases were lost meanwhile)."""
-    names = [c.name for c in _FINISHED_COLUMNS]
-    finished = values(*_FINISHED_COLUMNS, name="finished").data([tuple(m[n] for n in names) for m in moved])
-    statement = (update(deliveries)
-                 .where(deliveries.c.id == finished.c.delivery_id, deliveries.c.status == "in_flight",
-                        deliveries.c.lease_owner == finished.c.worker_id)
-                 # (a column of NULLs alone in VALUES is text to PostgreSQL: hence the casts)
-                 .values(status=finished.c.new_status, reason=finished.c.new_reason,
-                         next_attempt_at=cast(finished.c.next_attempt_at, Float),
-                         summary=cast(finished.c.new_summary, Text), details=cast(finished.c.new_details, Text),
-                         lease_owner=None, lease_expires_at=None, updated_at=cast(finished.c.now, Float))
-                 .returning(deliveries.c.id))
-    return set(connection.execute(statement).scalars())
+    """PostgreSQL: :data:`_FINISH` for several deliveries in one statement; the ids of those moved
+    (the others' leases were lost meanwhile)."""
+    columns = {name: [m[name] for m in moved] for name in _FINISHED_FIELDS}
+    return set(connection.exec_driver_sql(_FINISH_ALL_POSTGRES, columns).scalars())
 
 
 _EVENT_LABELS = tuple((c.name, f"evt__{c.name}") for c in events.c)
@@ -494,7 +493,7 @@ class DeliveryStore(Repository):
     def _write_finishes(connection: Connection, jobs: builtins.list[tuple[dict, dict]]) -> builtins.list[bool]:
         """The writes of :meth:`finish` for several deliveries at once (see :class:`BatchCommit`)."""
         _record_attempts(connection, [recorded for recorded, _ in jobs])
-        if connection.dialect.name == "postgresql" and len(jobs) > 1:
+        if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg" and len(jobs) > 1:
             moved_ids = _move_finished(connection, [moved for _, moved in jobs])
             applied = [moved["delivery_id"] in moved_ids for _, moved in jobs]
         else:
