@@ -10,8 +10,12 @@ a scratch database is created on it for the run and dropped afterwards.
 1. Delivery. ``--deliveries`` queued deliveries are sent by 1, 2 and 4 ``event-gateway worker``
    processes of ``--threads`` threads each (the bench plugin of ``bench_delivery.py``, POSTing with
    the core ``HttpClient``) to a target in its own process answering 202; timed from the moment they
-   fall due (the processes start before). Baseline: a bare loop of ``requests.Session`` threads in one
-   process, as many threads as the workers have in all, POSTing the same bodies to the same target.
+   fall due (the processes start before). Durable baseline: as many bare processes
+   (``bare_durable_queue.py``), each looping *claim one due row with ``FOR UPDATE SKIP LOCKED`` →
+   POST → write the outcome and commit* on the same PostgreSQL, the same target and bodies. For
+   context, a bare loop of ``requests.Session`` threads in one process (no database). Each side's CPU
+   time per delivery (its processes, summed) is shown: it does not depend on how busy the machine is,
+   where rates do.
 2. Latency across nodes. Two ``serve`` nodes: A without workers (``GATEWAY_WORKERS=0``) takes the
    webhooks, B's idle workers deliver them (woken by LISTEN/NOTIFY); each sample is the time from
    posting to A to the target receiving the event, one at a time. Beside it: one node that takes and
@@ -106,26 +110,41 @@ def with_env(env: dict[str, str]):
 # 1. delivery -----------------------------------------------------------------------------------
 
 
-def delivery_run(url: str, workdir: str, target: bd.Target, processes: int, args) -> float:
-    """Delivered/s of ``processes`` worker processes of ``args.threads`` threads on ``url``."""
+def delivery_run(url: str, workdir: str, target: bd.Target, processes: int, args) -> tuple[float, float]:
+    """Delivered/s of ``processes`` worker processes of ``args.threads`` threads on ``url``, and
+    their CPU seconds per delivery. The deliveries are queued due in an hour; once every process
+    says it runs, they are made due at once (and the workers woken with the gateway's NOTIFY), and
+    the clock and the CPU count start: the processes' start-up, which on a busy machine may take
+    seconds, is not delivery."""
     env = env_for(url)
     undo = with_env(env)
     instance = os.path.join(workdir, f"delivery-{processes}")
     try:
         state = get_state(bd.make_bench_app(instance))
-        due = now() + bd.PROCESS_START_SECONDS
-        bd.queue_deliveries(state, bd.add_integration(state, target.url + "/events"), args.deliveries, due=due)
+        bd.queue_deliveries(state, bd.add_integration(state, target.url + "/events"), args.deliveries,
+                            due=now() + 3600)
         goal = target.count() + args.deliveries
-        workers = [bd.child_command(instance, ["worker", "--threads", str(args.threads)], env,
-                                    os.path.join(workdir, f"worker-{processes}-{n}.log")) for n in range(processes)]
+        logs = [os.path.join(workdir, f"worker-{processes}-{n}.log") for n in range(processes)]
+        workers = [bd.child_command(instance, ["worker", "--threads", str(args.threads)], env, log)
+                   for log in logs]
         try:
+            wait_until(lambda: all("delivery worker(s)" in Path(log).read_text() for log in logs)
+                       or any(w.poll() is not None for w in workers), timeout=120, interval=0.1,
+                       message="the worker processes")
+            time.sleep(1)  # their listeners connect
+            cpu = sum(bd.tree_cpu(w.pid) for w in workers)
+            started = now()
+            with state.db.engine.begin() as connection:
+                connection.execute(text("UPDATE deliveries SET next_attempt_at = :now"), {"now": started})
+                connection.execute(text("SELECT pg_notify('event_gateway_work', current_schema())"))
             while target.count() < goal:
                 if any(w.poll() is not None for w in workers):
                     raise SystemExit(f"a worker process exited; see the logs in {workdir}")
                 time.sleep(0.05)
             while state.db.deliveries.stats(now()).by_status["delivered"] < args.deliveries:
                 time.sleep(0.01)
-            return args.deliveries / (now() - due)
+            rate = args.deliveries / (now() - started)
+            return rate, (sum(bd.tree_cpu(w.pid) for w in workers) - cpu) / args.deliveries
         finally:
             for worker in workers:
                 worker.send_signal(signal.SIGTERM)
@@ -135,9 +154,39 @@ def delivery_run(url: str, workdir: str, target: bd.Target, processes: int, args
         undo()
 
 
-def bare_rate(target: bd.Target, count: int, threads: int) -> float:
+def bare_rate(target: bd.Target, count: int, threads: int) -> tuple[float, float]:
     bodies = [bd.event_body(bd.sample_event(n)) for n in range(count)]
-    return count / bd.bare_loop(target.url + "/events", bodies, threads)
+    cpu = time.process_time()
+    seconds = bd.bare_loop(target.url + "/events", bodies, threads)
+    return count / seconds, (time.process_time() - cpu) / count
+
+
+def durable_run(url: str, target: bd.Target, processes: int, args) -> tuple[float, float]:
+    """Delivered/s of ``processes`` bare durable-queue processes (``bare_durable_queue.py``) on
+    ``url``, and their CPU seconds per delivery; as for the gateway, timed from when every process
+    is ready (they wait for a start time given to them)."""
+    import bare_durable_queue as bq
+
+    bq.create_queue(url, args.deliveries)
+    goal = target.count() + args.deliveries
+    start_at = time.time() + 3 + processes
+    children = [subprocess.Popen([sys.executable, str(HERE / "bare_durable_queue.py"), url, target.url + "/events",
+                                  str(start_at)], stdout=subprocess.PIPE, text=True) for _ in range(processes)]
+    cpu = 0.0
+    try:
+        for child in children:
+            out, _ = child.communicate(timeout=600)
+            if child.returncode != 0 or not out.startswith("cpu "):
+                raise SystemExit("a bare durable-queue process failed (or was not ready by its start time)")
+            cpu += float(out.split()[1])
+        seconds = time.time() - start_at
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+    if target.count() < goal or bq.delivered(url) != args.deliveries:
+        raise SystemExit("the bare durable queue did not deliver every row")
+    return args.deliveries / seconds, cpu / args.deliveries
 
 
 # 2. latency ------------------------------------------------------------------------------------
@@ -302,6 +351,7 @@ def main() -> None:
     print(f"PostgreSQL benchmark: Python {platform.python_version()}, {os.cpu_count()} CPUs, "
           f"database {make_url(db.url).render_as_string()}, load average {os.getloadavg()[0]:.1f}")
     rows = []
+    rates: dict[int, float] = {}
     try:
         with tempfile.TemporaryDirectory(prefix="bench-postgres-") as workdir:
             if "delivery" in parts:
@@ -309,15 +359,25 @@ def main() -> None:
                 try:
                     for processes in (1, 2, 4):
                         url = db.schema(f"delivery_{processes}")
-                        rate = delivery_run(url, workdir, target, processes, args)
+                        rate, cpu = delivery_run(url, workdir, target, processes, args)
+                        durable, durable_cpu = durable_run(db.schema(f"durable_{processes}"), target, processes, args)
                         threads = processes * args.threads
-                        bare = bare_rate(target, args.deliveries, threads)
+                        bare, bare_cpu = bare_rate(target, args.deliveries, threads)
+                        load = os.getloadavg()[0]
                         rows += [(f"{processes} worker process(es) x {args.threads} threads", f"{rate:,.0f} /s",
-                                  f"{args.deliveries:,} deliveries"),
-                                 (f"  bare requests.Session loop, {threads} threads", f"{bare:,.0f} /s", "one process"),
-                                 ("  gateway / bare", f"{rate / bare:.3f}", "")]
+                                  f"{args.deliveries:,} deliveries; CPU {1000 * cpu:.2f} ms/delivery"),
+                                 (f"  bare durable queue, {processes} process(es)", f"{durable:,.0f} /s",
+                                  f"claim 1 (SKIP LOCKED), POST, commit; CPU {1000 * durable_cpu:.2f} ms/delivery"),
+                                 ("  gateway / durable", f"{rate / durable:.3f}", "goal >= 0.80 " + (
+                                     "met" if rate / durable >= 0.8 else "MISSED")),
+                                 (f"  bare requests.Session loop, {threads} threads", f"{bare:,.0f} /s",
+                                  f"one process, no database; CPU {1000 * bare_cpu:.2f} ms/delivery"),
+                                 ("  gateway / bare loop", f"{rate / bare:.3f}", f"load average {load:.1f}")]
+                        rates[processes] = rate
                 finally:
                     target.stop()
+                rows += [("  2 processes / 1 process", f"{rates[2] / rates[1]:.3f}", "goal >= 1.0"),
+                         ("  4 processes / 2 processes", f"{rates[4] / rates[2]:.3f}", "goal >= 0.9")]
             if "latency" in parts:
                 results = latency(db, workdir, args)
                 for label, samples in results.items():
@@ -328,12 +388,12 @@ def main() -> None:
                              f"{two - bare:.1f} ms over the bare POST"))
             if "intake" in parts:
                 results = intake(db, workdir, args)
-                rates = {}
+                intake_rates = {}
                 for label, (total, failures, seconds, cpu) in results.items():
-                    rates[label] = total / seconds
+                    intake_rates[label] = total / seconds
                     rows.append((f"intake, {label}", f"{total / seconds:,.0f} /s",
                                  f"{total:,} in {seconds:.1f}s, {failures} failed; wrk CPU {cpu:.1f}s"))
-                gateway, bare = rates["gateway, two nodes"], rates["bare Flask, two processes"]
+                gateway, bare = intake_rates["gateway, two nodes"], intake_rates["bare Flask, two processes"]
                 rows.append(("  gateway / bare", f"{gateway / bare:.3f}", ""))
     finally:
         db.drop()

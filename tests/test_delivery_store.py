@@ -103,6 +103,60 @@ def test_finish_records_every_field_and_leaves_a_delivery_no_longer_in_flight_al
     assert store.get(delivery_id).status == "retrying" and len(store.get(delivery_id).attempt_log) == 2
 
 
+def test_finishes_written_together_move_each_delivery_on_its_own(dstate):
+    """Finishes queued at the same moment are written in one transaction, one statement per table
+    (on PostgreSQL one UPDATE ... FROM VALUES): each still moves only a delivery its worker holds,
+    with its own status, fields and retry time, and each attempt is recorded."""
+    from gateway.store.base import writing
+
+    store, row = dstate.db.deliveries, add(dstate)
+    ids = [queue_event(dstate, row.id, f"e{n}")[1] for n in range(4)]
+    assert len(store.claim_many("w1", LEASE, now(), 4)) == 4
+    later = now() + 60
+
+    def job(delivery_id, worker, status, next_attempt_at=None, summary=None, details=None):
+        recorded = {"delivery_id": delivery_id, "number": 1, "worker": worker, "started_at": now(),
+                    "duration_ms": 1.0, "outcome": "delivered", "reason": status, "http": "[]"}
+        moved = {"delivery_id": delivery_id, "worker_id": worker, "new_status": status, "new_reason": status,
+                 "next_attempt_at": next_attempt_at, "new_summary": summary,
+                 "new_details": details, "now": now()}
+        return recorded, moved
+
+    with writing(dstate.db.engine) as connection:
+        applied = store._write_finishes(connection, [
+            job(ids[0], "w1", "delivered", summary="id 1", details='{"id": 1}'),
+            job(ids[1], "intruder", "delivered"),  # not the lease holder: recorded, moves nothing
+            job(ids[2], "w1", "retrying", next_attempt_at=later),
+            job(ids[3], "w1", "dead"),
+        ])
+    assert applied == [True, False, True, True]
+    moved = [store.get(i) for i in ids]
+    assert [(d.status, d.lease_owner) for d in moved] == [("delivered", None), ("in_flight", "w1"),
+                                                          ("retrying", None), ("dead", None)]
+    assert (moved[0].summary, moved[0].details, moved[0].next_attempt_at) == ("id 1", {"id": 1}, None)
+    assert (moved[2].summary, moved[2].details, moved[2].next_attempt_at) == (None, None, pytest.approx(later))
+    assert [len(d.attempt_log) for d in moved] == [1, 1, 1, 1]
+
+
+def test_concurrent_finishes_each_return_their_own_outcome(dstate):
+    store, row = dstate.db.deliveries, add(dstate)
+    ids = [queue_event(dstate, row.id, f"e{n}")[1] for n in range(12)]
+    assert len(store.claim_many("w1", LEASE, now(), 12)) == 12
+    results: dict[str, bool] = {}
+
+    def finish(n: int) -> None:
+        worker = "w1" if n % 3 else "intruder"
+        results[ids[n]] = store.finish(ids[n], worker, attempt(1, worker), status="delivered", reason="ok", now=now())
+
+    threads = [threading.Thread(target=finish, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == {ids[n]: bool(n % 3) for n in range(12)}
+    assert [store.get(i).status for i in ids] == ["in_flight" if n % 3 == 0 else "delivered" for n in range(12)]
+
+
 def test_driver_statements_run_as_compiled_or_fall_back():
     from sqlalchemy import bindparam
     from sqlalchemy.dialects import mysql, sqlite
@@ -342,3 +396,36 @@ def test_concurrent_processes_never_claim_one_delivery_twice(dstate):
     everything = [i for ids in outcomes.values() for i in ids]
     assert len(everything) == len(set(everything)) and set(everything) == expected
     assert sum(1 for ids in outcomes.values() if ids) >= 2, {k: len(v) for k, v in outcomes.items()}
+
+
+def test_postgres_pings_a_pooled_connection_only_after_it_sat_unused(dstate, monkeypatch):
+    """No round trip of ``SELECT 1`` before each transaction of the queue; a connection that sat
+    unused is still pinged, and replaced when the server closed it meanwhile."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from gateway.store import database
+
+    engine = dstate.db.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the pool's pings are PostgreSQL's")
+    pings = []
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda connection: pings.append(1) or real_ping(connection))
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    pings.clear()
+    with engine.connect() as connection:  # given back a moment ago
+        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar()
+    assert pings == []
+
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0.0)  # every pooled connection counts as idle now
+    admin = create_engine(engine.url, poolclass=NullPool)
+    with admin.connect() as other:
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        other.commit()
+    admin.dispose()
+    pings.clear()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT 1")).scalar() == 1  # the closed one was replaced
+    assert pings

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 
 from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 
 from gateway.store import migrations
 from gateway.store.api_tokens import ApiTokenStore
@@ -45,6 +47,40 @@ def _begin(connection) -> None:
 
 
 POSTGRES_CONNECT_TIMEOUT = 5  # seconds; a URL's own ?connect_timeout= wins
+PING_AFTER_IDLE_SECONDS = 1.0
+POOL_SIZE = 10  # kept connections per process: the worker threads, the group commits and requests share them
+POOL_OVERFLOW = 20
+
+
+def _stamp_checkin(_dbapi_connection, record) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(engine: Engine) -> Callable:
+    """A pool ``checkout`` listener: ping a connection that sat in the pool for more than
+    ``PING_AFTER_IDLE_SECONDS`` (the server may have gone away meanwhile: a restart, a failover),
+    and have the pool replace it if the ping fails. A connection given back a moment ago is not
+    pinged: SQLAlchemy's ``pool_pre_ping`` would add a round trip to every transaction, which on
+    the delivery queue's short transactions cost as much as the work itself. A connection broken
+    within that second fails its statement instead, which invalidates the pool as a disconnect."""
+    def checkout(dbapi_connection, record, _proxy) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError(f"the pooled connection is gone: {exc}") from exc
+        if alive is False:
+            raise DisconnectionError("the pooled connection is gone")
+    return checkout
+
+
+def _server_engine(url: str, **kwargs) -> Engine:
+    engine = create_engine(url, future=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, **kwargs)
+    event.listen(engine.pool, "checkin", _stamp_checkin)
+    event.listen(engine.pool, "checkout", _ping_if_idle(engine))
+    return engine
 
 
 def make_engine(url: str) -> Engine:
@@ -52,10 +88,9 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
         # A server that does not answer at all (a failover that moved its address) fails the
         # connection in seconds, answered 503, rather than holding the request for minutes.
-        return create_engine(url, pool_pre_ping=True, future=True,
-                             connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT})
+        return _server_engine(url, connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT})
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, future=True)
+        return _server_engine(url)
     if parsed.database and parsed.database != ":memory:":
         os.makedirs(os.path.dirname(os.path.abspath(parsed.database)), exist_ok=True)
     engine = create_engine(
@@ -127,6 +162,7 @@ class Database:
         if self.checkpointer is not None:
             self.checkpointer.stop()
         self.events.release()
+        self.deliveries.release_writer()
         self.engine.dispose()
 
     def after_fork(self) -> None:
@@ -135,6 +171,7 @@ class Database:
         self.engine.dispose(close=False)
         forget_engine(self.engine)
         self.events = EventStore(self.engine)
+        self.deliveries = DeliveryStore(self.engine)
         if self.checkpointer is not None:
             self.checkpointer = Checkpointer(self.engine)
 
@@ -142,4 +179,5 @@ class Database:
         if self.checkpointer is not None:
             self.checkpointer.stop()
         self.events.release()
+        self.deliveries.release_writer()
         self.engine.dispose()

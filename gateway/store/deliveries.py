@@ -24,7 +24,7 @@ from gateway.store import decision_history
 from gateway.store import events as event_rows
 from gateway.store import integrations as integration_rows
 from gateway.store import skips as skip_lines
-from gateway.store.base import DriverStatement, Repository, dumps, group_commit, loads, new_id, reading, writing
+from gateway.store.base import BatchCommit, DriverStatement, Repository, dumps, group_commit, loads, new_id, reading, writing
 from gateway.store.cooldowns import Claim, claim, release_for_delivery
 from gateway.store.base import now as now_stamp
 from gateway.store.events import EventRow
@@ -323,6 +323,34 @@ _FINISH_IN_BATCH = _FINISH.values(batch_id=bindparam("new_batch_id"))
 _FINISH_ONE = DriverStatement(_FINISH)
 
 
+def _record_attempts(connection: Connection, recorded: builtins.list[dict[str, Any]]) -> None:
+    # several: the driver's executemany (psycopg sends them in one round trip)
+    _RECORD_ONE_ATTEMPT.execute(connection, recorded[0] if len(recorded) == 1 else recorded)
+
+
+# PostgreSQL: _FINISH for several deliveries in one statement, its rows given as arrays (one SQL
+# text whatever their number: the driver prepares it once); returns the ids of those moved.
+_FINISH_ALL_POSTGRES = """
+UPDATE deliveries SET status = f.new_status, reason = f.new_reason, next_attempt_at = f.next_attempt_at,
+    summary = f.new_summary, details = f.new_details, lease_owner = NULL, lease_expires_at = NULL,
+    updated_at = f.now
+FROM unnest(%(delivery_id)s::varchar[], %(worker_id)s::varchar[], %(new_status)s::varchar[],
+            %(new_reason)s::text[], %(next_attempt_at)s::float8[], %(new_summary)s::text[],
+            %(new_details)s::text[], %(now)s::float8[])
+    AS f(delivery_id, worker_id, new_status, new_reason, next_attempt_at, new_summary, new_details, now)
+WHERE deliveries.id = f.delivery_id AND deliveries.status = 'in_flight' AND deliveries.lease_owner = f.worker_id
+RETURNING deliveries.id"""
+_FINISHED_FIELDS = ("delivery_id", "worker_id", "new_status", "new_reason", "next_attempt_at", "new_summary",
+                    "new_details", "now")
+
+
+def _move_finished(connection: Connection, moved: builtins.list[dict[str, Any]]) -> set[str]:
+    """PostgreSQL: :data:`_FINISH` for several deliveries in one statement; the ids of those moved
+    (the others' leases were lost meanwhile)."""
+    columns = {name: [m[name] for m in moved] for name in _FINISHED_FIELDS}
+    return set(connection.exec_driver_sql(_FINISH_ALL_POSTGRES, columns).scalars())
+
+
 _EVENT_LABELS = tuple((c.name, f"evt__{c.name}") for c in events.c)
 _INTEGRATION_LABELS = tuple((c.name, f"int__{c.name}") for c in integrations.c)
 
@@ -340,6 +368,10 @@ def _loaded(row, **changes: Any) -> DeliveryRow:
 
 
 class DeliveryStore(Repository):
+    def __init__(self, engine):
+        super().__init__(engine)
+        self._finishes = BatchCommit(engine, self._write_finishes)
+
     def _with_attempts(self, connection, rows) -> list[DeliveryRow]:
         ids = [row.id for row in rows]
         log: dict[str, list[AttemptRow]] = {i: [] for i in ids}
@@ -586,16 +618,27 @@ class DeliveryStore(Repository):
             "new_summary": summary, "new_details": dumps(details) if details is not None else None,
             "now": float(now),
         }
+        # Workers finishing at the same time share a transaction and a commit, with one statement per
+        # table for all of them; each returns once its own is durable.
+        return self._finishes.run((recorded, moved), order=delivery_id)
 
-        def write(connection: Connection) -> bool:
-            _RECORD_ONE_ATTEMPT.execute(connection, recorded)
-            applied = bool(_FINISH_ONE.execute(connection, moved).rowcount)
-            if applied and status == "dead":
-                release_for_delivery(connection, delivery_id)
-            return applied
+    @staticmethod
+    def _write_finishes(connection: Connection, jobs: builtins.list[tuple[dict, dict]]) -> builtins.list[bool]:
+        """The writes of :meth:`finish` for several deliveries at once (see :class:`BatchCommit`)."""
+        _record_attempts(connection, [recorded for recorded, _ in jobs])
+        if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg" and len(jobs) > 1:
+            moved_ids = _move_finished(connection, [moved for _, moved in jobs])
+            applied = [moved["delivery_id"] in moved_ids for _, moved in jobs]
+        else:
+            applied = [bool(_FINISH_ONE.execute(connection, moved).rowcount) for _, moved in jobs]
+        for (_, moved), was_applied in zip(jobs, applied):
+            if was_applied and moved["new_status"] == "dead":
+                release_for_delivery(connection, moved["delivery_id"])
+        return applied
 
-        # Workers finishing at the same time share a commit; each returns once its own is durable.
-        return group_commit(self.engine).run(write)
+    def release_writer(self) -> None:
+        """Give back the connection the finishing commits keep (SQLite), before a fork or on closing."""
+        self._finishes.writer.release()
 
     def finish_many(self, worker_id: str, finished: builtins.list[Finished], now: float) -> builtins.list[bool]:
         """:meth:`finish` for the deliveries of one batch, in one transaction: each attempt recorded,
