@@ -36,9 +36,10 @@ test: install
 
 # A quick check while working: the unit and in-process tests of the core and the plugins, on SQLite,
 # leaving out those that start other processes (marked end_to_end: real servers, environments,
-# browsers, PostgreSQL clusters, mypy). `make test` is the full run, and the one CI runs.
+# browsers, PostgreSQL clusters, mypy), in four pytest-xdist workers (the tests wait on sockets as
+# much as they compute). `make test` is the full run, and the one CI runs.
 test-quick: install
-	GATEWAY_TEST_DATABASE_URL= $(BIN)/python -m pytest -q -m "not end_to_end" $(TESTS)
+	GATEWAY_TEST_DATABASE_URL= $(BIN)/python -m pytest -q -n 4 -m "not end_to_end" $(TESTS)
 
 # bench_intake.py drives the server with wrk (Debian package wrk; it installs it when it can).
 bench: install
