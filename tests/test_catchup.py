@@ -266,3 +266,21 @@ def test_a_run_that_stops_half_way_is_done_again_without_duplicates(client, plat
     assert second["error"] is None and second["caught"] == 2
     assert sorted(r.source_id for r in stored(state)) == sorted(e["_id"] for e in entries)
     assert catchup.read_cursor(state) > start
+
+
+def test_a_run_that_started_before_the_last_one_was_recorded_keeps_its_catch(client, platform, state, waits,
+                                                                             monkeypatch):
+    """The summary a run leaves builds on the one stored, not on the connection the run started with:
+    a follow-up run (or another node's) that read the connection before a run that caught changes
+    was recorded must not wipe the "last caught" count."""
+    connect(client, platform)
+    stale = state.connection.current()  # read before any run was recorded
+    set_cursor(state, int(time.time() * 1000) - 60_000)
+    change(platform, "flag-caught", ago_ms=30_000)
+    assert client.post(PATH + "/catch-up", headers=AUTH).get_json()["caught"] == 1
+    monkeypatch.setattr(state.connection, "current", lambda: stale)
+    assert state.catchup.run("test")["caught"] == 0
+    monkeypatch.undo()
+    state.connection.forget_cached()
+    status = client.get(PATH, headers=AUTH).get_json()["catch_up"]
+    assert status["last_caught"] == 1 and status["caught"] == 0

@@ -227,7 +227,11 @@ class CatchUp:
 
     def _remember(self, connection: Connection, result: dict[str, Any]) -> None:
         """Keep the run's summary with the connection (for its status and checks)."""
-        previous = connection.state.get("catchup") if isinstance(connection.state.get("catchup"), dict) else {}
+        # the stored summary, not the connection this run started with: another run (this process's
+        # follow-up, or another node's) may have written one since
+        stored = self.state.db.connections.get(PLATFORM)
+        state = stored.state if stored is not None else connection.state
+        previous = state.get("catchup") if isinstance(state.get("catchup"), dict) else {}
         summary = {k: result[k] for k in ("trigger", "started_at", "finished_at", "window_from", "window_to",
                                           "listed", "caught", "gap", "error", "error_status")}
         summary["last_caught_at"] = result["finished_at"] if result["caught"] else previous.get("last_caught_at")
