@@ -214,8 +214,12 @@ class ConnectionService:
             listener()
 
     def public(self, connection: Connection | None = None) -> dict[str, Any] | None:
-        """The connection as the API shows it: secrets masked, never returned."""
-        connection = connection or self.current()
+        """The connection as the API shows it: secrets masked, never returned. Read from the database
+        (not the copy webhooks use, which may be a second old): what a person reads is what is stored,
+        such as the summary another process's catch-up has just written."""
+        if connection is None:
+            row = self.db.connections.get(PLATFORM)
+            connection = self._load(row) if row else None
         if connection is None:
             return None
         state = connection.state
