@@ -73,3 +73,22 @@ def test_a_webhook_at_the_limits_is_taken(app, client):
 def test_the_limits_keep_the_worst_case_small():
     assert limits.MAX_ACCESS_CHARACTERS <= 8192 and limits.MAX_RESOURCE_LENGTH <= limits.MAX_ACCESS_CHARACTERS
     assert limits.MAX_ACCESSES * 8 <= limits.MAX_ACCESS_CHARACTERS  # room for short real accesses
+
+
+def test_the_access_limits_hold_at_their_documented_values_and_say_so_exactly():
+    """Each cap at its documented value (docs/security.md), taken at the cap and refused one past it,
+    with the whole message the sender reads."""
+    assert (limits.MAX_ACCESSES, limits.MAX_RESOURCE_LENGTH, limits.MAX_ACTION_LENGTH,
+            limits.MAX_ACCESS_CHARACTERS) == (50, 1024, 100, 4096)
+    check = limits.access_limit_error
+    assert check([("updateOn", "r")] * 50) is None
+    assert check([("updateOn", "r")] * 51) == "'accesses' has 51 entries; at most 50 accesses are accepted"
+    assert check([("a", "r"), ("a", "x" * 1024)]) is None
+    assert check([("a", "r"), ("a", "x" * 1025)]) == (
+        "accesses[1].resource is 1025 characters long; at most 1024 characters are accepted")
+    assert check([("a", "r"), ("u" * 100, "r")]) is None
+    assert check([("a", "r"), ("u" * 101, "r")]) == (
+        "accesses[1].action is 101 characters long; at most 100 characters are accepted")
+    assert check([("", "x" * 1024)] * 4) is None  # exactly 4,096 characters in all
+    assert check([("", "x" * 1024)] * 3 + [("u", "x" * 1024)]) == (
+        "the accesses hold 4097 characters of actions and resources; at most 4096 characters in all are accepted")
