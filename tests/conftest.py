@@ -93,10 +93,24 @@ class LiveServer:
     def close(self):
         """Let running requests finish (their threads end), then end the server's loop from inside
         it: closing its sockets from this thread would close the wake-up pipe under a request
-        thread still answering (EBADF) and leave the loop running."""
-        self.server.task_dispatcher.shutdown(timeout=5)
-        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
+        thread still answering (EBADF) and leave the loop running. The wake-up pipe itself is closed
+        last, after the loop has ended, and a wake-up pulled after that goes nowhere: a request
+        thread that outlived the wait (a loaded machine) would otherwise write to a closed pipe."""
+        server = self.server
+        server.task_dispatcher.shutdown(timeout=5)
+        trigger = server.trigger
+
+        def end_loop():
+            for channel in list(server._map.values()):
+                if channel is not trigger:
+                    channel.close()
+            trigger.del_channel(server._map)  # an empty map ends the loop
+
+        trigger.pull_trigger(end_loop)
         self.thread.join(5)
+        if not self.thread.is_alive():
+            trigger._physical_pull = lambda: None
+            trigger.close()
 
 
 @pytest.fixture

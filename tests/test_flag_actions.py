@@ -324,6 +324,8 @@ def test_the_change_comes_back_to_the_gateway_as_a_signed_flag_event(sapp, fake)
             return events["items"]
 
         [event] = wait_until(came_back, message="the flag change webhook")
+        # the fake records the answer after the gateway has stored the event and answered
+        wait_until(lambda: fake.webhook_deliveries, message="the delivery record")
         assert fake.webhook_deliveries[0]["status"] == 202
         detail = requests.get(f"{live.url}/api/v1/events/{event['id']}", headers=AUTH, timeout=5).json()
         assert f"delivery {delivery_id}" in json.dumps(detail)
