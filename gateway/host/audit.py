@@ -109,11 +109,6 @@ class Pending:
         self.row = _row(self.what, self.origin, time.time(), self._actor, details)
         return self.row
 
-    @property
-    def written(self) -> bool:
-        """Whether a store took the entry (call after the change's commit)."""
-        return self.row is not None
-
     def log(self) -> None:
         """The ``gateway.audit`` line of the stored entry (nothing when none was written)."""
         if self.row is not None:

@@ -9,10 +9,11 @@ webhook that arrives later for the same entry is a duplicate.
 
 The cursor (Unix ms) is stored in ``gateway_meta`` and moved only after the whole window was taken
 in, so a run that stops half-way is done again from the same place (what it stored then is
-recognised as stored). A run ends with one transaction: the cursor moved (unless the run failed), the
-count of events caught, the run's summary kept with the connection, and the run's entry in the audit
-log (``connection.catch_up``: by ``gateway``, origin ``automatic``, or by the person who asked
-through the API, the UI or the CLI; counts and the window, no secret). One process of one node runs at a time (:class:`CatchUpLease`). A 429 is
+recognised as stored). A run ends with one transaction: the cursor moved (unless the run failed),
+the count of events caught, the run's summary kept with the connection, and the run's entry in the
+audit log (``connection.catch_up``: by ``gateway``, origin ``automatic``, or by the person who asked
+through the API, the UI or the CLI; counts and the window, no secret). One process of one node runs
+at a time (:class:`CatchUpLease`). A 429 is
 waited out (``Retry-After`` or ``X-Ratelimit-Reset``, at most :data:`RATE_LIMIT_MAX_WAIT` seconds
 a time, :data:`RATE_LIMIT_TRIES` times a call). The look-back is at most
 ``GATEWAY_CATCHUP_MAX_LOOKBACK_HOURS``; a longer gap is reported, not caught up.
