@@ -262,15 +262,16 @@ def test_a_catch_up_is_an_entry_written_with_its_summary(client, state, platform
         state.catchup.run("interval")
     assert _cursor(state) == start and entries(state, "connection.catch_up") == []
 
+    _change(platform, "checkout-banner")
     result = state.catchup.run("interval")
     assert result["ran"] and result["error"] is None
     [entry] = entries(state, "connection.catch_up")
     assert (entry.actor, entry.role, entry.origin, entry.object) == ("gateway", None, "automatic", "connection")
-    # the first refused run took the change in (the intake is its own); the cursor stayed, so it is seen again
+    # the first refused run took its change in (the intake is its own); the cursor stayed, so it is seen again
     assert {k: entry.details[k] for k in ("trigger", "result", "listed", "caught", "already_stored")} == {
-        "trigger": "interval", "result": "done", "listed": 1, "caught": 0, "already_stored": 1}
+        "trigger": "interval", "result": "done", "listed": 2, "caught": 1, "already_stored": 1}
     assert _cursor(state) > start
-    assert state.connection.public()["catch_up"]["listed"] == 1
+    assert state.connection.public()["catch_up"]["listed"] == 2
     assert TOKEN not in entry.summary and TOKEN not in str(entry.details)
 
 
@@ -284,3 +285,20 @@ def test_a_catch_up_asked_for_records_who_asked(client, state, platform):
     [entry] = entries(state, "connection.catch_up")
     assert (entry.actor, entry.role, entry.origin) == ("admin", "admin", "api")
     assert entry.details["caught"] == 1 and entry.details["trigger"] == "api"
+
+
+def test_a_scheduled_catch_up_that_finds_nothing_new_is_no_entry(client, state, platform):
+    """It changed nothing: its summary is kept with the connection, and the audit log stays for what
+    changed (one entry every few minutes would bury those)."""
+    assert connect(client, platform).status_code == 200
+    with writing(state.db.engine) as connection:
+        meta.write(connection, catchup.CURSOR_KEY, str(int(time.time() * 1000) - 60_000))
+    _change(platform, "checkout-redesign")
+    assert state.catchup.run("interval")["caught"] == 1
+    assert len(entries(state, "connection.catch_up")) == 1
+    again = state.catchup.run("interval")
+    assert again["ran"] and again["caught"] == 0 and again["error"] is None
+    assert len(entries(state, "connection.catch_up")) == 1
+    assert state.connection.public()["catch_up"]["finished_at"] == again["finished_at"]
+    assert client.post(PATH + "/catch-up", headers=AUTH).get_json()["caught"] == 0
+    assert [e.details["trigger"] for e in entries(state, "connection.catch_up")] == ["api", "interval"]

@@ -12,7 +12,8 @@ in, so a run that stops half-way is done again from the same place (what it stor
 recognised as stored). A run ends with one transaction: the cursor moved (unless the run failed),
 the count of events caught, the run's summary kept with the connection, and the run's entry in the
 audit log (``connection.catch_up``: by ``gateway``, origin ``automatic``, or by the person who asked
-through the API, the UI or the CLI; counts and the window, no secret). One process of one node runs
+through the API, the UI or the CLI; counts and the window, no secret; a scheduled run that caught
+nothing, failed in nothing and found no gap has none). One process of one node runs
 at a time (:class:`CatchUpLease`). A 429 is
 waited out (``Retry-After`` or ``X-Ratelimit-Reset``, at most :data:`RATE_LIMIT_MAX_WAIT` seconds
 a time, :data:`RATE_LIMIT_TRIES` times a call). The look-back is at most
@@ -158,24 +159,31 @@ class CatchUp:
             log.warning("catch-up from the audit log failed: %s", exc.message)
         result["finished_at"] = now()
         entry = self._store_result(connection, result, before)
-        entry.log()
+        if entry is not None:
+            entry.log()
         if result["caught"]:
             log.warning("catch-up (%s) took in %d flag change(s) whose webhook did not arrive, from %s to %s",
                         trigger, result["caught"], result["window_from"], result["window_to"])
         return result
 
-    def _store_result(self, connection: Connection, result: dict[str, Any], before: int) -> audit.Pending:
+    def _store_result(self, connection: Connection, result: dict[str, Any], before: int) -> audit.Pending | None:
         """Store the run's outcome in one transaction: the cursor (moved to ``before`` unless the run
         failed), the count caught, the summary kept with the connection (for its status and checks)
-        and the run's audit log entry."""
+        and the run's audit log entry, which it returns. A scheduled run that found nothing to do (no
+        change caught, no error, no gap) has no entry: it changed nothing, and one every few minutes
+        would bury the entries that matter; its summary is kept with the connection all the same."""
         trigger = result["trigger"]
-        entry = audit.pending(
-            "connection.catch_up", trigger if trigger in MANUAL_TRIGGERS else "automatic", trigger=trigger,
-            result="failed" if result["error"] is not None else "done", error_status=result["error_status"],
-            window_from=result["window_from"], window_to=result["window_to"], listed=result["listed"],
-            caught=result["caught"], already_stored=result["already_stored"],
-            not_sent_by_webhook=result["not_sent_by_webhook"], unreadable=result["unreadable"],
-            gap=True if result["gap"] else None)
+        if (trigger not in MANUAL_TRIGGERS and not result["caught"] and result["error"] is None
+                and not result["gap"]):
+            entry = None
+        else:
+            entry = audit.pending(
+                "connection.catch_up", trigger if trigger in MANUAL_TRIGGERS else "automatic", trigger=trigger,
+                result="failed" if result["error"] is not None else "done", error_status=result["error_status"],
+                window_from=result["window_from"], window_to=result["window_to"], listed=result["listed"],
+                caught=result["caught"], already_stored=result["already_stored"],
+                not_sent_by_webhook=result["not_sent_by_webhook"], unreadable=result["unreadable"],
+                gap=True if result["gap"] else None)
         summary = {k: result[k] for k in ("trigger", "started_at", "finished_at", "window_from", "window_to",
                                           "listed", "caught", "gap", "error", "error_status")}
         with writing(self.state.db.engine) as db:
@@ -192,7 +200,8 @@ class CatchUp:
             summary["last_caught_at"] = result["finished_at"] if result["caught"] else previous.get("last_caught_at")
             summary["last_caught"] = result["caught"] or previous.get("last_caught", 0)
             merge_state(db, PLATFORM, {"catchup": summary})
-            audit_log.write_with(db, entry)
+            if entry is not None:
+                audit_log.write_with(db, entry)
         self.state.connection.forget_cached()
         if result["caught"] or result["error"] or previous.get("error"):
             try:
