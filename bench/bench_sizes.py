@@ -16,7 +16,8 @@ delivered to that team's integration, denied by every other policy; some dead, s
 skipped by the plugin), then times, in process (server time, no network), /healthz, /metrics and
 each web UI page: overview, events (unfiltered and with each filter), an event with
 ``--integrations`` - 1 skips, an integration, deliveries. Goals: /healthz < 50 ms, /metrics <
-200 ms, every page < 300 ms. ``--database`` keeps the built database there and reuses it on the
+200 ms, every page < 300 ms (the median; "first" is the first view, in a process that has read
+nothing yet: the event page then reads the policy revisions of its denials). ``--database`` keeps the built database there and reuses it on the
 next run (building a million events takes minutes).
 """
 
@@ -261,7 +262,7 @@ def pages_bench(args) -> None:
         (f"/ui/deliveries?integration={some}", 300),
     ]
     urls = [(url, goal) for url, goal in urls if args.only in url]
-    print(f"\n{'page':<64}{'median ms':>10}{'max ms':>9}{'bytes':>10}   goal")
+    print(f"\n{'page':<64}{'first ms':>9}{'median ms':>10}{'max ms':>9}{'bytes':>10}   goal")
     missed = 0
     for url, goal in urls:
         times, size = [], 0
@@ -273,7 +274,7 @@ def pages_bench(args) -> None:
             assert response.status_code in (200, 503), (url, response.status_code)
         middle = statistics.median(times)
         missed += middle >= goal
-        print(f"{url[:63]:<64}{middle:>10.0f}{max(times):>9.0f}{size:>10,}   < {goal} ms "
+        print(f"{url[:63]:<64}{times[0]:>9.0f}{middle:>10.0f}{max(times):>9.0f}{size:>10,}   < {goal} ms "
               f"{'met' if middle < goal else 'MISSED'}", flush=True)
     print(f"\n{len(urls) - missed} of {len(urls)} within their goal")
     if not args.database:

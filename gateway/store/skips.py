@@ -261,7 +261,7 @@ def _policy(revision: str, text: str):
     if not text:  # not stored (any more)
         return None
     try:
-        found = compile_policy(loads(text))
+        found = compile_policy(loads(text), defer_matchers=True)  # validated when it judged: only read here
     except PolicyError:
         found = None
     with _compiled_lock:
@@ -298,7 +298,7 @@ def _judged(body: dict[str, Any] | None):
 
 
 def policy_reason(policy_text: str | None, revision: str, body: dict[str, Any] | None, judged=None) -> str:
-    """The reason the policy revision gives the stored event (``body``: its normalized JSON;
+    """The reason the policy revision gives the stored event it denied (``body``: its normalized JSON;
     ``judged``: what :func:`_judged` read from it, when known already)."""
     policy = _policy(revision, policy_text) if policy_text is not None else None
     # (an empty text: the revision is compiled already, or was not found: then it stays None)
@@ -306,7 +306,7 @@ def policy_reason(policy_text: str | None, revision: str, body: dict[str, Any] |
     if policy is None or judged is None:
         return f"{POLICY_DENIAL} (policy revision {revision}, no longer readable)"
     accesses, tags, attributes = judged
-    return policy.evaluate(accesses, tags=tags, attributes=attributes).reason
+    return policy.denial_reason(accesses, tags=tags, attributes=attributes)
 
 
 def is_denial(reason: str) -> bool:

@@ -1,0 +1,73 @@
+"""Reading stored denials back: a policy compiled with its matchers deferred decides as one compiled
+at once, and ``denial_reason`` gives the reason ``evaluate`` gives, matching nothing when the
+policy has no deny statement."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from gateway.policy import Access, compile_policy
+
+POLICIES = [
+    [{"effect": "allow", "resources": ["proj/team-7:env/*:flag/*"], "actions": ["*"]}],
+    [{"effect": "allow", "resources": ["proj/a:env/production:flag/*", "proj/b;mobile:env/*:flag/*"],
+      "actions": ["updateOn", "update*"]},
+     {"effect": "allow", "notResources": ["proj/*:env/test:flag/*"], "actions": ["createFlag"]}],
+    [{"effect": "allow", "resources": ["proj/*:env/*:flag/*"], "actions": ["*"]},
+     {"effect": "deny", "resources": ["proj/*:env/production:flag/ops-*"], "actions": ["*"]}],
+    [{"effect": "deny", "resources": ["proj/shop:env/*:flag/*"], "actions": ["updateOn"]}],
+    [],
+]
+EVENTS = [
+    ([Access("updateOn", "proj/shop:env/production:flag/search")], {}),
+    ([Access("updateRules", "proj/team-7:env/staging:flag/x")], {}),
+    ([Access("updateOn", "proj/a:env/production:flag/ops-kill")], {}),
+    ([Access("updateOn", "proj/b:env/staging:flag/y")], {"proj": ["mobile"]}),
+    ([Access("updateOn", "proj/b:env/staging:flag/y")], {}),
+    ([Access("createFlag", "proj/c:env/test:flag/z"), Access("deleteFlag", "proj/c:env/prod:flag/z")], {}),
+    ([], {}),
+    ([Access("updateOn", "not a resource")], {}),
+]
+
+
+@pytest.mark.parametrize("raw", POLICIES)
+def test_a_deferred_policy_decides_as_one_compiled_at_once(raw):
+    eager, deferred = compile_policy(raw), compile_policy(raw, defer_matchers=True)
+    for accesses, tags in EVENTS:
+        assert deferred.evaluate(accesses, tags=tags) == eager.evaluate(accesses, tags=tags)
+
+
+@pytest.mark.parametrize("raw", POLICIES)
+def test_the_reason_of_a_known_denial_is_the_reason_evaluate_gives(raw):
+    denied = 0
+    for accesses, tags in EVENTS:
+        decision = compile_policy(raw).evaluate(accesses, tags=tags)
+        if decision.allowed:
+            continue
+        denied += 1
+        assert compile_policy(raw, defer_matchers=True).denial_reason(accesses, tags=tags) == decision.reason
+        assert compile_policy(raw).denial_reason(accesses, tags=tags) == decision.reason
+    assert denied  # every policy here denies some of the events
+
+
+def test_explaining_a_denial_by_a_policy_without_deny_statements_compiles_no_regular_expression(monkeypatch):
+    raw = POLICIES[1]
+    policy = compile_policy(raw, defer_matchers=True)
+    accesses = [Access("deleteFlag", "proj/shop:env/production:flag/search")]
+    expected = compile_policy(raw).evaluate(accesses).reason
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a regular expression was compiled")
+
+    monkeypatch.setattr(re, "compile", refused)
+    assert policy.denial_reason(accesses) == expected
+    assert expected.startswith("denied: no statement allows deleteFlag on proj/shop:env/production:flag/search")
+
+
+def test_a_deferred_policy_still_refuses_what_is_invalid():
+    with pytest.raises(Exception) as refused:
+        compile_policy([{"effect": "allow", "resources": ["proj/x:env"], "actions": ["updateOnn"]}],
+                       defer_matchers=True)
+    assert "updateOnn" in str(refused.value.errors)
