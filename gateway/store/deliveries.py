@@ -26,6 +26,7 @@ from gateway.store import integrations as integration_rows
 from gateway.store import skips as skip_lines
 from gateway.store.base import BatchCommit, DriverStatement, Repository, dumps, group_commit, loads, new_id, reading, writing
 from gateway.store.cooldowns import Claim, claim, release_for_delivery
+from gateway.store.counting import COUNT_CAP, Total, capped_count
 from gateway.store.base import now as now_stamp
 from gateway.store.events import EventRow
 from gateway.store.integrations import IntegrationRow
@@ -474,6 +475,59 @@ class DeliveryStore(Repository):
             rows = _explained(connection, list(connection.execute(query)))
         stopped = (boundary, "") if boundary is not None and len(rows) < limit else None
         return DeliveryPage(rows, stopped, window)
+
+    def total(self, *, integration_id: str | None = None, status: str | None = None,
+              since: float | None = None) -> Total:
+        """How many decisions :meth:`page` lists with these filters, counted as it reads them (up to
+        :data:`~.counting.COUNT_CAP`, within its window of the :data:`WINDOW` newest events where it
+        has one). Skip lines of every integration are counted by the sizes of the newest skip rows'
+        sets: past the cap, a line a replay replaced may be counted beside its delivery."""
+        lines = status in (None, "skipped")
+        boundary = None
+        with reading(self.engine) as connection:
+            if lines or (integration_id and status not in COUNTED):
+                edge = select(events.c.received_at).order_by(events.c.received_at.desc(), events.c.id.desc())
+                boundary = connection.execute(edge.offset(WINDOW - 1).limit(1)).scalar()
+            if since is not None and boundary is not None and since >= boundary:
+                boundary = None
+            if lines and not integration_id:
+                past = self._past_cap(connection, status, since, boundary)
+                if past is not None:
+                    return Total(COUNT_CAP, True, past)
+            selects = [self._deliveries_part(integration_id, status, since, None, boundary, COUNT_CAP + 1)]
+            if lines:
+                selects.append(self._lines_part(connection, integration_id, since, None, boundary, COUNT_CAP + 1))
+            both = union_all(*[select(q.subquery()) for q in selects]).subquery()
+            query = select(both.c.created_at).order_by(both.c.created_at.desc(), both.c.id.desc())
+            return capped_count(connection, query, window_end=boundary)
+
+    def _past_cap(self, connection: Connection, status, since, boundary) -> float | None:
+        """Where the decisions of every integration, newest first, pass :data:`~.counting.COUNT_CAP`
+        (deliveries one each, skip rows as many as their sets name): the time of the last one
+        counted; None when they do not (then counting them one by one is cheap)."""
+        stamps: builtins.list[tuple[float, int]] = []
+        query = select(deliveries.c.created_at).where(  # through ix_deliveries_age
+            deliveries.c.status == status if status else deliveries.c.status.in_(STATUSES))
+        if since is not None:
+            query = query.where(deliveries.c.created_at >= since)
+        if boundary is not None:
+            query = query.where(deliveries.c.created_at >= boundary)
+        stamps += [(stamp, 1) for stamp in connection.execute(
+            query.order_by(deliveries.c.created_at.desc()).limit(COUNT_CAP + 1)).scalars()]
+        rows = select(skips.c.created_at, skip_lines.integration_sets.c.size).join(
+            skip_lines.integration_sets, skip_lines.integration_sets.c.id == skips.c.set_id)
+        if since is not None:
+            rows = rows.where(skips.c.created_at >= since)
+        if boundary is not None:
+            rows = rows.where(skips.c.created_at >= boundary)
+        stamps += [(stamp, size) for stamp, size in connection.execute(
+            rows.order_by(skips.c.created_at.desc()).limit(COUNT_CAP + 1))]
+        counted = 0
+        for stamp, weight in sorted(stamps, reverse=True):
+            counted += weight
+            if counted > COUNT_CAP:
+                return stamp
+        return None
 
     @staticmethod
     def _deliveries_part(integration_id, status, since, before, boundary, limit):
