@@ -10,6 +10,7 @@ from sqlalchemy import and_, case, exists, func, literal, or_, select
 from sqlalchemy.engine import Engine
 
 from gateway.store.base import reading
+from gateway.store.counting import COUNT_CAP, Total, capped_count
 from gateway.store.deliveries import STATUSES
 from gateway.store.events import EventRow, page_query, _row as event_row
 from gateway.store.skips import POLICY_DENIAL
@@ -100,6 +101,15 @@ def _with_decision(query, status: str | None, integration_id: str | None):
             conditions.append(exists().where(by_event, deliveries.c.status.concat("") == "skipped"))
     return query.where(or_(*conditions))
 
+
+def _with_text(query, text: str | None):
+    """Keep the events with ``text`` in the title or at the start of the flag key."""
+    if not text:
+        return query
+    pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    flag_key = '%"flag_key":"' + pattern[1:]  # the flag key as the stored JSON writes it
+    return query.where(or_(func.lower(events.c.title).like(pattern, escape="\\"),
+                           func.lower(events.c.body).like(flag_key, escape="\\")))
 
 
 @dataclass
@@ -223,15 +233,33 @@ class UiQueries:
                 else:
                     query = query.where(or_(events.c.received_at > stamp,
                                             and_(events.c.received_at == stamp, events.c.id >= last_id)))
-            query = _with_decision(query, status, integration_id)
-            if text:
-                pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                flag_key = '%"flag_key":"' + pattern[1:]  # the flag key as the stored JSON writes it
-                query = query.where(or_(func.lower(events.c.title).like(pattern, escape="\\"),
-                                        func.lower(events.c.body).like(flag_key, escape="\\")))
+            query = _with_text(_with_decision(query, status, integration_id), text)
             rows = [event_row(row, with_raw=False) for row in connection.execute(query)]
         stopped = boundary if boundary is not None and len(rows) < limit else None
         return EventSearch(rows, stopped, window)
+
+    def total_events(self, *, source: str | None = None, kind: str | None = None, status: str | None = None,
+                     integration_id: str | None = None, text: str | None = None, since: float | None = None,
+                     until: float | None = None) -> Total:
+        """How many events the search finds with these filters, counted up to
+        :data:`~gateway.store.counting.COUNT_CAP` among the :data:`SEARCH_WINDOW` newest events (of
+        the time range asked for) at most, so that it costs what a page does."""
+        span = []
+        if since is not None:
+            span.append(events.c.received_at >= since)
+        if until is not None:
+            span.append(events.c.received_at <= until)
+        with reading(self.engine) as connection:
+            edge = connection.execute(select(events.c.received_at, events.c.id).where(*span)
+                                      .order_by(events.c.received_at.desc(), events.c.id.desc())
+                                      .offset(SEARCH_WINDOW - 1).limit(1)).first()
+            query = page_query(limit=COUNT_CAP + 1, source=source, kind=kind).where(*span) \
+                .with_only_columns(events.c.received_at, events.c.id)
+            if edge is not None:
+                query = query.where(or_(events.c.received_at > edge[0],
+                                        and_(events.c.received_at == edge[0], events.c.id >= edge[1])))
+            query = _with_text(_with_decision(query, status, integration_id), text).limit(None)
+            return capped_count(connection, query, window_end=edge[0] if edge is not None else None)
 
     def sources_and_kinds(self, recent: int = MENU_WINDOW) -> tuple[list[str], list[str]]:
         """The sources and kinds of the ``recent`` newest events, for the filter menus (a bounded
