@@ -27,10 +27,12 @@ class Total:
         return not self.more and self.counted_back_to is None
 
 
-def capped_count(connection: Connection, query, cap: int = COUNT_CAP, window_end: float | None = None) -> Total:
+def capped_count(connection: Connection, query, cap: int | None = None, window_end: float | None = None) -> Total:
     """The total of ``query`` (a select ordered newest first whose first column is the rows' time):
     its rows counted up to ``cap`` + 1. ``window_end``: the query looks only at rows of this time
-    or newer (a bounded search window that ended before the oldest row)."""
+    or newer (a bounded search window that ended before the oldest row). ``cap``: :data:`COUNT_CAP`
+    unless given."""
+    cap = COUNT_CAP if cap is None else cap
     counted = connection.execute(select(func.count()).select_from(query.limit(cap + 1).subquery())).scalar() or 0
     if counted <= cap:
         return Total(counted, False, window_end)

@@ -26,7 +26,8 @@ from gateway.store import integrations as integration_rows
 from gateway.store import skips as skip_lines
 from gateway.store.base import BatchCommit, DriverStatement, Repository, dumps, group_commit, loads, new_id, reading, writing
 from gateway.store.cooldowns import Claim, claim, release_for_delivery
-from gateway.store.counting import COUNT_CAP, Total, capped_count
+from gateway.store import counting
+from gateway.store.counting import Total, capped_count
 from gateway.store.base import now as now_stamp
 from gateway.store.events import EventRow
 from gateway.store.integrations import IntegrationRow
@@ -547,10 +548,10 @@ class DeliveryStore(Repository):
             if lines and not integration_id:
                 past = self._past_cap(connection, status, since, boundary)
                 if past is not None:
-                    return Total(COUNT_CAP, True, past)
-            selects = [self._deliveries_part(integration_id, status, since, None, boundary, COUNT_CAP + 1)]
+                    return Total(counting.COUNT_CAP, True, past)
+            selects = [self._deliveries_part(integration_id, status, since, None, boundary, counting.COUNT_CAP + 1)]
             if lines:
-                selects.append(self._lines_part(connection, integration_id, since, None, boundary, COUNT_CAP + 1))
+                selects.append(self._lines_part(connection, integration_id, since, None, boundary, counting.COUNT_CAP + 1))
             both = union_all(*[select(q.subquery()) for q in selects]).subquery()
             query = select(both.c.created_at).order_by(both.c.created_at.desc(), both.c.id.desc())
             return capped_count(connection, query, window_end=boundary)
@@ -567,7 +568,7 @@ class DeliveryStore(Repository):
         if boundary is not None:
             query = query.where(deliveries.c.created_at >= boundary)
         stamps += [(stamp, 1) for stamp in connection.execute(
-            query.order_by(deliveries.c.created_at.desc()).limit(COUNT_CAP + 1)).scalars()]
+            query.order_by(deliveries.c.created_at.desc()).limit(counting.COUNT_CAP + 1)).scalars()]
         rows = select(skips.c.created_at, skip_lines.integration_sets.c.size).join(
             skip_lines.integration_sets, skip_lines.integration_sets.c.id == skips.c.set_id)
         if since is not None:
@@ -575,11 +576,11 @@ class DeliveryStore(Repository):
         if boundary is not None:
             rows = rows.where(skips.c.created_at >= boundary)
         stamps += [(stamp, size) for stamp, size in connection.execute(
-            rows.order_by(skips.c.created_at.desc()).limit(COUNT_CAP + 1))]
+            rows.order_by(skips.c.created_at.desc()).limit(counting.COUNT_CAP + 1))]
         counted = 0
         for stamp, weight in sorted(stamps, reverse=True):
             counted += weight
-            if counted > COUNT_CAP:
+            if counted > counting.COUNT_CAP:
                 return stamp
         return None
 

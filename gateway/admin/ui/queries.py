@@ -10,7 +10,8 @@ from sqlalchemy import and_, case, exists, func, literal, or_, select
 from sqlalchemy.engine import Engine
 
 from gateway.store.base import reading
-from gateway.store.counting import COUNT_CAP, Total, capped_count
+from gateway.store import counting
+from gateway.store.counting import Total, capped_count
 from gateway.store.deliveries import STATUSES
 from gateway.store.events import EventRow, page_query, _row as event_row
 from gateway.store.skips import POLICY_DENIAL
@@ -253,7 +254,7 @@ class UiQueries:
             edge = connection.execute(select(events.c.received_at, events.c.id).where(*span)
                                       .order_by(events.c.received_at.desc(), events.c.id.desc())
                                       .offset(SEARCH_WINDOW - 1).limit(1)).first()
-            query = page_query(limit=COUNT_CAP + 1, source=source, kind=kind).where(*span) \
+            query = page_query(limit=counting.COUNT_CAP + 1, source=source, kind=kind).where(*span) \
                 .with_only_columns(events.c.received_at, events.c.id)
             if edge is not None:
                 query = query.where(or_(events.c.received_at > edge[0],
