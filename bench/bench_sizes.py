@@ -2,6 +2,7 @@
 
     python bench/bench_sizes.py intake [--seconds 5] [--rounds 3] [--many 1000]
     python bench/bench_sizes.py pages [--events 1000000] [--integrations 1000] [--database PATH]
+                                      [--database-url postgresql://postgres@127.0.0.1:5432/NAME]
 
 ``intake``: two gateways (`event-gateway serve`, delivery workers off), one with 10 integrations and
 one with ``--many`` (1,000), each integration with a policy of its own
@@ -17,8 +18,9 @@ skipped by the plugin), then times, in process (server time, no network), /healt
 each web UI page: overview, events (unfiltered and with each filter), an event with
 ``--integrations`` - 1 skips, an integration, deliveries. Goals: /healthz < 50 ms, /metrics <
 200 ms, every page < 300 ms (the median; "first" is the first view, in a process that has read
-nothing yet: the event page then reads the policy revisions of its denials). ``--database`` keeps the built database there and reuses it on the
-next run (building a million events takes minutes).
+nothing yet: the event page then reads the policy revisions of its denials). ``--database`` keeps
+the built database there and reuses it on the next run (building a million events takes minutes);
+``--database-url`` builds it in (or reuses) a PostgreSQL database instead.
 """
 
 from __future__ import annotations
@@ -113,15 +115,17 @@ STATUS_MIX = (("delivered", 900), ("plugin-skip", 60), ("dead", 30), ("retrying"
 """Per 1,000 events: what the team's own integration made of it (every other policy denies it)."""
 
 
-def _app(instance: str):
+def _app(instance: str, database_url: str | None = None):
     from gateway.app import create_app
 
-    return create_app({"GATEWAY_INSTANCE_PATH": instance, "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
-                       "GATEWAY_PLUGINS": "dynatrace", "GATEWAY_ALLOW_PRIVATE_TARGETS": "1",
-                       "GATEWAY_WORKERS": "0"})
+    config = {"GATEWAY_INSTANCE_PATH": instance, "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
+              "GATEWAY_PLUGINS": "dynatrace", "GATEWAY_ALLOW_PRIVATE_TARGETS": "1", "GATEWAY_WORKERS": "0"}
+    if database_url:
+        config["GATEWAY_DATABASE_URL"] = database_url
+    return create_app(config)
 
 
-def build(instance: str, integrations: int, count: int) -> None:
+def build(instance: str, integrations: int, count: int, database_url: str | None = None) -> None:
     """Write ``integrations`` integrations and ``count`` events with their decisions, in bulk."""
     from sqlalchemy import select
 
@@ -131,7 +135,7 @@ def build(instance: str, integrations: int, count: int) -> None:
     from gateway.store.base import dumps, new_id
     from gateway.store.skips import POLICY_DENIAL, IntegrationSet, revision_id, write_sets
 
-    app = _app(instance)
+    app = _app(instance, database_url)
     state = get_state(app)
     client = app.test_client()
     created = client.post("/api/v1/integrations", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, json={
@@ -216,6 +220,20 @@ def build(instance: str, integrations: int, count: int) -> None:
     state.db.dispose()
 
 
+def _has_events(url: str) -> bool:
+    """Whether the database at ``url`` holds events already (built by an earlier run)."""
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table("events"):
+                return False
+            return connection.execute(text("SELECT EXISTS (SELECT 1 FROM events)")).scalar()
+    finally:
+        engine.dispose()
+
+
 def pages_bench(args) -> None:
     import re
 
@@ -226,13 +244,15 @@ def pages_bench(args) -> None:
 
     instance = args.database or tempfile.mkdtemp(prefix="bench-pages-")
     path = os.path.join(instance, "gateway.db")
-    if not os.path.exists(path):
+    url = args.database_url
+    if not (_has_events(url) if url else os.path.exists(path)):
         os.makedirs(instance, exist_ok=True)
-        print(f"building {args.events:,} events for {args.integrations:,} integrations in {instance} ...", flush=True)
+        print(f"building {args.events:,} events for {args.integrations:,} integrations in {url or instance} ...",
+              flush=True)
         started = time.monotonic()
-        build(instance, args.integrations, args.events)
+        build(instance, args.integrations, args.events, url)
         print(f"built in {time.monotonic() - started:.0f}s", flush=True)
-    app = _app(instance)
+    app = _app(instance, url)
     state = get_state(app)
     with state.db.engine.connect() as connection:
         counts = {t.name: connection.execute(select(func.count()).select_from(t)).scalar()
@@ -242,10 +262,14 @@ def pages_bench(args) -> None:
                                           .limit(1)).scalar()
         some = connection.execute(select(tables.integrations.c.id).order_by(tables.integrations.c.name)
                                   .limit(1).offset(counts["integrations"] // 2)).scalar()
+        if url:
+            size = connection.execute(select(func.pg_database_size(func.current_database()))).scalar()
+        else:
+            size = os.path.getsize(path)
     decisions = counts["deliveries"] + counts["events"] * (counts["integrations"] - 1)
-    print(f"database: {counts['integrations']:,} integrations, {counts['events']:,} events, "
-          f"{decisions:,} decisions ({counts['deliveries']:,} delivery rows, {counts['skips']:,} skip rows), "
-          f"{counts['attempts']:,} attempts; {os.path.getsize(path) / 1e9:.2f} GB")
+    print(f"database: {'PostgreSQL' if url else 'SQLite'}, {counts['integrations']:,} integrations, "
+          f"{counts['events']:,} events, {decisions:,} decisions ({counts['deliveries']:,} delivery rows, "
+          f"{counts['skips']:,} skip rows), {counts['attempts']:,} attempts; {size / 1e9:.2f} GB")
     client = app.test_client()
     page = client.get("/ui/sign-in")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
@@ -294,7 +318,9 @@ def main() -> None:
     pages = commands.add_parser("pages", help="build a big database and time /healthz, /metrics and the UI pages")
     pages.add_argument("--integrations", type=int, default=1000)
     pages.add_argument("--events", type=int, default=1_000_000)
-    pages.add_argument("--database", help="SQLite file to build (or reuse, when it is there)")
+    pages.add_argument("--database", help="instance folder whose SQLite file to build (or reuse, when it is there)")
+    pages.add_argument("--database-url", help="a PostgreSQL database to build in instead (or reuse, when it holds "
+                                              "events); it must exist and should be empty")
     pages.add_argument("--repeat", type=int, default=5, help="timings per page (the median is reported)")
     pages.add_argument("--only", default="", help="time only the pages whose path contains this")
     args = parser.parse_args()
