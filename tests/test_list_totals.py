@@ -97,3 +97,20 @@ def test_deliveries_pages_go_older_and_back_newer(size_app, teams, ui, filters):
         assert line_ids(back) == expected
     assert follow(back, "prev") is None
 
+
+
+def test_a_source_alone_is_read_through_its_index_without_a_window(size_app, teams, ui, monkeypatch):  # noqa: F811
+    from sqlalchemy import update
+
+    from gateway.admin.ui import queries
+    from gateway.host.state import get_state
+    from gateway.store.tables import events
+
+    ids = [post(size_app, f"rare-{n}") for n in range(4)]
+    with get_state(size_app).db.engine.begin() as connection:
+        connection.execute(update(events).where(events.c.id == ids[0]).values(source="other"))
+    monkeypatch.setattr(queries, "SEARCH_WINDOW", 2)
+    page = ui.get("/ui/events?source=other").text
+    assert listed(page) == [ids[0]] and "search further back" not in page and "1 event<" in page
+    windowed = ui.get("/ui/events?source=other&status=skipped").text  # with a decision filter: a window
+    assert listed(windowed) == [] and "search further back" in windowed
