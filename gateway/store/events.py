@@ -426,9 +426,7 @@ def page_query(*, limit: int, before: tuple[float, str] | None = None, source: s
     search does)."""
     query = select(events).order_by(events.c.received_at.desc(), events.c.id.desc()).limit(limit)
     if before is not None:
-        stamp, last_id = before
-        query = query.where(or_(events.c.received_at < stamp,
-                                and_(events.c.received_at == stamp, events.c.id < last_id)))
+        query = query.where(older_than(before))
     if source:
         query = query.where((events.c.source.concat("") if kind else events.c.source) == source)
     if kind:
@@ -436,18 +434,32 @@ def page_query(*, limit: int, before: tuple[float, str] | None = None, source: s
     return query
 
 
+def older_than(cursor: tuple[float, str]):
+    """Events before ``cursor`` (received_at, id), newest first. The plain range on the time lets
+    the database walk ``ix_events_received`` (or a filter's index) from there and stop at the
+    page's end: PostgreSQL cannot use the OR as an index condition, and otherwise scans a bitmap
+    of the whole range and sorts it."""
+    stamp, last_id = cursor
+    return and_(events.c.received_at <= stamp,
+                or_(events.c.received_at < stamp, and_(events.c.received_at == stamp, events.c.id < last_id)))
+
+
+def newer_than(cursor: tuple[float, str], *, including: bool = False):
+    """Events after ``cursor`` (received_at, id) (``including``: and that one); see :func:`older_than`."""
+    stamp, last_id = cursor
+    same = events.c.id >= last_id if including else events.c.id > last_id
+    return and_(events.c.received_at >= stamp, or_(events.c.received_at > stamp, and_(events.c.received_at == stamp, same)))
+
+
 def _kind_walk(kind: str, before: tuple[float, str] | None):
     """The (received_at, id) of the events of ``kind`` before ``before``, newest first (``ix_events_kind``)."""
     query = select(events.c.received_at, events.c.id).where(events.c.kind == kind) \
         .order_by(events.c.received_at.desc(), events.c.id.desc())
     if before is not None:
-        stamp, last_id = before
-        query = query.where(or_(events.c.received_at < stamp,
-                                and_(events.c.received_at == stamp, events.c.id < last_id)))
+        query = query.where(older_than(before))
     return query
 
 
 def _not_before(edge: tuple[float, str]):
     """At or after ``edge`` (received_at, id): within a search window that ends there."""
-    stamp, last_id = edge
-    return or_(events.c.received_at > stamp, and_(events.c.received_at == stamp, events.c.id >= last_id))
+    return newer_than(edge, including=True)

@@ -13,7 +13,7 @@ from gateway.store.base import reading
 from gateway.store import counting
 from gateway.store.counting import Total, capped_count
 from gateway.store.deliveries import STATUSES
-from gateway.store.events import EventRow, page_query, _row as event_row
+from gateway.store.events import EventRow, newer_than, older_than, page_query, _row as event_row
 from gateway.store.skips import POLICY_DENIAL
 from gateway.store.tables import attempts, check_results, deliveries, events, integration_set_members, integration_sets, integrations, skips
 
@@ -67,13 +67,11 @@ def _chunks(items: list[str], size: int = 500):
 
 
 def _before(cursor: tuple[float, str]):
-    stamp, last_id = cursor
-    return or_(events.c.received_at < stamp, and_(events.c.received_at == stamp, events.c.id < last_id))
+    return older_than(cursor)
 
 
 def _after(cursor: tuple[float, str]):
-    stamp, last_id = cursor
-    return or_(events.c.received_at > stamp, and_(events.c.received_at == stamp, events.c.id > last_id))
+    return newer_than(cursor)
 
 
 def _with_decision(query, status: str | None, integration_id: str | None):
@@ -240,11 +238,10 @@ class UiQueries:
             if boundary is not None:
                 stamp, last_id = boundary
                 if newer:
-                    query = query.where(or_(events.c.received_at < stamp,
-                                            and_(events.c.received_at == stamp, events.c.id <= last_id)))
+                    query = query.where(events.c.received_at <= stamp, or_(
+                        events.c.received_at < stamp, and_(events.c.received_at == stamp, events.c.id <= last_id)))
                 else:
-                    query = query.where(or_(events.c.received_at > stamp,
-                                            and_(events.c.received_at == stamp, events.c.id >= last_id)))
+                    query = query.where(newer_than(boundary, including=True))
             query = _with_text(_with_decision(query, status, integration_id), text)
             rows = [event_row(row, with_raw=False) for row in connection.execute(query)]
         stopped = boundary if boundary is not None and len(rows) < limit else None
@@ -268,8 +265,7 @@ class UiQueries:
             query = page_query(limit=counting.COUNT_CAP + 1, source=source, kind=kind).where(*span) \
                 .with_only_columns(events.c.received_at, events.c.id)
             if edge is not None:
-                query = query.where(or_(events.c.received_at > edge[0],
-                                        and_(events.c.received_at == edge[0], events.c.id >= edge[1])))
+                query = query.where(newer_than((edge[0], edge[1]), including=True))
             query = _with_text(_with_decision(query, status, integration_id), text).limit(None)
             return capped_count(connection, query, window_end=edge[0] if edge is not None else None)
 
