@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from gateway.policy import Access, compile_policy
+from gateway.policy import Access, PolicyError, compile_policy, denial_explainer
 
 POLICIES = [
     [{"effect": "allow", "resources": ["proj/team-7:env/*:flag/*"], "actions": ["*"]}],
@@ -19,6 +19,8 @@ POLICIES = [
      {"effect": "deny", "resources": ["proj/*:env/production:flag/ops-*"], "actions": ["*"]}],
     [{"effect": "deny", "resources": ["proj/shop:env/*:flag/*"], "actions": ["updateOn"]}],
     [],
+    [{"effect": "allow", "resources": [f"proj/p{n}:env/*:flag/*"], "notActions": ["deleteFlag", "createFlag"]}
+     for n in range(5)],
 ]
 EVENTS = [
     ([Access("updateOn", "proj/shop:env/production:flag/search")], {}),
@@ -49,6 +51,7 @@ def test_the_reason_of_a_known_denial_is_the_reason_evaluate_gives(raw):
         denied += 1
         assert compile_policy(raw, defer_matchers=True).denial_reason(accesses, tags=tags) == decision.reason
         assert compile_policy(raw).denial_reason(accesses, tags=tags) == decision.reason
+        assert denial_explainer(raw).denial_reason(accesses, tags=tags) == decision.reason
     assert denied  # every policy here denies some of the events
 
 
@@ -71,3 +74,38 @@ def test_a_deferred_policy_still_refuses_what_is_invalid():
         compile_policy([{"effect": "allow", "resources": ["proj/x:env"], "actions": ["updateOnn"]}],
                        defer_matchers=True)
     assert "updateOnn" in str(refused.value.errors)
+
+
+def test_the_denials_of_allow_statements_alone_are_explained_without_parsing_them(monkeypatch):
+    from gateway.policy import engine
+
+    raw = POLICIES[1]
+    accesses = [Access("deleteFlag", "proj/shop:env/production:flag/search")]
+    expected = compile_policy(raw).evaluate(accesses).reason
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a statement was compiled")
+
+    monkeypatch.setattr(engine, "compile_statement", refused)
+    monkeypatch.setattr(re, "compile", refused)
+    assert denial_explainer(raw).denial_reason(accesses) == expected
+    with pytest.raises(AssertionError):  # (what the check would catch)
+        denial_explainer(POLICIES[2])
+
+
+def test_allow_statements_are_read_as_stored_the_policy_was_valid_when_it_judged():
+    raw = [{"effect": "allow", "resources": ["proj/x:env"], "actions": ["*"]}]  # not refused when read back
+    assert denial_explainer(raw).denial_reason([Access("updateOn", "proj/y:env/z")]) == (
+        "denied: no statement allows updateOn on proj/y:env/z (statement 0 allows proj/x:env actions *)")
+
+
+@pytest.mark.parametrize("raw", [
+    [{"effect": "allow", "resources": [], "actions": ["*"]}],
+    [{"effect": "allow", "resources": ["proj/*"], "notResources": ["proj/a"], "actions": ["*"]}],
+    [{"effect": "allow", "resources": ["proj/*"], "actions": ["*"], "condition": {}}],
+    [{"effect": "deny", "resources": ["proj/x:env"], "actions": ["*"]}],
+    "not a list",
+])
+def test_a_policy_of_another_shape_is_compiled_and_refused_when_invalid(raw):
+    with pytest.raises(PolicyError):
+        denial_explainer(raw)

@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from gateway.policy import compile_policy
+from gateway.policy import denial_explainer
 from gateway.policy.errors import PolicyError
 from gateway.store.base import loads
 from gateway.store.tables import deliveries, events, integration_set_members, integration_sets, integrations, policy_revisions, skips
@@ -252,7 +252,8 @@ _COMPILED_KEPT = 2048
 
 
 def _policy(revision: str, text: str):
-    """The compiled policy of a stored revision (kept by revision id; a revision never changes)."""
+    """What explains the denials of a stored revision (:func:`~gateway.policy.engine.denial_explainer`;
+    kept by revision id: a revision never changes)."""
     with _compiled_lock:
         found = _compiled.get(revision)
         if found is not None:
@@ -261,7 +262,7 @@ def _policy(revision: str, text: str):
     if not text:  # not stored (any more)
         return None
     try:
-        found = compile_policy(loads(text), defer_matchers=True)  # validated when it judged: only read here
+        found = denial_explainer(loads(text))  # validated when it judged: only explains its denials here
     except PolicyError:
         found = None
     with _compiled_lock:
