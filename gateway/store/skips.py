@@ -11,7 +11,9 @@ Policy denials are recorded as one ``skips`` row per event, however many policie
 set (:meth:`IntegrationSet.denied`) names each member with the policy revision that denied it
 (``policy_revisions``, kept by content). A denial follows from the event and the policy alone, so
 its reason is not stored: reading evaluates the revision on the stored event
-(:func:`denial_reasons`), which gives the reason the engine gave when the event arrived.
+(:func:`denial_reasons`), which gives the reason the engine gave when the event arrived (for a
+revision of allow statements only, read from the statements without compiling them:
+:func:`~gateway.policy.denial_explainer`).
 """
 
 from __future__ import annotations
