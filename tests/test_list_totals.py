@@ -114,3 +114,25 @@ def test_a_source_alone_is_read_through_its_index_without_a_window(size_app, tea
     assert listed(page) == [ids[0]] and "search further back" not in page and "1 event<" in page
     windowed = ui.get("/ui/events?source=other&status=skipped").text  # with a decision filter: a window
     assert listed(windowed) == [] and "search further back" in windowed
+
+
+def test_deliveries_pages_go_back_across_search_windows(size_app, teams, ui, monkeypatch):  # noqa: F811
+    from gateway.store import deliveries
+
+    for n in range(5):
+        post(size_app, f"windows-{n}")  # one skip line of teams[2] each
+    monkeypatch.setattr(deliveries, "WINDOW", 2)
+    pages = [ui.get(f"/ui/deliveries?limit=3&integration={teams[2]}").text]
+    while follow(pages[-1], "next"):
+        pages.append(ui.get(follow(pages[-1], "next")).text)
+    assert "search further back" in pages[0]  # the window of two events ran out before the page was full
+    forward = [line for page in pages for line in line_ids(page)]
+    assert len(forward) == 5 and len(set(forward)) == 5
+    backward, page = [], pages[-1]
+    while follow(page, "prev"):
+        page = ui.get(follow(page, "prev")).text
+        backward = line_ids(page) + backward
+    assert line_ids(page) == line_ids(pages[0])  # back at the newest page
+    positions = [forward.index(line) for line in backward]
+    assert positions == sorted(positions)  # newest first throughout, every line before the last page seen
+    assert set(positions) == set(range(len(forward) - len(line_ids(pages[-1]))))
