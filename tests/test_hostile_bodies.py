@@ -141,7 +141,7 @@ def test_every_error_answer_is_json(app, client, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("internal detail http://10.0.0.7/secret-path")
 
-    monkeypatch.setattr(get_state(app).db.events, "list", broken)
+    monkeypatch.setattr(get_state(app).db.events, "page", broken)
     response = client.get("/api/v1/events", headers=AUTH)
     assert response.status_code == 500 and response.is_json
     assert "10.0.0.7" not in response.get_data(as_text=True)

@@ -140,6 +140,7 @@ def test_dynatrace_through_the_generated_form_then_a_webhook_is_delivered_and_sh
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Events").click()
     page.get_by_label("Flag key or title").fill("new-checkout")
     page.get_by_role("button", name="Filter events").click()
+    expect(page.locator("p.list-total")).to_have_text("1 event")  # counted among the newest events
     page.get_by_role("link", name="New checkout flow").first.click()
     assert page.url.endswith(f"/ui/events/{event_id}")
     block = page.locator("article.decision-block").filter(has_text="Dynatrace browser")

@@ -166,9 +166,22 @@ class DeliverySchema(Schema):
     attempt_log = fields.List(fields.Nested(AttemptSchema), metadata={"description": "left out in lists"})
 
 
+class TotalSchema(Schema):
+    """How many items the list has, counted through an index up to 1,000 (past that: more)."""
+
+    count = fields.Integer(required=True, metadata={"description": "the items counted: every one that matches, "
+                                                                   "unless more is true or counted_back_to is set"})
+    more = fields.Boolean(required=True, metadata={
+        "description": "there are more than count: the count stopped at its cap (1,000)"})
+    counted_back_to = fields.String(allow_none=True, required=True, metadata={
+        **TIME, "description": "the count looked only at items of this time or newer (the last one counted when it "
+                              "stopped at its cap, or where a bounded search window ended); null: at every one"})
+
+
 class DeliveryPageSchema(Schema):
     items = fields.List(fields.Nested(DeliverySchema), required=True, metadata={"description": "each without attempt_log"})
     next_cursor = fields.String(allow_none=True, required=True)
+    total = fields.Nested(TotalSchema, required=True, metadata={"description": "how many deliveries match the filters"})
 
 
 SINCE = {"description": "a time: seconds since the epoch (plain decimal), or an ISO 8601 date-time (UTC when it has no offset)",
@@ -279,6 +292,7 @@ class EventDetailSchema(EventSummarySchema):
 class EventPageSchema(Schema):
     items = fields.List(fields.Nested(EventSummarySchema), required=True)
     next_cursor = fields.String(allow_none=True, required=True)
+    total = fields.Nested(TotalSchema, required=True, metadata={"description": "how many events match the filters"})
 
 
 class AccessSchema(Schema):

@@ -11,7 +11,7 @@ no database.
 """
 
 from gateway.policy.accesses import Access
-from gateway.policy.engine import CompiledPolicy, PolicyDecision, compile_policy
+from gateway.policy.engine import CompiledPolicy, PolicyDecision, compile_policy, denial_explainer
 from gateway.policy.errors import PolicyError
 from gateway.policy.resource_types import KNOWN_RESOURCE_TYPES
 
@@ -22,4 +22,5 @@ __all__ = [
     "PolicyDecision",
     "PolicyError",
     "compile_policy",
+    "denial_explainer",
 ]

@@ -36,9 +36,14 @@ def access_text(action: str, resource: str) -> str:
 
 def allow_hint(allows: Sequence[CompiledStatement]) -> str:
     """What a "nothing allows" reason says about the policy: its first few allow statements."""
+    return hint_of([(s.index, s.description) for s in allows])
+
+
+def hint_of(allows: Sequence[tuple[int, str]]) -> str:
+    """:func:`allow_hint` from each allow statement's (index, description)."""
     if not allows:
         return "the policy has only deny statements"
-    hint = "; ".join(f"statement {s.index} {s.description}" for s in allows[:_LISTED])
+    hint = "; ".join(f"statement {index} {description}" for index, description in allows[:_LISTED])
     if len(allows) > _LISTED:
         hint += f"; and {len(allows) - _LISTED} more allow statements"
     return hint

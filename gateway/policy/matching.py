@@ -11,7 +11,7 @@ tried one at a time.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import islice
 
 from gateway.policy import explain
@@ -23,14 +23,21 @@ Hit = tuple[int, str]
 
 
 class _Compiled:
-    """One alternative, compiled: its statement's index, reason prefix, own regex and condition."""
+    """One alternative: its statement's index, reason prefix, own regex (compiled when first
+    needed: only when an alternative before it matched but failed its condition) and condition."""
 
-    __slots__ = ("condition", "hit", "matches_key")
+    __slots__ = ("_matches_key", "condition", "hit", "source")
 
     def __init__(self, hit: Hit, source: str, condition: Condition | None) -> None:
         self.hit = hit
-        self.matches_key = re.compile(source).fullmatch
+        self.source = source
+        self._matches_key: Callable[[str], re.Match[str] | None] | None = None
         self.condition = condition
+
+    def matches_key(self, key: str) -> re.Match[str] | None:
+        if self._matches_key is None:
+            self._matches_key = re.compile(self.source).fullmatch
+        return self._matches_key(key)
 
 
 class EffectMatcher:

@@ -59,7 +59,7 @@ class ResourceSpecifier:
     def __init__(self, text: str, scopes: Sequence[ScopePattern]) -> None:
         self.text = text
         self.regex = ":".join(map(_scope_regex, scopes))
-        self._matches_resource = re.compile(self.regex).fullmatch
+        self._matches_resource: Callable[[str], re.Match[str] | None] | None = None  # compiled when first needed
         self._context_checks = tuple(_ScopeContext(scope) for scope in scopes if scope.tags or scope.selectors)
         self.has_context = bool(self._context_checks)
 
@@ -68,7 +68,10 @@ class ResourceSpecifier:
 
         Only well-formed resource strings of the same shape (the same sequence of types) can match.
         """
-        return self._matches_resource(resource) is not None and self.context_matches(tags, attributes)
+        matches_resource = self._matches_resource
+        if matches_resource is None:  # most specifiers are matched through their statement's regex only
+            matches_resource = self._matches_resource = re.compile(self.regex).fullmatch
+        return matches_resource(resource) is not None and self.context_matches(tags, attributes)
 
     def context_matches(self, tags: Tags, attributes: Attributes) -> bool:
         """Whether the event's tags and attributes satisfy every scope's tags and selectors."""

@@ -63,10 +63,7 @@ class CompiledStatement:
         self.effect = effect
         texts = [specifier.text for specifier in specifiers]
         not_resources_text = "all but " + _listing(texts)
-        verb = "allows" if effect == "allow" else "denies"
-        resources_text = not_resources_text if negate_resources else _listing(texts)
-        actions_text = ("all but " if negate_actions else "") + _listing(actions)
-        self.description = f"{verb} {resources_text} actions {actions_text}"
+        self.description = describe(effect, texts, negate_resources, actions, negate_actions)
         action_source = _action_source(actions, negate_actions)
         self.alternatives: tuple[Alternative, ...]
         if negate_resources:
@@ -76,6 +73,15 @@ class CompiledStatement:
                 Alternative(f"{action_source}\\x00{spec.regex}", spec.text, _context_condition(spec))
                 for spec in specifiers
             )
+
+
+def describe(effect: str, resources: list[str] | tuple[str, ...], negate_resources: bool,
+             actions: list[str] | tuple[str, ...], negate_actions: bool) -> str:
+    """The short human text of a statement, e.g. ``"allows proj/*:env/production:flag/* actions *"``."""
+    verb = "allows" if effect == "allow" else "denies"
+    resources_text = ("all but " if negate_resources else "") + _listing(resources)
+    actions_text = ("all but " if negate_actions else "") + _listing(actions)
+    return f"{verb} {resources_text} actions {actions_text}"
 
 
 def _action_source(actions: tuple[str, ...], negate: bool) -> str:

@@ -28,6 +28,8 @@ from gateway.store import skips as skip_lines
 from gateway.store.audit_log import Entry
 from gateway.store.base import BatchCommit, DriverStatement, Repository, dumps, group_commit, loads, new_id, reading, writing
 from gateway.store.cooldowns import Claim, claim, release_for_delivery
+from gateway.store import counting
+from gateway.store.counting import Total, capped_count
 from gateway.store.base import now as now_stamp
 from gateway.store.events import EventRow
 from gateway.store.integrations import IntegrationRow
@@ -111,12 +113,18 @@ class DeliveryPage:
     window: int = 0  # the events looked through
 
 
-def _bounded(query, created_at, row_id, since, before, limit):
+def _bounded(query, created_at, row_id, since, before, limit, after=None):
+    """Newest first from ``before``; or (``after``) oldest first from there, for going back."""
     if since is not None:
         query = query.where(created_at >= since)
     if before is not None:
         stamp, last_id = before
         query = query.where(or_(created_at < stamp, and_(created_at == stamp, row_id < last_id)))
+    if after is not None:
+        stamp, last_id = after
+        query = query.where(or_(created_at > stamp, and_(created_at == stamp, row_id > last_id)) if last_id
+                            else created_at > stamp)  # where a window stopped ("" for an id): after its time
+        return query.order_by(created_at.asc(), row_id.asc()).limit(limit)
     return query.order_by(created_at.desc(), row_id.desc()).limit(limit)
 
 
@@ -443,7 +451,7 @@ class DeliveryStore(Repository):
 
     def page(self, *, integration_id: str | None = None, status: str | None = None,
              since: float | None = None, limit: int = 50, before: tuple[float, str] | None = None,
-             window: int | None = None) -> DeliveryPage:
+             window: int | None = None, after: tuple[float, str] | None = None) -> DeliveryPage:
         """Newest first (by creation), without attempts; skip lines among them. ``since`` keeps those
         created at or after it; ``before`` is the (created_at, id) of the last row of the previous page.
 
@@ -453,11 +461,14 @@ class DeliveryStore(Repository):
         skip lines, looks only at the decisions of the ``window`` (:data:`WINDOW`) events before ``before``, and when those run
         out before the page is full, ``searched_to`` is where it stopped (the cursor to go on from).
         Skip lines of every integration come from the newest ``limit`` skip rows only (each makes
-        one line at least)."""
+        one line at least). ``after`` (instead of ``before``): the rows just newer than that
+        (created_at, id), oldest first, for going back; the window then reaches forward from it."""
         window = window or WINDOW
         lines = status in (None, "skipped")
         boundary = None
         with reading(self.engine) as connection:
+            if after is not None:
+                return self._newer(connection, integration_id, status, since, after, window, limit)
             if lines or (integration_id and status not in COUNTED):  # (a counted status stays small)
                 edge = select(events.c.received_at).order_by(events.c.received_at.desc(), events.c.id.desc())
                 if before is not None:  # a cursor where a window stopped ("" for an id) excludes its time
@@ -476,6 +487,104 @@ class DeliveryStore(Repository):
             rows = _explained(connection, list(connection.execute(query)))
         stopped = (boundary, "") if boundary is not None and len(rows) < limit else None
         return DeliveryPage(rows, stopped, window)
+
+    def _newer(self, connection: Connection, integration_id, status, since, after, window, limit) -> DeliveryPage:
+        """:meth:`page` going back: the rows just newer than ``after``, oldest first, among the
+        decisions of the ``window`` events from there on; ``searched_to`` is (the time where that
+        window ended, "") when it ended before the page was full."""
+        lines = status in (None, "skipped")
+        ceiling = None
+        if lines or (integration_id and status not in COUNTED):
+            edge = select(events.c.received_at).order_by(events.c.received_at.asc(), events.c.id.asc())
+            edge = edge.where(events.c.received_at >= after[0] if after[1] else events.c.received_at > after[0])
+            ceiling = connection.execute(edge.offset(window - 1).limit(1)).scalar()
+        query = _select_deliveries()
+        if status:
+            query = query.where(deliveries.c.status == status)
+        elif ceiling is not None:
+            query = query.where(deliveries.c.status.in_(STATUSES))
+        if integration_id:
+            column = deliveries.c.integration_id.concat("") if ceiling is not None else deliveries.c.integration_id
+            query = query.where(column == integration_id)
+        if ceiling is not None:
+            query = query.where(deliveries.c.created_at <= ceiling)
+        selects = [_bounded(query, deliveries.c.created_at, deliveries.c.id, since, None, limit, after)]
+        if lines:
+            created_at = skips.c.created_at
+            part = skip_lines.select_lines()
+            top = ceiling
+            if integration_id:
+                part = part.where(skip_lines.integration_set_members.c.integration_id == integration_id)
+            else:  # the lines of the oldest ``limit`` skip rows after ``after`` (and those of the same time)
+                oldest = select(created_at).where(created_at >= after[0]).order_by(created_at.asc(), skips.c.id.asc())
+                threshold = connection.execute(oldest.offset(limit - 1).limit(1)).scalar()
+                if threshold is not None and (top is None or threshold < top):
+                    top = threshold
+            if top is not None:
+                part = part.where(created_at <= top)
+            row_id = skips.c.event_id + skip_lines.SEPARATOR + skip_lines.integration_set_members.c.integration_id
+            selects.append(_bounded(part, created_at, row_id, since, None, limit, after))
+        if len(selects) == 1:
+            query = selects[0]
+        else:
+            both = union_all(*[select(q.subquery()) for q in selects]).subquery()
+            query = select(both).order_by(both.c.created_at.asc(), both.c.id.asc()).limit(limit)
+        rows = _explained(connection, list(connection.execute(query)))
+        stopped = (ceiling, "") if ceiling is not None and len(rows) < limit else None
+        return DeliveryPage(rows, stopped, window)
+
+    def total(self, *, integration_id: str | None = None, status: str | None = None,
+              since: float | None = None) -> Total:
+        """How many decisions :meth:`page` lists with these filters, counted as it reads them (up to
+        :data:`~.counting.COUNT_CAP`, within its window of the :data:`WINDOW` newest events where it
+        has one). Skip lines of every integration are counted by the sizes of the newest skip rows'
+        sets: past the cap, a line a replay replaced may be counted beside its delivery."""
+        lines = status in (None, "skipped")
+        boundary = None
+        with reading(self.engine) as connection:
+            if lines or (integration_id and status not in COUNTED):
+                edge = select(events.c.received_at).order_by(events.c.received_at.desc(), events.c.id.desc())
+                boundary = connection.execute(edge.offset(WINDOW - 1).limit(1)).scalar()
+            if since is not None and boundary is not None and since >= boundary:
+                boundary = None
+            if lines and not integration_id:
+                past = self._past_cap(connection, status, since, boundary)
+                if past is not None:
+                    return Total(counting.COUNT_CAP, True, past)
+            selects = [self._deliveries_part(integration_id, status, since, None, boundary, counting.COUNT_CAP + 1)]
+            if lines:
+                selects.append(self._lines_part(connection, integration_id, since, None, boundary, counting.COUNT_CAP + 1))
+            both = union_all(*[select(q.subquery()) for q in selects]).subquery()
+            query = select(both.c.created_at).order_by(both.c.created_at.desc(), both.c.id.desc())
+            return capped_count(connection, query, window_end=boundary)
+
+    def _past_cap(self, connection: Connection, status, since, boundary) -> float | None:
+        """Where the decisions of every integration, newest first, pass :data:`~.counting.COUNT_CAP`
+        (deliveries one each, skip rows as many as their sets name): the time of the last one
+        counted; None when they do not (then counting them one by one is cheap)."""
+        stamps: builtins.list[tuple[float, int]] = []
+        query = select(deliveries.c.created_at).where(  # through ix_deliveries_age
+            deliveries.c.status == status if status else deliveries.c.status.in_(STATUSES))
+        if since is not None:
+            query = query.where(deliveries.c.created_at >= since)
+        if boundary is not None:
+            query = query.where(deliveries.c.created_at >= boundary)
+        stamps += [(stamp, 1) for stamp in connection.execute(
+            query.order_by(deliveries.c.created_at.desc()).limit(counting.COUNT_CAP + 1)).scalars()]
+        rows = select(skips.c.created_at, skip_lines.integration_sets.c.size).join(
+            skip_lines.integration_sets, skip_lines.integration_sets.c.id == skips.c.set_id)
+        if since is not None:
+            rows = rows.where(skips.c.created_at >= since)
+        if boundary is not None:
+            rows = rows.where(skips.c.created_at >= boundary)
+        stamps += [(stamp, size) for stamp, size in connection.execute(
+            rows.order_by(skips.c.created_at.desc()).limit(counting.COUNT_CAP + 1))]
+        counted = 0
+        for stamp, weight in sorted(stamps, reverse=True):
+            counted += weight
+            if counted > counting.COUNT_CAP:
+                return stamp
+        return None
 
     @staticmethod
     def _deliveries_part(integration_id, status, since, before, boundary, limit):

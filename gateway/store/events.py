@@ -14,6 +14,7 @@ from gateway.store import audit_log
 from gateway.store.audit_log import Entry
 from gateway.store.base import BatchCommit, DriverStatement, Repository, dumps, loads, new_id, now, reading, writing
 from gateway.store.cooldowns import Claim, claim
+from gateway.store.counting import Total, capped_count
 from gateway.store.skips import KnownSets, SkipGroup, skip_rows, write_sets
 from gateway.store.tables import deliveries, events, removed_event_keys
 from gateway.store.tables import skips as skips_table
@@ -46,6 +47,20 @@ class Recorded:
     queued: int = 0
     skipped: int = 0
     cooled_down: tuple[str, ...] = ()
+
+
+WINDOW = 5000
+"""How many events of the kind a list filtered by source and kind looks through at most."""
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """A page of :meth:`EventStore.page`; ``searched_to``: the (received_at, id) where the search
+    window ended before the page was full (older events were not looked at), else None."""
+
+    rows: list[EventRow]
+    searched_to: tuple[float, str] | None
+    window: int
 
 
 @dataclass(frozen=True)
@@ -370,22 +385,88 @@ class EventStore(Repository):
     def list(self, *, limit: int = 50, before: tuple[float, str] | None = None,
              source: str | None = None, kind: str | None = None) -> list[EventRow]:
         """Newest first; ``before`` is the (received_at, id) of the last row of the previous page."""
-        query = page_query(limit=limit, before=before, source=source, kind=kind)
+        return self.page(limit=limit, before=before, source=source, kind=kind).rows
+
+    def page(self, *, limit: int = 50, before: tuple[float, str] | None = None, source: str | None = None,
+             kind: str | None = None, window: int | None = None) -> EventPage:
+        """Newest first; ``before`` is the (received_at, id) of the last row of the previous page.
+        One filter reads its index (``ix_events_source``, ``ix_events_kind``); both walk the events
+        of the kind and look at the ``window`` (:data:`WINDOW`) newest of them before ``before`` at
+        most: when those run out before the page is full, ``searched_to`` is where the search
+        stopped (the cursor to go on from)."""
+        window = window or WINDOW
+        boundary = None
         with reading(self.engine) as connection:
-            return [_row(row, with_raw=False) for row in connection.execute(query)]
+            if source and kind:
+                edge = _kind_walk(kind, before).offset(window - 1).limit(1)
+                found = connection.execute(edge).first()
+                boundary = (found[0], found[1]) if found is not None else None
+            query = page_query(limit=limit, before=before, source=source, kind=kind)
+            if boundary is not None:
+                query = query.where(_not_before(boundary))
+            rows = [_row(row, with_raw=False) for row in connection.execute(query)]
+        stopped = boundary if boundary is not None and len(rows) < limit else None
+        return EventPage(rows, stopped, window)
+
+    def total(self, *, source: str | None = None, kind: str | None = None) -> Total:
+        """How many events there are (of ``source`` and/or ``kind``), counted through the index of
+        the filter up to :data:`~.counting.COUNT_CAP`; with both filters, among the :data:`WINDOW`
+        newest events of the kind."""
+        with reading(self.engine) as connection:
+            query = page_query(limit=WINDOW, source=source, kind=kind).with_only_columns(
+                events.c.received_at, events.c.id)
+            window_end = None
+            if source and kind:
+                found = connection.execute(_kind_walk(kind, None).offset(WINDOW - 1).limit(1)).first()
+                if found is not None:
+                    window_end = found[0]
+                    query = query.where(_not_before((found[0], found[1])))
+            query = query.limit(None)
+            return capped_count(connection, query, window_end=window_end)
 
 
 def page_query(*, limit: int, before: tuple[float, str] | None = None, source: str | None = None,
                kind: str | None = None):
     """A page of events, newest first: ``before`` is the (received_at, id) of the last row of the
-    previous page; ``source`` and ``kind`` filter. Callers may add conditions (the UI's search does)."""
+    previous page; ``source`` and ``kind`` filter, each through its index (both: through the
+    kind's, ``|| ''`` keeps the database off the source's). Callers may add conditions (the UI's
+    search does)."""
     query = select(events).order_by(events.c.received_at.desc(), events.c.id.desc()).limit(limit)
     if before is not None:
-        stamp, last_id = before
-        query = query.where(or_(events.c.received_at < stamp,
-                                and_(events.c.received_at == stamp, events.c.id < last_id)))
+        query = query.where(older_than(before))
     if source:
-        query = query.where(events.c.source == source)
+        query = query.where((events.c.source.concat("") if kind else events.c.source) == source)
     if kind:
         query = query.where(events.c.kind == kind)
     return query
+
+
+def older_than(cursor: tuple[float, str]):
+    """Events before ``cursor`` (received_at, id), newest first. The plain range on the time lets
+    the database walk ``ix_events_received`` (or a filter's index) from there and stop at the
+    page's end: PostgreSQL cannot use the OR as an index condition, and otherwise scans a bitmap
+    of the whole range and sorts it."""
+    stamp, last_id = cursor
+    return and_(events.c.received_at <= stamp,
+                or_(events.c.received_at < stamp, and_(events.c.received_at == stamp, events.c.id < last_id)))
+
+
+def newer_than(cursor: tuple[float, str], *, including: bool = False):
+    """Events after ``cursor`` (received_at, id) (``including``: and that one); see :func:`older_than`."""
+    stamp, last_id = cursor
+    same = events.c.id >= last_id if including else events.c.id > last_id
+    return and_(events.c.received_at >= stamp, or_(events.c.received_at > stamp, and_(events.c.received_at == stamp, same)))
+
+
+def _kind_walk(kind: str, before: tuple[float, str] | None):
+    """The (received_at, id) of the events of ``kind`` before ``before``, newest first (``ix_events_kind``)."""
+    query = select(events.c.received_at, events.c.id).where(events.c.kind == kind) \
+        .order_by(events.c.received_at.desc(), events.c.id.desc())
+    if before is not None:
+        query = query.where(older_than(before))
+    return query
+
+
+def _not_before(edge: tuple[float, str]):
+    """At or after ``edge`` (received_at, id): within a search window that ends there."""
+    return newer_than(edge, including=True)

@@ -11,7 +11,9 @@ Policy denials are recorded as one ``skips`` row per event, however many policie
 set (:meth:`IntegrationSet.denied`) names each member with the policy revision that denied it
 (``policy_revisions``, kept by content). A denial follows from the event and the policy alone, so
 its reason is not stored: reading evaluates the revision on the stored event
-(:func:`denial_reasons`), which gives the reason the engine gave when the event arrived.
+(:func:`denial_reasons`), which gives the reason the engine gave when the event arrived (for a
+revision of allow statements only, read from the statements without compiling them:
+:func:`~gateway.policy.denial_explainer`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from gateway.policy import compile_policy
+from gateway.policy import denial_explainer
 from gateway.policy.errors import PolicyError
 from gateway.store.base import loads
 from gateway.store.tables import deliveries, events, integration_set_members, integration_sets, integrations, policy_revisions, skips
@@ -252,7 +254,8 @@ _COMPILED_KEPT = 2048
 
 
 def _policy(revision: str, text: str):
-    """The compiled policy of a stored revision (kept by revision id; a revision never changes)."""
+    """What explains the denials of a stored revision (:func:`~gateway.policy.engine.denial_explainer`;
+    kept by revision id: a revision never changes)."""
     with _compiled_lock:
         found = _compiled.get(revision)
         if found is not None:
@@ -261,7 +264,7 @@ def _policy(revision: str, text: str):
     if not text:  # not stored (any more)
         return None
     try:
-        found = compile_policy(loads(text))
+        found = denial_explainer(loads(text))  # validated when it judged: only explains its denials here
     except PolicyError:
         found = None
     with _compiled_lock:
@@ -298,7 +301,7 @@ def _judged(body: dict[str, Any] | None):
 
 
 def policy_reason(policy_text: str | None, revision: str, body: dict[str, Any] | None, judged=None) -> str:
-    """The reason the policy revision gives the stored event (``body``: its normalized JSON;
+    """The reason the policy revision gives the stored event it denied (``body``: its normalized JSON;
     ``judged``: what :func:`_judged` read from it, when known already)."""
     policy = _policy(revision, policy_text) if policy_text is not None else None
     # (an empty text: the revision is compiled already, or was not found: then it stays None)
@@ -306,7 +309,7 @@ def policy_reason(policy_text: str | None, revision: str, body: dict[str, Any] |
     if policy is None or judged is None:
         return f"{POLICY_DENIAL} (policy revision {revision}, no longer readable)"
     accesses, tags, attributes = judged
-    return policy.evaluate(accesses, tags=tags, attributes=attributes).reason
+    return policy.denial_reason(accesses, tags=tags, attributes=attributes)
 
 
 def is_denial(reason: str) -> bool:

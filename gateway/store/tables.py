@@ -55,6 +55,8 @@ events = Table(
     Column("raw", Text, nullable=False),  # the payload as received (decoded JSON, re-encoded)
     UniqueConstraint("dedupe_key", name="uq_events_dedupe_key"),
     Index("ix_events_received", "received_at", "id"),
+    Index("ix_events_source", "source", "received_at", "id"),  # the events of a source, newest first
+    Index("ix_events_kind", "kind", "received_at", "id"),  # of a kind
 )
 
 removed_event_keys = Table(

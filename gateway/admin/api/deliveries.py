@@ -25,18 +25,17 @@ def list_deliveries():
     since = request.args.get("since")
     cursor = request.args.get("cursor")
     limit = page_limit()
-    found = state.db.deliveries.page(
-        integration_id=request.args.get("integration") or None, status=status,
-        since=_since(since) if since is not None else None, limit=limit + 1,
-        before=decode_cursor(cursor) if cursor is not None else None,
-    )
+    integration_id, since_at = request.args.get("integration") or None, _since(since) if since is not None else None
+    found = state.db.deliveries.page(integration_id=integration_id, status=status, since=since_at, limit=limit + 1,
+                                     before=decode_cursor(cursor) if cursor is not None else None)
     rows = found.rows
     page, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
     if found.searched_to is not None:  # a short page: the search window ran out, older ones follow
         next_cursor = encode_cursor(*found.searched_to)
+    total = state.db.deliveries.total(integration_id=integration_id, status=status, since=since_at)
     return answer("DeliveryPage", {"items": [serialize.delivery(row, with_attempts=False) for row in page],
-                                   "next_cursor": next_cursor})
+                                   "next_cursor": next_cursor, "total": serialize.total(total)})
 
 
 @bp.get("/deliveries/<delivery_id>")

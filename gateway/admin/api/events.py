@@ -17,13 +17,16 @@ def list_events():
     state = get_state()
     limit = page_limit()
     cursor = request.args.get("cursor")
-    rows = state.db.events.list(
-        limit=limit + 1, before=decode_cursor(cursor) if cursor is not None else None,
-        source=request.args.get("source") or None, kind=request.args.get("kind") or None,
-    )
+    source, kind = request.args.get("source") or None, request.args.get("kind") or None
+    found = state.db.events.page(limit=limit + 1, before=decode_cursor(cursor) if cursor is not None else None,
+                                 source=source, kind=kind)
+    rows = found.rows
     page, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(page[-1].received_at, page[-1].id) if more else None
-    return answer("EventPage", {"items": [serialize.event_summary(row) for row in page], "next_cursor": next_cursor})
+    if found.searched_to is not None:  # a short page: the search window ran out, older ones follow
+        next_cursor = encode_cursor(*found.searched_to)
+    return answer("EventPage", {"items": [serialize.event_summary(row) for row in page], "next_cursor": next_cursor,
+                                "total": serialize.total(state.db.events.total(source=source, kind=kind))})
 
 
 @bp.get("/events/<event_id>")

@@ -73,7 +73,7 @@ CURSOR = _query("cursor", {"type": "string", "minLength": 1}, "next_cursor of th
 COMPONENTS = (
     "PolicyStatement", "IntegrationCreate", "IntegrationUpdate", "Integration", "IntegrationList", "Plugin",
     "RefusedPlugin", "FilteredPlugin", "PluginList", "Check", "Status", "ActionParams", "ActionResult", "Attempt", "Delivery",
-    "DeliveryPage", "Replay", "Denial", "DecidedAgain", "ReplayResult", "Override", "OverrideResult",
+    "Total", "DeliveryPage", "Replay", "Denial", "DecidedAgain", "ReplayResult", "Override", "OverrideResult",
     "HistoryEntry", "TestSend", "EventSummary", "EventDetail", "EventPage", "Access",
     "AuditEntry", "TokenCreate", "Token", "TokenList", "TokenCreated", "AuditLogEntry", "AuditLogPage",
     "PolicyEvaluate", "PolicyDecision", "Stage", "Explain", "Error", "DatabaseUnavailable",
@@ -139,9 +139,10 @@ def build_spec(integration_plugins: list[str] = ()) -> dict[str, Any]:
                     body="ActionParams", body_required=False, params=integration_id + [_path_param("action")]),
     })
     spec.path("/api/v1/deliveries", operations={
-        "get": _op("deliveries, newest first (without attempts); a list with skip lines, or of one integration, "
-                   "looks through the decisions of 5,000 events a page: a page may hold fewer than limit and still "
-                   "have a next_cursor", {"200": _json("DeliveryPage")}, params=[
+        "get": _op("deliveries, newest first (without attempts), with their total (counted up to 1,000: past that, "
+                   "more); a list with skip lines, or of one integration, looks through the decisions of 5,000 events "
+                   "a page (and counts within the newest 5,000): a page may hold fewer than limit and still have a "
+                   "next_cursor", {"200": _json("DeliveryPage")}, params=[
             _query("integration", {"type": "string"}, "an integration id"),
             _query("status", {"type": "string", "enum": list(STATUSES)}),
             _query("since", SINCE, "created at or after this time: " + SINCE["description"]),
@@ -176,7 +177,9 @@ def build_spec(integration_plugins: list[str] = ()) -> dict[str, Any]:
                     params=integration_id),
     })
     spec.path("/api/v1/events", operations={
-        "get": _op("events, newest first", {"200": _json("EventPage")}, params=[
+        "get": _op("events, newest first, with their total (counted up to 1,000: past that, more). source and kind "
+                   "each read an index; both together look through the 5,000 newest events of the kind a page: a "
+                   "page may hold fewer than limit and still have a next_cursor", {"200": _json("EventPage")}, params=[
             LIMIT, CURSOR, _query("source", {"type": "string"}), _query("kind", {"type": "string"})]),
     })
     spec.path("/api/v1/events/{event_id}", operations={

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from gateway.host.state import GatewayState
+from gateway.store.counting import Total
 from gateway.store.decision_history import HistoryEntry
 from gateway.store.deliveries import DeliveryRow
 from gateway.store.events import EventRow
@@ -66,6 +67,10 @@ def history_entry(e: HistoryEntry) -> dict[str, Any]:
             "origin": e.origin, "at": iso(e.created_at), "outcome": e.outcome, "reason": e.reason,
             "overrode": e.overrode, "previous_status": e.previous_status, "previous_reason": e.previous_reason,
             "delivery_id": e.delivery_id}
+
+
+def total(found: Total) -> dict[str, Any]:
+    return {"count": found.count, "more": found.more, "counted_back_to": iso(found.counted_back_to)}
 
 
 def event_summary(row: EventRow) -> dict[str, Any]:

@@ -109,6 +109,13 @@ def events():
         newer = None
         if cursor is not None:
             newer = encode_cursor(page[0].received_at, page[0].id) if page else encode_cursor(*cursor)
+    if any(filters[key] for key in ("status", "integration", "q")) or span:
+        total = queries.total_events(
+            source=filters["source"] or None, kind=filters["kind"] or None, status=filters["status"] or None,
+            integration_id=filters["integration"] or None, text=filters["q"] or None,
+            since=span.get("from"), until=span.get("to"))
+    else:  # through the index of the filter
+        total = state.db.events.total(source=filters["source"] or None, kind=filters["kind"] or None)
     sources, kinds = queries.sources_and_kinds()
     for chosen, menu in ((filters["source"], sources), (filters["kind"], kinds)):
         if chosen and chosen not in menu:
@@ -117,7 +124,7 @@ def events():
     return render_template(
         "ui/events.html", title="Events", events=page, decisions=decisions, filters=filters,
         sources=sources, kinds=kinds, statuses=STATUSES, integrations=state.db.integrations.list(),
-        searched_to=searched_to, window=found.window, span_errors=span_errors,
+        searched_to=searched_to, window=found.window, span_errors=span_errors, total=total,
         next_link=_next_link("gateway_ui.events", filters, next_cursor),
         first_link=url_for("gateway_ui.events", **{k: v for k, v in filters.items() if v})
         if request.args.get("cursor") or request.args.get("after") else None,
@@ -180,25 +187,49 @@ def deliveries():
     if filters["status"] and filters["status"] not in STATUSES:
         filters["status"] = ""
     limit = _limit()
-    found = state.db.deliveries.page(integration_id=filters["integration"] or None,
-                                     status=filters["status"] or None, limit=limit + 1,
-                                     before=_cursor(request.args.get("cursor")))
+    integration_id, status = filters["integration"] or None, filters["status"] or None
+    cursor, after = _cursor(request.args.get("cursor")), _cursor(request.args.get("after"))
+    store = state.db.deliveries
+    found = store.page(integration_id=integration_id, status=status, limit=limit + 1,
+                       before=None if after else cursor, after=after)
+    if after is not None and len(found.rows) <= limit and found.searched_to is None:  # back at the newest
+        after = None
+        found = store.page(integration_id=integration_id, status=status, limit=limit + 1)
     rows = found.rows
-    page, more = rows[:limit], len(rows) > limit
-    next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
     searched_to = None
-    if found.searched_to is not None:  # the window ran out: go on from where the search stopped
-        next_cursor = encode_cursor(*found.searched_to)
-        searched_to = found.searched_to[0]
+    if after is not None:  # going back: the rows just newer than ``after``, oldest first
+        page = rows[:limit][::-1]
+        newer = encode_cursor(page[0].created_at, page[0].id) if page and len(rows) > limit else None
+        if found.searched_to is not None:
+            newer = encode_cursor(*found.searched_to)
+        next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if page else encode_cursor(*after)
+    else:
+        page, more = rows[:limit], len(rows) > limit
+        next_cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
+        if found.searched_to is not None:  # the window ran out: go on from where the search stopped
+            next_cursor = encode_cursor(*found.searched_to)
+            searched_to = found.searched_to[0]
+        newer = None
+        if cursor is not None:
+            newer = encode_cursor(page[0].created_at, page[0].id) if page else _just_before(cursor)
     titles = UiQueries(state.db.engine).event_titles(list({r.event_id for r in page}))
     return render_template(
         "ui/deliveries.html", title="Deliveries", deliveries=page, filters=filters, statuses=STATUSES,
         integrations=state.db.integrations.list(), titles=titles, replay_since=_day_ago(),
         searched_to=searched_to, window=found.window,
+        total=store.total(integration_id=integration_id, status=status),
         next_link=_next_link("gateway_ui.deliveries", filters, next_cursor),
         first_link=url_for("gateway_ui.deliveries", **{k: v for k, v in filters.items() if v})
-        if request.args.get("cursor") else None,
+        if request.args.get("cursor") or request.args.get("after") else None,
+        previous_link=_link("gateway_ui.deliveries", filters, "after", newer),
     )
+
+
+def _just_before(cursor: tuple[float, str]) -> str:
+    """The cursor to go back from an empty page found before ``cursor``: every row newer than it
+    (a cursor where a search window stopped, "" for an id, stands for all of that time)."""
+    stamp, last_id = cursor
+    return encode_cursor(stamp, last_id) if last_id else encode_cursor(stamp - 1e-6, "")
 
 
 def _back_to(default: str):

@@ -10,8 +10,10 @@ from sqlalchemy import and_, case, exists, func, literal, or_, select
 from sqlalchemy.engine import Engine
 
 from gateway.store.base import reading
+from gateway.store import counting
+from gateway.store.counting import Total, capped_count
 from gateway.store.deliveries import STATUSES
-from gateway.store.events import EventRow, page_query, _row as event_row
+from gateway.store.events import EventRow, newer_than, older_than, page_query, _row as event_row
 from gateway.store.skips import POLICY_DENIAL
 from gateway.store.tables import attempts, check_results, deliveries, events, integration_set_members, integration_sets, integrations, skips
 
@@ -65,19 +67,19 @@ def _chunks(items: list[str], size: int = 500):
 
 
 def _before(cursor: tuple[float, str]):
-    stamp, last_id = cursor
-    return or_(events.c.received_at < stamp, and_(events.c.received_at == stamp, events.c.id < last_id))
+    return older_than(cursor)
 
 
 def _after(cursor: tuple[float, str]):
-    stamp, last_id = cursor
-    return or_(events.c.received_at > stamp, and_(events.c.received_at == stamp, events.c.id > last_id))
+    return newer_than(cursor)
 
 
 def _with_decision(query, status: str | None, integration_id: str | None):
     """Keep the events with a decision of ``status`` and/or of ``integration_id``: a delivery row,
     or a skip line (compact skips). Each test looks the event up by its id (the page walks the
-    events newest first), never by status: ``status || ''`` keeps the database off the status index."""
+    events newest first), never by status: ``status || ''`` keeps the database off the status index,
+    and ``OFFSET 0`` keeps PostgreSQL from turning a test into a join that reads every delivery of
+    the status (:func:`_per_event`)."""
     if not status and not integration_id:
         return query
     by_event = deliveries.c.event_id == events.c.id
@@ -88,18 +90,35 @@ def _with_decision(query, status: str | None, integration_id: str | None):
             delivery.append(deliveries.c.status.concat("") == status)
         if integration_id:
             delivery.append(deliveries.c.integration_id == integration_id)
-        conditions.append(exists().where(*delivery))
+        conditions.append(_per_event(*delivery))
     if status in (None, "skipped"):
         if integration_id:
-            line = exists().where(skips.c.event_id == events.c.id, integration_set_members.c.set_id == skips.c.set_id,
-                                  integration_set_members.c.integration_id == integration_id)
+            line = _per_event(skips.c.event_id == events.c.id, integration_set_members.c.set_id == skips.c.set_id,
+                              integration_set_members.c.integration_id == integration_id)
         else:
-            line = exists().where(skips.c.event_id == events.c.id)
+            line = _per_event(skips.c.event_id == events.c.id)
         conditions.append(line)
         if status == "skipped" and not integration_id:
-            conditions.append(exists().where(by_event, deliveries.c.status.concat("") == "skipped"))
+            conditions.append(_per_event(by_event, deliveries.c.status.concat("") == "skipped"))
     return query.where(or_(*conditions))
 
+
+def _per_event(*conditions):
+    """``EXISTS (SELECT 1 ... WHERE conditions OFFSET 0)``: tested for each event the page walks,
+    through the index of the event id. PostgreSQL turns a plain EXISTS into a semi-join when it
+    guesses few rows match (it cannot guess what ``status || ''`` keeps), and then reads every
+    delivery of the status first (seconds at a million); it leaves one with an OFFSET as it is."""
+    return select(literal(1)).where(*conditions).offset(0).exists()
+
+
+def _with_text(query, text: str | None):
+    """Keep the events with ``text`` in the title or at the start of the flag key."""
+    if not text:
+        return query
+    pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    flag_key = '%"flag_key":"' + pattern[1:]  # the flag key as the stored JSON writes it
+    return query.where(or_(func.lower(events.c.title).like(pattern, escape="\\"),
+                           func.lower(events.c.body).like(flag_key, escape="\\")))
 
 
 @dataclass
@@ -193,7 +212,8 @@ class UiQueries:
         than that (received_at, id), for going back; the window then reaches forward from it."""
         window = window or SEARCH_WINDOW
         boundary = None
-        filtered = any((source, kind, status, integration_id, text))
+        # a source or a kind alone reads its own index (ix_events_source, ix_events_kind): no window
+        filtered = any((status, integration_id, text)) or bool(source and kind)
         newer = after is not None
         order = (events.c.received_at.asc(), events.c.id.asc()) if newer else \
             (events.c.received_at.desc(), events.c.id.desc())
@@ -218,20 +238,36 @@ class UiQueries:
             if boundary is not None:
                 stamp, last_id = boundary
                 if newer:
-                    query = query.where(or_(events.c.received_at < stamp,
-                                            and_(events.c.received_at == stamp, events.c.id <= last_id)))
+                    query = query.where(events.c.received_at <= stamp, or_(
+                        events.c.received_at < stamp, and_(events.c.received_at == stamp, events.c.id <= last_id)))
                 else:
-                    query = query.where(or_(events.c.received_at > stamp,
-                                            and_(events.c.received_at == stamp, events.c.id >= last_id)))
-            query = _with_decision(query, status, integration_id)
-            if text:
-                pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                flag_key = '%"flag_key":"' + pattern[1:]  # the flag key as the stored JSON writes it
-                query = query.where(or_(func.lower(events.c.title).like(pattern, escape="\\"),
-                                        func.lower(events.c.body).like(flag_key, escape="\\")))
+                    query = query.where(newer_than(boundary, including=True))
+            query = _with_text(_with_decision(query, status, integration_id), text)
             rows = [event_row(row, with_raw=False) for row in connection.execute(query)]
         stopped = boundary if boundary is not None and len(rows) < limit else None
         return EventSearch(rows, stopped, window)
+
+    def total_events(self, *, source: str | None = None, kind: str | None = None, status: str | None = None,
+                     integration_id: str | None = None, text: str | None = None, since: float | None = None,
+                     until: float | None = None) -> Total:
+        """How many events the search finds with these filters, counted up to
+        :data:`~gateway.store.counting.COUNT_CAP` among the :data:`SEARCH_WINDOW` newest events (of
+        the time range asked for) at most, so that it costs what a page does."""
+        span = []
+        if since is not None:
+            span.append(events.c.received_at >= since)
+        if until is not None:
+            span.append(events.c.received_at <= until)
+        with reading(self.engine) as connection:
+            edge = connection.execute(select(events.c.received_at, events.c.id).where(*span)
+                                      .order_by(events.c.received_at.desc(), events.c.id.desc())
+                                      .offset(SEARCH_WINDOW - 1).limit(1)).first()
+            query = page_query(limit=counting.COUNT_CAP + 1, source=source, kind=kind).where(*span) \
+                .with_only_columns(events.c.received_at, events.c.id)
+            if edge is not None:
+                query = query.where(newer_than((edge[0], edge[1]), including=True))
+            query = _with_text(_with_decision(query, status, integration_id), text).limit(None)
+            return capped_count(connection, query, window_end=edge[0] if edge is not None else None)
 
     def sources_and_kinds(self, recent: int = MENU_WINDOW) -> tuple[list[str], list[str]]:
         """The sources and kinds of the ``recent`` newest events, for the filter menus (a bounded
