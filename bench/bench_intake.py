@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,7 +157,10 @@ class Bare:
         self.process.wait(30)
 
 
-def start_gateway(workdir: str, name: str, processes: int, threads: int, integrations: int) -> GatewayProcess:
+def start_gateway(workdir: str, name: str, processes: int, threads: int, integrations: int,
+                  policy: Callable[[int], list[dict]] | None = None) -> GatewayProcess:
+    """A gateway process with ``integrations`` Dynatrace integrations; ``policy(index)``, when given,
+    is each one's own policy (else they take every event)."""
     # Private targets allowed: only so that adding a thousand integrations does not wait for a thousand
     # DNS answers of made-up host names (nothing is delivered: GATEWAY_WORKERS=0).
     gateway = GatewayProcess(os.path.join(workdir, name), env={
@@ -166,10 +170,13 @@ def start_gateway(workdir: str, name: str, processes: int, threads: int, integra
     gateway.start()
     with requests.Session() as session:
         for index in range(integrations):
-            response = session.post(gateway.url + "/api/v1/integrations", timeout=30, headers={
-                "Authorization": f"Bearer {gateway.admin_token}"}, json={
-                "plugin": "dynatrace", "name": f"dynatrace {index}",
-                "config": {"url": f"https://env{index:04d}.live.dynatrace.com", "api_token": f"dt0c01.bench.{index:04d}"}})
+            body = {"plugin": "dynatrace", "name": f"dynatrace {index}",
+                    "config": {"url": f"https://env{index:04d}.live.dynatrace.com",
+                               "api_token": f"dt0c01.bench.{index:04d}"}}
+            if policy is not None:
+                body["policy"] = policy(index)
+            response = session.post(gateway.url + "/api/v1/integrations", timeout=30, json=body,
+                                    headers={"Authorization": f"Bearer {gateway.admin_token}"})
             response.raise_for_status()
     return gateway
 

@@ -35,37 +35,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_intake import PAYLOAD, Run, Wrk, database_bytes, events_stored, find_wrk, median  # noqa: E402
-
-from gateway.testing import GatewayProcess  # noqa: E402
+from bench_intake import (PAYLOAD, Run, Wrk, database_bytes, events_stored, find_wrk, median,  # noqa: E402
+                          start_gateway)
 
 
 def team_policy(index: int) -> list[dict]:
     return [{"effect": "allow", "resources": [f"proj/team-{index}:env/*:flag/*"], "actions": ["*"]}]
-
-
-def start_gateway(workdir: str, name: str, processes: int, threads: int, integrations: int) -> GatewayProcess:
-    # Private targets allowed: only so that adding a thousand integrations does not wait for a thousand
-    # DNS answers of made-up host names (nothing is delivered: GATEWAY_WORKERS=0).
-    gateway = GatewayProcess(os.path.join(workdir, name), env={
-        "GATEWAY_WORKERS": "0", "GATEWAY_THREADS": str(threads), "GATEWAY_PROCESSES": str(processes),
-        "GATEWAY_PLUGINS": "dynatrace", "GATEWAY_ALLOW_PRIVATE_TARGETS": "1"})
-    os.makedirs(gateway.instance_path, exist_ok=True)
-    gateway.start()
-    with requests.Session() as session:
-        for index in range(integrations):
-            response = session.post(gateway.url + "/api/v1/integrations", timeout=30, headers={
-                "Authorization": f"Bearer {gateway.admin_token}"}, json={
-                "plugin": "dynatrace", "name": f"team {index}", "policy": team_policy(index),
-                "config": {"url": f"https://env{index:04d}.live.dynatrace.com", "api_token": f"dt0c01.bench.{index:04d}"}})
-            response.raise_for_status()
-    return gateway
 
 
 def intake(args) -> None:
@@ -76,8 +55,8 @@ def intake(args) -> None:
     wrk.body_file = os.path.join(workdir, "body.json")
     Path(wrk.body_file).write_text(json.dumps(payload))
     started = time.monotonic()
-    ten = start_gateway(workdir, "ten", args.processes, args.threads, 10)
-    many = start_gateway(workdir, "many", args.processes, args.threads, args.many)
+    ten = start_gateway(workdir, "ten", args.processes, args.threads, 10, team_policy)
+    many = start_gateway(workdir, "many", args.processes, args.threads, args.many, team_policy)
     print(f"servers up, integrations added in {time.monotonic() - started:.0f}s", flush=True)
     servers = {"ten": ten, "many": many}
     try:
