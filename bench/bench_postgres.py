@@ -141,7 +141,7 @@ def delivery_run(url: str, workdir: str, target: bd.Target, processes: int, args
                 if any(w.poll() is not None for w in workers):
                     raise SystemExit(f"a worker process exited; see the logs in {workdir}")
                 time.sleep(0.05)
-            while state.db.deliveries.stats(now()).by_status["delivered"] < args.deliveries:
+            while bd.delivered(state) < args.deliveries:
                 time.sleep(0.01)
             rate = args.deliveries / (now() - started)
             return rate, (sum(bd.tree_cpu(w.pid) for w in workers) - cpu) / args.deliveries
