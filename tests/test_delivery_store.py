@@ -204,6 +204,57 @@ def test_expired_lease_on_the_last_attempt_goes_dead(dstate):
     assert store.claim("w2", LEASE, t + 2, max_attempts=1) is None
     dead = store.get(delivery_id)
     assert dead.status == "dead" and "gave up after 1 attempts" in dead.reason
+    assert dead.attempts == 1 and dead.lease_owner is None  # the claim that found it did not count an attempt
+    assert [a.outcome for a in dead.attempt_log] == ["lost"]
+
+
+def test_claim_many_takes_expired_leases_first_then_the_queued_by_due_time(dstate):
+    store, row = dstate.db.deliveries, add(dstate)
+    t = now()
+    _, expired = queue_event(dstate, row.id, "expired", due=t - 100)
+    store.claim("gone", 1, t - 50)  # its lease ran out at t - 49
+    _, later = queue_event(dstate, row.id, "later", due=t - 5)
+    _, earlier = queue_event(dstate, row.id, "earlier", due=t - 10)
+    queue_event(dstate, row.id, "not-yet", due=t + 60)
+
+    claimed = store.claim_many("w2", LEASE, t, 2, max_attempts=5)
+    assert [d.id for d in claimed] == [expired, earlier]
+    assert [d.attempts for d in claimed] == [2, 1]
+    assert all(d.lease_owner == "w2" and d.lease_expires_at == pytest.approx(t + LEASE) for d in claimed)
+    assert claimed[0].event.source_id == "expired" and claimed[1].integration.id == row.id
+    assert [a.outcome for a in store.get(expired).attempt_log] == ["lost"]
+    assert [d.id for d in store.claim_many("w3", LEASE, t, 8)] == [later]
+
+
+def test_postgres_claims_in_one_statement(dstate):
+    """On PostgreSQL a claim is one statement in its transaction (select, lock and lease together);
+    only an expired lease's take-over writes more."""
+    from sqlalchemy import event
+
+    engine = dstate.db.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the single-statement claim is PostgreSQL's")
+    store, row = dstate.db.deliveries, add(dstate)
+    t = now()
+    for n in range(3):
+        queue_event(dstate, row.id, f"e{n}", due=t - 10 + n)
+    sent: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert len(store.claim_many("w1", 1, t, 2)) == 2
+        assert len(sent) == 1 and "SKIP LOCKED" in sent[0]
+        sent.clear()
+        assert len(store.claim_many("w2", LEASE, t, 8)) == 1  # the third
+        assert len(sent) == 1
+        sent.clear()
+        assert len(store.claim_many("w3", LEASE, t + 5, 8)) == 2  # the two of w1's ran out
+        assert len(sent) == 3 and sum("INSERT INTO attempts" in s for s in sent) == 2
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_renew_extends_only_the_given_workers_leases(dstate):

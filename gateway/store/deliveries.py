@@ -302,6 +302,54 @@ def _claim_candidates(*, filtered: bool, sqlite: bool, limit: int) -> tuple:
     )
 
 
+def _claim_returned() -> str:
+    """The columns a PostgreSQL claim returns: the delivery as taken, its integration's name, its event
+    and integration (labelled as in :data:`_LOADED`), and what it was before (``was_*``)."""
+    columns = [f"deliveries.{c.name}" for c in deliveries.c]
+    columns.append("integrations.name AS integration_name")
+    columns += [f"events.{c.name} AS evt__{c.name}" for c in events.c]
+    columns += [f"integrations.{c.name} AS int__{c.name}" for c in integrations.c]
+    columns += [f"chosen.{name} AS was_{name}" for name in _WAS]
+    columns.append("chosen.due AS claim_due")
+    return ", ".join(columns)
+
+
+_WAS = ("status", "lease_owner", "lease_expires_at", "updated_at", "attempts", "schedule_start")
+
+
+@lru_cache(maxsize=None)
+def _claim_postgres(*, filtered: bool) -> str:
+    """PostgreSQL: the whole claim of up to ``%(limit)s`` due deliveries in one statement (psycopg
+    prepares its text once). For each claimable status, the earliest due rows are locked with ``SKIP
+    LOCKED`` (each through ``ix_deliveries_due``, in its order), so that concurrent workers pass each
+    other by; of those, the in-flight ones whose lease ran out come first, then the others by due
+    time; the ``limit`` first are leased to ``%(worker_id)s`` and returned with their event and
+    integration, and with what they were before (an expired lease's attempt is recorded as lost by
+    the caller, in the same transaction)."""
+    only = " AND integration_id = %(integration_id)s" if filtered else ""
+    locked = []
+    for status in CLAIMABLE:
+        when = "lease_expires_at" if status == "in_flight" else "next_attempt_at"
+        locked.append(
+            f"{status} AS (SELECT id, {', '.join(_WAS)}, {when} AS due, {int(status != 'in_flight')} AS rank"
+            f" FROM deliveries WHERE status = '{status}' AND {when} IS NOT NULL AND {when} <= %(now)s"
+            f" AND integration_id NOT IN (SELECT id FROM integrations WHERE enabled IS false){only}"
+            f" ORDER BY {when} LIMIT %(limit)s FOR UPDATE OF deliveries SKIP LOCKED)")
+    union = " UNION ALL ".join(f"SELECT * FROM {status}" for status in CLAIMABLE)
+    return (f"WITH {', '.join(locked)}, chosen AS (SELECT * FROM ({union}) AS due_rows"
+            f" ORDER BY rank, due LIMIT %(limit)s)"
+            " UPDATE deliveries SET status = 'in_flight', lease_owner = %(worker_id)s,"
+            " lease_expires_at = %(until)s, attempts = deliveries.attempts + 1, updated_at = %(now)s"
+            " FROM chosen, events, integrations"
+            " WHERE deliveries.id = chosen.id AND events.id = deliveries.event_id"
+            " AND integrations.id = deliveries.integration_id"
+            f" RETURNING {_claim_returned()}")
+
+
+def _claims_in_one_statement(connection: Connection) -> bool:
+    return connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg"
+
+
 _TAKE = (update(deliveries).where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
          .values(status="in_flight", lease_owner=bindparam("worker_id"), lease_expires_at=bindparam("until"),
                  attempts=deliveries.c.attempts + 1, updated_at=bindparam("now")))
@@ -545,6 +593,9 @@ class DeliveryStore(Repository):
                max_attempts: int | None) -> tuple[builtins.list[DeliveryRow], dict[str, TakenOver]]:
         taken_over: dict[str, TakenOver] = {}
         with writing(self.engine) as connection:
+            if _claims_in_one_statement(connection):
+                return self._claim_in_one_statement(connection, params, worker_id, lease_seconds, now, limit,
+                                                    max_attempts, taken_over), taken_over
             candidates = [row for statement in statements for row in connection.execute(statement, params)]
             chosen = []
             for row in sorted(candidates, key=lambda r: r.status != "in_flight"):
@@ -562,6 +613,30 @@ class DeliveryStore(Repository):
             expired = [row for row in chosen if row.status == "in_flight"]
             queued = sorted((row for row in chosen if row.status != "in_flight"), key=lambda r: r.next_attempt_at)
             return self._take(connection, (expired + queued)[:limit], worker_id, now + lease_seconds, now), taken_over
+
+    def _claim_in_one_statement(self, connection: Connection, params: dict[str, Any], worker_id: str,
+                                lease_seconds: float, now: float, limit: int, max_attempts: int | None,
+                                taken_over: dict[str, TakenOver]) -> builtins.list[DeliveryRow]:
+        """PostgreSQL: :meth:`_claim` with one statement (:func:`_claim_postgres`); only the take-over
+        of an expired lease writes more (its lost attempt; the delivery dead when that was its last)."""
+        sql = _claim_postgres(filtered=params["integration_id"] is not None)
+        rows = connection.exec_driver_sql(sql, {**params, "limit": limit, "worker_id": worker_id,
+                                                "until": now + lease_seconds}).all()
+        claimed = []
+        for row in sorted(rows, key=lambda r: (r.was_status != "in_flight", r.claim_due)):
+            if row.was_status == "in_flight":
+                was = SimpleNamespace(id=row.id, **{name: getattr(row, f"was_{name}") for name in _WAS})
+                self._record_lost(connection, was, now)
+                gone = taken_over.setdefault(was.lease_owner or "?", TakenOver())
+                gone.lost.append(row.id)
+                if max_attempts is not None and was.attempts - was.schedule_start >= max_attempts:
+                    self._set(connection, row.id, status="dead", now=now, attempts=was.attempts, reason=(
+                        f"gave up after {was.attempts} attempts: the last one never reported back "
+                        f"(worker {was.lease_owner} stopped while it held it)"))
+                    gone.dead.append(row.id)
+                    continue
+            claimed.append(_loaded(row))
+        return claimed
 
     def take(self, delivery_id: str, worker_id: str, lease_seconds: float, now: float) -> DeliveryRow | None:
         """Claim this one delivery now if it is ``pending`` or ``retrying``, due or not, enabled or
@@ -596,10 +671,15 @@ class DeliveryStore(Repository):
         ))
 
     @staticmethod
-    def _set(connection: Connection, delivery_id: str, *, status: str, now: float, reason: str) -> None:
-        connection.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(
-            status=status, reason=reason, lease_owner=None, lease_expires_at=None,
-            next_attempt_at=None, updated_at=now))
+    def _set(connection: Connection, delivery_id: str, *, status: str, now: float, reason: str,
+             attempts: int | None = None) -> None:
+        """Move a delivery to ``status``, without a lease or a next attempt (``attempts``: its count
+        put back to this, for one a claim took but that goes dead instead)."""
+        values = dict(status=status, reason=reason, lease_owner=None, lease_expires_at=None,
+                      next_attempt_at=None, updated_at=now)
+        if attempts is not None:
+            values["attempts"] = attempts
+        connection.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(**values))
 
     def finish(self, delivery_id: str, worker_id: str, attempt: NewAttempt, *, status: str, reason: str,
                next_attempt_at: float | None = None, summary: str | None = None,
