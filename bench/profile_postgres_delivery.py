@@ -52,7 +52,7 @@ def statement_kind(sql: str) -> str:
     elif verb == "INSERT":
         table = flat.split(" ", 3)[2]
     elif verb == "WITH":
-        match = re.search(r"\bUPDATE\s+([a-z_\"]+)", flat, re.I)
+        match = re.search(r"\bUPDATE\s+([a-z_\"]+)\s+SET\b", flat, re.I)
         verb, table = ("WITH ... UPDATE", match[1]) if match else ("WITH", "")
     suffix = " FOR UPDATE SKIP LOCKED" if "SKIP LOCKED" in flat.upper() else ""
     if verb == "UPDATE" and "unnest" in flat:
