@@ -34,6 +34,9 @@ def test_the_catch_up_button_takes_in_a_missed_change_and_the_event_says_so(ui, 
     [row] = [r for r in ui_state.db.events.list(limit=10) if r.source_id == entry["_id"]]
     event_page = ui.get(f"/ui/events/{row.id}").text
     assert "received by catch-up" in event_page and "the webhook did not arrive" in event_page
+    [run] = ui_state.db.audit_log.list(limit=10, action="connection.catch_up")
+    assert (run.actor, run.role, run.origin) == ("admin", "admin", "ui")
+    assert (run.details["trigger"], run.details["caught"]) == ("ui", 1)
 
 
 def test_without_a_connection_the_page_says_catch_up_is_off(ui):  # noqa: F811
@@ -55,4 +58,6 @@ def test_the_command_line_catches_up(ui, ui_app, ui_state, platform):  # noqa: F
     assert answer["ran"] is True and answer["caught"] == 1 and answer["trigger"] == "cli"
     shown = json.loads(runner.invoke(args=["events", "list"]).output)
     assert any(e["source_id"] == entry["_id"] and e["received_via"] == "catch-up" for e in shown)
+    [run] = ui_state.db.audit_log.list(limit=10, action="connection.catch_up")
+    assert run.actor.startswith("cli:") and (run.role, run.origin, run.details["caught"]) == ("admin", "cli", 1)
 

@@ -112,4 +112,9 @@ def test_forget_admin_token_lets_the_next_node_record_a_new_one(node, monkeypatc
     assert get_state(renewed).admin_token_problem is None
     assert renewed.test_client().get(
         "/api/v1/integrations", headers={"Authorization": "Bearer the-new-token-0123456789"}).status_code == 200
+    # the replacement is in the audit log: forgotten by a person on the CLI, recorded by the node that started
+    logged = get_state(renewed).db.audit_log.list(limit=10)
+    assert [(e.action, e.origin, e.object) for e in logged] == [
+        ("admin_token.record", "automatic", "token:admin"), ("admin_token.forget", "cli", "token:admin")]
+    assert logged[1].actor.startswith("cli:") and logged[0].actor == "gateway"
     assert get_state(node("c", GATEWAY_SECRET_KEY="k")).admin_token_problem  # the old token is refused now

@@ -1,7 +1,8 @@
 """The admin actions on the flag-platform connection, shared by the admin API, the web UI and the CLI: each
-calls :class:`gateway.flagplatform.connection.ConnectionService`, records the action with its origin
-(:mod:`gateway.host.audit`), and raises :class:`gateway.responses.ApiError` with the status and message
-the API answers when it cannot be done."""
+calls :class:`gateway.flagplatform.connection.ConnectionService` with its origin (the service writes the
+action's audit log entry with the change, :mod:`gateway.host.audit`), and raises
+:class:`gateway.responses.ApiError` with the status and message the API answers when it cannot be done
+(a refusal that changed nothing is recorded here, in a transaction of its own)."""
 
 from __future__ import annotations
 
@@ -25,43 +26,36 @@ def _refused_as_api_error(what: str, origin: str) -> Iterator[None]:
         audit.record(what, origin, result="refused (400)")
         raise ApiError(400, "invalid connection", exc.errors) from None
     except ConnectionProblem as exc:
-        audit.record(what, origin, result=f"refused ({exc.status})")
+        if not exc.recorded:
+            audit.record(what, origin, result=f"refused ({exc.status})")
         raise ApiError(exc.status, exc.message) from None
 
 
 def connect(state: GatewayState, body: Any, origin: str) -> dict[str, Any]:
     """Store the connection (a new one, or changes to the current one) and wire the webhook."""
     with _refused_as_api_error("connection.connect", origin):
-        result = state.connection.connect(body)
-    shown = result.get("connection") or {}
-    webhook = result.get("webhook")
-    audit.record("connection.connect", origin, api_url=shown.get("api_url"), public_url=shown.get("public_url"),
-                 webhook=webhook["action"] if webhook else "not wired",
-                 webhook_id=webhook["id"] if webhook else None)
+        result = state.connection.connect(body, origin)
     return result
 
 
 def disconnect(state: GatewayState, *, keep_webhook: bool, origin: str) -> dict[str, Any]:
     """Forget the connection and delete the webhook it wired (unless ``keep_webhook``)."""
     with _refused_as_api_error("connection.disconnect", origin):
-        result = state.connection.disconnect(keep_webhook=keep_webhook)
+        result = state.connection.disconnect(keep_webhook=keep_webhook, origin=origin)
     if state.catchup is not None:  # a later connection catches up from when it is made, not from now
         state.catchup.forget_cursor()
-    audit.record("connection.disconnect", origin, webhook=result["webhook"], webhook_id=result["webhook_id"])
     return result
 
 
 def rotate_secret(state: GatewayState, origin: str) -> dict[str, Any]:
     """A new webhook signing secret; the previous one stays valid for the grace period."""
     with _refused_as_api_error("connection.rotate_secret", origin):
-        result = state.connection.rotate_secret()
-    audit.record("connection.rotate_secret", origin, result="rotated")
+        result = state.connection.rotate_secret(origin)
     return result
 
 
 def rewire(state: GatewayState, origin: str) -> dict[str, Any]:
     """Create or update the webhook again with the stored settings."""
     with _refused_as_api_error("connection.rewire", origin):
-        wired = state.connection.rewire()
-    audit.record("connection.rewire", origin, webhook=wired["action"], webhook_id=wired["id"])
+        wired = state.connection.rewire(origin)
     return wired

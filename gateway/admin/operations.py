@@ -65,11 +65,13 @@ def create_integration(state: GatewayState, body: dict[str, Any], origin: str) -
             state.integrations.check_new(rest, with_config="config" in rest or "config" not in body)
 
     data = _load(IntegrationCreateSchema(), body, check_rest)
+    entry = audit.pending("integration.create", origin, integration=None, plugin=data.get("plugin"),
+                          enabled=data.get("enabled", True), complete=lambda new_id: {"integration": new_id})
     try:
-        row = state.integrations.create(data)
+        row = state.integrations.create(data, audit=entry)
     except InvalidInput as exc:
         raise ApiError(400, "invalid integration", exc.errors) from None
-    audit.record("integration.create", origin, integration=row.id, plugin=row.plugin, enabled=row.enabled)
+    entry.log()
     return row
 
 
@@ -78,23 +80,27 @@ def update_integration(state: GatewayState, integration_id: str, body: dict[str,
     data = _load(IntegrationUpdateSchema(), body,
                  lambda rest: state.integrations.update(row, {k: v for k, v in rest.items() if k != "plugin"},
                                                         check_only=True))
+    entry = audit.pending("integration.update", origin, integration=row.id, changed=",".join(sorted(data)),
+                          complete=lambda changed: {} if changed else None)
     try:
-        row = state.integrations.update(row, data)
+        row = state.integrations.update(row, data, audit=entry)
     except InvalidInput as exc:
         raise ApiError(400, "invalid integration", exc.errors) from None
     if data.get("enabled"):
         state.notify_new_work()  # held deliveries resume
-    audit.record("integration.update", origin, integration=row.id, changed=",".join(sorted(data)) or "nothing")
+    entry.log()  # an update that changes nothing (an empty body) is no change to record
     return row
 
 
 def delete_integration(state: GatewayState, integration_id: str, origin: str) -> None:
     get_integration_or_404(state, integration_id)
+    entry = audit.pending("integration.delete", origin, integration=integration_id,
+                          complete=lambda removed: {} if removed else None)
     try:
-        state.integrations.remove(integration_id)
+        state.integrations.remove(integration_id, audit=entry)
     except InvalidInput as exc:
         raise ApiError(409, exc.errors["integration"][0]) from None
-    audit.record("integration.delete", origin, integration=integration_id)
+    entry.log()
 
 
 def integration_status(state: GatewayState, integration_id: str, *, refresh: bool = False) -> dict[str, Any]:
@@ -168,8 +174,13 @@ def replay_integration(state: GatewayState, integration_id: str, data: dict[str,
     event_ids = (options["event_ids"] if "event_ids" in options
                  else state.db.deliveries.dead_event_ids(row.id, options["since"]))
     active = state.integrations.active(row)
+    selection = "since" if "since" in options else f"{len(options['event_ids'])} event(s)"
+    entry = audit.pending("integration.replay", origin, integration=row.id, selection=selection,
+                          complete=lambda results: {
+                              "requeued": sum(1 for r in results if r.outcome == "queued"),
+                              "skipped": sum(1 for r in results if r.outcome == "skipped")})
     try:
-        results = replays.replay(state, active, event_ids, origin) if event_ids else []
+        results = replays.replay(state, active, event_ids, origin, audit=entry) if event_ids else []
     except UnknownEvents as exc:
         raise ApiError(404, f"{exc}; nothing was re-queued", {"event_ids": [str(exc)]}) from None
     queued = [r for r in results if r.outcome == "queued"]
@@ -179,9 +190,10 @@ def replay_integration(state: GatewayState, integration_id: str, data: dict[str,
                   skipped=sum(1 for r in results if r.outcome == "skipped"),
                   in_flight=sum(1 for r in results if r.outcome == "in_flight"), enabled=row.enabled,
                   results=[_again(r) for r in results])
-    audit.record("integration.replay", origin, integration=row.id,
-                 selection="since" if "since" in options else f"{len(options['event_ids'])} event(s)",
-                 requeued=answer["requeued"], skipped=answer["skipped"])
+    if event_ids:
+        entry.log()
+    else:  # nothing to decide again: nothing changed
+        audit.record("integration.replay", origin, integration=row.id, selection=selection, requeued=0, skipped=0)
     return answer
 
 
@@ -218,8 +230,10 @@ def override_delivery(state: GatewayState, integration_id: str, data: dict[str, 
                             + ", ".join(replays.OVERRIDABLE_STAGES),
                        {"confirm": ["required: a non-empty list of " + ", ".join(replays.OVERRIDABLE_STAGES)]})
     active = state.integrations.active(row)
+    entry = audit.pending("integration.override", origin, integration=row.id, event=event_id,
+                          overrode=",".join(confirm), complete=lambda results: {"result": results[0].outcome})
     try:
-        result = replays.override(state, active, event_id, confirm, origin)
+        result = replays.override(state, active, event_id, confirm, origin, audit=entry)
     except UnknownEvents:
         raise ApiError(404, f"no event {event_id!r}") from None
     except replays.OverrideRefused as exc:
@@ -228,33 +242,36 @@ def override_delivery(state: GatewayState, integration_id: str, data: dict[str, 
         raise ApiError(exc.status, exc.message, {"confirm": [exc.message]}) from None
     if result.outcome == "queued":
         state.notify_new_work()
-    audit.record("integration.override", origin, integration=row.id, event=event_id,
-                 overrode=",".join(confirm), result=result.outcome)
+    entry.log()
     return dict(integration_id=row.id, enabled=row.enabled, **_again(result),
                 overrode=[{"stage": stage, "reason": reason} for stage, reason in result.overrode])
 
 
 def retry_delivery(state: GatewayState, delivery_id: str, origin: str) -> DeliveryRow:
+    entry = audit.pending("delivery.retry", origin, delivery=delivery_id, integration=None,
+                          complete=lambda row: {"integration": row.integration_id})
     try:
-        row = state.db.deliveries.retry(delivery_id, now())
+        row = state.db.deliveries.retry(delivery_id, now(), audit=entry)
     except NotRetryable as exc:
         raise ApiError(409, f"delivery {delivery_id} cannot be retried: {exc}") from None
     if row is None:
         raise ApiError(404, f"no delivery {delivery_id!r}")
     state.notify_new_work()
-    audit.record("delivery.retry", origin, delivery=delivery_id, integration=row.integration_id)
+    entry.log()
     return row
 
 
 def test_integration(state: GatewayState, integration_id: str, origin: str) -> TestSend:
     row = get_integration_or_404(state, integration_id)
+    entry = audit.pending("integration.test", origin, integration=row.id, event=None,
+                          complete=lambda event_id: {"event": event_id})
     try:
-        sent = send_test_event(state, row)
+        sent = send_test_event(state, row, audit=entry)
     except MissingHook:
         raise ApiError(404, f"plugin {row.plugin!r} has no test event (it does not implement 'test_event')") from None
     except CannotSend as exc:
         raise ApiError(exc.status, exc.message) from None
-    audit.record("integration.test", origin, integration=row.id, event=sent.event_id, status=sent.delivery.status)
+    entry.log()
     return sent
 
 

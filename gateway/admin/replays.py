@@ -24,6 +24,7 @@ from gateway.inbound.decisions import Decision, Stage, candidates, decide, decid
 from gateway.events import Event
 from gateway.host.integrations import ActiveIntegration
 from gateway.host.state import GatewayState
+from gateway.store.audit_log import Entry
 from gateway.store.base import now
 from gateway.store.deliveries import Again, AgainResult, UnknownEvents
 from gateway.store.events import EventRow
@@ -85,9 +86,11 @@ def decide_stored(state: GatewayState, active: ActiveIntegration, row: EventRow,
     return decide(event, active, state.host)
 
 
-def replay(state: GatewayState, active: ActiveIntegration, event_ids: list[str], origin: str) -> list[AgainResult]:
+def replay(state: GatewayState, active: ActiveIntegration, event_ids: list[str], origin: str,
+           audit: Entry | None = None) -> list[AgainResult]:
     """Decide again for each event and apply it (see the module's description).
-    :class:`UnknownEvents` (and nothing done) when an id names no stored event."""
+    :class:`UnknownEvents` (and nothing done) when an id names no stored event. ``audit``: the
+    action's audit log entry (given the results), written with the decisions."""
     wanted = list(dict.fromkeys(event_ids))
     rows = _stored(state, wanted)
     decisions = []
@@ -95,7 +98,7 @@ def replay(state: GatewayState, active: ActiveIntegration, event_ids: list[str],
         decision = decide_stored(state, active, rows[event_id])
         decisions.append(Again(event_id, decision.queued, decision.reason, decision.cooldown))
     return state.db.deliveries.decide_again(active.row.id, active.row.plugin, decisions, now=now(),
-                                            action="replay", origin=origin)
+                                            action="replay", origin=origin, audit=audit)
 
 
 @dataclass(frozen=True)
@@ -130,8 +133,9 @@ def describe(denials: list[Stage]) -> str:
 
 
 def override(state: GatewayState, active: ActiveIntegration, event_id: str, confirm: list[str],
-             origin: str) -> AgainResult:
-    """Send the event despite the confirmed denials, or raise :class:`OverrideRefused` (nothing done)."""
+             origin: str, audit: Entry | None = None) -> AgainResult:
+    """Send the event despite the confirmed denials, or raise :class:`OverrideRefused` (nothing done).
+    ``audit``: the action's audit log entry (given the results), written with the decision."""
     seen = preview(state, active, event_id)
     denials = seen.denials
     if not denials:
@@ -150,5 +154,5 @@ def override(state: GatewayState, active: ActiveIntegration, event_id: str, conf
                   overrode=tuple((s.name, s.reason) for s in denials),
                   force_cooldown=any(s.name == "cooldown" for s in denials))
     [result] = state.db.deliveries.decide_again(active.row.id, active.row.plugin, [again], now=now(),
-                                                action="override", origin=origin)
+                                                action="override", origin=origin, audit=audit)
     return result

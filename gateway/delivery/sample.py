@@ -10,6 +10,7 @@ from gateway.outbound.http import make_session
 from gateway.redaction import redact
 from gateway.host.plugins import MissingHook
 from gateway.host.state import GatewayState
+from gateway.store.audit_log import Entry
 from gateway.store.base import now
 from gateway.store.deliveries import DeliveryRow
 from gateway.store.events import NewDecision
@@ -39,11 +40,12 @@ class TestSend:
     delivery: DeliveryRow
 
 
-def send_test_event(state: GatewayState, row: IntegrationRow) -> TestSend:
+def send_test_event(state: GatewayState, row: IntegrationRow, audit: Entry | None = None) -> TestSend:
     """Ask the plugin for its test event, store it (source ``test``) with one delivery for this
     integration only, and make the first attempt here and now, as a worker would. Later attempts,
     if it needs them, follow the retry schedule like any delivery. Works on a disabled integration
-    too. Raises :class:`gateway.host.plugins.MissingHook` when the plugin has no ``test_event`` hook."""
+    too. Raises :class:`gateway.host.plugins.MissingHook` when the plugin has no ``test_event`` hook.
+    ``audit``: the action's audit log entry (given the event's id), written with the stored event."""
     active = state.integrations.active(row)
     if active.plugin is None or active.error:
         raise CannotSend(409, f"integration cannot be used: {active.error}")
@@ -62,7 +64,7 @@ def send_test_event(state: GatewayState, row: IntegrationRow) -> TestSend:
     recorded = state.db.events.record(
         event, [NewDecision(row.id, row.plugin, "pending", "test event, sent on request",
                             next_attempt_at=now() + state.settings.lease_seconds)],
-        integration_id=row.id,
+        integration_id=row.id, audit=audit,
     )
     delivery_id = state.db.deliveries.for_event(recorded.event_id)[0].id
     worker_id = f"{default_worker_prefix()}:test"

@@ -21,6 +21,7 @@ import marshmallow
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from gateway.crypto import SecretBox, is_mask, mask
+from gateway.host import audit
 from gateway.host.fields import Secret, TargetURL
 from gateway.flagplatform.flag_actions import FlagPlatform
 from gateway.outbound.http import HttpClient
@@ -47,12 +48,26 @@ QUICK_TIMEOUTS = (2.0, 5.0)
 
 
 class ConnectionProblem(Exception):
-    """The connection cannot be changed as asked; ``status`` is the HTTP status that says why."""
+    """The connection cannot be changed as asked; ``status`` is the HTTP status that says why.
+    ``recorded``: the refusal's audit log entry is written (with the write that put the connection
+    back, or recorded the wiring error)."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, recorded: bool = False):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.recorded = recorded
+
+
+def _entry(origin: str | None, what: str, **details: Any) -> dict[str, Any] | None:
+    """The audit log entry of an action by ``origin`` (None: no entry, for a caller that records
+    nothing, as the tests' harness)."""
+    return audit.prepared(what, origin, **details) if origin is not None else None
+
+
+def _logged(entry: dict[str, Any] | None) -> None:
+    if entry is not None:
+        audit.log_line(entry)
 
 
 def _check_statements(value: Any) -> None:
@@ -269,14 +284,16 @@ class ConnectionService:
             reset_private_targets_allowed(token)
 
     def _store(self, *, config: dict[str, Any], api_token: str, webhook_secret: str | None,
-               previous_secret: str | None, state: dict[str, Any]) -> None:
+               previous_secret: str | None, state: dict[str, Any], audit_entry: dict[str, Any] | None = None) -> None:
         sealed = {"api_token": api_token}
         if webhook_secret:
             sealed["webhook_secret"] = webhook_secret
         if previous_secret:
             sealed["previous_webhook_secret"] = previous_secret
-        self.db.connections.put(PLATFORM, config=config, secrets=self.box.seal(sealed), state=state)
+        self.db.connections.put(PLATFORM, config=config, secrets=self.box.seal(sealed), state=state,
+                                audit=audit_entry)
         self._changed()
+        _logged(audit_entry)
 
     @contextmanager
     def client(self, connection: Connection, *, quick: bool = False) -> Iterator[FlagPlatformClient]:
@@ -295,10 +312,14 @@ class ConnectionService:
             return None
         return FlagPlatform(http, connection.api_url, connection.api_token)
 
-    def connect(self, data: Any) -> dict[str, Any]:
+    def connect(self, data: Any, origin: str | None = None) -> dict[str, Any]:
         """Store the connection and (unless ``wire`` is false) wire the webhook. The stored secret is
         accepted before the webhook is told it, so no signed delivery is refused meanwhile. When wiring
-        fails, the previous connection is put back (or none kept) and :class:`ConnectionProblem` says why."""
+        fails, the previous connection is put back (or none kept) and :class:`ConnectionProblem` says why.
+        ``origin``: who asked, for the audit log: the entry is written with the record of the wiring
+        (with the stored connection when it is not wired), and a refusal's with the write that puts the
+        previous connection back; when the record of the wiring cannot be written, the previous
+        connection is put back too."""
         previous_row = self.db.connections.get(PLATFORM)
         existing = self._load(previous_row) if previous_row else None
         loaded = self._validate(data, existing)
@@ -308,51 +329,75 @@ class ConnectionService:
         secret = existing.webhook_secret if same_account and existing.webhook_secret else new_webhook_secret()
         state = dict(existing.state) if same_account else {}
         state.pop("wiring_error", None)
+        shown = {"api_url": config["api_url"], "public_url": config["public_url"]}
         self._store(config=config, api_token=loaded["api_token"], webhook_secret=secret,
-                    previous_secret=existing.previous_secret if same_account else None, state=state)
+                    previous_secret=existing.previous_secret if same_account else None, state=state,
+                    audit_entry=None if loaded["wire"] else _entry(origin, "connection.connect", **shown,
+                                                                    webhook="not wired"))
         connection = self.current()
         if not loaded["wire"]:
             log.info("flag-platform connection to %s stored; webhook not wired (wire=false)", connection.api_url)
             return {"connection": self.public(connection), "webhook": None}
         try:
-            wired = self._wire(connection)
+            wired = self._wire(connection, lambda done: _entry(
+                origin, "connection.connect", **shown, webhook=done.action, webhook_id=done.webhook_id))
         except FlagApiError as exc:
-            self._restore(previous_row)
-            raise ConnectionProblem(502 if exc.retryable or exc.status is None else 400,
-                                    f"not connected: {exc.message}") from None
+            status = 502 if exc.retryable or exc.status is None else 400
+            self._restore(previous_row, _entry(origin, "connection.connect", result=f"refused ({status})"))
+            raise ConnectionProblem(status, f"not connected: {exc.message}", recorded=origin is not None) from None
+        except Exception:
+            # the record of the wiring, with the action's audit log entry, could not be written: the
+            # connection is not kept either (when the database lets it be put back)
+            try:
+                self._restore(previous_row)
+            except Exception as again:
+                log.warning("the previous flag-platform connection could not be put back: %s", again)
+            raise
         log.info("flag-platform connection to %s: %s", connection.api_url, wired.describe())
         return {"connection": self.public(), "webhook": {"action": wired.action, "id": wired.webhook_id,
                                                          "changed": list(wired.changed)}}
 
-    def _wire(self, connection: Connection) -> Wired:
+    def _wire(self, connection: Connection,
+              entry_of: Callable[[Wired], dict[str, Any] | None] | None = None) -> Wired:
+        """Create or update the webhook and record it; ``entry_of``: the action's audit log entry
+        (given what was wired), written with that record."""
         with self.client(connection) as client:
             wired = wire(client, connection.desired(), connection.webhook_id,
                          secret_set=connection.state.get("secret_set_on") == connection.webhook_id)
+        entry = entry_of(wired) if entry_of is not None else None
         # touch: the webhook changed, so the stored check results (perhaps from before the wiring)
         # are stale and the background checks run again
         self.db.connections.update_state(PLATFORM, {
             "webhook_id": wired.webhook_id, "wired_at": now(), "secret_set_on": wired.webhook_id,
-            "last_wiring": wired.describe(), "wiring_error": None}, touch=True)
+            "last_wiring": wired.describe(), "wiring_error": None}, touch=True, audit=entry)
         self._changed()
+        _logged(entry)
         return wired
 
-    def rewire(self) -> dict[str, Any]:
-        """Wire the webhook again with the stored settings (for the check's ``rewire`` action)."""
+    def rewire(self, origin: str | None = None) -> dict[str, Any]:
+        """Wire the webhook again with the stored settings (for the check's ``rewire`` action).
+        ``origin``: who asked, for the audit log: the entry is written with the wiring's record (or
+        with the wiring error)."""
         connection = self._require()
         try:
-            wired = self._wire(connection)
+            wired = self._wire(connection, lambda done: _entry(origin, "connection.rewire", webhook=done.action,
+                                                               webhook_id=done.webhook_id))
         except FlagApiError as exc:
-            self.db.connections.update_state(PLATFORM, {"wiring_error": exc.message})
+            entry = _entry(origin, "connection.rewire", result="refused (502)")
+            self.db.connections.update_state(PLATFORM, {"wiring_error": exc.message}, audit=entry)
             self._changed()
-            raise ConnectionProblem(502, exc.message) from None
+            _logged(entry)
+            raise ConnectionProblem(502, exc.message, recorded=entry is not None) from None
         return {"action": wired.action, "id": wired.webhook_id, "changed": list(wired.changed)}
 
-    def _restore(self, row) -> None:
+    def _restore(self, row, entry: dict[str, Any] | None = None) -> None:
+        """Put the connection ``row`` back (None: none), with the audit log ``entry`` saying why."""
         if row is None:
-            self.db.connections.delete(PLATFORM)
+            self.db.connections.delete(PLATFORM, audit=entry)
         else:
-            self.db.connections.put(PLATFORM, config=row.config, secrets=row.secrets, state=row.state)
+            self.db.connections.put(PLATFORM, config=row.config, secrets=row.secrets, state=row.state, audit=entry)
         self._changed()
+        _logged(entry)
 
     def _require(self) -> Connection:
         connection = self.current()
@@ -361,9 +406,10 @@ class ConnectionService:
                                          "event-gateway connect launchdarkly --api-token ... --public-url ...")
         return connection
 
-    def rotate_secret(self) -> dict[str, Any]:
+    def rotate_secret(self, origin: str | None = None) -> dict[str, Any]:
         """A new webhook secret; the old one stays valid for the grace period. Both are accepted
-        before the webhook is told the new one."""
+        before the webhook is told the new one. ``origin``: who asked, for the audit log: the entry
+        is written with the new secret, and a refusal's with the write that puts the old one back."""
         connection = self._require()
         if not connection.webhook_id:
             raise ConnectionProblem(409, "no webhook is wired yet: connect with wire=true first")
@@ -373,22 +419,26 @@ class ConnectionService:
         config = dict(row.config)
         self._store(config=config, api_token=connection.api_token, webhook_secret=new_secret,
                     previous_secret=connection.webhook_secret,
-                    state={**connection.state, "previous_secret_until": until, "secret_rotated_at": now()})
+                    state={**connection.state, "previous_secret_until": until, "secret_rotated_at": now()},
+                    audit_entry=_entry(origin, "connection.rotate_secret", result="rotated"))
         rotated = self.current()
         try:
             with self.client(rotated) as client:
                 client.patch_webhook(rotated.webhook_id, [{"op": "replace", "path": "/secret", "value": new_secret}])
         except FlagApiError as exc:
-            self._restore(row)
-            raise ConnectionProblem(502, f"the secret was not rotated: {exc.message}") from None
+            self._restore(row, _entry(origin, "connection.rotate_secret", result="refused (502)",
+                                      restored="the previous secret"))
+            raise ConnectionProblem(502, f"the secret was not rotated: {exc.message}",
+                                    recorded=origin is not None) from None
         self.db.connections.update_state(PLATFORM, {"secret_set_on": rotated.webhook_id})
         self._changed()
         log.info("flag-platform webhook secret rotated; the previous one is accepted for %g s", self.grace_seconds)
         return {"connection": self.public(), "previous_secret_valid_until": until}
 
-    def disconnect(self, *, keep_webhook: bool = False) -> dict[str, Any]:
+    def disconnect(self, *, keep_webhook: bool = False, origin: str | None = None) -> dict[str, Any]:
         """Delete the webhook (unless ``keep_webhook``) and forget the connection. When the webhook
-        cannot be deleted, nothing changes and :class:`ConnectionProblem` says why."""
+        cannot be deleted, nothing changes and :class:`ConnectionProblem` says why. ``origin``: who
+        asked, for the audit log: the entry is written with the removal."""
         connection = self._require()
         deleted = None
         if connection.webhook_id and not keep_webhook:
@@ -398,14 +448,16 @@ class ConnectionService:
             except FlagApiError as exc:
                 raise ConnectionProblem(502, f"still connected: the webhook could not be deleted ({exc.message}); "
                                              "disconnect with keep_webhook to leave it in place") from None
-        self.db.connections.delete(PLATFORM)
-        self.db.check_results.delete(f"connection:{PLATFORM}")
-        self._changed()
-        log.info("flag-platform connection removed")
         if keep_webhook or not connection.webhook_id:
             webhook = "kept" if connection.webhook_id else "none was wired"
         else:
             webhook = "deleted" if deleted else "already gone"
+        entry = _entry(origin, "connection.disconnect", webhook=webhook, webhook_id=connection.webhook_id)
+        self.db.connections.delete(PLATFORM, audit=entry)
+        self.db.check_results.delete(f"connection:{PLATFORM}")
+        self._changed()
+        _logged(entry)
+        log.info("flag-platform connection removed")
         return {"disconnected": True, "webhook": webhook, "webhook_id": connection.webhook_id}
 
     def event_seen(self, at: float) -> None:

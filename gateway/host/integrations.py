@@ -22,6 +22,7 @@ from gateway.policy import CompiledPolicy, PolicyError
 from gateway.host.policy_cache import PolicyCache
 from gateway.shared_changes import SharedChanges
 from gateway.store import Database
+from gateway.store.audit_log import Entry
 from gateway.store.flag_holds import FlagHoldStore
 from gateway.store.integrations import IntegrationRow
 from gateway.outbound.targets import reset_private_targets_allowed, set_private_targets_allowed
@@ -128,12 +129,14 @@ class IntegrationService:
 
     # writing -----------------------------------------------------------------------------------
 
-    def create(self, data: dict[str, Any]) -> IntegrationRow:
+    def create(self, data: dict[str, Any], *, audit: Entry | None = None) -> IntegrationRow:
+        """A new integration; ``audit``: the action's audit log entry, written with it
+        (:meth:`gateway.store.integrations.IntegrationStore.create`)."""
         plugin, config, policy = self.check_new(data)
         plain, sealed = self._split(plugin, config)
         row = self.db.integrations.create(
             plugin=plugin.key, name=data["name"], enabled=data.get("enabled", True),
-            config=plain, secrets=sealed, policy=list(policy),
+            config=plain, secrets=sealed, policy=list(policy), audit=audit,
         )
         self.changed()
         return row
@@ -161,10 +164,12 @@ class IntegrationService:
             raise InvalidInput(errors)
         return plugin, config, policy
 
-    def update(self, row: IntegrationRow, data: dict[str, Any], *, check_only: bool = False) -> IntegrationRow:
+    def update(self, row: IntegrationRow, data: dict[str, Any], *, check_only: bool = False,
+               audit: Entry | None = None) -> IntegrationRow:
         """Apply a partial update. ``config`` keys are merged into the stored config; a secret left
         out, or sent back as the API masks it, keeps its stored value; a key set to null is removed. With
-        ``check_only`` nothing is written: only the errors are raised."""
+        ``check_only`` nothing is written: only the errors are raised. ``audit``: the action's audit
+        log entry, written with the change (none when nothing changes)."""
         changes: dict[str, Any] = {}
         errors: dict[str, list[str]] = {}
         if "config" in data:
@@ -200,7 +205,7 @@ class IntegrationService:
                 changes[key] = data[key]
         if not changes:
             return row
-        updated = self.db.integrations.update(row.id, **changes) or row
+        updated = self.db.integrations.update(row.id, audit=audit, **changes) or row
         self.changed()
         return updated
 
@@ -250,14 +255,15 @@ class IntegrationService:
             self._cache[row.id] = (row.updated_at, active)
         return active
 
-    def remove(self, integration_id: str) -> None:
+    def remove(self, integration_id: str, *, audit: Entry | None = None) -> None:
         """Remove an integration with its deliveries (its events stay). Refused with
-        :class:`InvalidInput` while one of its attempts is running: disable it first."""
+        :class:`InvalidInput` while one of its attempts is running: disable it first. ``audit``: the
+        action's audit log entry, written with the removal."""
         if self.db.deliveries.list(integration_id=integration_id, status="in_flight", limit=1):
             raise InvalidInput({"integration": [
                 "an attempt of this integration is running; disable the integration, wait for the attempt "
                 "to finish (GET /api/v1/deliveries?status=in_flight), then remove it"]})
-        self.db.integrations.delete(integration_id)
+        self.db.integrations.delete(integration_id, audit=audit)
         self.db.check_results.delete(f"integration:{integration_id}")
         self.forget(integration_id)
 

@@ -1,5 +1,6 @@
 """The pytest fixtures of the plugin author kit, registered with pytest when the gateway is installed
-(entry point ``pytest11``): ``plugin_harness``."""
+(entry point ``pytest11``): ``plugin_harness``, and the ``end_to_end`` mark for tests that start
+other processes (a gateway, a browser), which a quick run leaves out with ``-m "not end_to_end"``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "end_to_end: starts another process (a gateway, a Python environment, a browser); "
+                   "a quick run leaves these out with -m \"not end_to_end\"")
 
 
 @pytest.fixture

@@ -9,7 +9,12 @@ webhook that arrives later for the same entry is a duplicate.
 
 The cursor (Unix ms) is stored in ``gateway_meta`` and moved only after the whole window was taken
 in, so a run that stops half-way is done again from the same place (what it stored then is
-recognised as stored). One process of one node runs at a time (:class:`CatchUpLease`). A 429 is
+recognised as stored). A run ends with one transaction: the cursor moved (unless the run failed),
+the count of events caught, the run's summary kept with the connection, and the run's entry in the
+audit log (``connection.catch_up``: by ``gateway``, origin ``automatic``, or by the person who asked
+through the API, the UI or the CLI; counts and the window, no secret; a scheduled run that caught
+nothing, failed in nothing and found no gap has none). One process of one node runs
+at a time (:class:`CatchUpLease`). A 429 is
 waited out (``Retry-After`` or ``X-Ratelimit-Reset``, at most :data:`RATE_LIMIT_MAX_WAIT` seconds
 a time, :data:`RATE_LIMIT_TRIES` times a call). The look-back is at most
 ``GATEWAY_CATCHUP_MAX_LOOKBACK_HOURS``; a longer gap is reported, not caught up.
@@ -26,12 +31,14 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from gateway.host import audit
 from gateway.host.builtin import launchdarkly
 from gateway.host.inbound_request import Rejected
 from gateway.inbound.intake import accept
 from gateway.policy import compile_policy
 from gateway.redaction import redact
-from gateway.store import meta
+from gateway.store import audit_log, meta
+from gateway.store.connections import merge_state, read_state
 from gateway.store.base import now, reading, writing
 from gateway.runtime.catchup_lease import CatchUpLease  # noqa: F401 (also used by the tests through this module)
 from gateway.flagplatform.client import FlagApiError, FlagPlatformClient
@@ -49,6 +56,8 @@ MAX_PAGES = 1000
 RATE_LIMIT_TRIES = 5
 RATE_LIMIT_MAX_WAIT = 60.0
 RECEIVED_VIA = "catch-up"
+MANUAL_TRIGGERS = frozenset({"api", "ui", "cli"})
+"""Triggers that are a person's request (the audit log's origin); every other run is automatic."""
 OFF = ("catch-up from the audit log is off: the gateway is not connected to the flag platform "
        "(event-gateway connect launchdarkly), so a flag change whose webhook is lost (the gateway down, "
        "unreachable or in a database outage for longer than the flag platform's one retry) is not delivered")
@@ -148,18 +157,60 @@ class CatchUp:
         except FlagApiError as exc:
             result["error"], result["error_status"] = redact(exc.message, connection.secret_values()), exc.status
             log.warning("catch-up from the audit log failed: %s", exc.message)
-        else:
-            with writing(self.state.db.engine) as db:
-                meta.write(db, CURSOR_KEY, str(before))
-                if result["caught"]:
-                    total = meta.read(db, CAUGHT_KEY)
-                    meta.write(db, CAUGHT_KEY, str(int(total or 0) + result["caught"]))
         result["finished_at"] = now()
-        self._remember(connection, result)
+        entry = self._store_result(connection, result, before)
+        if entry is not None:
+            entry.log()
         if result["caught"]:
             log.warning("catch-up (%s) took in %d flag change(s) whose webhook did not arrive, from %s to %s",
                         trigger, result["caught"], result["window_from"], result["window_to"])
         return result
+
+    def _store_result(self, connection: Connection, result: dict[str, Any], before: int) -> audit.Pending | None:
+        """Store the run's outcome in one transaction: the cursor (moved to ``before`` unless the run
+        failed), the count caught, the summary kept with the connection (for its status and checks)
+        and the run's audit log entry, which it returns. A scheduled run that found nothing to do (no
+        change caught, no error, no gap) has no entry: it changed nothing, and one every few minutes
+        would bury the entries that matter; its summary is kept with the connection all the same."""
+        trigger = result["trigger"]
+        if (trigger not in MANUAL_TRIGGERS and not result["caught"] and result["error"] is None
+                and not result["gap"]):
+            entry = None
+        else:
+            entry = audit.pending(
+                "connection.catch_up", trigger if trigger in MANUAL_TRIGGERS else "automatic", trigger=trigger,
+                result="failed" if result["error"] is not None else "done", error_status=result["error_status"],
+                window_from=result["window_from"], window_to=result["window_to"], listed=result["listed"],
+                caught=result["caught"], already_stored=result["already_stored"],
+                not_sent_by_webhook=result["not_sent_by_webhook"], unreadable=result["unreadable"],
+                gap=True if result["gap"] else None)
+        summary = {k: result[k] for k in ("trigger", "started_at", "finished_at", "window_from", "window_to",
+                                          "listed", "caught", "gap", "error", "error_status")}
+        with writing(self.state.db.engine) as db:
+            if result["error"] is None:
+                meta.write(db, CURSOR_KEY, str(before))
+                if result["caught"]:
+                    total = meta.read(db, CAUGHT_KEY)
+                    meta.write(db, CAUGHT_KEY, str(int(total or 0) + result["caught"]))
+            # the stored summary, not the connection this run started with: another run (this
+            # process's follow-up, or another node's) may have written one since
+            stored = read_state(db, PLATFORM)
+            state = stored if stored is not None else connection.state
+            previous = state.get("catchup") if isinstance(state.get("catchup"), dict) else {}
+            summary["last_caught_at"] = result["finished_at"] if result["caught"] else previous.get("last_caught_at")
+            summary["last_caught"] = result["caught"] or previous.get("last_caught", 0)
+            merge_state(db, PLATFORM, {"catchup": summary})
+            if entry is not None:
+                audit_log.write_with(db, entry)
+        self.state.connection.forget_cached()
+        if result["caught"] or result["error"] or previous.get("error"):
+            try:
+                from gateway.runtime.status import run_connection_checks
+
+                run_connection_checks(self.state)  # the catch-up check says what this run found
+            except Exception as exc:  # the checks run again in the background
+                log.warning("could not check the connection after the catch-up: %s", exc)
+        return entry
 
     def _list(self, client: FlagPlatformClient, after: int, before: int) -> list[str]:
         """The ids of every entry of the window, each once, following every page."""
@@ -224,28 +275,6 @@ class CatchUp:
                 log.info("catch-up: the audit-log API answered 429; waiting %.1f s", wait)
                 self.sleep(wait)
         raise AssertionError("unreachable")
-
-    def _remember(self, connection: Connection, result: dict[str, Any]) -> None:
-        """Keep the run's summary with the connection (for its status and checks)."""
-        # the stored summary, not the connection this run started with: another run (this process's
-        # follow-up, or another node's) may have written one since
-        stored = self.state.db.connections.get(PLATFORM)
-        state = stored.state if stored is not None else connection.state
-        previous = state.get("catchup") if isinstance(state.get("catchup"), dict) else {}
-        summary = {k: result[k] for k in ("trigger", "started_at", "finished_at", "window_from", "window_to",
-                                          "listed", "caught", "gap", "error", "error_status")}
-        summary["last_caught_at"] = result["finished_at"] if result["caught"] else previous.get("last_caught_at")
-        summary["last_caught"] = result["caught"] or previous.get("last_caught", 0)
-        try:
-            self.state.db.connections.update_state(PLATFORM, {"catchup": summary})
-            self.state.connection.forget_cached()
-            if result["caught"] or result["error"] or previous.get("error"):
-                from gateway.runtime.status import run_connection_checks
-
-                run_connection_checks(self.state)  # the catch-up check says what this run found
-        except Exception as exc:  # the summary is a note; the cursor is what counts
-            log.warning("could not record the catch-up's summary: %s", exc)
-
 
 def catchup_stats(state) -> tuple[int, float | None]:
     """For ``/metrics``: events caught up in all, and seconds since the end of the last window

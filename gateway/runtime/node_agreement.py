@@ -30,7 +30,9 @@ from sqlalchemy import Connection, select
 
 from gateway.runtime.admin_token import ensure_admin_token, local_token_hash
 from gateway.crypto import SecretBox
-from gateway.store import meta
+from gateway.host import audit
+from gateway.store import audit_log, meta
+from gateway.store.tables import audit_log as audit_log_table
 from gateway.store.tables import integrations
 
 SECRET_KEY_FINGERPRINT = "secret_key_fingerprint"
@@ -82,6 +84,11 @@ def agree_on_admin_token(connection: Connection, configured: str | None, instanc
         if mine is None:  # the first node of a new database, without a token: make one (printed once)
             mine = ensure_admin_token(None, instance_path)
         meta.write(connection, ADMIN_TOKEN_HASH, mine)
+        if connection.execute(select(audit_log_table.c.id).limit(1)).first() is not None:
+            # not a new database: a replaced admin token (``db forget-admin-token``) is recorded
+            entry = audit.prepared("admin_token.record", "automatic", token="admin")
+            audit_log.insert(connection, **entry)
+            audit.log_line(entry)
         return AdminToken(mine)
     if mine is None:
         return AdminToken(None, (
@@ -96,9 +103,15 @@ def agree_on_admin_token(connection: Connection, configured: str | None, instanc
     return AdminToken(mine)
 
 
-def forget_admin_token(connection: Connection) -> bool:
-    """Drop the recorded admin token hash: the next node to start records its own."""
-    return meta.forget(connection, ADMIN_TOKEN_HASH)
+def forget_admin_token(connection: Connection, origin: str | None = None) -> bool:
+    """Drop the recorded admin token hash: the next node to start records its own. ``origin``: who
+    asked, for the audit log (``admin_token.forget``, written in the same transaction)."""
+    forgotten = meta.forget(connection, ADMIN_TOKEN_HASH)
+    if forgotten and origin is not None:
+        entry = audit.prepared("admin_token.forget", origin, token="admin")
+        audit_log.insert(connection, **entry)
+        audit.log_line(entry)
+    return forgotten
 
 
 # Settings every process of one gateway must share, beyond the key and the admin token: a process

@@ -1,10 +1,14 @@
 """The stored audit log (``audit_log``): one row per admin action or automatic action, newest
-first when read, pruned after the audit retention."""
+first when read, pruned after the audit retention.
+
+A store that changes something takes the action's entry (``audit=``) and writes it with
+:func:`write_with` in the change's own transaction: both are committed, or neither."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Union
 
 from sqlalchemy import Connection, delete, or_, and_, select
 
@@ -30,6 +34,21 @@ def insert(connection: Connection, *, at: float, actor: str, role: str | None, o
     """Write one entry on ``connection`` (inside the caller's transaction)."""
     connection.execute(audit_log.insert().values(at=at, actor=actor, role=role, origin=origin, action=action,
                                                  object=object, summary=summary, details=dumps(details)))
+
+
+Entry = Union[Mapping[str, Any], Callable[[Any], "Mapping[str, Any] | None"]]
+"""An action's entry as a store takes it: the row itself, or a function of the change's outcome
+(what the store made or found: a new row's id, the rows it changed) that gives the row, or None when
+the outcome is no change to record (:class:`gateway.host.audit.Pending`)."""
+
+
+def write_with(connection: Connection, entry: Entry | None, outcome: Any = None) -> None:
+    """Write ``entry`` on ``connection``, inside the change's transaction (nothing for None)."""
+    if entry is None:
+        return
+    row = entry(outcome) if callable(entry) else entry
+    if row is not None:
+        insert(connection, **row)
 
 
 class AuditLogStore(Repository):

@@ -20,10 +20,12 @@ from sqlalchemy import (
     Connection, Float, and_, bindparam, case, delete, exists, func, insert, literal, or_, select, union_all, update,
 )
 
+from gateway.store import audit_log
 from gateway.store import decision_history
 from gateway.store import events as event_rows
 from gateway.store import integrations as integration_rows
 from gateway.store import skips as skip_lines
+from gateway.store.audit_log import Entry
 from gateway.store.base import BatchCommit, DriverStatement, Repository, dumps, group_commit, loads, new_id, reading, writing
 from gateway.store.cooldowns import Claim, claim, release_for_delivery
 from gateway.store.base import now as now_stamp
@@ -860,10 +862,11 @@ class DeliveryStore(Repository):
 
     # by hand -----------------------------------------------------------------------------------
 
-    def retry(self, delivery_id: str, now: float) -> DeliveryRow | None:
+    def retry(self, delivery_id: str, now: float, audit: Entry | None = None) -> DeliveryRow | None:
         """Make a ``dead``, ``retrying`` or ``pending`` delivery due now (status ``pending``; the attempt
         count goes on from where it was). None when there is no such delivery; :class:`NotRetryable`
-        for other statuses."""
+        for other statuses. ``audit``: the action's audit log entry (given the delivery as it is now),
+        written in the same transaction."""
         if skip_lines.split_line_id(delivery_id) is not None:
             current = self.get(delivery_id)
             if current is None:
@@ -885,7 +888,9 @@ class DeliveryStore(Repository):
             if not result.rowcount:
                 raise NotRetryable(_not_retryable_message("in_flight"))
             announce(connection)
-            return _delivery(connection.execute(_select_deliveries().where(deliveries.c.id == delivery_id)).first())
+            row = _delivery(connection.execute(_select_deliveries().where(deliveries.c.id == delivery_id)).first())
+            audit_log.write_with(connection, audit, row)
+            return row
 
     def replay(self, integration_id: str, plugin: str, *, now: float, since: float | None = None,
                event_ids: builtins.list[str] | None = None) -> ReplayResult:
@@ -954,14 +959,15 @@ class DeliveryStore(Repository):
                 .order_by(deliveries.c.updated_at, deliveries.c.id)).scalars())
 
     def decide_again(self, integration_id: str, plugin: str, decisions: builtins.list[Again], *, now: float,
-                     action: str, origin: str) -> builtins.list[AgainResult]:
+                     action: str, origin: str, audit: Entry | None = None) -> builtins.list[AgainResult]:
         """Apply decisions taken again by hand (``action``: ``replay`` or ``override``, by ``origin``)
         for events of one integration, in one transaction, and record each in the event's history
         (:mod:`.decision_history`) with the decision it replaces. A queued one claims its cooldown
         here (or, when another event holds the key, is skipped saying so), then re-queues the
         integration's delivery of the event, due now, or creates one (an event it skipped, or never
         decided on). A skipped one changes nothing but the history: the decision before stays, with
-        its reason. A delivery in flight is left alone."""
+        its reason. A delivery in flight is left alone. ``audit``: the action's audit log entry (given
+        the results), written in the same transaction."""
         if action not in decision_history.ACTIONS:
             raise ValueError(f"unknown action {action!r}")
         results = []
@@ -1014,6 +1020,7 @@ class DeliveryStore(Repository):
                     previous_status=previous[0], previous_reason=previous[1], delivery_id=delivery_id,
                     created_at=now)
                 results.append(AgainResult(d.event_id, outcome, reason, delivery_id, created, *previous, d.overrode))
+            audit_log.write_with(connection, audit, results)
         return results
 
     # housekeeping ------------------------------------------------------------------------------

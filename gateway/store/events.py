@@ -10,6 +10,8 @@ from sqlalchemy import and_, bindparam, delete, exc, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.events import Event
+from gateway.store import audit_log
+from gateway.store.audit_log import Entry
 from gateway.store.base import BatchCommit, DriverStatement, Repository, dumps, loads, new_id, now, reading, writing
 from gateway.store.cooldowns import Claim, claim
 from gateway.store.skips import KnownSets, SkipGroup, skip_rows, write_sets
@@ -154,6 +156,7 @@ class _Write:
     written: bool = False  # its decisions were written (in the transaction being committed)
     claims: list[tuple[dict[str, Any], str, Cooldown]] = field(default_factory=list)
     claimed: _Claimed | None = None  # what its claims came to, in the transaction being committed
+    audit: Entry | None = None  # an action's audit log entry, written with the event (given its id)
 
 
 @dataclass
@@ -197,11 +200,13 @@ class EventStore(Repository):
         return SkipGroup(reason, self.sets.make(members))
 
     def record(self, event: Event, decisions: list[NewDecision], integration_id: str | None = None,
-               raw_json: str | None = None, skips: list[SkipGroup] = ()) -> Recorded:
+               raw_json: str | None = None, skips: list[SkipGroup] = (), audit: Entry | None = None) -> Recorded:
         """Store ``event`` with its decisions in one transaction; a duplicate stores nothing.
         ``decisions`` are recorded one row each, except skipped ones, which are recorded like
         ``skips``: one row per reason, naming the set of integrations skipped with it.
-        ``raw_json`` is the payload's JSON text as received, when the event is the whole body."""
+        ``raw_json`` is the payload's JSON text as received, when the event is the whole body.
+        ``audit``: an action's audit log entry (given the event's id), written in the same transaction
+        when the event is stored (not for a duplicate)."""
         event_id = new_id()
         stamp = now()
         body = event.to_dict(include_raw=False)
@@ -231,11 +236,11 @@ class EventStore(Repository):
             deliveries=rows, skips=groups,
             queued=sum(1 for d in decisions if d.status == "pending"),
             skipped=sum(len(g.members.members) for g in groups),
-            claims=claims,
+            claims=claims, audit=audit,
         )
         recorded = self._batches.run(job, order=job.event["dedupe_key"])
         if recorded is None:  # the first of a repeat was deleted in between: not a repeat after all
-            return self.record(event, decisions, integration_id, raw_json, skips)
+            return self.record(event, decisions, integration_id, raw_json, skips, audit)
         return recorded
 
     def _write_batch(self, connection, jobs: list[_Write]) -> list[Recorded | None]:
@@ -316,6 +321,8 @@ class EventStore(Repository):
         rows = [row for j in jobs for row in (j.claimed.deliveries if j.claimed else j.deliveries)]
         if rows:
             connection.execute(_INSERT_DELIVERIES, rows)
+        for j in jobs:
+            audit_log.write_with(connection, j.audit, j.event["id"])
         groups = [g for j in jobs for g in (j.claimed.skips if j.claimed else j.skips)]
         if groups:
             stamp = jobs[0].event["received_at"]

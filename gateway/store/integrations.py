@@ -9,6 +9,8 @@ from typing import Any
 
 from sqlalchemy import case, delete, func, select, update
 
+from gateway.store import audit_log
+from gateway.store.audit_log import Entry
 from gateway.store.base import Repository, dumps, loads, now, reading, writing
 from gateway.store.tables import integrations
 from gateway.store.wakeups import announce
@@ -42,10 +44,12 @@ def _row(row) -> IntegrationRow:
 
 
 class IntegrationStore(Repository):
-    def create(self, *, plugin: str, name: str, enabled: bool, config: dict, secrets: str | None, policy: list) -> IntegrationRow:
+    def create(self, *, plugin: str, name: str, enabled: bool, config: dict, secrets: str | None, policy: list,
+               audit: Entry | None = None) -> IntegrationRow:
         """A new integration. Its id is a random UUID (122 random bits), not :func:`new_id`'s cheaper
         per-process prefix and counter: an inbound integration's id is its webhook URL, which must not
-        be guessable from another's. Ids of either kind (36 characters) are read alike."""
+        be guessable from another's. Ids of either kind (36 characters) are read alike. ``audit``: the
+        action's audit log entry (given the new id), written in the same transaction."""
         stamp = now()
         values = dict(
             id=str(uuid.uuid4()), plugin=plugin, name=name, enabled=enabled, config=dumps(config),
@@ -53,6 +57,7 @@ class IntegrationStore(Repository):
         )
         with writing(self.engine) as connection:
             connection.execute(integrations.insert().values(**values))
+            audit_log.write_with(connection, audit, values["id"])
         return self.get(values["id"])
 
     def get(self, integration_id: str) -> IntegrationRow | None:
@@ -80,7 +85,9 @@ class IntegrationStore(Repository):
         with reading(self.engine) as connection:
             return tuple(connection.execute(query).one())
 
-    def update(self, integration_id: str, **changes: Any) -> IntegrationRow | None:
+    def update(self, integration_id: str, audit: Entry | None = None, **changes: Any) -> IntegrationRow | None:
+        """Change the integration; None when there is none. ``audit``: the action's audit log entry
+        (given whether the integration was changed), written in the same transaction."""
         values: dict[str, Any] = {}
         for key, value in changes.items():
             values[key] = dumps(value) if key in ("config", "policy") else value
@@ -91,14 +98,17 @@ class IntegrationStore(Repository):
             result = connection.execute(
                 update(integrations).where(integrations.c.id == integration_id).values(**values)
             )
+            audit_log.write_with(connection, audit, result.rowcount > 0)
         return self.get(integration_id) if result.rowcount else None
 
-    def delete(self, integration_id: str) -> bool:
+    def delete(self, integration_id: str, audit: Entry | None = None) -> bool:
         """Remove the integration; its deliveries go with it, and it leaves the sets of skipped
-        integrations it was in (its skip lines go)."""
+        integrations it was in (its skip lines go). ``audit``: the action's audit log entry (given
+        whether the integration was removed), written in the same transaction."""
         from gateway.store.skips import forget_integration
 
         with writing(self.engine) as connection:
             forget_integration(connection, integration_id)
             result = connection.execute(delete(integrations).where(integrations.c.id == integration_id))
+            audit_log.write_with(connection, audit, result.rowcount > 0)
         return bool(result.rowcount)

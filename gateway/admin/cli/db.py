@@ -89,7 +89,7 @@ def forget_admin_token() -> None:
     database = _open()
     forgotten: list[bool] = []
     try:
-        database.upgrade(then=lambda connection: forgotten.append(forget(connection)))
+        database.upgrade(then=lambda connection: forgotten.append(forget(connection, origin="cli")))
     except migrations.SchemaTooNew as exc:
         raise click.ClickException(str(exc)) from None
     finally:

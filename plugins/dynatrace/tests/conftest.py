@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 from gateway import Access, CustomProperty, Event, HttpClient, IntegrationRef, Member
+from gateway.testing import FakeService, Reply
 
 FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures"
 TOKEN = "dt0c01.SAMPLETOKENID.SAMPLESECRETPARTSAMPLESECRETPARTSAMPLESECRETPART"
@@ -195,3 +196,10 @@ def answer() -> Callable[[str], str]:
         return (FIXTURES / "dynatrace" / f"{name}.json").read_text()
 
     return read
+
+
+@pytest.fixture
+def triggers():
+    """A local stand-in for flag triggers: it answers every call 200 and records it."""
+    with FakeService(Reply(200, {"ok": True})) as service:
+        yield service

@@ -4,13 +4,10 @@ triggers on a local fake record the calls."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
-import requests
-from gateway.testing import FakeService, GatewayProcess, Reply, wait_until
 
 from problem_helpers import SECRET, notification
+from problem_process import DynatraceSender, decision, problems_gateway
 
 ZONE_OFF = "/webhook/triggers/5f0a/zone-off"
 ZONE_ON = "/webhook/triggers/5f0a/zone-on"
@@ -25,16 +22,8 @@ RULES = [
 
 
 @pytest.fixture
-def triggers():
-    with FakeService(Reply(200, {"ok": True})) as service:
-        yield service
-
-
-@pytest.fixture
 def gateway_process(tmp_path):
-    env = {"GATEWAY_ALLOW_PRIVATE_TARGETS": "1", "GATEWAY_PLUGINS": "dynatrace-problems", "GATEWAY_WORKERS": "1",
-           "GATEWAY_PROCESSES": "1", "GATEWAY_RETRY_SCHEDULE": "0,0.2"}
-    with GatewayProcess(str(tmp_path), env=env) as process:
+    with problems_gateway(str(tmp_path), retry_schedule="0,0.2") as process:
         yield process
 
 
@@ -50,19 +39,7 @@ def integration(gateway_process, triggers):
 
 
 def send(gateway_process, integration, body):
-    answer = requests.post(f"{gateway_process.url}/webhooks/integrations/{integration}", data=json.dumps(body).encode(),
-                           headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "Dynatrace",
-                                    "X-Flag-Gateway-Secret": SECRET}, timeout=10)
-    assert answer.status_code == 202, answer.text
-    [result] = answer.json()["events"]
-    return result["event_id"]
-
-
-def decision(gateway_process, event_id, status):
-    def read():
-        found = gateway_process.admin("GET", f"/api/v1/events/{event_id}").json()["decisions"]
-        return found and found[0]["status"] == status and found[0]
-    return wait_until(read, 15, message=f"decision {status}")
+    return DynatraceSender(gateway_process, integration).send_accepted(body)
 
 
 def status(gateway_process, integration):

@@ -4,13 +4,11 @@ record the calls. Each guard rail has its test."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
-import requests
-from gateway.testing import FakeService, GatewayProcess, Reply, wait_until
+from gateway.testing import Reply
 
 from problem_helpers import SECRET, notification
+from problem_process import DynatraceSender, decision, only_event, problems_gateway
 
 pytestmark = pytest.mark.end_to_end  # starts other processes: not in make test-quick
 
@@ -21,32 +19,9 @@ RULE = {"name": "checkout errors", "severities": ["ERROR"], "tags": ["team:check
         "turn_on_when_resolved": True, "trigger": "off", "resolve_trigger": "on"}
 
 
-class DynatraceSender:
-    """Posts problem notifications to the gateway as Dynatrace's custom integration does: the filled-in
-    JSON template, with the custom header carrying the shared secret."""
-
-    def __init__(self, gateway_process: GatewayProcess, integration_id: str, secret: str = SECRET):
-        self.url = f"{gateway_process.url}/webhooks/integrations/{integration_id}"
-        self.secret = secret
-
-    def send(self, body: dict | bytes, secret: str | None = None) -> requests.Response:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "Dynatrace",
-                   "X-Flag-Gateway-Secret": secret or self.secret}
-        return requests.post(self.url, data=data, headers=headers, timeout=10)
-
-
-@pytest.fixture
-def triggers():
-    with FakeService(Reply(200, {"ok": True})) as service:
-        yield service
-
-
 @pytest.fixture
 def gateway_process(tmp_path):
-    env = {"GATEWAY_ALLOW_PRIVATE_TARGETS": "1", "GATEWAY_PLUGINS": "dynatrace-problems", "GATEWAY_WORKERS": "1",
-           "GATEWAY_PROCESSES": "1", "GATEWAY_RETRY_SCHEDULE": "0,0.2,0.2,0.2"}
-    with GatewayProcess(str(tmp_path), env=env) as process:
+    with problems_gateway(str(tmp_path)) as process:
         yield process
 
 
@@ -60,19 +35,6 @@ def add(gateway_process, triggers, *, rule=None, policy=None, **config):
     assert response.status_code == 201, response.text
     assert SECRET not in response.text and TRIGGER_OFF not in response.text
     return DynatraceSender(gateway_process, response.json()["id"])
-
-
-def decision(gateway_process, event_id, status):
-    def read():
-        found = gateway_process.admin("GET", f"/api/v1/events/{event_id}").json()["decisions"]
-        return found and found[0]["status"] == status and found[0]
-    return wait_until(read, 15, message=f"decision {status}")
-
-
-def only_event(answer):
-    assert answer.status_code in (200, 202), answer.text
-    [result] = answer.json()["events"]
-    return result
 
 
 def test_open_turns_the_flag_off_and_resolved_turns_it_back_on(gateway_process, triggers):

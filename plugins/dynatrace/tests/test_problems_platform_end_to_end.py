@@ -9,10 +9,11 @@ import json
 
 import pytest
 from gateway.kit.fake_flag_platform import FakeFlagPlatform
-from gateway.testing import FakeService, GatewayProcess, Reply, wait_until
+from gateway.testing import FakeService, Reply, wait_until
 
 from problem_helpers import SECRET, notification
-from test_problems_end_to_end import RULE, DynatraceSender, decision, only_event
+from problem_process import DynatraceSender, decision, only_event, problems_gateway
+from test_problems_end_to_end import RULE
 
 pytestmark = pytest.mark.end_to_end  # starts other processes: not in make test-quick
 
@@ -30,11 +31,7 @@ def platform():
 
 @pytest.fixture
 def gateway_process(tmp_path):
-    # one process: the flag-change webhook the loop sends back must find the Dynatrace integration just
-    # added (another process reads a new integration within about a second)
-    env = {"GATEWAY_ALLOW_PRIVATE_TARGETS": "1", "GATEWAY_PLUGINS": "dynatrace,dynatrace-problems",
-           "GATEWAY_WORKERS": "1", "GATEWAY_PROCESSES": "1", "GATEWAY_RETRY_SCHEDULE": "0,0.2,0.2,0.2"}
-    with GatewayProcess(str(tmp_path), env=env) as process:
+    with problems_gateway(str(tmp_path), plugins="dynatrace,dynatrace-problems") as process:
         yield process
 
 
