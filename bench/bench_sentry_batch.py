@@ -179,10 +179,9 @@ def drain(workdir: str, name: str, target: Target, count: int, concurrency: int,
     started = time.perf_counter()
     pool.start()
     try:
-        while state.db.deliveries.stats(now()).by_status["delivered"] < count:
-            stats = state.db.deliveries.stats(now()).by_status
-            if stats["dead"] or stats["retrying"]:
-                raise SystemExit(f"{name}: deliveries failed: {stats}")
+        while (stats := state.db.deliveries.stats(now())).depth:  # (stats counts only what waits)
+            if stats.by_status["dead"] or stats.by_status["retrying"]:
+                raise SystemExit(f"{name}: deliveries failed: {stats.by_status}")
             time.sleep(0.05)
         seconds = time.perf_counter() - started
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import func, select, update
@@ -138,6 +139,59 @@ def test_finishes_written_together_move_each_delivery_on_its_own(dstate):
     assert [len(d.attempt_log) for d in moved] == [1, 1, 1, 1]
 
 
+def test_postgres_writes_finishes_in_one_statement_unless_one_goes_dead(dstate):
+    """On PostgreSQL, finishes none of which goes dead are written by one statement that commits as
+    it runs (attempts inserted, deliveries moved: each only by its lease holder); one that goes dead
+    needs a transaction (it gives back its cooldown)."""
+    from sqlalchemy import event
+
+    from gateway.store.deliveries import _finish_in_one_statement
+
+    engine = dstate.db.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the single-statement finish is PostgreSQL's")
+    store, row = dstate.db.deliveries, add(dstate)
+    ids = [queue_event(dstate, row.id, f"e{n}")[1] for n in range(4)]
+    assert len(store.claim_many("w1", LEASE, now(), 4)) == 4
+    later = now() + 60
+
+    def job(delivery_id, worker, status, next_attempt_at=None, summary=None, details=None):
+        recorded = {"delivery_id": delivery_id, "number": 1, "worker": worker, "started_at": now(),
+                    "duration_ms": 1.0, "outcome": "delivered", "reason": status, "http": "[]"}
+        moved = {"delivery_id": delivery_id, "worker_id": worker, "new_status": status, "new_reason": status,
+                 "next_attempt_at": next_attempt_at, "new_summary": summary,
+                 "new_details": details, "now": now()}
+        return recorded, moved
+
+    assert _finish_in_one_statement([job(ids[0], "w1", "delivered"), job(ids[3], "w1", "dead")]) is None
+    write = _finish_in_one_statement([
+        job(ids[0], "w1", "delivered", summary="id 1", details='{"id": 1}'),
+        job(ids[1], "intruder", "delivered"),  # not the lease holder: recorded, moves nothing
+        job(ids[2], "w1", "retrying", next_attempt_at=later),
+    ])
+    with engine.connect() as connection:
+        assert write(connection.execution_options(isolation_level="AUTOCOMMIT")) == [True, False, True]
+    moved = [store.get(i) for i in ids[:3]]
+    assert [(d.status, d.lease_owner) for d in moved] == [("delivered", None), ("in_flight", "w1"),
+                                                          ("retrying", None)]
+    assert (moved[0].summary, moved[0].details, moved[0].next_attempt_at) == ("id 1", {"id": 1}, None)
+    assert (moved[2].summary, moved[2].details, moved[2].next_attempt_at) == (None, None, pytest.approx(later))
+    assert [[(a.worker, a.reason) for a in d.attempt_log] for d in moved] == [
+        [("w1", "delivered")], [("intruder", "delivered")], [("w1", "retrying")]]
+
+    sent: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert store.finish(ids[3], "w1", attempt(1), status="delivered", reason="ok", now=now())
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(sent) == 1 and store.get(ids[3]).status == "delivered"
+
+
 def test_concurrent_finishes_each_return_their_own_outcome(dstate):
     store, row = dstate.db.deliveries, add(dstate)
     ids = [queue_event(dstate, row.id, f"e{n}")[1] for n in range(12)]
@@ -177,7 +231,7 @@ def test_driver_statements_run_as_compiled_or_fall_back():
 def test_expired_lease_is_taken_again_and_the_lost_attempt_recorded(dstate, caplog):
     store, row = dstate.db.deliveries, add(dstate)
     _, delivery_id = queue_event(dstate, row.id, "e")
-    t = now()
+    t = int(now()) + 1.5  # the lease runs out half-way through a second (the reason shows whole seconds)
     store.claim("dead-worker", 2, t)
     assert store.claim("w2", LEASE, t + 1) is None  # the lease still holds
 
@@ -190,7 +244,11 @@ def test_expired_lease_is_taken_again_and_the_lost_attempt_recorded(dstate, capl
     assert again.id == delivery_id and again.lease_owner == "w2" and again.attempts == 2
     [lost] = store.get(delivery_id).attempt_log
     assert lost.outcome == "lost" and lost.worker == "dead-worker" and lost.started_at == pytest.approx(t)
-    assert lost.reason.startswith("cut off: worker dead-worker stopped renewing its lease")
+    cut_off = datetime.fromtimestamp(t + 2, timezone.utc).isoformat(timespec="seconds")
+    assert lost.reason == (f"cut off: worker dead-worker stopped renewing its lease, which ran out at {cut_off} "
+                           "(its process or node died, or lost the database); whether the attempt reached the "
+                           "target is unknown")
+    assert lost.number == 1 and lost.duration_ms == 0 and lost.http == []
     assert not store.finish(delivery_id, "dead-worker", attempt(1, "dead-worker"), status="delivered",
                             reason="late", now=t + 4)
     assert store.get(delivery_id).lease_owner == "w2"
@@ -203,7 +261,60 @@ def test_expired_lease_on_the_last_attempt_goes_dead(dstate):
     store.claim("w1", 1, t, max_attempts=1)
     assert store.claim("w2", LEASE, t + 2, max_attempts=1) is None
     dead = store.get(delivery_id)
-    assert dead.status == "dead" and "gave up after 1 attempts" in dead.reason
+    assert (dead.status, dead.reason) == ("dead", "gave up after 1 attempts: the last one never reported back "
+                                                  "(worker w1 stopped while it held it)")
+    assert dead.next_attempt_at is None and dead.lease_expires_at is None
+    assert dead.attempts == 1 and dead.lease_owner is None  # the claim that found it did not count an attempt
+    assert [a.outcome for a in dead.attempt_log] == ["lost"]
+
+
+def test_claim_many_takes_expired_leases_first_then_the_queued_by_due_time(dstate):
+    store, row = dstate.db.deliveries, add(dstate)
+    t = now()
+    _, expired = queue_event(dstate, row.id, "expired", due=t - 100)
+    store.claim("gone", 1, t - 50)  # its lease ran out at t - 49
+    _, later = queue_event(dstate, row.id, "later", due=t - 5)
+    _, earlier = queue_event(dstate, row.id, "earlier", due=t - 10)
+    queue_event(dstate, row.id, "not-yet", due=t + 60)
+
+    claimed = store.claim_many("w2", LEASE, t, 2, max_attempts=5)
+    assert [d.id for d in claimed] == [expired, earlier]
+    assert [d.attempts for d in claimed] == [2, 1]
+    assert all(d.lease_owner == "w2" and d.lease_expires_at == pytest.approx(t + LEASE) for d in claimed)
+    assert claimed[0].event.source_id == "expired" and claimed[1].integration.id == row.id
+    assert [a.outcome for a in store.get(expired).attempt_log] == ["lost"]
+    assert [d.id for d in store.claim_many("w3", LEASE, t, 8)] == [later]
+
+
+def test_postgres_claims_in_one_statement(dstate):
+    """On PostgreSQL a claim is one statement (select, lock, lease, and record the lost attempt of
+    an expired lease together)."""
+    from sqlalchemy import event
+
+    engine = dstate.db.engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the single-statement claim is PostgreSQL's")
+    store, row = dstate.db.deliveries, add(dstate)
+    t = now()
+    for n in range(3):
+        queue_event(dstate, row.id, f"e{n}", due=t - 10 + n)
+    sent: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert len(store.claim_many("w1", 1, t, 2)) == 2
+        assert len(sent) == 1 and "SKIP LOCKED" in sent[0]
+        sent.clear()
+        assert len(store.claim_many("w2", LEASE, t, 8)) == 1  # the third
+        assert len(sent) == 1
+        sent.clear()
+        assert len(store.claim_many("w3", LEASE, t + 5, 8)) == 2  # the two of w1's ran out
+        assert len(sent) == 1  # their lost attempts recorded by the same statement
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_renew_extends_only_the_given_workers_leases(dstate):

@@ -328,6 +328,8 @@ class BatchCommit(_Turns):
     """Group commit for writes that are data, not code: the leader (see :class:`_Turns`) writes
     every queued job with one call of ``write_batch(connection, jobs)`` (so one statement per table
     for the whole batch) in one transaction, and calls ``committed(jobs)`` once it is committed.
+    ``one_statement(jobs)``, when given, may instead answer a function that writes the whole batch
+    with a single statement (not on SQLite): that runs on its own, without a transaction around it.
     ``write_batch`` returns one result per job, in order; jobs come to it sorted by their ``order``
     (rows locked by a key are taken in one order on every node, so that two nodes do not deadlock).
 
@@ -337,19 +339,28 @@ class BatchCommit(_Turns):
     its own, so that a job that cannot be written fails for its caller only."""
 
     def __init__(self, engine: Engine, write_batch: Callable[[Connection, list[Any]], list[Any]],
-                 committed: Callable[[list[Any]], None] | None = None):
+                 committed: Callable[[list[Any]], None] | None = None, *,
+                 one_statement: Callable[[list[Any]], Callable[[Connection], list[Any]] | None] | None = None):
         super().__init__()
         self.engine = engine
         self._write_batch = write_batch
         self._committed = committed
+        self._one_statement = one_statement if engine.dialect.name != "sqlite" else None
         self.writer = KeptWriter(engine)
 
     def _write(self, entries: list[_Job[Any]]) -> None:
         entries = sorted(entries, key=lambda entry: entry.order)
         jobs = [entry.work for entry in entries]
-        with self.writer.writing() as connection:
-            values = self._write_batch(connection, jobs)
-            _require_open_transaction(connection, [])
+        single = self._one_statement(jobs) if self._one_statement is not None else None
+        if single is not None:
+            # One statement writes the whole batch: it is atomic by itself, and committed as it runs
+            # (no BEGIN and COMMIT round trips around it).
+            with self.engine.connect() as connection:
+                values = single(connection.execution_options(isolation_level="AUTOCOMMIT"))
+        else:
+            with self.writer.writing() as connection:
+                values = self._write_batch(connection, jobs)
+                _require_open_transaction(connection, [])
         for entry, value in zip(entries, values):
             entry.value = value
         if self._committed is not None:

@@ -312,6 +312,82 @@ def _claim_candidates(*, filtered: bool, sqlite: bool, limit: int) -> tuple:
     )
 
 
+def _claim_returned() -> str:
+    """The columns a PostgreSQL claim returns: the delivery as taken, its integration's name, its event
+    and integration (labelled as in :data:`_LOADED`), and what it was before (``was_*``)."""
+    columns = [f"deliveries.{c.name}" for c in deliveries.c]
+    columns.append("integrations.name AS integration_name")
+    columns += [f"events.{c.name} AS evt__{c.name}" for c in events.c]
+    columns += [f"integrations.{c.name} AS int__{c.name}" for c in integrations.c]
+    columns += [f"chosen.{name} AS was_{name}" for name in _WAS]
+    columns.append("chosen.due AS claim_due")
+    return ", ".join(columns)
+
+
+_WAS = ("status", "lease_owner", "lease_expires_at", "updated_at", "attempts", "schedule_start")
+
+
+LOST_REASON = ("cut off: worker {owner} stopped renewing its lease, which ran out at {cut_off} (its process or "
+               "node died, or lost the database); whether the attempt reached the target is unknown")
+"""The reason of a ``lost`` attempt (``{owner}``: its worker, ``{cut_off}``: when its lease ran out)."""
+GAVE_UP_REASON = ("gave up after {attempts} attempts: the last one never reported back "
+                  "(worker {owner} stopped while it held it)")
+"""The reason of a delivery whose last attempt was lost."""
+
+
+def _sql_reason(template: str, **values: str) -> str:
+    """SQL that fills ``template`` (a parameter) with ``values`` (SQL expressions giving text)."""
+    sql = f"%({template})s"
+    for name, expression in values.items():
+        sql = f"replace({sql}, '{{{name}}}', {expression})"
+    return sql
+
+
+@lru_cache(maxsize=None)
+def _claim_postgres(*, filtered: bool) -> str:
+    """PostgreSQL: the whole claim of up to ``%(limit)s`` due deliveries in one statement, which
+    commits as it runs (psycopg prepares its text once). For each claimable status the earliest due
+    rows are locked with ``SKIP LOCKED`` (each through ``ix_deliveries_due``, in its order), so that
+    concurrent workers pass each other by; of those, the in-flight ones whose lease ran out come
+    first, then the others by due time; the ``limit`` first are leased to ``%(worker_id)s`` and
+    returned with their event and integration, and with what they were before (``was_*``). An
+    expired lease's attempt is recorded as ``lost`` by the same statement, and when that was its
+    last (``%(max_attempts)s``, may be NULL) the delivery goes ``dead`` instead, its attempt count
+    as it was."""
+    only = " AND integration_id = %(integration_id)s" if filtered else ""
+    locked = []
+    for status in CLAIMABLE:
+        when = "lease_expires_at" if status == "in_flight" else "next_attempt_at"
+        locked.append(
+            f"{status} AS (SELECT id, {', '.join(_WAS)}, {when} AS due, {int(status != 'in_flight')} AS rank"
+            f" FROM deliveries WHERE status = '{status}' AND {when} IS NOT NULL AND {when} <= %(now)s"
+            f" AND integration_id NOT IN (SELECT id FROM integrations WHERE enabled IS false){only}"
+            f" ORDER BY {when} LIMIT %(limit)s FOR UPDATE OF deliveries SKIP LOCKED)")
+    union = " UNION ALL ".join(f"SELECT * FROM {status}" for status in CLAIMABLE)
+    owner = "coalesce(chosen.lease_owner, 'None')"
+    lost_reason = _sql_reason("lost_reason", owner=owner, cut_off=(
+        "to_char(to_timestamp(chosen.lease_expires_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"')"))
+    gave_up = _sql_reason("gave_up_reason", owner=owner, attempts="chosen.attempts::text")
+    return (f"WITH {', '.join(locked)}, chosen AS (SELECT *, rank = 0 AND %(max_attempts)s::int IS NOT NULL"
+            " AND attempts - schedule_start >= %(max_attempts)s::int AS gives_up"
+            f" FROM ({union}) AS due_rows ORDER BY rank, due LIMIT %(limit)s),"
+            " lost AS (INSERT INTO attempts (delivery_id, number, worker, started_at, duration_ms, outcome, reason, http)"
+            f" SELECT id, attempts, coalesce(lease_owner, ''), updated_at, 0.0, 'lost', {lost_reason}, '[]'"
+            " FROM chosen WHERE rank = 0)"
+            " UPDATE deliveries SET"
+            " status = CASE WHEN chosen.gives_up THEN 'dead' ELSE 'in_flight' END,"
+            f" reason = CASE WHEN chosen.gives_up THEN {gave_up} ELSE deliveries.reason END,"
+            " lease_owner = CASE WHEN chosen.gives_up THEN NULL ELSE %(worker_id)s END,"
+            " lease_expires_at = CASE WHEN chosen.gives_up THEN NULL ELSE %(until)s END,"
+            " next_attempt_at = CASE WHEN chosen.gives_up THEN NULL ELSE deliveries.next_attempt_at END,"
+            " attempts = CASE WHEN chosen.gives_up THEN deliveries.attempts ELSE deliveries.attempts + 1 END,"
+            " updated_at = %(now)s"
+            " FROM chosen, events, integrations"
+            " WHERE deliveries.id = chosen.id AND events.id = deliveries.event_id"
+            " AND integrations.id = deliveries.integration_id"
+            f" RETURNING {_claim_returned()}")
+
+
 _TAKE = (update(deliveries).where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
          .values(status="in_flight", lease_owner=bindparam("worker_id"), lease_expires_at=bindparam("until"),
                  attempts=deliveries.c.attempts + 1, updated_at=bindparam("now")))
@@ -361,6 +437,34 @@ def _move_finished(connection: Connection, moved: builtins.list[dict[str, Any]])
     return set(connection.exec_driver_sql(_FINISH_ALL_POSTGRES, columns).scalars())
 
 
+# PostgreSQL: the whole of a batch of finishes in one statement, when none of them goes dead (a
+# dead delivery also gives back its cooldown, :func:`release_for_delivery`): the attempts inserted
+# by a data-modifying CTE, the moves as in :data:`_FINISH_ALL_POSTGRES`.
+_FINISH_WHOLE_POSTGRES = """
+WITH recorded AS (
+    INSERT INTO attempts (delivery_id, number, worker, started_at, duration_ms, outcome, reason, http)
+    SELECT * FROM unnest(%(a_delivery_id)s::varchar[], %(a_number)s::int[], %(a_worker)s::varchar[],
+                         %(a_started_at)s::float8[], %(a_duration_ms)s::float8[], %(a_outcome)s::varchar[],
+                         %(a_reason)s::text[], %(a_http)s::text[])
+)""" + _FINISH_ALL_POSTGRES
+_RECORDED_FIELDS = ("delivery_id", "number", "worker", "started_at", "duration_ms", "outcome", "reason", "http")
+
+
+def _finish_in_one_statement(jobs: builtins.list[tuple[dict, dict]]):
+    """For :class:`BatchCommit` on PostgreSQL with psycopg: the writer of ``jobs`` (finishes) as one
+    statement, or None when they need a transaction (a delivery goes dead)."""
+    if any(moved["new_status"] == "dead" for _, moved in jobs):
+        return None
+
+    def write(connection: Connection) -> builtins.list[bool]:
+        params = {f"a_{name}": [recorded[name] for recorded, _ in jobs] for name in _RECORDED_FIELDS}
+        params.update({name: [moved[name] for _, moved in jobs] for name in _FINISHED_FIELDS})
+        moved_ids = set(connection.exec_driver_sql(_FINISH_WHOLE_POSTGRES, params).scalars())
+        return [moved["delivery_id"] in moved_ids for _, moved in jobs]
+
+    return write
+
+
 _EVENT_LABELS = tuple((c.name, f"evt__{c.name}") for c in events.c)
 _INTEGRATION_LABELS = tuple((c.name, f"int__{c.name}") for c in integrations.c)
 
@@ -380,7 +484,10 @@ def _loaded(row, **changes: Any) -> DeliveryRow:
 class DeliveryStore(Repository):
     def __init__(self, engine):
         super().__init__(engine)
-        self._finishes = BatchCommit(engine, self._write_finishes)
+        psycopg = engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
+        self._claims_in_one_statement = psycopg
+        self._finishes = BatchCommit(engine, self._write_finishes,
+                                     one_statement=_finish_in_one_statement if psycopg else None)
 
     def _with_attempts(self, connection, rows) -> list[DeliveryRow]:
         ids = [row.id for row in rows]
@@ -644,11 +751,15 @@ class DeliveryStore(Repository):
                    integration_id: str | None = None, *, max_attempts: int | None = None) -> builtins.list[DeliveryRow]:
         """Like :meth:`claim`, up to ``limit`` deliveries in one transaction (those due, in the same
         order), all under one lease: a worker facing a backlog spends less on claiming."""
-        statements = _claim_candidates(filtered=integration_id is not None,
-                                       sqlite=self.engine.dialect.name == "sqlite", limit=limit)
         params = {"now": now, "integration_id": integration_id}
-        claimed, taken_over = retrying(
-            lambda: self._claim(statements, params, worker_id, lease_seconds, now, limit, max_attempts))
+        if self._claims_in_one_statement:
+            claimed, taken_over = retrying(
+                lambda: self._claim_in_one_statement(params, worker_id, lease_seconds, now, limit, max_attempts))
+        else:
+            statements = _claim_candidates(filtered=integration_id is not None,
+                                           sqlite=self.engine.dialect.name == "sqlite", limit=limit)
+            claimed, taken_over = retrying(
+                lambda: self._claim(statements, params, worker_id, lease_seconds, now, limit, max_attempts))
         _log_take_over(worker_id, taken_over)
         return claimed
 
@@ -664,15 +775,37 @@ class DeliveryStore(Repository):
                     gone = taken_over.setdefault(row.lease_owner or "?", TakenOver())
                     gone.lost.append(row.id)
                     if max_attempts is not None and row.attempts - row.schedule_start >= max_attempts:
-                        self._set(connection, row.id, status="dead", now=now, reason=(
-                            f"gave up after {row.attempts} attempts: the last one never reported back "
-                            f"(worker {row.lease_owner} stopped while it held it)"))
+                        self._set(connection, row.id, status="dead", now=now,
+                                  reason=GAVE_UP_REASON.format(attempts=row.attempts, owner=row.lease_owner))
                         gone.dead.append(row.id)
                         continue
                 chosen.append(row)
             expired = [row for row in chosen if row.status == "in_flight"]
             queued = sorted((row for row in chosen if row.status != "in_flight"), key=lambda r: r.next_attempt_at)
             return self._take(connection, (expired + queued)[:limit], worker_id, now + lease_seconds, now), taken_over
+
+    def _claim_in_one_statement(self, params: dict[str, Any], worker_id: str, lease_seconds: float, now: float,
+                                limit: int, max_attempts: int | None
+                                ) -> tuple[builtins.list[DeliveryRow], dict[str, TakenOver]]:
+        """PostgreSQL with psycopg: :meth:`_claim` as one statement (:func:`_claim_postgres`), which
+        commits as it runs."""
+        sql = _claim_postgres(filtered=params["integration_id"] is not None)
+        with self.engine.connect() as connection:
+            rows = connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(sql, {
+                **params, "limit": limit, "worker_id": worker_id, "until": now + lease_seconds,
+                "max_attempts": max_attempts, "lost_reason": LOST_REASON, "gave_up_reason": GAVE_UP_REASON,
+            }).all()
+        taken_over: dict[str, TakenOver] = {}
+        claimed = []
+        for row in sorted(rows, key=lambda r: (r.was_status != "in_flight", r.claim_due)):
+            if row.was_status == "in_flight":
+                gone = taken_over.setdefault(row.was_lease_owner or "?", TakenOver())
+                gone.lost.append(row.id)
+                if row.status == "dead":
+                    gone.dead.append(row.id)
+                    continue
+            claimed.append(_loaded(row))
+        return claimed, taken_over
 
     def take(self, delivery_id: str, worker_id: str, lease_seconds: float, now: float) -> DeliveryRow | None:
         """Claim this one delivery now if it is ``pending`` or ``retrying``, due or not, enabled or
@@ -701,9 +834,7 @@ class DeliveryStore(Repository):
         connection.execute(insert(attempts).values(
             delivery_id=expired.id, number=expired.attempts, worker=expired.lease_owner or "",
             started_at=expired.updated_at, duration_ms=0.0, outcome="lost", http="[]",
-            reason=(f"cut off: worker {expired.lease_owner} stopped renewing its lease, which ran out at "
-                    f"{cut_off} (its process or node died, or lost the database); whether the attempt "
-                    "reached the target is unknown"),
+            reason=LOST_REASON.format(owner=expired.lease_owner, cut_off=cut_off),
         ))
 
     @staticmethod
