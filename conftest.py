@@ -4,6 +4,7 @@ created before the test and dropped after it. ``GATEWAY_DATABASE_URL`` is set fo
 CLI commands and gateway subprocesses started by it all use that schema.
 
 ``make test`` runs the suite once on SQLite, then again on PostgreSQL (``tests/run_on_postgres.py``).
+Tests marked ``postgresql`` are about PostgreSQL alone: the SQLite run leaves them out (deselected).
 """
 
 from __future__ import annotations
@@ -25,6 +26,21 @@ TEST_DATABASE_URL = os.environ.get("GATEWAY_TEST_DATABASE_URL") or None
 def on_postgres() -> bool:
     """Whether this run puts the tests' databases on PostgreSQL."""
     return TEST_DATABASE_URL is not None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "postgresql: about PostgreSQL alone; left out (deselected, not skipped) of the run on "
+                   "SQLite, run by the run on PostgreSQL")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if on_postgres():
+        return
+    left_out = [item for item in items if item.get_closest_marker("postgresql") is not None]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item.get_closest_marker("postgresql") is None]
 
 
 class PostgresSchemas:

@@ -139,6 +139,7 @@ def test_finishes_written_together_move_each_delivery_on_its_own(dstate):
     assert [len(d.attempt_log) for d in moved] == [1, 1, 1, 1]
 
 
+@pytest.mark.postgresql
 def test_postgres_writes_finishes_in_one_statement_unless_one_goes_dead(dstate):
     """On PostgreSQL, finishes none of which goes dead are written by one statement that commits as
     it runs (attempts inserted, deliveries moved: each only by its lease holder); one that goes dead
@@ -148,8 +149,6 @@ def test_postgres_writes_finishes_in_one_statement_unless_one_goes_dead(dstate):
     from gateway.store.deliveries import _finish_in_one_statement
 
     engine = dstate.db.engine
-    if engine.dialect.name != "postgresql":
-        pytest.skip("the single-statement finish is PostgreSQL's")
     store, row = dstate.db.deliveries, add(dstate)
     ids = [queue_event(dstate, row.id, f"e{n}")[1] for n in range(4)]
     assert len(store.claim_many("w1", LEASE, now(), 4)) == 4
@@ -286,14 +285,13 @@ def test_claim_many_takes_expired_leases_first_then_the_queued_by_due_time(dstat
     assert [d.id for d in store.claim_many("w3", LEASE, t, 8)] == [later]
 
 
+@pytest.mark.postgresql
 def test_postgres_claims_in_one_statement(dstate):
     """On PostgreSQL a claim is one statement (select, lock, lease, and record the lost attempt of
     an expired lease together)."""
     from sqlalchemy import event
 
     engine = dstate.db.engine
-    if engine.dialect.name != "postgresql":
-        pytest.skip("the single-statement claim is PostgreSQL's")
     store, row = dstate.db.deliveries, add(dstate)
     t = now()
     for n in range(3):
@@ -509,6 +507,7 @@ def test_concurrent_processes_never_claim_one_delivery_twice(dstate):
     assert sum(1 for ids in outcomes.values() if ids) >= 2, {k: len(v) for k, v in outcomes.items()}
 
 
+@pytest.mark.postgresql
 def test_postgres_pings_a_pooled_connection_only_after_it_sat_unused(dstate, monkeypatch):
     """No round trip of ``SELECT 1`` before each transaction of the queue; a connection that sat
     unused is still pinged, and replaced when the server closed it meanwhile."""
@@ -518,8 +517,6 @@ def test_postgres_pings_a_pooled_connection_only_after_it_sat_unused(dstate, mon
     from gateway.store import database
 
     engine = dstate.db.engine
-    if engine.dialect.name != "postgresql":
-        pytest.skip("the pool's pings are PostgreSQL's")
     pings = []
     real_ping = engine.dialect.do_ping
     monkeypatch.setattr(engine.dialect, "do_ping", lambda connection: pings.append(1) or real_ping(connection))

@@ -10,10 +10,9 @@ from gateway.host.state import get_state
 from gateway.store.base import now
 from gateway.testing import wait_until
 
-from .conftest import ON_POSTGRES
 from .delivery_support import add, delivery_app, delivery_plugins, dstate, queue_event, scripted  # noqa: F401
 
-pytestmark = pytest.mark.skipif(not ON_POSTGRES, reason="LISTEN/NOTIFY is PostgreSQL's (this run is on SQLite)")
+pytestmark = pytest.mark.postgresql  # LISTEN/NOTIFY is PostgreSQL's
 
 POLL = 60.0  # the workers would not look on their own within the test
 
