@@ -213,7 +213,7 @@ class BatchGatherer:
             remaining = deadline - self.clock()
             if remaining <= 0:
                 break
-            with self.state.new_work:
+            with self.state.batch_work:
                 if not self.stopping():
-                    self.state.new_work.wait(remaining)
+                    self.state.batch_work.wait(remaining)
         return batch, retried

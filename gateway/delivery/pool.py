@@ -4,10 +4,12 @@ Each worker loops: claim due deliveries (under a lease), attempt them, repeat. I
 time while work is sparse, so that a burst spreads over the workers; while every claim comes back
 full (a backlog) it claims up to 8 at once, which costs less per delivery. With nothing due it
 sleeps on the app's ``new_work`` condition until the next delivery falls due, at most
-``poll_seconds`` (1 s): an event accepted in this process wakes it at once; on PostgreSQL so does
-work queued by another process or node (``LISTEN``/``NOTIFY``, ``gateway/store/wakeups.py``); what
-nothing announces (a lease that ran out, work queued by a process on another database kind) is seen
-within that second.
+``poll_seconds`` (1 s): an event accepted in this process wakes one idle worker at once; on
+PostgreSQL so does work queued by another process or node (``LISTEN``/``NOTIFY``,
+``gateway/store/wakeups.py``); a worker whose claim found work wakes the next idle one, so a burst
+still spreads over the workers while a single delivery wakes a single worker; what nothing
+announces (a lease that ran out, work queued by a process on another database kind) is seen within
+that second.
 
 The deliveries of an integration whose plugin delivers in batches are gathered and handed over
 together (``gateway/delivery/batch.py``); the others are attempted one at a time.
@@ -107,7 +109,7 @@ class WorkerPool:
         if grace is None:
             grace = self.state.settings.shutdown_grace_seconds
         self._stopping.set()
-        self.state.notify_new_work()
+        self.state.wake_all_workers()
         self.state.db_watch.wake()
         deadline = time.monotonic() + grace
         for slot in self.slots:
@@ -181,6 +183,7 @@ class WorkerPool:
                 batch_size = 1
                 self._wait_for_work()
                 continue
+            self.state.pass_on_work()  # another idle worker looks for more
             batch_size = min(batch_size * 2, MAX_BATCH) if len(batch) == batch_size else 1
             singles = self._attempt_batches(slot, batches, gatherer, batch)
             self._attempt_all(slot, deliverer, singles)

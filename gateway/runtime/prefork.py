@@ -228,6 +228,7 @@ class PreforkServer(BaseApplication):
         self.state.db.after_fork()
         self.state.db_watch.after_fork()
         self.state.new_work = threading.Condition()
+        self.state.batch_work = threading.Condition()
         self.state.workers.clear()
 
     def _post_worker_init(self, worker) -> None:
