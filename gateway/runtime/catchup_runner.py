@@ -11,8 +11,8 @@ A run that fails (the database or the flag platform unavailable) is tried again 
 from __future__ import annotations
 
 import logging
-import threading
 
+from gateway.runtime.background_loop import BackgroundLoop
 from gateway.runtime.catchup import SAFETY_MARGIN_MS
 from gateway.store.unavailable import unavailable
 from gateway.host.state import GatewayState
@@ -23,14 +23,14 @@ RETRY_SECONDS = 10.0
 FOLLOW_UP = "follow-up"
 
 
-class CatchUpRunner:
+class CatchUpRunner(BackgroundLoop):
+    thread_name = "catch-up"
+
     def __init__(self, state: GatewayState, interval: float, retry_seconds: float = RETRY_SECONDS):
+        super().__init__()
         self.state = state
         self.interval = interval
         self.retry_seconds = min(retry_seconds, interval)
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         self._trigger = "start"
 
     def poke(self, trigger: str = "change") -> None:
@@ -40,15 +40,8 @@ class CatchUpRunner:
     def start(self) -> None:
         self.state.db_watch.on_back.append(lambda: self.poke("outage-ended"))
         self.state.connection.listeners.append(lambda: self.poke("connection-changed"))
-        self._thread = threading.Thread(target=self._loop, name="catch-up", daemon=True)
-        self._thread.start()
+        self._start_thread()
         log.info("catch-up from the audit log every %g s (with a connection)", self.interval)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def _loop(self) -> None:
         wait = self._once()

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from gateway.runtime.background_loop import BackgroundLoop
 from gateway.runtime.checks import CheckError
 from gateway.store.unavailable import unavailable
 from gateway.host.state import GatewayState
@@ -28,33 +29,22 @@ POLL_SECONDS = 5.0
 CHANGES_POLL_SECONDS = 0.25
 
 
-class CheckRunner:
+class CheckRunner(BackgroundLoop):
+    thread_name = "background-checks"
+
     def __init__(self, state: GatewayState, interval: float, poll_seconds: float = POLL_SECONDS,
                  changes: Callable[[], int] | None = None):
+        super().__init__()
         self.state = state
         self.interval = interval
         self.poll_seconds = poll_seconds
         self._changes = changes
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def poke(self) -> None:
-        """Something changed: look for due checks now."""
-        self._wake.set()
 
     def start(self) -> None:
         self.state.integrations.listeners.append(self.poke)
         self.state.connection.listeners.append(self.poke)
-        self._thread = threading.Thread(target=self._loop, name="background-checks", daemon=True)
-        self._thread.start()
+        self._start_thread()
         log.info("background checks every %g s", self.interval)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def _loop(self) -> None:
         while not self._stopping.is_set():
