@@ -109,6 +109,10 @@ def test_a_mutant_runs_the_tests_that_executed_its_line_or_at_import_every_test_
     assert test_map.tests_for(at_import) == ["t.py::big", "t.py::small"]
     no_coverage = tool.TestMap(lines=None, durations={"t.py::big": 1.0, "u.py::other": 1.0}, failed=[])
     assert no_coverage.tests_for(in_function) == ["t.py::big", "u.py::other"]
+    only_imported = tool.TestMap(lines={"gateway/example.py": {1: [], 3: []}},
+                                 durations={"t.py::big": 1.0, "u.py::other": 1.0}, failed=[])
+    assert only_imported.tests_for(at_import) == ["t.py::big", "u.py::other"]
+    assert only_imported.tests_for(in_function) == []
 
 
 def test_listed_survivors_are_read_from_the_document(tool):

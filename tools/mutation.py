@@ -19,7 +19,8 @@ coverage.py recording, per line of the mutated modules, which tests executed it 
 chooses the test files; by default the whole suite). The map is kept in ``build/mutation/cache/``
 under a hash of the sources and tests, and made again when they change. A mutant inside a function
 is tested by the tests that executed its line; one made at import time (a module-level constant, a
-decorator, a default) by every test that executed the module. Without coverage.py every test file of
+decorator, a default) by every test that executed the module, or by every test of the map when no
+test executed it while running (its code all ran at import, while the tests were collected). Without coverage.py every test file of
 the suite is run for every mutant.
 
 The run happens in a copy of the project (``build/mutation/``), never in the working tree: the
@@ -612,9 +613,13 @@ class TestMap:
     failed: list[str]
 
     def module_tests(self, path: str) -> list[str]:
+        """The tests that executed a line of ``path`` while they ran; when none did (a module whose
+        code all runs at import, during the collection of the tests, such as a dataclass that only
+        declares fields), every test of the map."""
         if self.lines is None:
             return sorted(self.durations)
-        return sorted({t for tests in self.lines.get(path, {}).values() for t in tests})
+        executed = {t for tests in self.lines.get(path, {}).values() for t in tests}
+        return sorted(executed) if executed else sorted(self.durations)
 
     def tests_for(self, mutant: Mutant) -> list[str]:
         """The tests that can notice ``mutant``: those that executed its line when it is inside a
