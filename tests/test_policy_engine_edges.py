@@ -27,6 +27,14 @@ def test_an_unusable_access_does_not_hide_the_next_one(unusable):
     assert decision.reason == f"allowed by statement 0 (allow proj/*:env/*:flag/*) for updateOn on {FLAG}"
 
 
+def test_an_access_given_again_does_not_hide_the_next_one():
+    policy = compile_policy([*ALLOW_ALL, {"effect": "deny", "resources": [FLAG], "actions": ["deleteFlag"]}])
+    again = Access("updateOn", FLAG)
+    decision = policy.evaluate([again, again, Access("deleteFlag", FLAG)])
+    assert not decision.allowed and decision.statement == 1
+    assert decision.reason == f"denied by statement 1 (deny {FLAG}) for deleteFlag on {FLAG}"
+
+
 def test_three_accesses_are_listed_without_a_remainder():
     policy = compile_policy([{"effect": "allow", "resources": ["proj/none"], "actions": ["*"]}])
     accesses = [Access("a", "proj/x"), Access("b", "proj/y"), Access("c", "proj/z")]
