@@ -37,8 +37,9 @@ What becomes of a mutant:
   mutated code raised under it). The tests run until the first failure on an assertion, so a kill is
   counted as one by an assertion whenever any selected test fails on one;
 - ``survived``: every selected test passed, or no test executes the mutated line;
-- ``invalid``: the mutated module cannot be imported, or the tests cannot be collected: no test
-  said anything about the change, so it is not a kill;
+- ``invalid``: the mutated module cannot be imported, or none of the tests can be collected: no
+  test said anything about the change, so it is not a kill (a test file whose collection alone
+  fails on a mutant made inside a function is left out, and the other tests are run);
 - ``error``: a fixture failed (setup or teardown) but no test did; not a kill either;
 - ``timeout``: the tests ran past their time limit (three times their time on the unchanged code,
   plus 30 s).
@@ -770,7 +771,34 @@ def run(selected: list[str], jobs: int, work: Path = WORK, keys: set[str] | None
             files_to_run = sorted({t.split("::")[0] for t in wanted},
                                   key=lambda f: (sum(tests.durations.get(t, 1.0) for t in wanted
                                                      if t.startswith(f + "::")), f))
-            limit = 3 * sum(tests.durations.get(t, 1.0) for t in wanted) + 30
+            left_out: list[str] = []
+            while True:
+                limit = 3 * sum(tests.durations.get(t, 1.0) for t in wanted) + 30
+                finished, payload, seconds = run_tests(mutant, files_to_run, wanted, limit)
+                # A test file whose collection the mutant breaks says nothing about it; the others
+                # are run without it.
+                broken = {c[0] for c in payload["record"]["collection_errors"]} if payload and payload["imports"] \
+                    else set()
+                if not broken or not broken <= set(files_to_run) or broken == set(files_to_run):
+                    break
+                left_out += sorted(broken)
+                files_to_run = [f for f in files_to_run if f not in broken]
+                wanted = [t for t in wanted if t.split("::")[0] not in broken]
+            if not finished and not (payload and payload["record"]["failures"]):
+                return Outcome(mutant.key, path, mutant.line, "timeout", f"ran past {limit:.0f}s", len(wanted), seconds)
+            if payload is None:
+                return Outcome(mutant.key, path, mutant.line, "error", "the test run left no result", len(wanted),
+                               seconds)
+            record = _record(payload)
+            outcome, why = classify(record, payload["imports"])
+            if not finished:  # tests had failed before the run was stopped at its time limit
+                why += f" (the run was then stopped at {limit:.0f}s)"
+            if left_out:
+                why += f" (left out, their collection failed on the mutant: {', '.join(left_out)})"
+            kill = _kill(record) if outcome == "killed" else None
+            return Outcome(mutant.key, path, mutant.line, outcome, why, len(wanted), seconds, kill[1] if kill else "")
+
+        def run_tests(mutant: Mutant, files_to_run: list[str], wanted: list[str], limit: float):
             slot = free.get()  # a copy no other run is using
             target = slot / "repo" / path
             out = slot / "result.json"
@@ -784,18 +812,7 @@ def run(selected: list[str], jobs: int, work: Path = WORK, keys: set[str] | None
             finally:
                 target.write_text(original)
                 free.put(slot)
-            seconds = time.monotonic() - started
-            if not finished and not (payload and payload["record"]["failures"]):
-                return Outcome(mutant.key, path, mutant.line, "timeout", f"ran past {limit:.0f}s", len(wanted), seconds)
-            if payload is None:
-                return Outcome(mutant.key, path, mutant.line, "error", "the test run left no result", len(wanted),
-                               seconds)
-            record = _record(payload)
-            outcome, why = classify(record, payload["imports"])
-            if not finished:  # tests had failed before the run was stopped at its time limit
-                why += f" (the run was then stopped at {limit:.0f}s)"
-            kill = _kill(record) if outcome == "killed" else None
-            return Outcome(mutant.key, path, mutant.line, outcome, why, len(wanted), seconds, kill[1] if kill else "")
+            return finished, payload, time.monotonic() - started
 
         outcomes: list[Outcome] = []
         with ThreadPoolExecutor(max_workers=jobs) as pool:
