@@ -94,6 +94,9 @@ def test_a_specifier_shows_its_text():
 @pytest.mark.parametrize("specifier, message", [
     ("proj/x{;y}", 'braces in "proj/x{": property selectors go after ";", as in "env/*;{critical:true}"'),
     ("proj/a/b", 'key "a/b" of "proj" contains "/"; separate scopes with ":", as in "proj/*:env/*"'),
+    ("proj/a$b:env/*", 'key "a$b" of "proj" contains "$"'),
+    ("proj:env/*:flag/*",
+     '"proj" has no key, so the resource is incomplete; write "proj/*" for every proj, or "proj/<key>"'),
 ])
 def test_specifier_messages(specifier, message):
     from gateway.policy import PolicyError
@@ -101,6 +104,15 @@ def test_specifier_messages(specifier, message):
     with pytest.raises(PolicyError) as raised:
         compile_policy([{"effect": "allow", "resources": [specifier], "actions": ["*"]}])
     assert raised.value.errors == {"policy[0].resources[0]": message}
+
+
+def test_a_selector_for_false_matches_an_attribute_that_is_false_and_only_that():
+    policy = compile_policy([{"effect": "allow", "resources": ["proj/*:env/*;{critical:false}:flag/*"],
+                              "actions": ["*"]}])
+    access = [Access("updateOn", FLAG)]
+    assert policy.evaluate(access, attributes={"env": {"critical": False}}).statement == 0
+    assert not policy.evaluate(access, attributes={"env": {"critical": True}}).allowed
+    assert not policy.evaluate(access, attributes={"env": {"critical": "False"}}).allowed
 
 
 def test_every_entry_that_is_not_a_string_is_reported():
