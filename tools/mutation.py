@@ -760,6 +760,7 @@ def run(selected: list[str], jobs: int, work: Path = WORK, keys: set[str] | None
             continue
         guarding = tests.module_tests(path)
         print(f"{path}: {len(mutants)} mutants, {len(guarding)} tests execute it", flush=True)
+        module_started = time.monotonic()
         original = (ROOT / path).read_text()
 
         def attempt(mutant: Mutant) -> Outcome:
@@ -825,7 +826,8 @@ def run(selected: list[str], jobs: int, work: Path = WORK, keys: set[str] | None
         results[path] = outcomes
         counts = {name: sum(1 for o in outcomes if o.outcome == name)
                   for name in ("killed", "survived", "invalid", "error", "timeout")}
-        print("  " + ", ".join(f"{name} {count}" for name, count in counts.items()), flush=True)
+        print("  " + ", ".join(f"{name} {count}" for name, count in counts.items())
+              + f" ({time.monotonic() - module_started:.0f}s)", flush=True)
     return report(results, work, complete=keys is None)
 
 
