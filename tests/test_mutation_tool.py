@@ -32,6 +32,21 @@ def test_a_kill_is_a_failing_test_and_says_which(tool):
     assert tool.classify(missing_raise)[0] == "killed"
 
 
+def test_a_kill_is_told_by_the_first_assertion_even_after_a_failure_of_another_kind(tool):
+    record = tool.TestRecord(exit_code=1, failures=[("t.py::a", "TypeError", "crashed"),
+                                                   ("t.py::b", "Failed", "DID NOT RAISE <class 'X'>")])
+    assert tool.classify(record) == ("killed", "t.py::b: Failed: DID NOT RAISE <class 'X'>")
+    crashed = tool.TestRecord(exit_code=1, failures=[("t.py::a", "TypeError", "crashed"), ("t.py::c", "KeyError", "k")])
+    assert tool.classify(crashed) == ("killed", "t.py::a: TypeError: crashed")
+
+
+def test_an_exception_group_counts_as_an_assertion_when_one_of_its_exceptions_is(tool):
+    group = ExceptionGroup("two failures", [ValueError("v"), ExceptionGroup("inner", [AssertionError("a")])])
+    assert tool._exception_kind(group) == ("AssertionError", "a")
+    assert tool._exception_kind(ExceptionGroup("one", [KeyError("k")])) == ("KeyError", "'k'")
+    assert tool._exception_kind(ValueError("plain\nsecond line")) == ("ValueError", "plain")
+
+
 @pytest.mark.parametrize("record, imports, outcome", [
     ({"exit_code": 2, "collection_errors": [("t.py", "ImportError: cannot import name 'x'")]}, True, "invalid"),
     ({"exit_code": 1, "collection_errors": [("t.py", "TypeError")], "failures": [("t.py::a", "E", "")]}, True,
@@ -94,6 +109,10 @@ def test_a_mutant_runs_the_tests_that_executed_its_line_or_at_import_every_test_
     assert test_map.tests_for(at_import) == ["t.py::big", "t.py::small"]
     no_coverage = tool.TestMap(lines=None, durations={"t.py::big": 1.0, "u.py::other": 1.0}, failed=[])
     assert no_coverage.tests_for(in_function) == ["t.py::big", "u.py::other"]
+    only_imported = tool.TestMap(lines={"gateway/example.py": {1: [], 3: []}},
+                                 durations={"t.py::big": 1.0, "u.py::other": 1.0}, failed=[])
+    assert only_imported.tests_for(at_import) == ["t.py::big", "u.py::other"]
+    assert only_imported.tests_for(in_function) == []
 
 
 def test_listed_survivors_are_read_from_the_document(tool):
@@ -109,6 +128,9 @@ def test_the_report_fails_on_an_unlisted_survivor_and_counts_kills_by_assertion_
                 tool.Outcome("gateway/outbound/targets.py::f: b", "gateway/outbound/targets.py", 2, "killed", "", 3, 1.0, "TypeError"),
                 tool.Outcome("gateway/outbound/targets.py::f: c", "gateway/outbound/targets.py", 3, "invalid", "no import", 3, 1.0)]
     assert tool.report({"gateway/outbound/targets.py": outcomes}, tmp_path, complete=False) == 0
-    assert "| gateway/outbound/targets.py | 4 | 2 | 1 | 1 | 1 | 1 | 0 | 0 |" in (tmp_path / "report.md").read_text()
+    text = (tmp_path / "report.md").read_text()
+    assert "| gateway/outbound/targets.py | 4 | 1 | 1 | 1 | 1 | 1 | 0 | 0 |" in text
+    assert text.split("## Killed otherwise (a test failed, but on no assertion)\n\n")[1].split("\n\n")[0] \
+        == "- `gateway/outbound/targets.py::f: b` (line 2; )"
     unlisted = tool.Outcome("gateway/outbound/targets.py::f: d", "gateway/outbound/targets.py", 4, "survived", "", 3, 1.0)
     assert tool.report({"gateway/outbound/targets.py": [*outcomes, unlisted]}, tmp_path, complete=False) == 1

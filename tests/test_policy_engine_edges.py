@@ -27,6 +27,14 @@ def test_an_unusable_access_does_not_hide_the_next_one(unusable):
     assert decision.reason == f"allowed by statement 0 (allow proj/*:env/*:flag/*) for updateOn on {FLAG}"
 
 
+def test_an_access_given_again_does_not_hide_the_next_one():
+    policy = compile_policy([*ALLOW_ALL, {"effect": "deny", "resources": [FLAG], "actions": ["deleteFlag"]}])
+    again = Access("updateOn", FLAG)
+    decision = policy.evaluate([again, again, Access("deleteFlag", FLAG)])
+    assert not decision.allowed and decision.statement == 1
+    assert decision.reason == f"denied by statement 1 (deny {FLAG}) for deleteFlag on {FLAG}"
+
+
 def test_three_accesses_are_listed_without_a_remainder():
     policy = compile_policy([{"effect": "allow", "resources": ["proj/none"], "actions": ["*"]}])
     accesses = [Access("a", "proj/x"), Access("b", "proj/y"), Access("c", "proj/z")]
@@ -86,6 +94,9 @@ def test_a_specifier_shows_its_text():
 @pytest.mark.parametrize("specifier, message", [
     ("proj/x{;y}", 'braces in "proj/x{": property selectors go after ";", as in "env/*;{critical:true}"'),
     ("proj/a/b", 'key "a/b" of "proj" contains "/"; separate scopes with ":", as in "proj/*:env/*"'),
+    ("proj/a$b:env/*", 'key "a$b" of "proj" contains "$"'),
+    ("proj:env/*:flag/*",
+     '"proj" has no key, so the resource is incomplete; write "proj/*" for every proj, or "proj/<key>"'),
 ])
 def test_specifier_messages(specifier, message):
     from gateway.policy import PolicyError
@@ -93,6 +104,15 @@ def test_specifier_messages(specifier, message):
     with pytest.raises(PolicyError) as raised:
         compile_policy([{"effect": "allow", "resources": [specifier], "actions": ["*"]}])
     assert raised.value.errors == {"policy[0].resources[0]": message}
+
+
+def test_a_selector_for_false_matches_an_attribute_that_is_false_and_only_that():
+    policy = compile_policy([{"effect": "allow", "resources": ["proj/*:env/*;{critical:false}:flag/*"],
+                              "actions": ["*"]}])
+    access = [Access("updateOn", FLAG)]
+    assert policy.evaluate(access, attributes={"env": {"critical": False}}).statement == 0
+    assert not policy.evaluate(access, attributes={"env": {"critical": True}}).allowed
+    assert not policy.evaluate(access, attributes={"env": {"critical": "False"}}).allowed
 
 
 def test_every_entry_that_is_not_a_string_is_reported():

@@ -19,7 +19,8 @@ coverage.py recording, per line of the mutated modules, which tests executed it 
 chooses the test files; by default the whole suite). The map is kept in ``build/mutation/cache/``
 under a hash of the sources and tests, and made again when they change. A mutant inside a function
 is tested by the tests that executed its line; one made at import time (a module-level constant, a
-decorator, a default) by every test that executed the module. Without coverage.py every test file of
+decorator, a default) by every test that executed the module, or by every test of the map when no
+test executed it while running (its code all ran at import, while the tests were collected). Without coverage.py every test file of
 the suite is run for every mutant.
 
 The run happens in a copy of the project (``build/mutation/``), never in the working tree: the
@@ -30,12 +31,15 @@ derandomised and without deadlines there (``HYPOTHESIS_PROFILE=mutation``, see `
 
 What becomes of a mutant:
 
-- ``killed``: a test failed (an assertion, a missing expected exception, or any other exception
-  while the test ran); the test and the failure are recorded, and the report counts apart the kills
-  made by an assertion or ``pytest.raises``;
+- ``killed``: a test failed; the test and the failure are recorded in ``results.json``. The report
+  counts two kinds apart: killed by an assertion (an ``assert`` failed, or a ``pytest.raises`` did
+  not get its exception), and killed otherwise (a test failed only on another exception that the
+  mutated code raised under it). The tests run until the first failure on an assertion, so a kill is
+  counted as one by an assertion whenever any selected test fails on one;
 - ``survived``: every selected test passed, or no test executes the mutated line;
-- ``invalid``: the mutated module cannot be imported, or the tests cannot be collected: no test
-  said anything about the change, so it is not a kill;
+- ``invalid``: the mutated module cannot be imported, or none of the tests can be collected: no
+  test said anything about the change, so it is not a kill (a test file whose collection alone
+  fails on a mutant made inside a function is left out, and the other tests are run);
 - ``error``: a fixture failed (setup or teardown) but no test did; not a kill either;
 - ``timeout``: the tests ran past their time limit (three times their time on the unchanged code,
   plus 30 s).
@@ -370,12 +374,46 @@ def _first_line(text: str) -> str:
     return ""
 
 
-class _Recorder:
-    """A pytest plugin that fills a :class:`TestRecord`."""
+# A failed assert (``AssertionError``, also what ``pytest.raises(..., match=...)`` raises on another
+# message), or ``pytest.raises`` / ``pytest.fail`` that did not get what it expected (``Failed``).
+# Only these are kills by an assertion; any other exception in a test (the mutated code crashed
+# under it) is counted apart as "killed otherwise".
+ASSERTIONS = ("AssertionError", "Failed")
 
-    def __init__(self, record: TestRecord):
+
+def _exception_kind(exc: BaseException) -> tuple[str, str]:
+    """The type name and first line of ``exc``; for an exception group (Hypothesis reports several
+    distinct failures as one), the first assertion inside it, else its first exception."""
+    if isinstance(exc, BaseExceptionGroup):
+        leaves: list[BaseException] = []
+
+        def flatten(group: BaseExceptionGroup) -> None:
+            for inner in group.exceptions:
+                flatten(inner) if isinstance(inner, BaseExceptionGroup) else leaves.append(inner)
+
+        flatten(exc)
+        chosen = next((e for e in leaves if type(e).__name__ in ASSERTIONS), leaves[0] if leaves else exc)
+        if chosen is not exc:
+            return _exception_kind(chosen)
+    return type(exc).__name__, _first_line(str(exc))
+
+
+class _Recorder:
+    """A pytest plugin that fills a :class:`TestRecord`; with ``stop_on_assertion``, the run stops
+    at the first test that fails on an assertion (a failure of another kind lets the other tests
+    run, so that an assertion further on can still make the kill). With ``out``, the record is
+    written there after each failure too, so that a run stopped at its time limit still says which
+    tests failed before."""
+
+    def __init__(self, record: TestRecord, stop_on_assertion: bool = False, out: str | None = None):
         self.record = record
+        self.stop_on_assertion = stop_on_assertion
+        self.out = out
+        self.session = None
         self.exceptions: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def pytest_sessionstart(self, session):
+        self.session = session
 
     def pytest_collectreport(self, report):
         if report.failed:
@@ -383,7 +421,7 @@ class _Recorder:
 
     def _makereport(self, item, call):
         if call.excinfo is not None:
-            self.exceptions[(item.nodeid, call.when)] = (call.excinfo.typename, _first_line(str(call.excinfo.value)))
+            self.exceptions[(item.nodeid, call.when)] = _exception_kind(call.excinfo.value)
 
     def pytest_runtest_logreport(self, report):
         record = self.record
@@ -391,6 +429,10 @@ class _Recorder:
         if report.failed:
             kind, message = self.exceptions.get((report.nodeid, report.when), ("?", _first_line(report.longreprtext)))
             (record.failures if report.when == "call" else record.errors).append((report.nodeid, kind, message))
+            if self.out is not None:
+                _write_result(self.out, {"record": asdict(record), "imports": True, "partial": True})
+            if self.stop_on_assertion and report.when == "call" and kind in ASSERTIONS and self.session is not None:
+                self.session.shouldstop = f"{report.nodeid} failed on an assertion"
         elif report.when == "call" and report.passed:
             record.passed.append(report.nodeid)
 
@@ -404,6 +446,11 @@ def _recorder_hooks():
             self._makereport(item, call)
 
     return Recorder
+
+
+def _kill(record: TestRecord) -> tuple[str, str, str] | None:
+    """The failure that kills: the first on an assertion, else the first of any kind."""
+    return next((f for f in record.failures if f[1] in ASSERTIONS), record.failures[0] if record.failures else None)
 
 
 class _Selector:
@@ -443,7 +490,7 @@ def classify(record: TestRecord, mutant_imports: bool = True) -> tuple[str, str]
         nodeid, message = record.collection_errors[0]
         return "invalid", f"collection of {nodeid or 'the tests'} failed: {message}"
     if record.failures:
-        nodeid, kind, message = record.failures[0]
+        nodeid, kind, message = _kill(record)
         return "killed", f"{nodeid}: {kind}: {message}"
     if record.errors:
         nodeid, kind, message = record.errors[0]
@@ -466,14 +513,16 @@ def _child_setup(copy_root: str) -> None:
     os.environ["HYPOTHESIS_PROFILE"] = "mutation"
 
 
-def _pytest_args(copy_root: str, files: list[str], stop_at_first: bool) -> list[str]:
+def _pytest_args(copy_root: str, files: list[str]) -> list[str]:
     # One rootdir and ini file whatever the files: the plugins' own setup.cfg would change the test ids.
     args = ["-q", "-p", "no:cacheprovider", "--rootdir", copy_root, "-c", str(Path(copy_root) / "setup.cfg")]
-    return [*args, *(["-x"] if stop_at_first else []), *files]
+    return [*args, *files]
 
 
 def _write_result(out: str, payload: dict[str, Any]) -> None:
-    Path(out).write_text(json.dumps(payload))
+    partial = Path(out + ".part")  # whole or not there: the run may be stopped at its time limit
+    partial.write_text(json.dumps(payload))
+    partial.replace(out)
 
 
 def _tests_in_child(copy_root: str, files: list[str], wanted: list[str] | None, module: str | None, out: str) -> None:
@@ -491,10 +540,10 @@ def _tests_in_child(copy_root: str, files: list[str], wanted: list[str] | None, 
                 os._exit(0)
         import pytest
 
-        plugins: list[Any] = [_recorder_hooks()(record)]
+        plugins: list[Any] = [_recorder_hooks()(record, stop_on_assertion=True, out=out)]
         if wanted is not None:
             plugins.append(_Selector(set(wanted)))
-        record.exit_code = int(pytest.main(_pytest_args(copy_root, files, stop_at_first=True), plugins=plugins))
+        record.exit_code = int(pytest.main(_pytest_args(copy_root, files), plugins=plugins))
         _write_result(out, {"record": asdict(record), "imports": True})
     finally:
         os._exit(0)
@@ -520,7 +569,7 @@ def _map_in_child(copy_root: str, test_paths: list[str], include: list[str], out
                                     config_file=False)
             plugins.append(_ContextSwitcher(cov))
             cov.start()
-        record.exit_code = int(pytest.main(_pytest_args(copy_root, test_paths, stop_at_first=False), plugins=plugins))
+        record.exit_code = int(pytest.main(_pytest_args(copy_root, test_paths), plugins=plugins))
         if cov is not None:
             cov.stop()
             data = cov.get_data()
@@ -565,9 +614,13 @@ class TestMap:
     failed: list[str]
 
     def module_tests(self, path: str) -> list[str]:
+        """The tests that executed a line of ``path`` while they ran; when none did (a module whose
+        code all runs at import, during the collection of the tests, such as a dataclass that only
+        declares fields), every test of the map."""
         if self.lines is None:
             return sorted(self.durations)
-        return sorted({t for tests in self.lines.get(path, {}).values() for t in tests})
+        executed = {t for tests in self.lines.get(path, {}).values() for t in tests}
+        return sorted(executed) if executed else sorted(self.durations)
 
     def tests_for(self, mutant: Mutant) -> list[str]:
         """The tests that can notice ``mutant``: those that executed its line when it is inside a
@@ -608,7 +661,9 @@ def test_map(slot: Path, test_paths: list[str], work: Path) -> TestMap:
         print(f"test map made in {time.monotonic() - started:.0f}s", flush=True)
         cache.parent.mkdir(parents=True, exist_ok=True)
         if payload["record"]["exit_code"] not in (0, 1) and not payload["record"]["passed"]:
-            raise SystemExit(f"the test map run failed (pytest exit {payload['record']['exit_code']})")
+            problems = [f"{n}: {m}" for n, m in payload["record"]["collection_errors"]]
+            raise SystemExit(f"the test map run failed (pytest exit {payload['record']['exit_code']})"
+                             + "".join(f"\n  {p}" for p in problems))
         cache.write_text(json.dumps(payload))
     record = _record(payload)
     lines = None
@@ -705,15 +760,46 @@ def run(selected: list[str], jobs: int, work: Path = WORK, keys: set[str] | None
             continue
         guarding = tests.module_tests(path)
         print(f"{path}: {len(mutants)} mutants, {len(guarding)} tests execute it", flush=True)
+        module_started = time.monotonic()
         original = (ROOT / path).read_text()
 
         def attempt(mutant: Mutant) -> Outcome:
             wanted = tests.tests_for(mutant)
             if not wanted:
                 return Outcome(mutant.key, path, mutant.line, "survived", "no test executes this code", 0, 0.0)
+            # The quickest test files first: the run stops at the first failing assertion, so a
+            # mutant a quick unit test kills costs only that test.
             files_to_run = sorted({t.split("::")[0] for t in wanted},
-                                  key=lambda f: -sum(1 for t in wanted if t.startswith(f + "::")))
-            limit = 3 * sum(tests.durations.get(t, 1.0) for t in wanted) + 30
+                                  key=lambda f: (sum(tests.durations.get(t, 1.0) for t in wanted
+                                                     if t.startswith(f + "::")), f))
+            left_out: list[str] = []
+            while True:
+                limit = 3 * sum(tests.durations.get(t, 1.0) for t in wanted) + 30
+                finished, payload, seconds = run_tests(mutant, files_to_run, wanted, limit)
+                # A test file whose collection the mutant breaks says nothing about it; the others
+                # are run without it.
+                broken = {c[0] for c in payload["record"]["collection_errors"]} if payload and payload["imports"] \
+                    else set()
+                if not broken or not broken <= set(files_to_run) or broken == set(files_to_run):
+                    break
+                left_out += sorted(broken)
+                files_to_run = [f for f in files_to_run if f not in broken]
+                wanted = [t for t in wanted if t.split("::")[0] not in broken]
+            if not finished and not (payload and payload["record"]["failures"]):
+                return Outcome(mutant.key, path, mutant.line, "timeout", f"ran past {limit:.0f}s", len(wanted), seconds)
+            if payload is None:
+                return Outcome(mutant.key, path, mutant.line, "error", "the test run left no result", len(wanted),
+                               seconds)
+            record = _record(payload)
+            outcome, why = classify(record, payload["imports"])
+            if not finished:  # tests had failed before the run was stopped at its time limit
+                why += f" (the run was then stopped at {limit:.0f}s)"
+            if left_out:
+                why += f" (left out, their collection failed on the mutant: {', '.join(left_out)})"
+            kill = _kill(record) if outcome == "killed" else None
+            return Outcome(mutant.key, path, mutant.line, outcome, why, len(wanted), seconds, kill[1] if kill else "")
+
+        def run_tests(mutant: Mutant, files_to_run: list[str], wanted: list[str], limit: float):
             slot = free.get()  # a copy no other run is using
             target = slot / "repo" / path
             out = slot / "result.json"
@@ -723,20 +809,11 @@ def run(selected: list[str], jobs: int, work: Path = WORK, keys: set[str] | None
                 target.write_text(mutated_source(mutant))
                 module = None if mutant.runtime else _dotted(path)
                 finished = _fork(_tests_in_child, (str(slot / "repo"), files_to_run, wanted, module, str(out)), limit)
-                payload = json.loads(out.read_text()) if finished and out.exists() else None
+                payload = json.loads(out.read_text()) if out.exists() else None
             finally:
                 target.write_text(original)
                 free.put(slot)
-            seconds = time.monotonic() - started
-            if not finished:
-                return Outcome(mutant.key, path, mutant.line, "timeout", f"ran past {limit:.0f}s", len(wanted), seconds)
-            if payload is None:
-                return Outcome(mutant.key, path, mutant.line, "error", "the test run left no result", len(wanted),
-                               seconds)
-            record = _record(payload)
-            outcome, why = classify(record, payload["imports"])
-            failure = record.failures[0][1] if outcome == "killed" else ""
-            return Outcome(mutant.key, path, mutant.line, outcome, why, len(wanted), seconds, failure)
+            return finished, payload, time.monotonic() - started
 
         outcomes: list[Outcome] = []
         with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -749,49 +826,54 @@ def run(selected: list[str], jobs: int, work: Path = WORK, keys: set[str] | None
         results[path] = outcomes
         counts = {name: sum(1 for o in outcomes if o.outcome == name)
                   for name in ("killed", "survived", "invalid", "error", "timeout")}
-        print("  " + ", ".join(f"{name} {count}" for name, count in counts.items()), flush=True)
+        print("  " + ", ".join(f"{name} {count}" for name, count in counts.items())
+              + f" ({time.monotonic() - module_started:.0f}s)", flush=True)
     return report(results, work, complete=keys is None)
 
 
-# A failed assert, or a pytest.raises / pytest.fail that did not get what it expected; any other
-# exception in a test is a kill too (the mutated code broke the test), counted in "killed" only.
-ASSERTIONS = ("AssertionError", "Failed")
+def _column(outcome: Outcome) -> str:
+    """Where the report counts ``outcome``: a kill by an assertion or otherwise, or its outcome."""
+    if outcome.outcome == "killed":
+        return "asserted" if outcome.failure in ASSERTIONS else "otherwise"
+    return outcome.outcome
 
 
 def report(results: dict[str, list[Outcome]], work: Path = WORK, complete: bool = True) -> int:
     documented = documented_survivors()
-    columns = ("killed", "survived", "invalid", "error", "timeout")
+    columns = ("asserted", "otherwise", "survived", "invalid", "error", "timeout")
     lines = ["# Mutation run", "",
-             "| module | mutants | killed | by an assertion | survived | listed as equivalent | invalid | error "
-             "| timed out |",
+             "A kill by an assertion: a test failed on an assert or on a `pytest.raises` that did not get its "
+             "exception. Killed otherwise: no test failed on an assertion, but one failed on another exception "
+             "the mutated code raised under it.", "",
+             "| module | mutants | killed by an assertion | killed otherwise | survived | listed as equivalent "
+             "| invalid | error | timed out |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     undocumented: list[Outcome] = []
     stale: list[str] = []
-    total = dict.fromkeys(("mutants", "listed", "asserted", *columns), 0)
+    total = dict.fromkeys(("mutants", "listed", *columns), 0)
     for path, outcomes in results.items():
-        count = {name: sum(1 for o in outcomes if o.outcome == name) for name in columns}
+        count = {name: sum(1 for o in outcomes if _column(o) == name) for name in columns}
         survivors = [o for o in outcomes if o.outcome == "survived"]
         listed = [o for o in survivors if o.key in documented]
         undocumented.extend(o for o in survivors if o.key not in documented)
         if complete:
             alive = {o.key for o in survivors}
             stale.extend(k for k in sorted(documented) if k.startswith(path + "::") and k not in alive)
-        asserted = sum(1 for o in outcomes if o.outcome == "killed" and o.failure in ASSERTIONS)
-        lines.append(f"| {path} | {len(outcomes)} | {count['killed']} | {asserted} | {count['survived']} | {len(listed)} "
-                     f"| {count['invalid']} | {count['error']} | {count['timeout']} |")
+        lines.append(f"| {path} | {len(outcomes)} | {count['asserted']} | {count['otherwise']} | {count['survived']} "
+                     f"| {len(listed)} | {count['invalid']} | {count['error']} | {count['timeout']} |")
         total["mutants"] += len(outcomes)
         total["listed"] += len(listed)
-        total["asserted"] += asserted
         for name in columns:
             total[name] += count[name]
-    lines.append(f"| **all** | {total['mutants']} | {total['killed']} | {total['asserted']} | {total['survived']} "
-                 f"| {total['listed']} "
-                 f"| {total['invalid']} | {total['error']} | {total['timeout']} |")
+    lines.append(f"| **all** | {total['mutants']} | {total['asserted']} | {total['otherwise']} | {total['survived']} "
+                 f"| {total['listed']} | {total['invalid']} | {total['error']} | {total['timeout']} |")
     lines += ["", "## Survivors not listed in docs/mutation-survivors.md", ""]
     lines += [f"- `{o.key}` (line {o.line}; {o.why})" for o in undocumented] or ["none"]
     lines += ["", "## Listed in docs/mutation-survivors.md but no longer surviving", ""]
     lines += [f"- `{key}`" for key in stale] or ["none"]
     everything = [o for outcomes in results.values() for o in outcomes]
+    lines += ["", "## Killed otherwise (a test failed, but on no assertion)", ""]
+    lines += [f"- `{o.key}` (line {o.line}; {o.why})" for o in everything if _column(o) == "otherwise"] or ["none"]
     lines += ["", "## Invalid, error and timed-out mutants (not kills)", ""]
     lines += [f"- {o.outcome}: `{o.key}` (line {o.line}; {o.why})" for o in everything
               if o.outcome in ("invalid", "error", "timeout")] or ["none"]

@@ -22,7 +22,7 @@ KNOWN_ACTIONS = frozenset({
     "updateRulesWithMeasuredRollout", "updateScheduledChanges", "updateTags", "updateTargets", "updateTemporary",
     "updateTrackEvents", "updateTriggers", "updateVariationJsonSchema",
     # segments, environments, projects, metrics
-    "createSegment", "deleteSegment", "updateIncluded", "updateExcluded", "updateExpiringTargets",
+    "createSegment", "deleteSegment", "updateIncluded", "updateExcluded",
     "createEnvironment", "deleteEnvironment", "updateColor", "updateApiKey", "updateMobileKey",
     "updateSecureMode", "updateTtl", "updateRequireComments", "updateConfirmChanges", "updateCritical",
     "createProject", "deleteProject", "updateProjectName", "viewProject", "createMetric", "deleteMetric",
