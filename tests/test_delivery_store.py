@@ -537,3 +537,27 @@ def test_postgres_pings_a_pooled_connection_only_after_it_sat_unused(dstate, mon
     with engine.connect() as connection:
         assert connection.execute(text("SELECT 1")).scalar() == 1  # the closed one was replaced
     assert pings
+
+
+@pytest.mark.postgresql
+def test_postgres_claims_look_for_expired_leases_through_the_in_flight_index(dstate):
+    """An expired lease is looked for through ix_deliveries_lease (the in-flight rows only, revision
+    0014), not through the status index, whose entries include every delivery's time in flight."""
+    import time
+
+    from gateway.store.deliveries import GAVE_UP_REASON, LOST_REASON, _claim_postgres
+
+    store, row = dstate.db.deliveries, add(dstate)
+    for n in range(3):
+        queue_event(dstate, row.id, f"e{n}")
+    assert len(store.claim_many("w1", LEASE, now(), 3)) == 3
+    params = {"now": time.time(), "integration_id": None, "limit": 8, "worker_id": "w2", "until": time.time() + 30,
+              "max_attempts": None, "lost_reason": LOST_REASON, "gave_up_reason": GAVE_UP_REASON}
+    with dstate.db.engine.connect() as connection:
+        for setting in ("enable_seqscan", "enable_bitmapscan"):  # a table this small would be read whole
+            connection.exec_driver_sql(f"SET LOCAL {setting} = off")
+        plan = "\n".join(r[0] for r in connection.exec_driver_sql(
+            "EXPLAIN " + _claim_postgres(filtered=False), params))
+        connection.rollback()
+    in_flight = plan.split("CTE in_flight", 1)[1].split("CTE pending", 1)[0]
+    assert "ix_deliveries_lease" in in_flight, plan

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -95,6 +96,10 @@ deliveries = Table(
     UniqueConstraint("event_id", "integration_id", name="uq_deliveries_event_integration"),
     Index("ix_deliveries_due", "status", "next_attempt_at"),
     Index("ix_deliveries_age", "status", "created_at"),  # the oldest waiting one, at once
+    # the in-flight ones by lease end (an expired lease is claimed first): partial, so a claim never
+    # reads the entries every delivery leaves while in flight (revision 0014)
+    Index("ix_deliveries_lease", "lease_expires_at", postgresql_where=text("status = 'in_flight'"),
+          sqlite_where=text("status = 'in_flight'")),
     Index("ix_deliveries_integration", "integration_id", "status", "updated_at"),
     Index("ix_deliveries_batch", "batch_id"),
 )
