@@ -113,6 +113,23 @@ def with_env(env: dict[str, str]):
 # 1. delivery -----------------------------------------------------------------------------------
 
 
+def release_and_wait(state, workers, target, goal: int, deliveries: int, workdir: str) -> float:
+    """Make every queued delivery due now and wake the worker processes; wait until the target has
+    received ``goal`` in all and ``deliveries`` are recorded delivered. Returns when it started."""
+    started = now()
+    with state.db.engine.begin() as connection:
+        connection.execute(text("UPDATE deliveries SET next_attempt_at = :now"), {"now": started})
+        connection.execute(text("SELECT pg_notify('event_gateway_work', current_schema())"))
+    while target.count() < goal:
+        if any(w.poll() is not None for w in workers):
+            raise SystemExit(f"a worker process exited; see the logs in {workdir}")
+        time.sleep(0.05)
+    while bd.delivered(state) < deliveries:
+        time.sleep(0.01)
+    return started
+
+
+
 def delivery_run(url: str, workdir: str, target: bd.Target, processes: int, args) -> tuple[float, float]:
     """Delivered/s of ``processes`` worker processes of ``args.threads`` threads on ``url``, and
     their CPU seconds per delivery. The deliveries are queued due in an hour; once every process
@@ -136,16 +153,7 @@ def delivery_run(url: str, workdir: str, target: bd.Target, processes: int, args
                        message="the worker processes")
             time.sleep(1)  # their listeners connect
             cpu = sum(bd.tree_cpu(w.pid) for w in workers)
-            started = now()
-            with state.db.engine.begin() as connection:
-                connection.execute(text("UPDATE deliveries SET next_attempt_at = :now"), {"now": started})
-                connection.execute(text("SELECT pg_notify('event_gateway_work', current_schema())"))
-            while target.count() < goal:
-                if any(w.poll() is not None for w in workers):
-                    raise SystemExit(f"a worker process exited; see the logs in {workdir}")
-                time.sleep(0.05)
-            while bd.delivered(state) < args.deliveries:
-                time.sleep(0.01)
+            started = release_and_wait(state, workers, target, goal, args.deliveries, workdir)
             rate = args.deliveries / (now() - started)
             return rate, (sum(bd.tree_cpu(w.pid) for w in workers) - cpu) / args.deliveries
         finally:

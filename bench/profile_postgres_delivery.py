@@ -161,7 +161,6 @@ def main() -> None:
 
     import bench_delivery as bd
     import bench_postgres as bp
-    from sqlalchemy import text
 
     from gateway.host.state import get_state
     from gateway.store.base import now
@@ -208,16 +207,7 @@ def main() -> None:
                 xacts = transactions(url, db.name)
                 cpu = sum(bd.tree_cpu(w.pid) for w in workers)
                 goal = target.count() + args.deliveries
-                started = now()
-                with state.db.engine.begin() as connection:
-                    connection.execute(text("UPDATE deliveries SET next_attempt_at = :now"), {"now": started})
-                    connection.execute(text("SELECT pg_notify('event_gateway_work', current_schema())"))
-                while target.count() < goal:
-                    if any(w.poll() is not None for w in workers):
-                        raise SystemExit(f"a worker process exited; see the logs in {workdir}")
-                    time.sleep(0.05)
-                while bd.delivered(state) < args.deliveries:
-                    time.sleep(0.01)
+                started = bp.release_and_wait(state, workers, target, goal, args.deliveries, workdir)
                 seconds = now() - started
                 used = sum(bd.tree_cpu(w.pid) for w in workers) - cpu
                 stop.set()
