@@ -70,11 +70,15 @@ def test_sign_in_with_the_keyboard_sets_a_safe_session_cookie_and_sign_out_ends_
     page = browser.page
     page.goto(gateway.url + "/")
     assert page.url.startswith(gateway.url + "/ui/sign-in")
+    from playwright.sync_api import expect
+
     screenshot(page, "ui-sign-in", full_page=False)
-    page.keyboard.type(gateway.admin_token)  # the token field has the focus
+    # Chromium moves the focus to an autofocus field when it next renders, which
+    # can come after the load event on a busy machine: wait for it, then type.
+    expect(page.get_by_label("Token", exact=True)).to_be_focused()
+    page.keyboard.type(gateway.admin_token)
     page.keyboard.press("Enter")
     page.wait_for_url(gateway.url + "/ui/")
-    from playwright.sync_api import expect
 
     expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible()
     expect(page.get_by_role("alert").filter(has_text="Unsigned flag-change webhooks are accepted")).to_be_visible()
