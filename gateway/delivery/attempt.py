@@ -189,7 +189,7 @@ class Deliverer:
         fields = names_of(named)
         if any(delivery.event.body.get(k) != v for k, v in fields.items()):
             try:
-                self.state.db.events.set_fields(delivery.event_id, fields)
+                self.state.db.events.set_fields(delivery.event_id, fields, delivery.event.body)
             except Exception as exc:
                 log.warning("event %s: names not stored: %s", delivery.event_id, exc)
         return named

@@ -3,6 +3,8 @@ cooldowns their decisions claim, :mod:`.cooldowns`)."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -185,16 +187,66 @@ class _Claimed:
     cooled_down: tuple[str, ...]
 
 
+class _WrittenFields:
+    """The fields this process has merged into recent events (a bounded memory, newest kept)."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._written: OrderedDict[str, str] = OrderedDict()
+
+    def has(self, event_id: str, fields: dict[str, Any]) -> bool:
+        with self._lock:
+            return self._written.get(event_id) == dumps(fields)
+
+    def add(self, event_id: str, fields: dict[str, Any]) -> None:
+        with self._lock:
+            self._written[event_id] = dumps(fields)
+            self._written.move_to_end(event_id)
+            while len(self._written) > self.LIMIT:
+                self._written.popitem(last=False)
+
+
+def _write_fields(connection, jobs: list[tuple[str, str]]) -> list[bool]:
+    """:meth:`EventStore.set_fields` for several events at once (see :class:`BatchCommit`)."""
+    bodies = dict(jobs)  # the same event twice (two of its deliveries): one write
+    connection.execute(update(events).where(events.c.id == bindparam("event_id")).values(body=bindparam("new_body")),
+                       [{"event_id": event_id, "new_body": body} for event_id, body in bodies.items()])
+    return [True] * len(jobs)
+
+
+_FIELDS_POSTGRES = """
+UPDATE events SET body = given.body
+FROM unnest(%(event_ids)s::varchar[], %(bodies)s::text[]) AS given(id, body)
+WHERE events.id = given.id"""
+
+
+def _fields_in_one_statement(jobs: list[tuple[str, str]]):
+    """For :class:`BatchCommit` on PostgreSQL with psycopg: the writes of ``jobs`` as one statement."""
+    bodies = dict(jobs)
+
+    def write(connection) -> list[bool]:
+        connection.exec_driver_sql(_FIELDS_POSTGRES, {"event_ids": list(bodies), "bodies": list(bodies.values())})
+        return [True] * len(jobs)
+
+    return write
+
+
 class EventStore(Repository):
     def __init__(self, engine):
         super().__init__(engine)
         self.sets = KnownSets()
         self.clock = now  # the time cooldowns are claimed at
         self._batches = BatchCommit(engine, self._write_batch, self._committed)
+        psycopg = engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
+        self._fields = BatchCommit(engine, _write_fields, one_statement=_fields_in_one_statement if psycopg else None)
+        self._fields_written = _WrittenFields()
 
     def release(self) -> None:
-        """Give back the connection the batch writer keeps (before a fork, when the database closes)."""
+        """Give back the connections the batch writers keep (before a fork, when the database closes)."""
         self._batches.writer.release()
+        self._fields.writer.release()
 
     def find_duplicate(self, event: Event, integration_id: str | None = None) -> str | None:
         """The id of an earlier event with the same source id, if any."""
@@ -359,14 +411,17 @@ class EventStore(Repository):
     def _committed(self, jobs: list[_Write]) -> None:
         self.sets.committed(g.members for j in jobs if j.written for g in (j.claimed.skips if j.claimed else j.skips))
 
-    def set_fields(self, event_id: str, fields: dict[str, Any]) -> None:
-        """Merge ``fields`` into the stored normalized event (names read after it arrived)."""
-        with writing(self.engine) as connection:
-            body = connection.execute(select(events.c.body).where(events.c.id == event_id)).scalar()
-            if body is None:
-                return
-            merged = {**(loads(body) or {}), **fields}
-            connection.execute(update(events).where(events.c.id == event_id).values(body=dumps(merged)))
+    def set_fields(self, event_id: str, fields: dict[str, Any], body: dict[str, Any]) -> None:
+        """Merge ``fields`` into the stored normalized event (names read after it arrived), whose
+        stored ``body`` the caller has read. An event's body changes only here, and only by having
+        names merged in, so the caller's copy is the stored one but for names; the merge is written
+        without reading it again. Every delivery of an event resolves the same names: once this
+        process has written an event's fields, the same fields are not written again; and writes of
+        several threads share one statement and one commit (:class:`BatchCommit`)."""
+        if self._fields_written.has(event_id, fields):
+            return
+        self._fields.run((event_id, dumps({**body, **fields})), order=event_id)
+        self._fields_written.add(event_id, fields)
 
     def get(self, event_id: str) -> EventRow | None:
         with reading(self.engine) as connection:
