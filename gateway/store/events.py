@@ -155,6 +155,26 @@ class _InsertEvents:
 _INSERT_EVENTS = {name: _InsertEvents(name) for name in _DIALECT_INSERTS}
 
 _INSERT_DELIVERIES = deliveries.insert()
+_DELIVERY_COLUMNS = (("id", "varchar"), ("event_id", "varchar"), ("integration_id", "varchar"), ("plugin", "varchar"),
+                     ("status", "varchar"), ("reason", "text"), ("attempts", "int"), ("next_attempt_at", "float8"),
+                     ("created_at", "float8"), ("updated_at", "float8"))
+_INSERT_DELIVERIES_POSTGRES = (
+    f"INSERT INTO deliveries ({', '.join(name for name, _ in _DELIVERY_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(f"%({name})s::{kind}[]" for name, kind in _DELIVERY_COLUMNS) + ")")
+
+
+def insert_deliveries(connection, rows: list[dict[str, Any]]) -> None:
+    """Insert the delivery rows of a batch of events. On PostgreSQL with psycopg one statement takes
+    them all as arrays: the driver's executemany sends one statement per row (in a pipeline), and
+    that cost an intake node more of its time than any other part of the write."""
+    dialect = connection.dialect
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        convert = {"int": int, "float8": float}
+        connection.exec_driver_sql(_INSERT_DELIVERIES_POSTGRES, {  # one Python type per array
+            name: [None if row[name] is None else convert.get(kind, str)(row[name]) for row in rows]
+            for name, kind in _DELIVERY_COLUMNS})
+    else:
+        connection.execute(_INSERT_DELIVERIES, rows)
 _INSERT_SKIPS = DriverStatement(skips_table.insert().inline(),
                                 column_keys=("event_id", "set_id", "reason", "created_at"))
 """One row per skip group; run as driver SQL (see :class:`_InsertEvents`)."""
@@ -387,7 +407,7 @@ class EventStore(Repository):
             announce(connection)  # on PostgreSQL: wake the workers of every process at the commit
         rows = [row for j in jobs for row in (j.claimed.deliveries if j.claimed else j.deliveries)]
         if rows:
-            connection.execute(_INSERT_DELIVERIES, rows)
+            insert_deliveries(connection, rows)
         for j in jobs:
             audit_log.write_with(connection, j.audit, j.event["id"])
         groups = [g for j in jobs for g in (j.claimed.skips if j.claimed else j.skips)]
