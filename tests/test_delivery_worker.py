@@ -365,3 +365,34 @@ def test_worker_health_in_healthz(dstate, dclient, pool):
 def test_requests_session_is_per_worker(dstate):
     first, second = Deliverer(dstate, "a"), Deliverer(dstate, "b")
     assert isinstance(first.session, requests.Session) and first.session is not second.session
+
+
+def test_only_a_full_claim_wakes_another_idle_worker(dstate, pool, scripted, monkeypatch):
+    row = add(dstate)
+    ids = [queue_event(dstate, row.id, f"pass-{n}")[1] for n in range(4)]
+    passed = []
+    monkeypatch.setattr(dstate, "pass_on_work", lambda: passed.append(len(scripted.calls)))
+    pool(1, poll_seconds=30)
+    wait_until(lambda: all(dstate.db.deliveries.get(i).status == "delivered" for i in ids), timeout=10)
+    # claims of 1 and 2 come back full, each may leave more queued; the claim of 4 finds the last one
+    # only, so the queue is empty and no idle worker is woken to look again
+    assert passed == [0, 1]
+
+
+def test_the_pools_workers_share_a_reading_of_the_next_due_time(dstate, monkeypatch):
+    import time
+
+    from gateway.delivery.pool import DUE_CACHE_SECONDS
+
+    readings = []
+    due = [None]
+    monkeypatch.setattr(dstate.db.deliveries, "next_due_at", lambda: readings.append(1) or due[0])
+    workers = WorkerPool(dstate, 2)
+    assert workers.next_due_at() is None and workers.next_due_at() is None
+    assert len(readings) == 1  # the second worker's wait used the first one's reading
+    workers._due_read = (time.monotonic() - DUE_CACHE_SECONDS, None)  # as old as a reading is kept
+    due[0] = now() + 60
+    assert workers.next_due_at() == due[0] and len(readings) == 2
+    assert workers.next_due_at() == due[0] and len(readings) == 2
+    workers._due_read = (time.monotonic(), now() - 1)  # a due time already past is never kept
+    assert workers.next_due_at() == due[0] and len(readings) == 3

@@ -6,10 +6,13 @@ full (a backlog) it claims up to 8 at once, which costs less per delivery. With 
 sleeps on the app's ``new_work`` condition until the next delivery falls due, at most
 ``poll_seconds`` (1 s): an event accepted in this process wakes one idle worker at once; on
 PostgreSQL so does work queued by another process or node (``LISTEN``/``NOTIFY``,
-``gateway/store/wakeups.py``); a worker whose claim found work wakes the next idle one, so a burst
+``gateway/store/wakeups.py``); a worker whose claim came back full wakes the next idle one, so a burst
 still spreads over the workers while a single delivery wakes a single worker; what nothing
 announces (a lease that ran out, work queued by a process on another database kind) is seen within
-that second.
+that second. When the next delivery falls due is read from the database at most every
+``DUE_CACHE_SECONDS`` (0.25 s) by the pool's workers together: at a steady trickle every delivery
+ends in one or two claims that find nothing, and each reading of the due time costs a query per
+claimable status.
 
 The deliveries of an integration whose plugin delivers in batches are gathered and handed over
 together (``gateway/delivery/batch.py``); the others are attempted one at a time.
@@ -47,6 +50,9 @@ POLL_SECONDS = 1.0
 MAX_BATCH = 8
 PRUNE_INTERVAL_SECONDS = 3600.0
 ERROR_PAUSE_SECONDS = 1.0
+DUE_CACHE_SECONDS = 0.25
+"""How long the pool's workers share one reading of when the next delivery falls due (a time in the
+future, or nothing due: a time already past is read again)."""
 DAY = 86400.0
 
 
@@ -82,6 +88,8 @@ class WorkerPool:
         self.listener = None  # on PostgreSQL: wakes the workers when another process queues work
         self.last_heartbeat: float | None = None  # when the leases were last renewed
         self.started_at: float | None = None
+        self._due_lock = threading.Lock()
+        self._due_read: tuple[float, float | None] | None = None  # (monotonic time read, next due)
 
     @property
     def worker_ids(self) -> list[str]:
@@ -183,8 +191,11 @@ class WorkerPool:
                 batch_size = 1
                 self._wait_for_work()
                 continue
-            self.state.pass_on_work()  # another idle worker looks for more
-            batch_size = min(batch_size * 2, MAX_BATCH) if len(batch) == batch_size else 1
+            if len(batch) == batch_size:  # there may be more: another idle worker looks
+                self.state.pass_on_work()
+                batch_size = min(batch_size * 2, MAX_BATCH)
+            else:
+                batch_size = 1
             singles = self._attempt_batches(slot, batches, gatherer, batch)
             self._attempt_all(slot, deliverer, singles)
 
@@ -301,9 +312,21 @@ class WorkerPool:
                 log.exception("worker %s could not put back the deliveries it had not attempted; "
                               "their lease will run out", slot.worker_id)
 
+    def next_due_at(self) -> float | None:
+        """When the next delivery falls due, as read by any of the pool's workers in the last
+        :data:`DUE_CACHE_SECONDS`, or read now."""
+        with self._due_lock:
+            read = self._due_read
+        if read is not None and time.monotonic() - read[0] < DUE_CACHE_SECONDS and (read[1] is None or read[1] > now()):
+            return read[1]
+        due = self.state.db.deliveries.next_due_at()
+        with self._due_lock:
+            self._due_read = (time.monotonic(), due)
+        return due
+
     def _wait_for_work(self) -> None:
         try:
-            due = self.state.db.deliveries.next_due_at()
+            due = self.next_due_at()
         except Exception as exc:
             if unavailable(exc) is None:
                 log.exception("could not read when the next delivery is due")
