@@ -28,6 +28,7 @@ from gateway.settings import Settings, apply_defaults
 from gateway.inbound.signing import signing_warnings
 from gateway.host.state import EXTENSION_KEY, GatewayState
 from gateway.runtime.status import check_gauges
+from gateway.store.vacuum_watch import VacuumWatch
 from gateway.store import Database
 from gateway.store.base import now
 from gateway.runtime.catchup import CatchUp, catchup_stats
@@ -106,6 +107,7 @@ class EventGateway:
             state.log_warnings()
         state.metrics.watch_checks(lambda: check_gauges(state))
         state.catchup = CatchUp(state)
+        state.vacuum_watch = VacuumWatch(db.engine)
         state.metrics.watch_catchup(lambda: catchup_stats(state))
         app.extensions[EXTENSION_KEY] = state
         app.register_blueprint(webhooks.bp)

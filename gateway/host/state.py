@@ -55,6 +55,7 @@ class GatewayState:
     connection: Any = None  # flagplatform.connection.ConnectionService
     names: Any = None  # flagplatform.names.NameResolver
     catchup: Any = None  # runtime.catchup.CatchUp
+    vacuum_watch: Any = None  # store.vacuum_watch.VacuumWatch
     admin_token_problem: str | None = None  # why this node cannot serve the admin API (node_agreement)
     auth_throttle: Any = None  # auth_throttle.AuthThrottle
     token_uses: Any = None  # tokens.UseRecorder

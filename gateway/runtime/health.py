@@ -83,6 +83,18 @@ def catchup_health(state) -> dict:
             "last_run_at": summary.get("finished_at"), "window_to": summary.get("window_to")}
 
 
+def vacuum_health(state) -> list[str]:
+    """Warnings about dead row versions piling up in the queue's tables (PostgreSQL without a working
+    autovacuum, :mod:`gateway.store.vacuum_watch`)."""
+    if state.vacuum_watch is None:
+        return []
+    try:
+        return state.vacuum_watch.warnings()
+    except SQLAlchemyError as exc:  # the database went away meanwhile: the rest of the answer says so
+        log.debug("health check: dead row versions not read: %s", exc)
+        return []
+
+
 @bp.get("/healthz")
 def healthz():
     """200 when the database can be used and the in-process workers (if any) are alive; else 503
@@ -95,6 +107,8 @@ def healthz():
     body["status"] = "ok" if database_ok and not workers_down else "unavailable"
     body["catch_up"] = catchup_health(state) if database_ok else {"on": None}
     body["warnings"] = list(state.warnings)  # things to fix that do not make the gateway unavailable
+    if database_ok:
+        body["warnings"] += vacuum_health(state)
     response = jsonify(body)
     response.status_code = 200 if body["status"] == "ok" else 503
     if not database_ok:
