@@ -1,23 +1,27 @@
-"""A soak on PostgreSQL: two ``serve`` nodes take webhooks at a steady rate, one ``event-gateway
-worker`` process delivers them to two integrations, for a given time; every sample period the
-bench prints what should stay flat, and at the end it checks that every event was delivered
-exactly once per integration.
+"""A soak: webhooks at a steady rate for a given time, each delivered to two integrations; every
+sample period the bench prints what should stay flat, and at the end it checks that every event
+was delivered exactly once per integration.
 
-    .venv/bin/python bench/soak_postgres.py [--rate 50] [--minutes 30] [--sample-seconds 60]
+    .venv/bin/python bench/soak.py [--rate 50] [--minutes 30] [--sample-seconds 60] [--sqlite]
 
-The server is ``GATEWAY_BENCH_DATABASE_URL`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``);
-a scratch database is created on it for the run and dropped afterwards. Both nodes run without
-workers (``GATEWAY_WORKERS=0``, one process each); the worker runs ``--threads`` threads. Webhooks
-(LaunchDarkly entries of distinct ids, unsigned) are posted alternately to the two nodes by
+On PostgreSQL (the default), two ``serve`` nodes take the webhooks and one ``event-gateway worker``
+process delivers them. The server is ``GATEWAY_BENCH_DATABASE_URL`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``); a scratch database is created on it for
+the run and dropped afterwards. Both nodes run without workers (``GATEWAY_WORKERS=0``, one process
+each); the worker runs ``--threads`` threads. With ``--sqlite``, the embedded set-up: one ``serve``
+with its defaults (a process per core, each with its delivery workers) on a SQLite file.
+
+Webhooks (LaunchDarkly entries of distinct ids, unsigned) are posted alternately to the nodes by
 ``--senders`` threads, paced to ``--rate`` per second in all; the target (in this process) answers
 202 and counts what each integration received. ``--rate`` should be half of the measured intake
-capacity (``bench_postgres.py``'s intake on two nodes); each webhook makes two deliveries.
+capacity (``bench_postgres.py``'s intake on two nodes, ``bench_intake.py``'s on SQLite); each webhook
+makes two deliveries.
 
-Each sample: summed resident set (VmRSS) and open files of the three gateway processes, p50/p99
-of the webhook's answer and of webhook-to-target time over the period, the backlog (queued and
-in-flight deliveries, and the age of the oldest), and the database's size. Goals: RSS and open
-files flat after warm-up, p99 stable, backlog bounded (oldest < 10 s), every event delivered
-exactly once per integration.
+Each sample: summed resident set (VmRSS) and open files of the gateway's processes, p50/p99 of the
+webhook's answer and of webhook-to-target time over the period, the backlog (queued and in-flight
+deliveries, and the age of the oldest), and the database's size. Goals: RSS and open files flat
+after warm-up, p99 stable, backlog bounded (oldest < 10 s), every event delivered exactly once per
+integration.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -45,6 +50,19 @@ from sqlalchemy import create_engine, text  # noqa: E402
 import bench_delivery as bd  # noqa: E402
 import bench_postgres as bp  # noqa: E402
 from gateway.host.state import get_state  # noqa: E402
+
+
+class SqliteFile:
+    """The embedded database of a ``--sqlite`` soak: a file in a scratch folder, removed afterwards."""
+
+    def __init__(self) -> None:
+        self.folder = tempfile.mkdtemp(prefix="soak-sqlite-")
+
+    def schema(self, name: str) -> str:
+        return f"sqlite:///{os.path.join(self.folder, name + '.db')}"
+
+    def drop(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class Target:
@@ -188,7 +206,11 @@ def backlog(engine) -> tuple[int, float, float]:
         count, oldest = connection.execute(text(
             "SELECT count(*), min(created_at) FROM deliveries WHERE status IN ('pending', 'retrying', 'in_flight')"
         )).one()
-        size = connection.execute(text("SELECT pg_database_size(current_database())")).scalar()
+        if engine.dialect.name == "sqlite":
+            path = engine.url.database
+            size = sum(os.path.getsize(path + end) for end in ("", "-wal") if os.path.exists(path + end))
+        else:
+            size = connection.execute(text("SELECT pg_database_size(current_database())")).scalar()
     return int(count), (time.time() - oldest if oldest is not None else 0.0), size / 1e6
 
 
@@ -204,9 +226,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="threads of the worker process")
     parser.add_argument("--senders", type=int, default=8, help="threads posting webhooks")
     parser.add_argument("--drain-seconds", type=float, default=300.0, help="at most this long to wait for the backlog")
+    parser.add_argument("--sqlite", action="store_true",
+                        help="the embedded set-up instead: one `serve` with its defaults (a process per core, "
+                             "each with its delivery workers) on SQLite")
     args = parser.parse_args()
 
-    db = bp.ScratchDatabase(os.environ.get("GATEWAY_BENCH_DATABASE_URL", bp.DEFAULT_URL))
+    db = SqliteFile() if args.sqlite else bp.ScratchDatabase(
+        os.environ.get("GATEWAY_BENCH_DATABASE_URL", bp.DEFAULT_URL))
     target = Target()
     failures = []
     try:
@@ -222,14 +248,21 @@ def main() -> None:
             finally:
                 undo()
             engine = create_engine(url)
-            nodes = [bp.serve_node(os.path.join(workdir, f"node-{n}"), bp.env_for(url, GATEWAY_WORKERS="0"),
-                                   workdir, f"node-{n}") for n in range(2)]
-            worker = bd.child_command(os.path.join(workdir, "worker"), ["worker", "--threads", str(args.threads)],
-                                      bp.env_for(url), os.path.join(workdir, "worker.log"))
-            processes = [p for p, _ in nodes] + [worker]
+            if args.sqlite:
+                env = {key: value for key, value in bp.env_for(url).items() if key != "GATEWAY_PROCESSES"}
+                nodes = [bp.serve_node(os.path.join(workdir, "node"), env, workdir, "node")]
+                processes = [p for p, _ in nodes]
+                shape = "one `serve` with its default processes and delivery workers"
+            else:
+                nodes = [bp.serve_node(os.path.join(workdir, f"node-{n}"), bp.env_for(url, GATEWAY_WORKERS="0"),
+                                       workdir, f"node-{n}") for n in range(2)]
+                worker = bd.child_command(os.path.join(workdir, "worker"), ["worker", "--threads", str(args.threads)],
+                                          bp.env_for(url), os.path.join(workdir, "worker.log"))
+                processes = [p for p, _ in nodes] + [worker]
+                shape = f"two nodes, one worker of {args.threads} threads"
             load = Load([u for _, u in nodes], args.rate, args.senders, target)
-            print(f"PostgreSQL soak: {args.rate:g} webhooks/s ({2 * args.rate:g} deliveries/s asked) to two "
-                  f"nodes, one worker of {args.threads} threads, {args.minutes:g} min, load average "
+            print(f"{'SQLite' if args.sqlite else 'PostgreSQL'} soak: {args.rate:g} webhooks/s ({2 * args.rate:g} "
+                  f"deliveries/s asked) to {shape}, {args.minutes:g} min, load average "
                   f"{os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs")
             print(f"{'min':>6} {'accepted':>9} {'RSS MB':>8} {'files':>6} {'answer p50/p99 ms':>18} "
                   f"{'to target p50/p99 ms':>21} {'backlog':>8} {'oldest s':>9} {'db MB':>7} {'load':>5}")
