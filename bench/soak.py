@@ -19,7 +19,10 @@ makes two deliveries.
 
 Each sample: summed resident set (VmRSS) and open files of the gateway's processes, p50/p99 of the
 webhook's answer and of webhook-to-target time over the period, the backlog (queued and in-flight
-deliveries, and the age of the oldest), and the database's size. Goals: RSS and open files flat
+deliveries, and the age of the oldest), the database's size, deliveries received by the target per
+second, and the cores used over the period by the intake nodes, the delivery worker (on SQLite the
+one ``serve`` does both, counted as intake), the PostgreSQL server and this bench (its load and
+target): on a machine the bench saturates, they show where the CPU went. Goals: RSS and open files flat
 after warm-up, p99 stable, backlog bounded (oldest < 10 s), every event delivered exactly once per
 integration.
 """
@@ -100,6 +103,11 @@ class Target:
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def delivered(self) -> int:
+        """Every arrival so far, at every path."""
+        with self.lock:
+            return sum(sum(counts.values()) for counts in self.arrivals.values())
 
     def take_lags(self) -> list[float]:
         with self.lock:
@@ -200,6 +208,54 @@ def rss_and_files(pids: list[int]) -> tuple[float, int]:
     return rss_kb / 1024, files
 
 
+def cpu_seconds(pids: list[int], children: bool = True) -> float:
+    """CPU seconds (user and system) used so far by the given processes (and their children)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in (p for top in pids for p in (tree(top) if children else [top])):
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def postgres_pids() -> list[int]:
+    """The PostgreSQL server's processes on this machine (its backends serve the gateway here)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm", encoding="ascii") as handle:
+                    if handle.read().strip() == "postgres":
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+class CpuShares:
+    """Cores used since the last :meth:`take` by the intake nodes, the delivery worker (PostgreSQL;
+    on SQLite the one ``serve`` does both), the database server and this bench (load and target)."""
+
+    def __init__(self, nodes: list[int], worker: list[int]) -> None:
+        self.groups = {"intake": lambda: nodes, "delivery": lambda: worker, "database": postgres_pids,
+                       "bench": lambda: [os.getpid()]}  # the bench alone: the gateway's processes are its children
+        self.totals: dict[str, float] = {}
+        self.at = 0.0
+        self.take()
+
+    def take(self) -> dict[str, float]:
+        at = time.monotonic()
+        totals = {name: cpu_seconds(pids(), children=name != "bench") for name, pids in self.groups.items()}
+        seconds = max(at - self.at, 1e-9)
+        shares = {name: (totals[name] - self.totals.get(name, 0.0)) / seconds for name in totals}
+        self.totals, self.at = totals, at
+        return shares
+
+
 def backlog(engine) -> tuple[int, float, float]:
     """Queued and in-flight deliveries, the age in seconds of the oldest of them, the database size in MB."""
     with engine.connect() as connection:
@@ -265,7 +321,11 @@ def main() -> None:
                   f"deliveries/s asked) to {shape}, {args.minutes:g} min, load average "
                   f"{os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs")
             print(f"{'min':>6} {'accepted':>9} {'RSS MB':>8} {'files':>6} {'answer p50/p99 ms':>18} "
-                  f"{'to target p50/p99 ms':>21} {'backlog':>8} {'oldest s':>9} {'db MB':>7} {'load':>5}")
+                  f"{'to target p50/p99 ms':>21} {'backlog':>8} {'oldest s':>9} {'db MB':>7} {'load':>5} "
+                  f"{'delivered/s':>11} {'cores: intake/delivery/db/bench':>32}")
+            worker_pids = [] if args.sqlite else [processes[-1].pid]
+            cpu = CpuShares([p.pid for p, _ in nodes], worker_pids)
+            delivered_before = 0
             load.start()
             began = time.monotonic()
             ends = began + args.minutes * 60
@@ -279,9 +339,15 @@ def main() -> None:
                     answers, lags = load.take_answers(), target.take_lags()
                     queued, oldest, size = backlog(engine)
                     worst_age = max(worst_age, oldest)
+                    shares = cpu.take()
+                    delivered = target.delivered()
+                    rate = (delivered - delivered_before) / args.sample_seconds
+                    delivered_before = delivered
+                    cores = " / ".join(f"{shares[name]:.2f}" for name in ("intake", "delivery", "database", "bench"))
                     print(f"{(time.monotonic() - began) / 60:6.1f} {len(load.accepted):9,d} {rss:8.1f} {files:6d} "
                           f"{ms(answers, 0.5):>8} / {ms(answers, 0.99):>7} {ms(lags, 0.5):>10} / {ms(lags, 0.99):>8} "
-                          f"{queued:8,d} {oldest:9.1f} {size:7.1f} {os.getloadavg()[0]:5.1f}", flush=True)
+                          f"{queued:8,d} {oldest:9.1f} {size:7.1f} {os.getloadavg()[0]:5.1f} {rate:11.0f} "
+                          f"{cores:>32}", flush=True)
             finally:
                 load.stop()
             drained_by = time.monotonic() + args.drain_seconds
