@@ -42,10 +42,9 @@ def test_healthz_shows_the_warning_and_reads_the_statistics_once_a_minute(dstate
     row = add(dstate)
     queue_event(dstate, row.id, "vacuum-health")
     churn(dstate, 3)
-    clock = [0.0]
-    monkeypatch.setattr(vacuum_watch, "DEAD_ROWS_WARNING", 3)
-    monkeypatch.setattr(vacuum_watch, "vacuum_warnings", lambda engine: reads.append(1) or real(engine, 3))
-    real, reads = vacuum_warnings, []
+    clock, reads = [0.0], []
+    monkeypatch.setattr(vacuum_watch, "vacuum_warnings",
+                        lambda engine: reads.append(1) or vacuum_warnings(engine, dead_rows=3))
     get_state(dclient.application).vacuum_watch = VacuumWatch(dstate.db.engine, clock=lambda: clock[0])
     health = dclient.get("/healthz").get_json()
     assert health["status"] == "ok"

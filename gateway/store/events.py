@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from gateway.events import Event
 from gateway.store import audit_log
 from gateway.store.audit_log import Entry
-from gateway.store.base import BatchCommit, DriverStatement, Repository, dumps, loads, new_id, now, reading, writing
+from gateway.store.base import BatchCommit, DriverStatement, Repository, dumps, loads, new_id, now, reading
 from gateway.store.cooldowns import Claim, claim
 from gateway.store.counting import Total, capped_count
 from gateway.store.skips import KnownSets, SkipGroup, skip_rows, write_sets
@@ -175,6 +175,8 @@ def insert_deliveries(connection, rows: list[dict[str, Any]]) -> None:
             for name, kind in _DELIVERY_COLUMNS})
     else:
         connection.execute(_INSERT_DELIVERIES, rows)
+
+
 _INSERT_SKIPS = DriverStatement(skips_table.insert().inline(),
                                 column_keys=("event_id", "set_id", "reason", "created_at"))
 """One row per skip group; run as driver SQL (see :class:`_InsertEvents`)."""

@@ -22,8 +22,8 @@ WATCHED_TABLES = ("deliveries", "attempts", "events")
 READ_EVERY_SECONDS = 60.0
 
 _DEAD_ROWS = text(
-    "SELECT relname, n_live_tup, n_dead_tup FROM pg_stat_user_tables "
-    "WHERE schemaname = current_schema() AND relname IN ('deliveries', 'attempts', 'events') ORDER BY relname")
+    "SELECT relname, n_live_tup, n_dead_tup FROM pg_stat_user_tables WHERE schemaname = current_schema()"
+    f" AND relname IN ({', '.join(repr(name) for name in WATCHED_TABLES)}) ORDER BY relname")
 
 
 def vacuum_warnings(engine, dead_rows: int = DEAD_ROWS_WARNING) -> list[str]:
