@@ -129,7 +129,6 @@ def release_and_wait(state, workers, target, goal: int, deliveries: int, workdir
     return started
 
 
-
 def delivery_run(url: str, workdir: str, target: bd.Target, processes: int, args) -> tuple[float, float]:
     """Delivered/s of ``processes`` worker processes of ``args.threads`` threads on ``url``, and
     their CPU seconds per delivery. The deliveries are queued due in an hour; once every process

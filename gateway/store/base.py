@@ -54,6 +54,12 @@ about ten times cheaper to make than ``str(uuid.uuid4())``."""
 os.register_at_fork(after_in_child=new_id.reseed)
 
 
+def takes_arrays(dialect) -> bool:
+    """PostgreSQL through psycopg: a statement may take a column of many rows as one array parameter
+    (``unnest``), so that a batch is one statement, not one per row."""
+    return dialect.name == "postgresql" and dialect.driver == "psycopg"
+
+
 def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 

@@ -26,7 +26,7 @@ from gateway.store import events as event_rows
 from gateway.store import integrations as integration_rows
 from gateway.store import skips as skip_lines
 from gateway.store.audit_log import Entry
-from gateway.store.base import BatchCommit, DriverStatement, Repository, dumps, group_commit, loads, new_id, reading, writing
+from gateway.store.base import BatchCommit, DriverStatement, Repository, dumps, group_commit, loads, new_id, reading, takes_arrays, writing
 from gateway.store.cooldowns import Claim, claim, release_for_delivery
 from gateway.store import counting
 from gateway.store.counting import Total, capped_count
@@ -484,7 +484,7 @@ def _loaded(row, **changes: Any) -> DeliveryRow:
 class DeliveryStore(Repository):
     def __init__(self, engine):
         super().__init__(engine)
-        psycopg = engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
+        psycopg = takes_arrays(engine.dialect)
         self._claims_in_one_statement = psycopg
         self._finishes = BatchCommit(engine, self._write_finishes,
                                      one_statement=_finish_in_one_statement if psycopg else None)
@@ -868,7 +868,7 @@ class DeliveryStore(Repository):
     def _write_finishes(connection: Connection, jobs: builtins.list[tuple[dict, dict]]) -> builtins.list[bool]:
         """The writes of :meth:`finish` for several deliveries at once (see :class:`BatchCommit`)."""
         _record_attempts(connection, [recorded for recorded, _ in jobs])
-        if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg" and len(jobs) > 1:
+        if takes_arrays(connection.dialect) and len(jobs) > 1:
             moved_ids = _move_finished(connection, [moved for _, moved in jobs])
             applied = [moved["delivery_id"] in moved_ids for _, moved in jobs]
         else:

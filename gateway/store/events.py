@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from gateway.events import Event
 from gateway.store import audit_log
 from gateway.store.audit_log import Entry
-from gateway.store.base import BatchCommit, DriverStatement, Repository, dumps, loads, new_id, now, reading
+from gateway.store.base import BatchCommit, DriverStatement, Repository, dumps, loads, new_id, now, reading, takes_arrays
 from gateway.store.cooldowns import Claim, claim
 from gateway.store.counting import Total, capped_count
 from gateway.store.skips import KnownSets, SkipGroup, skip_rows, write_sets
@@ -167,8 +167,7 @@ def insert_deliveries(connection, rows: list[dict[str, Any]]) -> None:
     """Insert the delivery rows of a batch of events. On PostgreSQL with psycopg one statement takes
     them all as arrays: the driver's executemany sends one statement per row (in a pipeline), and
     that cost an intake node more of its time than any other part of the write."""
-    dialect = connection.dialect
-    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+    if takes_arrays(connection.dialect):
         convert = {"int": int, "float8": float}
         connection.exec_driver_sql(_INSERT_DELIVERIES_POSTGRES, {  # one Python type per array
             name: [None if row[name] is None else convert.get(kind, str)(row[name]) for row in rows]
@@ -230,11 +229,13 @@ class _WrittenFields:
                 self._written.popitem(last=False)
 
 
+_SET_BODY = update(events).where(events.c.id == bindparam("event_id")).values(body=bindparam("new_body"))
+
+
 def _write_fields(connection, jobs: list[tuple[str, str]]) -> list[bool]:
     """:meth:`EventStore.set_fields` for several events at once (see :class:`BatchCommit`)."""
     bodies = dict(jobs)  # the same event twice (two of its deliveries): one write
-    connection.execute(update(events).where(events.c.id == bindparam("event_id")).values(body=bindparam("new_body")),
-                       [{"event_id": event_id, "new_body": body} for event_id, body in bodies.items()])
+    connection.execute(_SET_BODY, [{"event_id": event_id, "new_body": body} for event_id, body in bodies.items()])
     return [True] * len(jobs)
 
 
@@ -261,8 +262,8 @@ class EventStore(Repository):
         self.sets = KnownSets()
         self.clock = now  # the time cooldowns are claimed at
         self._batches = BatchCommit(engine, self._write_batch, self._committed)
-        psycopg = engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
-        self._fields = BatchCommit(engine, _write_fields, one_statement=_fields_in_one_statement if psycopg else None)
+        self._fields = BatchCommit(engine, _write_fields,
+                                   one_statement=_fields_in_one_statement if takes_arrays(engine.dialect) else None)
         self._fields_written = _WrittenFields()
 
     def release(self) -> None:
