@@ -99,14 +99,22 @@ def queue_event(state, integration_id: str, source_id: str, *, due: float | None
                 status: str = "pending") -> tuple[str, str]:
     """Store an event with one delivery for the integration (due now unless told); returns
     (event_id, delivery_id)."""
-    row = state.db.integrations.get(integration_id)
+    event_id, [delivery_id] = queue_event_for(state, [integration_id], source_id, due=due, status=status)
+    return event_id, delivery_id
+
+
+def queue_event_for(state, integration_ids: list[str], source_id: str, *, due: float | None = None,
+                    status: str = "pending") -> tuple[str, list[str]]:
+    """Store an event with a delivery for each of the integrations, in one transaction (due now
+    unless told); returns (event_id, the delivery ids in the order of ``integration_ids``)."""
     event = Event(source="unit", source_id=source_id, kind="flag", occurred_at=datetime.now(timezone.utc),
                   title=f"event {source_id}")
     recorded = state.db.events.record(event, [NewDecision(
-        integration_id, row.plugin, status, "queued by the test",
-        next_attempt_at=(now() if due is None else due) if status == "pending" else None)])
-    [delivery] = state.db.deliveries.for_event(recorded.event_id)
-    return recorded.event_id, delivery.id
+        integration_id, state.db.integrations.get(integration_id).plugin, status, "queued by the test",
+        next_attempt_at=(now() if due is None else due) if status == "pending" else None)
+        for integration_id in integration_ids])
+    by_integration = {d.integration_id: d.id for d in state.db.deliveries.for_event(recorded.event_id)}
+    return recorded.event_id, [by_integration[i] for i in integration_ids]
 
 
 def ld_entry(source_id: str) -> bytes:

@@ -285,6 +285,27 @@ def test_claim_many_takes_expired_leases_first_then_the_queued_by_due_time(dstat
     assert [d.id for d in store.claim_many("w3", LEASE, t, 8)] == [later]
 
 
+def test_a_claim_tells_whether_more_were_due_than_it_took(dstate):
+    store, row = dstate.db.deliveries, add(dstate)
+    t = now()
+    queue_event(dstate, row.id, "expired", due=t - 100)
+    store.claim("gone", 1, t - 50)  # its lease ran out at t - 49
+    for n in range(3):
+        queue_event(dstate, row.id, f"e{n}", due=t - 10 + n)
+    queue_event(dstate, row.id, "not-yet", due=t + 60)  # not due: never counts as more
+
+    first = store.claim_many("w1", LEASE, t, 1)
+    assert [d.event.source_id for d in first] == ["expired"] and first.more is True
+    second = store.claim_many("w1", LEASE, t, 2)
+    assert [d.event.source_id for d in second] == ["e0", "e1"] and second.more is True
+    last = store.claim_many("w1", LEASE, t, 1)  # exactly as many as were due
+    assert [d.event.source_id for d in last] == ["e2"] and last.more is False
+    nothing = store.claim_many("w1", LEASE, t, 4)
+    assert nothing == [] and nothing.more is False
+    later = store.claim_many("w2", LEASE, t + 61, 8)  # w1's 4 leases ran out, and "not-yet" is due
+    assert len(later) == 5 and later.more is False
+
+
 @pytest.mark.postgresql
 def test_postgres_claims_in_one_statement(dstate):
     """On PostgreSQL a claim is one statement (select, lock, lease, and record the lost attempt of
@@ -551,7 +572,8 @@ def test_postgres_claims_look_for_expired_leases_through_the_in_flight_index(dst
     for n in range(3):
         queue_event(dstate, row.id, f"e{n}")
     assert len(store.claim_many("w1", LEASE, now(), 3)) == 3
-    params = {"now": time.time(), "integration_id": None, "limit": 8, "worker_id": "w2", "until": time.time() + 30,
+    params = {"now": time.time(), "integration_id": None, "limit": 8, "looked_at": 9, "worker_id": "w2",
+              "until": time.time() + 30,
               "max_attempts": None, "lost_reason": LOST_REASON, "gave_up_reason": GAVE_UP_REASON}
     with dstate.db.engine.connect() as connection:
         for setting in ("enable_seqscan", "enable_bitmapscan"):  # a table this small would be read whole

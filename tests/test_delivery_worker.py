@@ -18,7 +18,7 @@ from gateway.store.tables import integrations as integrations_table
 from gateway.testing import FakeService, Reply, wait_until
 
 from .delivery_support import (  # noqa: F401
-    add, delivery_app, dclient, dstate, ld_entry, queue_event, scripted,
+    add, delivery_app, dclient, dstate, ld_entry, queue_event, queue_event_for, scripted,
 )
 
 SECRET = "hunter2-very-secret"
@@ -367,16 +367,84 @@ def test_requests_session_is_per_worker(dstate):
     assert isinstance(first.session, requests.Session) and first.session is not second.session
 
 
-def test_only_a_full_claim_wakes_another_idle_worker(dstate, pool, scripted, monkeypatch):
+def test_only_a_claim_that_leaves_more_due_wakes_another_idle_worker(dstate, pool, scripted, monkeypatch):
     row = add(dstate)
     ids = [queue_event(dstate, row.id, f"pass-{n}")[1] for n in range(4)]
-    passed = []
+    passed, claims = [], []
     monkeypatch.setattr(dstate, "pass_on_work", lambda: passed.append(len(scripted.calls)))
+    claim_many = dstate.db.deliveries.claim_many
+    monkeypatch.setattr(dstate.db.deliveries, "claim_many",
+                        lambda *args, **kwargs: claims.append(args[3]) or claim_many(*args, **kwargs))
     pool(1, poll_seconds=30)
     wait_until(lambda: all(dstate.db.deliveries.get(i).status == "delivered" for i in ids), timeout=10)
-    # claims of 1 and 2 come back full, each may leave more queued; the claim of 4 finds the last one
-    # only, so the queue is empty and no idle worker is woken to look again
+    # the claims of 1 and 2 leave more due, so each wakes another idle worker; the claim of 4 takes
+    # the last one, so no worker is woken to look again
     assert passed == [0, 1]
+    # and after the last attempt the worker waits instead of claiming again to find nothing: the
+    # next claim is the one that the next announced event starts, and it finds that event
+    _, later = queue_event(dstate, row.id, "pass-later")
+    announce(dstate)
+    wait_until(lambda: dstate.db.deliveries.get(later).status == "delivered", timeout=10)
+    assert claims == [1, 2, 4, 1]
+
+
+def test_a_worker_that_took_all_due_claims_again_when_work_was_announced_meanwhile(dstate, pool, scripted,
+                                                                                     monkeypatch):
+    row = add(dstate)
+    _, first = queue_event(dstate, row.id, "first")
+    second = []
+
+    def announce_another(call):  # while the first attempt runs, another event is queued and announced
+        second.append(queue_event(dstate, row.id, "second")[1])
+        dstate.notify_new_work()
+        return Delivered("ok")
+
+    scripted.script = [announce_another]
+    # neither polling (30 s) nor the next due time (said to be never) finds the second event in
+    # time: only the announcement made during the attempt can
+    monkeypatch.setattr(dstate.db.deliveries, "next_due_at", lambda: None)
+    pool(1, poll_seconds=30)
+    wait_until(lambda: second and dstate.db.deliveries.get(second[0]).status == "delivered", timeout=10)
+    assert [call["source_id"] for call in scripted.calls] == ["first", "second"]
+    assert dstate.db.deliveries.get(first).status == "delivered"
+
+
+def announce(state) -> None:
+    """What queueing work announces: on SQLite the test says so; on PostgreSQL the transaction that
+    queued it sent a NOTIFY, which the pool's listener hands on."""
+    if state.db.engine.dialect.name == "sqlite":
+        state.notify_new_work()
+
+
+def test_a_worker_whose_claim_left_more_waits_once_the_worker_it_woke_took_the_rest(dstate, pool, scripted,
+                                                                                     monkeypatch):
+    first, second = add(dstate, name="first"), add(dstate, name="second")
+    claims = []
+    claim_many = dstate.db.deliveries.claim_many
+    monkeypatch.setattr(dstate.db.deliveries, "claim_many",
+                        lambda *args, **kwargs: claims.append(args[3]) or claim_many(*args, **kwargs))
+    workers = pool(2, poll_seconds=30)
+    wait_until(lambda: len(claims) == 2 and len(dstate.new_work._waiters) == 2)  # both idle, nothing due
+    ids = []
+
+    def until_the_other_is_delivered(call):  # the first attempt lasts until the other worker's is done
+        wait_until(lambda: len(ids) == 2)  # on PostgreSQL the attempt may begin before queue_event_for returns
+        other = ids[1] if call["delivery"].id == ids[0] else ids[0]
+        wait_until(lambda: dstate.db.deliveries.get(other).status == "delivered", timeout=10)
+        return Delivered("ok")
+
+    scripted.script = [until_the_other_is_delivered]  # before the event: on PostgreSQL it is announced as it is queued
+    ids += queue_event_for(dstate, [first.id, second.id], "both")[1]
+    announce(dstate)
+    wait_until(lambda: all(dstate.db.deliveries.get(i).status == "delivered" for i in ids), timeout=10)
+    # one claim took one delivery and saw the other (so it woke the second worker), the second took
+    # that one and left nothing due: the first worker then waits instead of claiming to find nothing
+    _, later = queue_event_for(dstate, [first.id], "later")
+    announce(dstate)
+    wait_until(lambda: dstate.db.deliveries.get(later[0]).status == "delivered", timeout=10)
+    assert claims == [1, 1, 1, 1, 1]
+    assert {call["delivery"].id for call in scripted.calls} == {*ids, *later}
+    assert workers.health()["alive"] == 2
 
 
 def test_the_pools_workers_share_a_reading_of_the_next_due_time(dstate, monkeypatch):

@@ -1,17 +1,21 @@
 """The worker pool: threads that claim due deliveries and make their attempts.
 
 Each worker loops: claim due deliveries (under a lease), attempt them, repeat. It claims one at a
-time while work is sparse, so that a burst spreads over the workers; while every claim comes back
-full (a backlog) it claims up to 8 at once, which costs less per delivery. With nothing due it
+time while work is sparse, so that a burst spreads over the workers; while more is due than each
+claim takes (a backlog) it claims up to 8 at once, which costs less per delivery. A claim looks at
+one due delivery more than it takes, so it tells whether more are due (``Claimed.more``): a worker
+whose claim took all that was due waits after its attempts instead of claiming again to find
+nothing, unless work was announced since it claimed (``GatewayState.work_announced``); so does one
+whose claim left more due when a later claim of the pool (the worker it woke) has left nothing due
+since. Waiting, it
 sleeps on the app's ``new_work`` condition until the next delivery falls due, at most
 ``poll_seconds`` (1 s): an event accepted in this process wakes one idle worker at once; on
 PostgreSQL so does work queued by another process or node (``LISTEN``/``NOTIFY``,
-``gateway/store/wakeups.py``); a worker whose claim came back full wakes the next idle one, so a burst
-still spreads over the workers while a single delivery wakes a single worker; what nothing
+``gateway/store/wakeups.py``); a worker whose claim left more due wakes the next idle one, so a
+burst still spreads over the workers while a single delivery wakes a single worker; what nothing
 announces (a lease that ran out, work queued by a process on another database kind) is seen within
 that second. When the next delivery falls due is read from the database at most every
-``DUE_CACHE_SECONDS`` (0.25 s) by the pool's workers together: at a steady trickle every delivery
-ends in one or two claims that find nothing, and each reading of the due time costs a query per
+``DUE_CACHE_SECONDS`` (0.25 s) by the pool's workers together: each reading costs a query per
 claimable status.
 
 The deliveries of an integration whose plugin delivers in batches are gathered and handed over
@@ -29,6 +33,7 @@ attempt that finishes meanwhile is held by its worker and recorded when the data
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -90,6 +95,8 @@ class WorkerPool:
         self.started_at: float | None = None
         self._due_lock = threading.Lock()
         self._due_read: tuple[float, float | None] | None = None  # (monotonic time read, next due)
+        self._claim_numbers = itertools.count(1)  # the pool's claims, in the order they start
+        self._drained = (0, -1)  # the latest claim that left nothing due: (its number, work_announced before it)
 
     @property
     def worker_ids(self) -> list[str]:
@@ -177,6 +184,8 @@ class WorkerPool:
             if self.state.db_watch.current() is not None:
                 self._pause(slot)
                 continue
+            announced = self.state.work_announced
+            number = next(self._claim_numbers)
             try:
                 batch = deliveries.claim_many(slot.worker_id, lease, now(), batch_size,
                                               max_attempts=self.schedule.max_attempts)
@@ -187,17 +196,42 @@ class WorkerPool:
                     log.exception("worker %s could not claim deliveries", slot.worker_id)
                     self._stopping.wait(ERROR_PAUSE_SECONDS)
                 continue
+            if not batch.more:
+                self._note_drained(number, announced)
             if not batch:
                 batch_size = 1
-                self._wait_for_work()
+                self._wait_for_work(announced)
                 continue
-            if len(batch) == batch_size:  # there may be more: another idle worker looks
+            if batch.more:  # more are due: another idle worker looks
                 self.state.pass_on_work()
                 batch_size = min(batch_size * 2, MAX_BATCH)
             else:
                 batch_size = 1
             singles = self._attempt_batches(slot, batches, gatherer, batch)
             self._attempt_all(slot, deliverer, singles)
+            if self._claim_or_wait(number, announced, batch.more):
+                batch_size = 1
+
+    def _note_drained(self, number: int, announced: int) -> None:
+        """Claim ``number``, made when ``work_announced`` was ``announced``, left nothing due."""
+        with self._due_lock:
+            if number > self._drained[0]:
+                self._drained = (number, announced)
+
+    def _claim_or_wait(self, number: int, announced: int, more: bool) -> bool:
+        """After the attempts of claim ``number``: return to claim again at once (False), or wait
+        first (True). A claim that took all that was due waits for work announced since it began;
+        one that left more due claims again, unless a later claim of the pool (the worker it woke,
+        say) has left nothing due since, in which case it waits for work announced since that one
+        began."""
+        if more:
+            with self._due_lock:
+                drained, drained_announced = self._drained
+            if drained <= number:
+                return False
+            announced = drained_announced
+        self._wait_for_work(announced)
+        return True
 
     def _attempt_batches(self, slot: WorkerSlot, batches: BatchDeliverer, gatherer: BatchGatherer,
                          claimed: list[DeliveryRow]) -> list[DeliveryRow]:
@@ -324,7 +358,11 @@ class WorkerPool:
             self._due_read = (time.monotonic(), due)
         return due
 
-    def _wait_for_work(self) -> None:
+    def _wait_for_work(self, announced: int) -> None:
+        """Wait until a delivery falls due, at most ``poll_seconds``, unless work was announced
+        (:meth:`GatewayState.notify_new_work`) since ``work_announced`` was ``announced``."""
+        if self.state.work_announced != announced:
+            return
         try:
             due = self.next_due_at()
         except Exception as exc:
@@ -335,7 +373,7 @@ class WorkerPool:
         if timeout <= 0:
             return
         with self.state.new_work:
-            if not self._stopping.is_set():
+            if not self._stopping.is_set() and self.state.work_announced == announced:
                 self.state.new_work.wait(timeout)
 
     def heartbeat_interval(self) -> float:

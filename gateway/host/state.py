@@ -45,6 +45,9 @@ class GatewayState:
     db_watch: DatabaseWatch
     new_work: threading.Condition = field(default_factory=threading.Condition)
     """Idle delivery workers wait on it (:meth:`notify_new_work` wakes one)."""
+    work_announced: int = 0
+    """How many times :meth:`notify_new_work` was called (under ``new_work``): a worker that claimed
+    everything due waits only when nothing was announced since it claimed."""
     batch_work: threading.Condition = field(default_factory=threading.Condition)
     """Workers gathering a batch wait on it for more of their integration's deliveries (woken all)."""
     workers: list = field(default_factory=list)
@@ -88,8 +91,11 @@ class GatewayState:
         """There is something to deliver now: wake one idle delivery worker (one that claims work
         wakes the next, :meth:`pass_on_work`) and every worker gathering a batch. Waking every idle
         worker for one delivery had them all claim at once, and the losers' claims and look-ups
-        delayed the winner's attempt (on PostgreSQL by several milliseconds)."""
-        self.pass_on_work()
+        delayed the winner's attempt (on PostgreSQL by several milliseconds). A busy worker sees
+        that it was called (``work_announced``) and claims again before it waits."""
+        with self.new_work:
+            self.work_announced += 1
+            self.new_work.notify(1)
         with self.batch_work:
             self.batch_work.notify_all()
 

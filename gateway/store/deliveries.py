@@ -82,6 +82,18 @@ class DeliveryRow:
     integration: IntegrationRow | None = None
 
 
+class Claimed(list):
+    """The deliveries a claim took (a list of :class:`DeliveryRow`), and whether more were due than
+    it took (``more``): the claim looks at one row more than it takes, so that a worker whose claim
+    took everything due can wait instead of claiming again to find nothing."""
+
+    more: bool = False
+
+    def __init__(self, rows=(), more: bool = False):
+        super().__init__(rows)
+        self.more = more
+
+
 def _delivery(row, attempt_log=(), **changes: Any) -> DeliveryRow:
     """A delivery from its row; ``changes`` replace fields (made once: ``dataclasses.replace`` on
     the queue's hot path would build every delivery twice)."""
@@ -314,13 +326,15 @@ def _claim_candidates(*, filtered: bool, sqlite: bool, limit: int) -> tuple:
 
 def _claim_returned() -> str:
     """The columns a PostgreSQL claim returns: the delivery as taken, its integration's name, its event
-    and integration (labelled as in :data:`_LOADED`), and what it was before (``was_*``)."""
+    and integration (labelled as in :data:`_LOADED`), what it was before (``was_*``), and how many due
+    rows the claim locked (``claim_found``: more than it took when more are due)."""
     columns = [f"deliveries.{c.name}" for c in deliveries.c]
     columns.append("integrations.name AS integration_name")
     columns += [f"events.{c.name} AS evt__{c.name}" for c in events.c]
     columns += [f"integrations.{c.name} AS int__{c.name}" for c in integrations.c]
     columns += [f"chosen.{name} AS was_{name}" for name in _WAS]
     columns.append("chosen.due AS claim_due")
+    columns.append("(SELECT count(*) FROM due_rows) AS claim_found")
     return ", ".join(columns)
 
 
@@ -347,9 +361,10 @@ def _sql_reason(template: str, **values: str) -> str:
 def _claim_postgres(*, filtered: bool) -> str:
     """PostgreSQL: the whole claim of up to ``%(limit)s`` due deliveries in one statement, which
     commits as it runs (psycopg prepares its text once). For each claimable status the earliest due
-    rows are locked with ``SKIP LOCKED`` (each through ``ix_deliveries_due``, in its order), so that
-    concurrent workers pass each other by; of those, the in-flight ones whose lease ran out come
-    first, then the others by due time; the ``limit`` first are leased to ``%(worker_id)s`` and
+    rows (``%(looked_at)s``: one more than the limit, to tell whether more are due) are locked with
+    ``SKIP LOCKED`` (each through ``ix_deliveries_due``, in its order), so that concurrent workers
+    pass each other by; of those, the in-flight ones whose lease ran out come first, then the others
+    by due time; the ``limit`` first are leased to ``%(worker_id)s`` and
     returned with their event and integration, and with what they were before (``was_*``). An
     expired lease's attempt is recorded as ``lost`` by the same statement, and when that was its
     last (``%(max_attempts)s``, may be NULL) the delivery goes ``dead`` instead, its attempt count
@@ -362,15 +377,16 @@ def _claim_postgres(*, filtered: bool) -> str:
             f"{status} AS (SELECT id, {', '.join(_WAS)}, {when} AS due, {int(status != 'in_flight')} AS rank"
             f" FROM deliveries WHERE status = '{status}' AND {when} IS NOT NULL AND {when} <= %(now)s"
             f" AND integration_id NOT IN (SELECT id FROM integrations WHERE enabled IS false){only}"
-            f" ORDER BY {when} LIMIT %(limit)s FOR UPDATE OF deliveries SKIP LOCKED)")
+            f" ORDER BY {when} LIMIT %(looked_at)s FOR UPDATE OF deliveries SKIP LOCKED)")
     union = " UNION ALL ".join(f"SELECT * FROM {status}" for status in CLAIMABLE)
     owner = "coalesce(chosen.lease_owner, 'None')"
     lost_reason = _sql_reason("lost_reason", owner=owner, cut_off=(
         "to_char(to_timestamp(chosen.lease_expires_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"')"))
     gave_up = _sql_reason("gave_up_reason", owner=owner, attempts="chosen.attempts::text")
-    return (f"WITH {', '.join(locked)}, chosen AS (SELECT *, rank = 0 AND %(max_attempts)s::int IS NOT NULL"
+    return (f"WITH {', '.join(locked)}, due_rows AS ({union}),"
+            " chosen AS (SELECT *, rank = 0 AND %(max_attempts)s::int IS NOT NULL"
             " AND attempts - schedule_start >= %(max_attempts)s::int AS gives_up"
-            f" FROM ({union}) AS due_rows ORDER BY rank, due LIMIT %(limit)s),"
+            " FROM due_rows ORDER BY rank, due LIMIT %(limit)s),"
             " lost AS (INSERT INTO attempts (delivery_id, number, worker, started_at, duration_ms, outcome, reason, http)"
             f" SELECT id, attempts, coalesce(lease_owner, ''), updated_at, 0.0, 'lost', {lost_reason}, '[]'"
             " FROM chosen WHERE rank = 0)"
@@ -748,23 +764,25 @@ class DeliveryStore(Repository):
         return claimed[0] if claimed else None
 
     def claim_many(self, worker_id: str, lease_seconds: float, now: float, limit: int,
-                   integration_id: str | None = None, *, max_attempts: int | None = None) -> builtins.list[DeliveryRow]:
+                   integration_id: str | None = None, *, max_attempts: int | None = None) -> Claimed:
         """Like :meth:`claim`, up to ``limit`` deliveries in one transaction (those due, in the same
-        order), all under one lease: a worker facing a backlog spends less on claiming."""
+        order), all under one lease: a worker facing a backlog spends less on claiming. The result's
+        ``more`` tells whether more deliveries were due than it took (one more is looked at; on
+        PostgreSQL a row locked by another worker's claim is not seen)."""
         params = {"now": now, "integration_id": integration_id}
         if self._claims_in_one_statement:
             claimed, taken_over = retrying(
                 lambda: self._claim_in_one_statement(params, worker_id, lease_seconds, now, limit, max_attempts))
         else:
             statements = _claim_candidates(filtered=integration_id is not None,
-                                           sqlite=self.engine.dialect.name == "sqlite", limit=limit)
+                                           sqlite=self.engine.dialect.name == "sqlite", limit=limit + 1)
             claimed, taken_over = retrying(
                 lambda: self._claim(statements, params, worker_id, lease_seconds, now, limit, max_attempts))
         _log_take_over(worker_id, taken_over)
         return claimed
 
     def _claim(self, statements, params, worker_id: str, lease_seconds: float, now: float, limit: int,
-               max_attempts: int | None) -> tuple[builtins.list[DeliveryRow], dict[str, TakenOver]]:
+               max_attempts: int | None) -> tuple[Claimed, dict[str, TakenOver]]:
         taken_over: dict[str, TakenOver] = {}
         with writing(self.engine) as connection:
             candidates = [row for statement in statements for row in connection.execute(statement, params)]
@@ -782,21 +800,22 @@ class DeliveryStore(Repository):
                 chosen.append(row)
             expired = [row for row in chosen if row.status == "in_flight"]
             queued = sorted((row for row in chosen if row.status != "in_flight"), key=lambda r: r.next_attempt_at)
-            return self._take(connection, (expired + queued)[:limit], worker_id, now + lease_seconds, now), taken_over
+            due = expired + queued
+            taken = self._take(connection, due[:limit], worker_id, now + lease_seconds, now)
+            return Claimed(taken, more=len(due) > limit), taken_over
 
     def _claim_in_one_statement(self, params: dict[str, Any], worker_id: str, lease_seconds: float, now: float,
-                                limit: int, max_attempts: int | None
-                                ) -> tuple[builtins.list[DeliveryRow], dict[str, TakenOver]]:
+                                limit: int, max_attempts: int | None) -> tuple[Claimed, dict[str, TakenOver]]:
         """PostgreSQL with psycopg: :meth:`_claim` as one statement (:func:`_claim_postgres`), which
         commits as it runs."""
         sql = _claim_postgres(filtered=params["integration_id"] is not None)
         with self.engine.connect() as connection:
             rows = connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(sql, {
-                **params, "limit": limit, "worker_id": worker_id, "until": now + lease_seconds,
+                **params, "limit": limit, "looked_at": limit + 1, "worker_id": worker_id, "until": now + lease_seconds,
                 "max_attempts": max_attempts, "lost_reason": LOST_REASON, "gave_up_reason": GAVE_UP_REASON,
             }).all()
         taken_over: dict[str, TakenOver] = {}
-        claimed = []
+        claimed = Claimed(more=bool(rows) and rows[0].claim_found > len(rows))
         for row in sorted(rows, key=lambda r: (r.was_status != "in_flight", r.claim_due)):
             if row.was_status == "in_flight":
                 gone = taken_over.setdefault(row.was_lease_owner or "?", TakenOver())
