@@ -20,11 +20,12 @@ makes two deliveries.
 Each sample: summed resident set (VmRSS) and open files of the gateway's processes, p50/p99 of the
 webhook's answer and of webhook-to-target time over the period, the backlog (queued and in-flight
 deliveries, and the age of the oldest), the database's size, deliveries received by the target per
-second, and the cores used over the period by the intake nodes, the delivery worker (on SQLite the
-one ``serve`` does both, counted as intake), the PostgreSQL server and this bench (its load and
-target): on a machine the bench saturates, they show where the CPU went. Goals: RSS and open files flat
-after warm-up, p99 stable, backlog bounded (oldest < 10 s), every event delivered exactly once per
-integration.
+second, on PostgreSQL the transactions committed per delivery (intake, claims, finishes and the
+bench's own samples: a count, less at the mercy of the machine's load than the CPU columns), and the
+cores used over the period by the intake nodes, the delivery worker (on SQLite the one ``serve`` does
+both, counted as intake), the PostgreSQL server and this bench (its load and target): on a machine the
+bench saturates, they show where the CPU went. Goals: RSS and open files flat after warm-up, p99
+stable, backlog bounded (oldest < 10 s), every event delivered exactly once per integration.
 """
 
 from __future__ import annotations
@@ -269,6 +270,15 @@ def backlog(engine) -> tuple[int, float, float]:
     return int(count), (time.time() - oldest if oldest is not None else 0.0), size / 1e6
 
 
+def commits(engine) -> int | None:
+    """Transactions committed in the scratch database so far (PostgreSQL's statistics; None on SQLite)."""
+    if engine.dialect.name == "sqlite":
+        return None
+    with engine.connect() as connection:
+        return int(connection.execute(text(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")).scalar())
+
+
 def ms(values: list[float], fraction: float) -> str:
     return f"{1000 * bd.percentile(values, fraction):.1f}" if values else "-"
 
@@ -321,10 +331,10 @@ def main() -> None:
                   f"{os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs")
             print(f"{'min':>6} {'accepted':>9} {'RSS MB':>8} {'files':>6} {'answer p50/p99 ms':>18} "
                   f"{'to target p50/p99 ms':>21} {'backlog':>8} {'oldest s':>9} {'db MB':>7} {'load':>5} "
-                  f"{'delivered/s':>11} {'cores: intake/delivery/db/bench':>32}")
+                  f"{'delivered/s':>11} {'commits/delivery':>16} {'cores: intake/delivery/db/bench':>32}")
             worker_pids = [] if args.sqlite else [processes[-1].pid]
             cpu = CpuShares([p.pid for p, _ in nodes], worker_pids)
-            delivered_before = 0
+            delivered_before, commits_before = 0, commits(engine)
             load.start()
             began = time.monotonic()
             ends = began + args.minutes * 60
@@ -341,12 +351,15 @@ def main() -> None:
                     shares = cpu.take()
                     delivered = target.delivered()
                     rate = (delivered - delivered_before) / args.sample_seconds
-                    delivered_before = delivered
+                    committed = commits(engine)
+                    per_delivery = "-" if committed is None or delivered == delivered_before else \
+                        f"{(committed - commits_before) / (delivered - delivered_before):.2f}"
+                    delivered_before, commits_before = delivered, committed
                     cores = " / ".join(f"{shares[name]:.2f}" for name in ("intake", "delivery", "database", "bench"))
                     print(f"{(time.monotonic() - began) / 60:6.1f} {len(load.accepted):9,d} {rss:8.1f} {files:6d} "
                           f"{ms(answers, 0.5):>8} / {ms(answers, 0.99):>7} {ms(lags, 0.5):>10} / {ms(lags, 0.99):>8} "
                           f"{queued:8,d} {oldest:9.1f} {size:7.1f} {os.getloadavg()[0]:5.1f} {rate:11.0f} "
-                          f"{cores:>32}", flush=True)
+                          f"{per_delivery:>16} {cores:>32}", flush=True)
             finally:
                 load.stop()
             drained_by = time.monotonic() + args.drain_seconds
