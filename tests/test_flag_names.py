@@ -26,6 +26,7 @@ class Named:
 
     def __init__(self):
         self.events = []
+        self.during = None  # called with each event while it is delivered
 
     @hookimpl
     def integration_type(self):
@@ -35,6 +36,8 @@ class Named:
     @hookimpl
     def deliver_event(self, event, config, http, delivery):
         self.events.append(event)
+        if self.during is not None:
+            self.during(event)
         return Delivered("kept")
 
 
@@ -94,6 +97,16 @@ def test_names_reach_the_plugin_and_are_stored_with_the_event(app, client, named
     assert "expand=environments" in read.path and read.header("Authorization") == TOKEN
     stored = stored_event(client, event_id)
     assert stored["project_name"] == "Checkout" and stored["environment_name"] == "Production"
+
+
+def test_names_are_stored_after_the_delivery_not_in_its_way(app, client, named, platform):
+    secret = connect(client, platform)
+    event_id = post(client, fixture_bytes("launchdarkly/flag-turned-on-production.json"), secret)
+    stored_during = []
+    named.during = lambda event: stored_during.append(stored_event(client, event_id).get("project_name"))
+    deliver_all(app)
+    assert named.events[0].project_name == "Checkout" and stored_during == [None]
+    assert stored_event(client, event_id)["project_name"] == "Checkout"
 
 
 def test_names_are_cached(app, client, named, platform):

@@ -131,6 +131,7 @@ class Deliverer:
         self.session = session or make_session()
         self.schedule = schedule or RetrySchedule(state.settings.retry_schedule)
         self.clock = clock
+        self._names_to_store: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
 
     def attempt(self, delivery: DeliveryRow) -> AttemptReport:
         """Make the attempt of ``delivery`` — as claimed by this worker: ``attempts`` is its number,
@@ -154,6 +155,7 @@ class Deliverer:
             if unavailable(exc) is None:  # (an outage is logged once, by the database watch)
                 log.exception("delivery %s: attempt %d failed before reaching the plugin", delivery.id, delivery.attempts)
             verdict = Verdict("retry", f"the gateway could not prepare the attempt: {type(exc).__name__}: {exc}")
+        self.store_names()
         seconds = time.perf_counter() - started
         verdict = cleaned(verdict, secrets)
         exchanges = client.exchanges_for(delivery.id) if client else []
@@ -174,8 +176,8 @@ class Deliverer:
         return for_integration(self._with_names(delivery), active)
 
     def _with_names(self, delivery: DeliveryRow):
-        """The event with the flag platform's names (or why there are none), stored with the event
-        the first time they are known."""
+        """The event with the flag platform's names (or why there are none); names not stored with
+        the event yet are kept for :meth:`store_names`."""
         event = delivery.event.to_event()
         names = self.state.names
         if names is None or event.source != "launchdarkly":
@@ -188,11 +190,18 @@ class Deliverer:
                                                                 f"{type(exc).__name__}")
         fields = names_of(named)
         if any(delivery.event.body.get(k) != v for k, v in fields.items()):
-            try:
-                self.state.db.events.set_fields(delivery.event_id, fields, delivery.event.body)
-            except Exception as exc:
-                log.warning("event %s: names not stored: %s", delivery.event_id, exc)
+            self._names_to_store.append((delivery.event_id, fields, delivery.event.body))
         return named
+
+    def store_names(self) -> None:
+        """Store with their events the names read for the attempts just made: after the plugin's
+        call, so that the write is not in the way of the delivery."""
+        pending, self._names_to_store = self._names_to_store, []
+        for event_id, fields, body in pending:
+            try:
+                self.state.db.events.set_fields(event_id, fields, body)
+            except Exception as exc:
+                log.warning("event %s: names not stored: %s", event_id, exc)
 
     def flag_platform(self, client: HttpClient, connection) -> FlagPlatform | None:
         """The flag platform's API for an attempt sending through ``client``, when connected."""

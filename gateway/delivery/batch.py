@@ -94,6 +94,7 @@ class BatchDeliverer:
                 id=delivery.id, attempt=delivery.attempts, integration=active.ref, flag_platform=flag_platform)))
         if items:
             verdicts.update(self._call_plugin(key, items, active, client))
+        self.deliverer.store_names()
         seconds = time.perf_counter() - started
         return self._record(batch, {i: cleaned(v, secrets) for i, v in verdicts.items()}, client,
                             started_at, seconds)
