@@ -14,6 +14,7 @@ from gateway.store.deliveries import NewAttempt, NotRetryable, UnknownEvents
 from gateway.store.tables import attempts as attempts_table
 from gateway.store.tables import events as events_table
 from gateway.store.tables import skips as skips_table
+from gateway.store.tables import deliveries as deliveries_table
 
 from .delivery_support import add, claim_until_empty, delivery_app, dstate, queue_event, scripted  # noqa: F401
 
@@ -468,6 +469,13 @@ def test_next_due_and_stats(dstate):
     assert store.next_due_at() == pytest.approx(t + 5)
     store.claim("w1", 2, t + 6)
     assert store.next_due_at() == pytest.approx(t + 8)  # the lease end comes first
+    with dstate.db.engine.begin() as connection:  # a retry falling due before it
+        connection.execute(update(deliveries_table).where(deliveries_table.c.status == "pending")
+                           .values(status="retrying", next_attempt_at=t + 7))
+    assert store.next_due_at() == pytest.approx(t + 7)
+    with dstate.db.engine.begin() as connection:
+        connection.execute(update(deliveries_table).where(deliveries_table.c.status == "retrying")
+                           .values(status="pending", next_attempt_at=t + 50))
 
     stats = store.stats(t + 10)
     # delivered and skipped ones are not counted: every event adds to them (the counters count them)
