@@ -15,8 +15,7 @@ PostgreSQL so does work queued by another process or node (``LISTEN``/``NOTIFY``
 burst still spreads over the workers while a single delivery wakes a single worker; what nothing
 announces (a lease that ran out, work queued by a process on another database kind) is seen within
 that second. When the next delivery falls due is read from the database at most every
-``DUE_CACHE_SECONDS`` (0.25 s) by the pool's workers together: each reading costs a query per
-claimable status.
+``DUE_CACHE_SECONDS`` (0.25 s) by the pool's workers together.
 
 The deliveries of an integration whose plugin delivers in batches are gathered and handed over
 together (``gateway/delivery/batch.py``); the others are attempted one at a time.
