@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -32,10 +32,16 @@ def announce(connection: Connection) -> None:
         connection.info[FLAG] = True
 
 
+_NOTIFY = f"SELECT pg_notify('{CHANNEL}', current_schema())"
+"""Sent as it is, through the driver: it ends every intake transaction, and in a profile of a node
+under load 10% of the node's Python time went to it, four fifths of that in SQLAlchemy's handling of
+a statement (compiling, caching, its result) rather than in the driver."""
+
+
 def send_if_announced(connection: Connection) -> None:
     """Called by ``writing`` just before the commit: the NOTIFY, if the transaction announced work."""
     if connection.info.pop(FLAG, False):
-        connection.execute(text("SELECT pg_notify(:channel, current_schema())"), {"channel": CHANNEL})
+        connection.exec_driver_sql(_NOTIFY)
 
 
 def clear(connection: Connection) -> None:
