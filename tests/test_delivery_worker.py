@@ -367,14 +367,27 @@ def test_requests_session_is_per_worker(dstate):
     assert isinstance(first.session, requests.Session) and first.session is not second.session
 
 
+def announce(state) -> None:
+    """What queueing work announces: on SQLite the test says so; on PostgreSQL the transaction that
+    queued it sent a NOTIFY, which the pool's listener hands on."""
+    if state.db.engine.dialect.name == "sqlite":
+        state.notify_new_work()
+
+
+def record_claims(state, monkeypatch) -> list[int]:
+    """The limit of every claim the store is asked for, in order."""
+    claims = []
+    claim_many = state.db.deliveries.claim_many
+    monkeypatch.setattr(state.db.deliveries, "claim_many",
+                        lambda *args, **kwargs: claims.append(args[3]) or claim_many(*args, **kwargs))
+    return claims
+
+
 def test_only_a_claim_that_leaves_more_due_wakes_another_idle_worker(dstate, pool, scripted, monkeypatch):
     row = add(dstate)
     ids = [queue_event(dstate, row.id, f"pass-{n}")[1] for n in range(4)]
-    passed, claims = [], []
+    passed, claims = [], record_claims(dstate, monkeypatch)
     monkeypatch.setattr(dstate, "pass_on_work", lambda: passed.append(len(scripted.calls)))
-    claim_many = dstate.db.deliveries.claim_many
-    monkeypatch.setattr(dstate.db.deliveries, "claim_many",
-                        lambda *args, **kwargs: claims.append(args[3]) or claim_many(*args, **kwargs))
     pool(1, poll_seconds=30)
     wait_until(lambda: all(dstate.db.deliveries.get(i).status == "delivered" for i in ids), timeout=10)
     # the claims of 1 and 2 leave more due, so each wakes another idle worker; the claim of 4 takes
@@ -409,20 +422,10 @@ def test_a_worker_that_took_all_due_claims_again_when_work_was_announced_meanwhi
     assert dstate.db.deliveries.get(first).status == "delivered"
 
 
-def announce(state) -> None:
-    """What queueing work announces: on SQLite the test says so; on PostgreSQL the transaction that
-    queued it sent a NOTIFY, which the pool's listener hands on."""
-    if state.db.engine.dialect.name == "sqlite":
-        state.notify_new_work()
-
-
 def test_a_worker_whose_claim_left_more_waits_once_the_worker_it_woke_took_the_rest(dstate, pool, scripted,
                                                                                      monkeypatch):
     first, second = add(dstate, name="first"), add(dstate, name="second")
-    claims = []
-    claim_many = dstate.db.deliveries.claim_many
-    monkeypatch.setattr(dstate.db.deliveries, "claim_many",
-                        lambda *args, **kwargs: claims.append(args[3]) or claim_many(*args, **kwargs))
+    claims = record_claims(dstate, monkeypatch)
     workers = pool(2, poll_seconds=30)
     wait_until(lambda: len(claims) == 2 and len(dstate.new_work._waiters) == 2)  # both idle, nothing due
     ids = []

@@ -204,11 +204,9 @@ class WorkerPool:
             if batch.more:  # more are due: another idle worker looks
                 self.state.pass_on_work()
                 batch_size = min(batch_size * 2, MAX_BATCH)
-            else:
-                batch_size = 1
             singles = self._attempt_batches(slot, batches, gatherer, batch)
             self._attempt_all(slot, deliverer, singles)
-            if self._claim_or_wait(number, announced, batch.more):
+            if self._claim_or_wait(number, announced, batch.more):  # always, when it took all that was due
                 batch_size = 1
 
     def _note_drained(self, number: int, announced: int) -> None:
