@@ -368,10 +368,10 @@ def test_requests_session_is_per_worker(dstate):
 
 
 def announce(state) -> None:
-    """What queueing work announces: on SQLite the test says so; on PostgreSQL the transaction that
-    queued it sent a NOTIFY, which the pool's listener hands on."""
-    if state.db.engine.dialect.name == "sqlite":
-        state.notify_new_work()
+    """What the intake does once its transaction queued work: wake a worker of its own app (on
+    PostgreSQL the transaction's NOTIFY wakes the workers of other apps, processes and nodes, not
+    those of the app that sent it)."""
+    state.notify_new_work()
 
 
 def record_claims(state, monkeypatch) -> list[int]:
