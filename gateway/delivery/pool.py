@@ -92,7 +92,7 @@ class WorkerPool:
         self.listener = None  # on PostgreSQL: wakes the workers when another process queues work
         self.last_heartbeat: float | None = None  # when the leases were last renewed
         self.started_at: float | None = None
-        self._due_lock = threading.Lock()
+        self._shared_lock = threading.Lock()  # guards what the workers share: _due_read, _drained
         self._due_read: tuple[float, float | None] | None = None  # (monotonic time read, next due)
         self._claim_numbers = itertools.count(1)  # the pool's claims, in the order they start
         self._drained = (0, -1)  # the latest claim that left nothing due: (its number, work_announced before it)
@@ -211,7 +211,7 @@ class WorkerPool:
 
     def _note_drained(self, number: int, announced: int) -> None:
         """Claim ``number``, made when ``work_announced`` was ``announced``, left nothing due."""
-        with self._due_lock:
+        with self._shared_lock:
             if number > self._drained[0]:
                 self._drained = (number, announced)
 
@@ -222,7 +222,7 @@ class WorkerPool:
         say) has left nothing due since, in which case it waits for work announced since that one
         began."""
         if more:
-            with self._due_lock:
+            with self._shared_lock:
                 drained, drained_announced = self._drained
             if drained <= number:
                 return False
@@ -346,12 +346,12 @@ class WorkerPool:
     def next_due_at(self) -> float | None:
         """When the next delivery falls due, as read by any of the pool's workers in the last
         :data:`DUE_CACHE_SECONDS`, or read now."""
-        with self._due_lock:
+        with self._shared_lock:
             read = self._due_read
         if read is not None and time.monotonic() - read[0] < DUE_CACHE_SECONDS and (read[1] is None or read[1] > now()):
             return read[1]
         due = self.state.db.deliveries.next_due_at()
-        with self._due_lock:
+        with self._shared_lock:
             self._due_read = (time.monotonic(), due)
         return due
 
