@@ -134,3 +134,19 @@ def test_the_report_fails_on_an_unlisted_survivor_and_counts_kills_by_assertion_
         == "- `gateway/outbound/targets.py::f: b` (line 2; )"
     unlisted = tool.Outcome("gateway/outbound/targets.py::f: d", "gateway/outbound/targets.py", 4, "survived", "", 3, 1.0)
     assert tool.report({"gateway/outbound/targets.py": [*outcomes, unlisted]}, tmp_path, complete=False) == 1
+
+
+def test_a_mutant_is_first_run_against_the_file_holding_most_of_its_tests(tool):
+    wanted = ["tests/test_a.py::one", "tests/test_b.py::one", "tests/test_b.py::two", "tests/test_c.py::one"]
+    assert tool.first_file(wanted) == "tests/test_b.py"
+    assert tool.first_file(["tests/test_c.py::x", "tests/test_a.py::y"]) == "tests/test_a.py"  # a tie: by name
+    assert tool.first_file(["tests/test_a.py::one", "tests/test_a.py::two"]) is None  # one file: one run
+
+
+def test_the_map_is_made_of_the_in_process_tests_unless_told(tool):
+    assert tool.IN_PROCESS == "not end_to_end"
+    args = tool._pytest_args("/copy", ["tests"], tool.IN_PROCESS)
+    assert args[args.index("-m") + 1] == "not end_to_end" and args[-1] == "tests"
+    assert "-m" not in tool._pytest_args("/copy", ["tests"])
+    # a map made of other tests is another map
+    assert tool._source_hash(["tests"], tool.IN_PROCESS) != tool._source_hash(["tests"], None)

@@ -16,12 +16,18 @@ left alone.
 
 Which tests guard which line comes from coverage: the tests are run once on the unchanged code with
 coverage.py recording, per line of the mutated modules, which tests executed it (``--map-tests``
-chooses the test files; by default the whole suite). The map is kept in ``build/mutation/cache/``
+chooses the test files; by default the whole suite). The map is made of the tests that run in their
+own process, those not marked ``end_to_end`` (``make test-quick``'s selection): the others start
+servers, environments, browsers and clusters, and a mutant they alone would kill is one that the
+in-process tests miss, which is worth knowing. ``--end-to-end`` makes the map of every test, as CI
+runs them; it makes the run hours longer on a small machine. The map is kept in ``build/mutation/cache/``
 under a hash of the sources and tests, and made again when they change. A mutant inside a function
 is tested by the tests that executed its line; one made at import time (a module-level constant, a
 decorator, a default) by every test that executed the module, or by every test of the map when no
-test executed it while running (its code all ran at import, while the tests were collected). Without coverage.py every test file of
-the suite is run for every mutant.
+test executed it while running (its code all ran at import, while the tests were collected). Without
+coverage.py every test file of the suite is run for every mutant. When a mutant's tests are in several
+files, it is first run against the one file that holds the most of them (:func:`first_file`); only
+if no test of that file fails on an assertion is it run against them all, quickest files first.
 
 The run happens in a copy of the project (``build/mutation/``), never in the working tree: the
 copy's ``gateway`` package is first on the import path, so the tests and the installed plugins
@@ -85,6 +91,8 @@ MODULES: tuple[str, ...] = (
     "gateway/policy",
     "gateway/delivery/schedule.py",
 )
+# The tests of the map unless --end-to-end is given: those that run in the test's own process.
+IN_PROCESS = "not end_to_end"
 # Where the tests are (as `make test` runs them).
 TEST_ROOTS: tuple[str, ...] = ("tests", "plugins/dynatrace/tests", "plugins/sentry/tests",
                                "examples/event-gateway-webhook/tests")
@@ -453,6 +461,17 @@ def _kill(record: TestRecord) -> tuple[str, str, str] | None:
     return next((f for f in record.failures if f[1] in ASSERTIONS), record.failures[0] if record.failures else None)
 
 
+def first_file(wanted: list[str]) -> str | None:
+    """The test file a mutant is first run against alone when its tests are in several files: the
+    one that holds the most of them (the module's own test file, as a rule; a tie goes to the first
+    by name). Collecting every file whose tests execute a line costs seconds, and most mutants fail
+    an assertion of that one file; only a mutant it does not kill that way is run against them all."""
+    files = sorted({t.split("::")[0] for t in wanted})
+    if len(files) < 2:
+        return None
+    return max(files, key=lambda f: sum(1 for t in wanted if t.startswith(f + "::")))
+
+
 class _Selector:
     """A pytest plugin that keeps only the wanted tests."""
 
@@ -513,9 +532,11 @@ def _child_setup(copy_root: str) -> None:
     os.environ["HYPOTHESIS_PROFILE"] = "mutation"
 
 
-def _pytest_args(copy_root: str, files: list[str]) -> list[str]:
+def _pytest_args(copy_root: str, files: list[str], marks: str | None = None) -> list[str]:
     # One rootdir and ini file whatever the files: the plugins' own setup.cfg would change the test ids.
     args = ["-q", "-p", "no:cacheprovider", "--rootdir", copy_root, "-c", str(Path(copy_root) / "setup.cfg")]
+    if marks:
+        args += ["-m", marks]
     return [*args, *files]
 
 
@@ -549,9 +570,9 @@ def _tests_in_child(copy_root: str, files: list[str], wanted: list[str] | None, 
         os._exit(0)
 
 
-def _map_in_child(copy_root: str, test_paths: list[str], include: list[str], out: str) -> None:
-    """Run ``test_paths`` on the unchanged copy, recording which test executed which line of the
-    ``include`` files (when coverage.py is there)."""
+def _map_in_child(copy_root: str, test_paths: list[str], include: list[str], out: str, marks: str | None) -> None:
+    """Run ``test_paths`` (those of them that ``marks`` selects) on the unchanged copy, recording
+    which test executed which line of the ``include`` files (when coverage.py is there)."""
     _child_setup(copy_root)
     record = TestRecord()
     lines: dict[str, dict[str, list[str]]] = {}
@@ -569,7 +590,7 @@ def _map_in_child(copy_root: str, test_paths: list[str], include: list[str], out
                                     config_file=False)
             plugins.append(_ContextSwitcher(cov))
             cov.start()
-        record.exit_code = int(pytest.main(_pytest_args(copy_root, test_paths), plugins=plugins))
+        record.exit_code = int(pytest.main(_pytest_args(copy_root, test_paths, marks), plugins=plugins))
         if cov is not None:
             cov.stop()
             data = cov.get_data()
@@ -631,8 +652,8 @@ class TestMap:
         return sorted({t for line in mutant.lines for t in covered.get(line, [])})
 
 
-def _source_hash(test_paths: list[str]) -> str:
-    digest = hashlib.sha256(f"{MAP_FORMAT} {' '.join(test_paths)}".encode())
+def _source_hash(test_paths: list[str], marks: str | None) -> str:
+    digest = hashlib.sha256(f"{MAP_FORMAT} {' '.join(test_paths)} -m {marks}".encode())
     for folder in ("gateway", "plugins", "examples", "tests"):
         for path in sorted((ROOT / folder).rglob("*")):
             if path.is_file() and path.suffix in (".py", ".cfg", ".json") and "__pycache__" not in path.parts:
@@ -643,19 +664,21 @@ def _source_hash(test_paths: list[str]) -> str:
     return digest.hexdigest()[:20]
 
 
-def test_map(slot: Path, test_paths: list[str], work: Path) -> TestMap:
-    """The map for the current sources: from the cache, or made by running ``test_paths``."""
-    cache = work / "cache" / f"testmap-{_source_hash(test_paths)}.json"
+def test_map(slot: Path, test_paths: list[str], work: Path, marks: str | None = None) -> TestMap:
+    """The map for the current sources: from the cache, or made by running ``test_paths`` (those
+    of them that the pytest mark expression ``marks`` selects)."""
+    cache = work / "cache" / f"testmap-{_source_hash(test_paths, marks)}.json"
     if cache.exists():
         payload = json.loads(cache.read_text())
         print(f"test map: {cache.relative_to(ROOT) if cache.is_relative_to(ROOT) else cache} (cached)", flush=True)
     else:
-        print(f"test map: running {' '.join(test_paths)} once on the unchanged code"
+        print(f"test map: running {' '.join(test_paths)}{f' (-m {marks!r})' if marks else ''} once on the unchanged code"
               f"{'' if _has_coverage() else ' (coverage.py is not installed: every test guards every module)'}",
               flush=True)
         out = slot / "map.json"
         started = time.monotonic()
-        if not _fork(_map_in_child, (str(slot / "repo"), test_paths, module_files([]), str(out)), timeout=4 * 3600):
+        if not _fork(_map_in_child, (str(slot / "repo"), test_paths, module_files([]), str(out), marks),
+                     timeout=4 * 3600):
             raise SystemExit("the test map run did not finish in 4 hours")
         payload = json.loads(out.read_text())
         print(f"test map made in {time.monotonic() - started:.0f}s", flush=True)
@@ -735,7 +758,7 @@ def _dotted(path: str) -> str:
 
 
 def run(selected: list[str], jobs: int, work: Path = WORK, keys: set[str] | None = None,
-        test_paths: list[str] | None = None) -> int:
+        test_paths: list[str] | None = None, end_to_end: bool = False) -> int:
     files = module_files(selected)
     if not files:
         print(f"no module of {', '.join(MODULES)} matches {' '.join(selected)}")
@@ -747,7 +770,7 @@ def run(selected: list[str], jobs: int, work: Path = WORK, keys: set[str] | None
     for slot in slots:
         _copy_project(slot)
         free.put(slot)
-    tests = test_map(slots[0], test_paths, work)
+    tests = test_map(slots[0], test_paths, work, None if end_to_end else IN_PROCESS)
     broken = [t for t in tests.failed if any(t in tests.module_tests(path) for path in files)] \
         if tests.lines is not None else tests.failed
     if broken:
@@ -772,6 +795,19 @@ def run(selected: list[str], jobs: int, work: Path = WORK, keys: set[str] | None
             files_to_run = sorted({t.split("::")[0] for t in wanted},
                                   key=lambda f: (sum(tests.durations.get(t, 1.0) for t in wanted
                                                      if t.startswith(f + "::")), f))
+            spent = 0.0
+            first = first_file(wanted)
+            if first is not None:
+                first_wanted = [t for t in wanted if t.startswith(first + "::")]
+                limit = 3 * sum(tests.durations.get(t, 1.0) for t in first_wanted) + 30
+                _, payload, spent = run_tests(mutant, [first], first_wanted, limit)
+                if payload is not None and payload["imports"]:
+                    record = _record(payload)
+                    kill = _kill(record)
+                    if kill is not None and kill[1] in ASSERTIONS and not record.collection_errors:
+                        outcome, why = classify(record)
+                        return Outcome(mutant.key, path, mutant.line, outcome, why, len(first_wanted), spent,
+                                       kill[1])
             left_out: list[str] = []
             while True:
                 limit = 3 * sum(tests.durations.get(t, 1.0) for t in wanted) + 30
@@ -785,6 +821,7 @@ def run(selected: list[str], jobs: int, work: Path = WORK, keys: set[str] | None
                 left_out += sorted(broken)
                 files_to_run = [f for f in files_to_run if f not in broken]
                 wanted = [t for t in wanted if t.split("::")[0] not in broken]
+            seconds += spent
             if not finished and not (payload and payload["record"]["failures"]):
                 return Outcome(mutant.key, path, mutant.line, "timeout", f"ran past {limit:.0f}s", len(wanted), seconds)
             if payload is None:
@@ -892,6 +929,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keys", type=Path, help="only the mutants whose keys this file lists, one a line")
     parser.add_argument("--map-tests", nargs="+", metavar="PATH",
                         help=f"the test files or folders the test map is made from (default: {' '.join(TEST_ROOTS)})")
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="make the test map with the end_to_end tests too (hours longer; see above)")
     parser.add_argument("--work", type=Path, default=WORK, help=f"folder of the copies and the report (default {WORK})")
     args = parser.parse_args(argv)
     if args.list:
@@ -900,7 +939,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(mutant.key)
         return 0
     keys = set(args.keys.read_text().split("\n")) - {""} if args.keys else None
-    return run(args.modules, max(1, args.jobs), args.work.resolve(), keys, args.map_tests)
+    return run(args.modules, max(1, args.jobs), args.work.resolve(), keys, args.map_tests, args.end_to_end)
 
 
 if __name__ == "__main__":
