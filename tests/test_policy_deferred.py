@@ -109,3 +109,34 @@ def test_allow_statements_are_read_as_stored_the_policy_was_valid_when_it_judged
 def test_a_policy_of_another_shape_is_compiled_and_refused_when_invalid(raw):
     with pytest.raises(PolicyError):
         denial_explainer(raw)
+
+
+@pytest.mark.parametrize("resources", ["resources", "notResources"])
+@pytest.mark.parametrize("actions", ["actions", "notActions"])
+def test_allow_statements_of_every_stored_shape_are_explained_without_parsing_them(monkeypatch, resources, actions):
+    from gateway.policy import engine
+
+    raw = [{"effect": "allow", resources: ["proj/a:env/*:flag/*"], actions: ["updateOn"]}]
+    action = "deleteFlag" if (resources, actions) == ("resources", "actions") else "updateOn"  # one it denies
+    accesses = [Access(action, "proj/a:env/production:flag/search")]
+    expected = compile_policy(raw).evaluate(accesses).reason
+    assert expected.startswith("denied: no statement allows")
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a statement was compiled")
+
+    monkeypatch.setattr(engine, "compile_statement", refused)
+    monkeypatch.setattr(re, "compile", refused)
+    assert denial_explainer(raw).denial_reason(accesses) == expected
+
+
+def test_a_policy_with_deny_statements_is_read_back_without_compiling_its_matchers(monkeypatch):
+    raw = POLICIES[2]
+    accesses = [Access("updateOn", "proj/a:env/production:flag/ops-kill")]
+    expected = compile_policy(raw).evaluate(accesses).reason
+    compiled = []
+    real_compile = re.compile
+    monkeypatch.setattr(re, "compile", lambda *args, **kwargs: compiled.append(args[0]) or real_compile(*args, **kwargs))
+    explainer = denial_explainer(raw)
+    assert compiled == []  # read back only: its matchers wait until a denial is explained
+    assert explainer.denial_reason(accesses) == expected and compiled
