@@ -59,7 +59,8 @@ bench-postgres: install
 	$(BIN)/python bench/bench_postgres.py
 
 # Mutation testing of the target guard, the signatures, the policy engine and the retry schedule
-# (slow: tens of minutes; not part of `make test`). Survivors must be listed in docs/mutation-survivors.md.
+# (slow: hours on two cores, most of it gateway/policy; not part of `make test`). Survivors must be listed
+# in docs/mutation-survivors.md.
 # MUTATION_ARGS narrows a run, e.g. MUTATION_ARGS="gateway/outbound/pinning.py --jobs 2".
 mutation: install
 	$(BIN)/python tools/mutation.py $(MUTATION_ARGS)
