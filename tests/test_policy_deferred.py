@@ -140,3 +140,15 @@ def test_a_policy_with_deny_statements_is_read_back_without_compiling_its_matche
     explainer = denial_explainer(raw)
     assert compiled == []  # read back only: its matchers wait until a denial is explained
     assert explainer.denial_reason(accesses) == expected and compiled
+
+
+def test_a_policy_compiled_at_once_compiles_nothing_when_it_decides(monkeypatch):
+    """compile_policy builds the matchers when the policy is saved, so the intake does not."""
+    policy = compile_policy(POLICIES[2])
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a regular expression was compiled")
+
+    monkeypatch.setattr(re, "compile", refused)
+    accesses, tags = EVENTS[2]
+    assert policy.evaluate(accesses, tags=tags).reason.startswith("denied by statement 1")

@@ -60,7 +60,7 @@ class CompiledPolicy:
 
     __slots__ = ("_allow_hint", "_has_denies", "_matchers", "_raw", "_statements")
 
-    def __init__(self, raw: list[Any], statements: list[CompiledStatement], *, matchers: bool = True) -> None:
+    def __init__(self, raw: list[Any], statements: list[CompiledStatement], *, matchers: bool) -> None:
         self._raw = raw
         self._statements = tuple(statements)
         allows = [s for s in statements if s.effect == "allow"]
