@@ -2,11 +2,12 @@
 
 A transaction that makes a delivery due now (an accepted event, a retry or replay by hand, deliveries
 put back by a stopping worker, an integration enabled again) calls :func:`announce`; on PostgreSQL it
-then sends ``NOTIFY event_gateway_work`` (payload: the schema) just before it commits, and the
-database hands the notification to every listening process once the commit is done. Each worker
-process keeps one :class:`WorkListener` connection that wakes its idle workers on a notification for
-its schema, unless the notification is its own app's (see :func:`origin`). Polling stays the fallback: a listener that cannot connect retries in the background,
-and workers still look for due work at least once a second. On other databases nothing is sent
+then sends ``NOTIFY event_gateway_work`` (payload: the schema and the sender, :func:`origin`) just
+before it commits, and the database hands the notification to every listening process once the
+commit is done. Each worker process keeps one :class:`WorkListener` connection that wakes its idle
+workers on a notification for its schema, unless the notification is its own app's. Polling stays
+the fallback: a listener that cannot connect retries in the background, and workers still look for
+due work at least once a second. On other databases nothing is sent
 (on SQLite the workers of the receiving process are woken in-process; others poll).
 """
 
