@@ -187,14 +187,16 @@ class CatchUp:
         summary = {k: result[k] for k in ("trigger", "started_at", "finished_at", "window_from", "window_to",
                                           "listed", "caught", "gap", "error", "error_status")}
         with writing(self.state.db.engine) as db:
+            # the stored summary, not the connection this run started with: another run (this
+            # process's follow-up, or another node's) may have written one since. Read first: it
+            # locks the connection's row, so that runs of two nodes finishing at once write the
+            # cursor, the count and the summary one after the other
+            stored = read_state(db, PLATFORM)
             if result["error"] is None:
                 meta.write(db, CURSOR_KEY, str(before))
                 if result["caught"]:
                     total = meta.read(db, CAUGHT_KEY)
                     meta.write(db, CAUGHT_KEY, str(int(total or 0) + result["caught"]))
-            # the stored summary, not the connection this run started with: another run (this
-            # process's follow-up, or another node's) may have written one since
-            stored = read_state(db, PLATFORM)
             state = stored if stored is not None else connection.state
             previous = state.get("catchup") if isinstance(state.get("catchup"), dict) else {}
             summary["last_caught_at"] = result["finished_at"] if result["caught"] else previous.get("last_caught_at")

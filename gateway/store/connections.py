@@ -28,16 +28,27 @@ def _row(row) -> ConnectionRow:
                          state=loads(row.state) or {}, created_at=row.created_at, updated_at=row.updated_at)
 
 
+def _locked_state(connection: Connection, key: str):
+    """The row's stored state, locked until the caller's transaction ends (PostgreSQL; SQLite's
+    writing transaction holds the database's write lock already). Without the lock, two merges at
+    once on PostgreSQL would both read the same state and the later write would drop the earlier's
+    keys: a catch-up summary written while the connect wires the webhook would take away the
+    ``secret_set_on`` that makes webhooks be checked."""
+    return connection.execute(select(connections.c.state).where(connections.c.key == key).with_for_update()).first()
+
+
 def read_state(connection: Connection, key: str) -> dict[str, Any] | None:
-    """The stored state of connection ``key`` (None when there is none), inside the caller's transaction."""
-    row = connection.execute(select(connections.c.state).where(connections.c.key == key)).first()
+    """The stored state of connection ``key`` (None when there is none), inside the caller's writing
+    transaction, locked until it ends so that a merge in the same transaction writes on what was read."""
+    row = _locked_state(connection, key)
     return (loads(row.state) or {}) if row is not None else None
 
 
 def merge_state(connection: Connection, key: str, changes: dict[str, Any], *, touch: bool = False) -> bool:
     """Merge ``changes`` into the stored state of connection ``key``, inside the caller's transaction
-    (``touch``: also count as a config change); False when there is no such connection."""
-    row = connection.execute(select(connections.c.state).where(connections.c.key == key)).first()
+    (``touch``: also count as a config change); False when there is no such connection. Merges
+    at once (other processes, other nodes) each keep the other's keys."""
+    row = _locked_state(connection, key)
     if row is None:
         return False
     values: dict[str, Any] = {"state": dumps({**(loads(row.state) or {}), **changes})}

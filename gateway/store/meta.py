@@ -14,7 +14,8 @@ def read(connection: Connection, key: str) -> str | None:
 
 
 def write(connection: Connection, key: str, value: str) -> None:
-    """Set ``key`` (the caller holds the start-up lock, so no one else writes it meanwhile)."""
+    """Set ``key`` (the caller holds a lock that keeps other writers of it out meanwhile: the start-up
+    lock, or the catch-up's lock on the connection row)."""
     connection.execute(delete(meta).where(meta.c.key == key))
     connection.execute(insert(meta).values(key=key, value=value))
 
