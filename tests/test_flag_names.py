@@ -8,6 +8,7 @@ import json
 
 import pytest
 from marshmallow import Schema
+from sqlalchemy import event as sa_event
 
 from gateway import Delivered, IntegrationType, hmac_sha256_hex, hookimpl
 from gateway.delivery import Deliverer
@@ -159,6 +160,39 @@ def test_without_a_connection_events_go_out_without_names_and_say_why(app, clien
     deliver_all(app)
     assert named.events[0].project_name is None
     assert stored_event(client, event_id)["names_unavailable"].startswith("no flag-platform connection")
+
+
+def test_without_a_connection_the_event_says_so_from_its_arrival_and_its_delivery_writes_nothing(app, client,
+                                                                                                   named):
+    event_id = post(client, fixture_bytes("launchdarkly/flag-turned-on-production.json"))
+    arrived = stored_event(client, event_id)
+    assert arrived["names_unavailable"].startswith("no flag-platform connection")
+    assert arrived["environment_name"] is None and arrived["project_name"] is None
+    updates = []
+    engine = get_state(app).db.engine
+
+    def listen(conn, cursor, statement, *rest):
+        if statement.lstrip().upper().startswith("UPDATE EVENTS"):
+            updates.append(statement)
+
+    sa_event.listen(engine, "before_cursor_execute", listen)
+    try:
+        deliver_all(app)
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", listen)
+    assert named.events[0].names_unavailable == arrived["names_unavailable"] and updates == []
+    assert stored_event(client, event_id) == arrived
+
+
+def test_a_connection_made_after_the_event_arrived_still_gets_it_the_apis_names(app, client, named, platform):
+    event_id = post(client, fixture_bytes("launchdarkly/flag-turned-on-production.json"))
+    assert stored_event(client, event_id)["names_unavailable"].startswith("no flag-platform connection")
+    connect(client, platform)
+    deliver_all(app)
+    assert (named.events[0].project_name, named.events[0].names_unavailable) == ("Checkout", None)
+    stored = stored_event(client, event_id)
+    assert (stored["project_name"], stored["environment_name"], stored["names_unavailable"]) == \
+        ("Checkout", "Production", None)
 
 
 def test_an_unknown_project_is_said(app, client, named, platform):

@@ -61,8 +61,7 @@ class NameResolver:
             return event
         connection = self.connections.current()
         if connection is None:
-            return from_webhook(event, "no flag-platform connection (run event-gateway connect launchdarkly "
-                                       "to get the project's name)")
+            return from_webhook(event, NO_CONNECTION)
         with self._lock:
             failure = self._failure
         if failure is not None and self.clock() - failure[0] < FAILURE_SECONDS:
@@ -75,6 +74,16 @@ class NameResolver:
                 self._failure = (self.clock(), reason)
             log.warning("names unavailable for event %s: %s", event.id or event.source_id, exc.message)
             return from_webhook(event, reason)
+
+    def as_received(self, event: Event) -> Event:
+        """``event`` as the intake stores it: without a flag-platform connection, already with the
+        webhook's environment names and why the rest are missing, as :meth:`resolve` would give them
+        at its first delivery. That delivery then finds nothing to store, where it used to rewrite the
+        stored event to say so: a write per event. A connection made meanwhile still gets the API's
+        names, stored by the first delivery that reads them."""
+        if event.source != "launchdarkly" or not event.project_key or self.connections.current() is not None:
+            return event
+        return from_webhook(event, NO_CONNECTION)
 
     def _resolve(self, event: Event, connection) -> Event:
         api = connection.api_url
@@ -124,6 +133,9 @@ def _named_keys(event: Event) -> list[str]:
     """The environment keys a name is wanted for: every environment of the change but ``*``."""
     keys = event.environments or ([event.environment_key] if event.environment_key else [])
     return [key for key in keys if key not in EVERY_ENVIRONMENT]
+
+
+NO_CONNECTION = "no flag-platform connection (run event-gateway connect launchdarkly to get the project's name)"
 
 
 def from_webhook(event: Event, reason: str) -> Event:

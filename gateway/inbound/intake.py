@@ -35,7 +35,7 @@ def accept(state: GatewayState, event: Event, receiver_id: str | None = None,
     due = now() + state.settings.retry_schedule[0]
     events = state.db.events
     recorded = events.record(
-        event,
+        state.names.as_received(event) if state.names is not None else event,
         [NewDecision(integration_id=d.integration.row.id, plugin=d.integration.row.plugin,
                      status=d.status, reason=d.reason, next_attempt_at=due if d.queued else None,
                      cooldown=d.cooldown)
