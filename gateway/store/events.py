@@ -8,7 +8,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, bindparam, delete, exc, or_, select, update
+from sqlalchemy import and_, any_, bindparam, delete, exc, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.events import Event
@@ -90,10 +90,18 @@ def dedupe_key(source: str, source_id: str, integration_id: str | None) -> str:
     return f"{source}|{integration_id or ''}|{source_id}"
 
 
+_REMOVED_AMONG = DriverStatement(select(removed_event_keys.c.dedupe_key, removed_event_keys.c.event_id)
+                                 .where(removed_event_keys.c.dedupe_key == any_(bindparam("keys"))))
+"""The look-up of every batch the intake writes, as one statement taking the keys as an array
+(an ``IN`` list would be rendered, and its execution set up by SQLAlchemy, per batch)."""
+
+
 def removed_event_ids(connection, keys: list[str]) -> dict[str, str]:
     """The de-duplication keys among ``keys`` of events retention removed, with those events' ids."""
     if not keys:
         return {}
+    if takes_arrays(connection.dialect):
+        return dict(_REMOVED_AMONG.execute(connection, {"keys": keys}).all())
     return dict(connection.execute(select(removed_event_keys.c.dedupe_key, removed_event_keys.c.event_id)
                                    .where(removed_event_keys.c.dedupe_key.in_(keys))).all())
 
