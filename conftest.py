@@ -13,11 +13,13 @@ import os
 import uuid
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
-# HYPOTHESIS_PROFILE=mutation (set by tools/mutation.py): the same examples every run and no time
-# limit per example, so whether a test fails depends on the code, not on the machine's load.
-settings.register_profile("mutation", derandomize=True, deadline=None, database=None)
+# HYPOTHESIS_PROFILE=mutation (set by tools/mutation.py): the same examples every run, no time
+# limit per example and no health checks (which fail a test whose examples are slow to generate),
+# so whether a test fails depends on the code, not on the machine's load.
+settings.register_profile("mutation", derandomize=True, deadline=None, database=None,
+                          suppress_health_check=list(HealthCheck))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 TEST_DATABASE_URL = os.environ.get("GATEWAY_TEST_DATABASE_URL") or None

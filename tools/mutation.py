@@ -33,7 +33,8 @@ The run happens in a copy of the project (``build/mutation/``), never in the wor
 copy's ``gateway`` package is first on the import path, so the tests and the installed plugins
 import the mutated module. Each test run is a fork of the runner, which has the third-party
 libraries imported already (and never the gateway), so a run costs only the tests. Hypothesis runs
-derandomised and without deadlines there (``HYPOTHESIS_PROFILE=mutation``, see ``conftest.py``).
+derandomised, without deadlines and without health checks there (``HYPOTHESIS_PROFILE=mutation``,
+see ``conftest.py``).
 
 What becomes of a mutant:
 
