@@ -4,6 +4,7 @@ with the lines, network strings that stay networks, and which tests a mutant is 
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -150,3 +151,86 @@ def test_the_map_is_made_of_the_in_process_tests_unless_told(tool):
     assert "-m" not in tool._pytest_args("/copy", ["tests"])
     # a map made of other tests is another map
     assert tool._source_hash(["tests"], tool.IN_PROCESS) != tool._source_hash(["tests"], None)
+
+
+def _result(failures=(), imports=True):
+    return {"imports": imports, "record": {"exit_code": 1 if failures else 0, "passed": [], "errors": [],
+                                           "collection_errors": [], "durations": {},
+                                           "failures": [[n, "AssertionError", "boom"] for n in failures]}}
+
+
+class FakeRuns:
+    """Stands in for the forked test runs: ``fails_together`` fail in a run of several files,
+    ``fails_alone`` also when run alone."""
+
+    def __init__(self, fails_together, fails_alone):
+        self.fails_together, self.fails_alone, self.calls = list(fails_together), set(fails_alone), []
+
+    def __call__(self, files, wanted, limit):
+        self.calls.append((list(files), list(wanted)))
+        if len(wanted) == 1 and len(files) == 1:
+            return True, _result([t for t in wanted if t in self.fails_alone]), 1.0
+        return True, _result([t for t in self.fails_together if t in wanted][:1]), 10.0
+
+
+WANTED = ["tests/test_a.py::one", "tests/test_b.py::flaky", "tests/test_b.py::two", "tests/test_c.py::slow"]
+FILES = ["tests/test_a.py", "tests/test_b.py", "tests/test_c.py"]
+
+
+def test_a_kill_in_a_run_of_several_files_counts_when_the_test_fails_alone_too(tool):
+    runs = FakeRuns(["tests/test_b.py::two"], ["tests/test_b.py::two"])
+    found = tool.run_of_several_files(runs, WANTED, FILES, {})
+    assert tool._kill(tool._record(found.payload))[0] == "tests/test_b.py::two"
+    assert found.not_reproduced == [] and not found.undecided
+    assert runs.calls[1] == (["tests/test_b.py"], ["tests/test_b.py::two"])  # run again alone
+    assert len(runs.calls) == 2
+
+
+def test_a_test_that_fails_in_the_long_run_but_passes_alone_is_left_out(tool):
+    runs = FakeRuns(["tests/test_b.py::flaky"], [])
+    found = tool.run_of_several_files(runs, WANTED, FILES, {})
+    assert found.payload["record"]["failures"] == [] and found.not_reproduced == ["tests/test_b.py::flaky"]
+    assert "tests/test_b.py::flaky" not in found.wanted and len(found.wanted) == 3
+    assert runs.calls[2] == (FILES, [t for t in WANTED if t != "tests/test_b.py::flaky"])
+    # a file none of whose tests are left is not collected again
+    runs = FakeRuns(["tests/test_a.py::one"], [])
+    found = tool.run_of_several_files(runs, WANTED, FILES, {})
+    assert runs.calls[2][0] == ["tests/test_b.py", "tests/test_c.py"]
+
+
+def test_a_real_kill_behind_a_test_that_passes_alone_is_still_found(tool):
+    runs = FakeRuns(["tests/test_b.py::flaky", "tests/test_c.py::slow"], ["tests/test_c.py::slow"])
+    found = tool.run_of_several_files(runs, WANTED, FILES, {})
+    assert tool._kill(tool._record(found.payload))[0] == "tests/test_c.py::slow"
+    assert found.not_reproduced == ["tests/test_b.py::flaky"] and not found.undecided
+
+
+def test_a_mutant_whose_failures_never_repeat_alone_is_undecided(tool, monkeypatch):
+    monkeypatch.setattr(tool, "MAX_NOT_REPRODUCED", 2)
+    runs = FakeRuns(WANTED, [])
+    found = tool.run_of_several_files(runs, WANTED, FILES, {})
+    assert found.undecided and found.not_reproduced == WANTED[:3]
+    assert tool.reproduced(None, "tests/test_a.py::one") is False  # no result: nothing repeated
+    assert tool.reproduced(_result(["tests/test_a.py::one"], imports=False), "tests/test_a.py::one") is False
+
+
+def test_a_test_that_forks_passes_in_a_run_forked_from_the_runners_thread(tool, tmp_path):
+    """The runner forks each test run from a thread of its pool; a test that forks a process of its
+    own (the auth throttle's, shared by a pre-fork server's processes) must not see that process
+    fail at its exit for joining the runner's threads."""
+    import multiprocessing
+    from concurrent.futures import ThreadPoolExecutor
+
+    code = tmp_path / "exitcode"
+
+    def test_run() -> None:
+        tool._child_setup(str(tmp_path))
+        child = multiprocessing.get_context("fork").Process(target=int)
+        child.start()
+        child.join(20)
+        code.write_text(str(child.exitcode))
+        os._exit(0)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        assert pool.submit(tool._fork, test_run, (), 30).result() is True
+    assert code.read_text() == "0"

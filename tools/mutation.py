@@ -28,6 +28,10 @@ test executed it while running (its code all ran at import, while the tests were
 coverage.py every test file of the suite is run for every mutant. When a mutant's tests are in several
 files, it is first run against the one file that holds the most of them (:func:`first_file`); only
 if no test of that file fails on an assertion is it run against them all, quickest files first.
+A test that fails in that long run must fail again when run alone on the mutant for the kill to
+count (:func:`reproduced`): on a busy machine a timing test of another module can fail there
+whatever the mutant. One that passes alone is left out and the others run again; after
+:data:`MAX_NOT_REPRODUCED` such tests the mutant is reported as an ``error``, undecided.
 
 The run happens in a copy of the project (``build/mutation/``), never in the working tree: the
 copy's ``gateway`` package is first on the import path, so the tests and the installed plugins
@@ -73,6 +77,7 @@ import re
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -462,6 +467,69 @@ def _kill(record: TestRecord) -> tuple[str, str, str] | None:
     return next((f for f in record.failures if f[1] in ASSERTIONS), record.failures[0] if record.failures else None)
 
 
+MAX_NOT_REPRODUCED = 3
+"""How many failing tests of a mutant's run of several files may pass alone (and be left out)
+before the mutant is reported as undecided (``error``) rather than killed."""
+
+
+def reproduced(payload: dict[str, Any] | None, nodeid: str) -> bool:
+    """Whether the run of ``nodeid`` alone on the mutant (its result ``payload``) failed it again."""
+    if payload is None or not payload["imports"]:
+        return False
+    return any(failure[0] == nodeid for failure in _record(payload).failures)
+
+
+@dataclass
+class SeveralFiles:
+    """What :func:`run_of_several_files` found: its last run (``finished``, ``payload``, ``limit``),
+    the tests it ran last, and those it left out."""
+
+    finished: bool
+    payload: dict[str, Any] | None
+    limit: float
+    wanted: list[str]
+    left_out: list[str]
+    not_reproduced: list[str]
+    seconds: float
+    undecided: bool = False  # the last failing test passed alone too, after MAX_NOT_REPRODUCED others
+
+
+def run_of_several_files(run: Callable[[list[str], list[str], float], tuple[bool, dict[str, Any] | None, float]],
+                         wanted: list[str], files_to_run: list[str], durations: dict[str, float]) -> SeveralFiles:
+    """Run a mutant's ``wanted`` tests of ``files_to_run`` (``run(files, tests, limit)`` gives whether
+    it finished, its result and its seconds). A test file whose collection the mutant breaks says
+    nothing about it: the others are run without it. A test that fails is run again alone, and a
+    kill counts only when it fails there too (:func:`reproduced`); one that passes alone is left out
+    and the others run again, at most :data:`MAX_NOT_REPRODUCED` times."""
+    left_out: list[str] = []
+    not_reproduced: list[str] = []
+    seconds = 0.0
+    while True:
+        limit = 3 * sum(durations.get(t, 1.0) for t in wanted) + 30
+        finished, payload, took = run(files_to_run, wanted, limit)
+        seconds += took
+        broken = {c[0] for c in payload["record"]["collection_errors"]} if payload and payload["imports"] else set()
+        if broken and broken <= set(files_to_run) and broken != set(files_to_run):
+            left_out += sorted(broken)
+            files_to_run = [f for f in files_to_run if f not in broken]
+            wanted = [t for t in wanted if t.split("::")[0] not in broken]
+            continue
+        failing = _kill(_record(payload)) if payload and payload["imports"] and not broken else None
+        if failing is None or len(files_to_run) < 2:
+            break
+        nodeid = failing[0]
+        _, alone, took = run([nodeid.split("::")[0]], [nodeid], 3 * durations.get(nodeid, 1.0) + 30)
+        seconds += took
+        if reproduced(alone, nodeid):
+            break
+        if len(not_reproduced) >= MAX_NOT_REPRODUCED:
+            return SeveralFiles(finished, payload, limit, wanted, left_out, not_reproduced + [nodeid], seconds, True)
+        not_reproduced.append(nodeid)
+        wanted = [t for t in wanted if t != nodeid]
+        files_to_run = [f for f in files_to_run if any(t.startswith(f + "::") for t in wanted)]
+    return SeveralFiles(finished, payload, limit, wanted, left_out, not_reproduced, seconds)
+
+
 def first_file(wanted: list[str]) -> str | None:
     """The test file a mutant is first run against alone when its tests are in several files: the
     one that holds the most of them (the module's own test file, as a rule; a tie goes to the first
@@ -531,6 +599,13 @@ def _child_setup(copy_root: str) -> None:
     sys.path.insert(0, copy_root)
     os.environ.pop("GATEWAY_ALLOW_PRIVATE_TARGETS", None)
     os.environ["HYPOTHESIS_PROFILE"] = "mutation"
+    # Forked from a thread of the runner's pool, this process still lists that pool's threads, its
+    # own among them, for concurrent.futures to join at exit; a process a test forks from here
+    # would then fail at its exit ("cannot join current thread") with exit code 1, whatever the
+    # mutant: a kill that is not one. The threads are not in this process, so there is nothing to join.
+    import concurrent.futures.thread
+
+    concurrent.futures.thread._threads_queues.clear()
 
 
 def _pytest_args(copy_root: str, files: list[str], marks: str | None = None) -> list[str]:
@@ -809,20 +884,10 @@ def run(selected: list[str], jobs: int, work: Path = WORK, keys: set[str] | None
                         outcome, why = classify(record)
                         return Outcome(mutant.key, path, mutant.line, outcome, why, len(first_wanted), spent,
                                        kill[1])
-            left_out: list[str] = []
-            while True:
-                limit = 3 * sum(tests.durations.get(t, 1.0) for t in wanted) + 30
-                finished, payload, seconds = run_tests(mutant, files_to_run, wanted, limit)
-                # A test file whose collection the mutant breaks says nothing about it; the others
-                # are run without it.
-                broken = {c[0] for c in payload["record"]["collection_errors"]} if payload and payload["imports"] \
-                    else set()
-                if not broken or not broken <= set(files_to_run) or broken == set(files_to_run):
-                    break
-                left_out += sorted(broken)
-                files_to_run = [f for f in files_to_run if f not in broken]
-                wanted = [t for t in wanted if t.split("::")[0] not in broken]
-            seconds += spent
+            runs = run_of_several_files(lambda f, w, limit: run_tests(mutant, f, w, limit), wanted, files_to_run,
+                                        tests.durations)
+            finished, payload, limit, wanted = runs.finished, runs.payload, runs.limit, runs.wanted
+            left_out, not_reproduced, seconds = runs.left_out, runs.not_reproduced, spent + runs.seconds
             if not finished and not (payload and payload["record"]["failures"]):
                 return Outcome(mutant.key, path, mutant.line, "timeout", f"ran past {limit:.0f}s", len(wanted), seconds)
             if payload is None:
@@ -834,6 +899,10 @@ def run(selected: list[str], jobs: int, work: Path = WORK, keys: set[str] | None
                 why += f" (the run was then stopped at {limit:.0f}s)"
             if left_out:
                 why += f" (left out, their collection failed on the mutant: {', '.join(left_out)})"
+            if not_reproduced:
+                why += f" (left out, they failed in the whole run but passed alone: {', '.join(not_reproduced)})"
+                if runs.undecided:
+                    outcome = "error"  # still no kill that a test repeats alone
             kill = _kill(record) if outcome == "killed" else None
             return Outcome(mutant.key, path, mutant.line, outcome, why, len(wanted), seconds, kill[1] if kill else "")
 
