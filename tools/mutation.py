@@ -30,8 +30,8 @@ files, it is first run against the one file that holds the most of them (:func:`
 if no test of that file fails on an assertion is it run against them all, quickest files first.
 A test that fails in that long run must fail again when run alone on the mutant for the kill to
 count (:func:`reproduced`): on a busy machine a timing test of another module can fail there
-whatever the mutant. One that passes alone is left out and the others run again; after
-:data:`MAX_NOT_REPRODUCED` such tests the mutant is reported as an ``error``, undecided.
+whatever the mutant. One that passes alone is left out and the others run again; when one more
+than :data:`MAX_NOT_REPRODUCED` passes alone, the mutant is reported as an ``error``, undecided.
 
 The run happens in a copy of the project (``build/mutation/``), never in the working tree: the
 copy's ``gateway`` package is first on the import path, so the tests and the installed plugins
@@ -468,8 +468,8 @@ def _kill(record: TestRecord) -> tuple[str, str, str] | None:
 
 
 MAX_NOT_REPRODUCED = 3
-"""How many failing tests of a mutant's run of several files may pass alone (and be left out)
-before the mutant is reported as undecided (``error``) rather than killed."""
+"""How many failing tests of a mutant's run of several files may pass alone (and be left out); one
+more makes the mutant undecided (``error``) rather than killed."""
 
 
 def reproduced(payload: dict[str, Any] | None, nodeid: str) -> bool:
