@@ -479,6 +479,11 @@ def reproduced(payload: dict[str, Any] | None, nodeid: str) -> bool:
     return any(failure[0] == nodeid for failure in _record(payload).failures)
 
 
+def time_limit(durations: dict[str, float], tests: list[str]) -> float:
+    """How long a run of ``tests`` may take: three times their time on the unchanged code, plus 30 s."""
+    return 3 * sum(durations.get(t, 1.0) for t in tests) + 30
+
+
 @dataclass
 class SeveralFiles:
     """What :func:`run_of_several_files` found: its last run (``finished``, ``payload``, ``limit``),
@@ -491,7 +496,11 @@ class SeveralFiles:
     left_out: list[str]
     not_reproduced: list[str]
     seconds: float
-    undecided: bool = False  # the last failing test passed alone too, after MAX_NOT_REPRODUCED others
+
+    @property
+    def undecided(self) -> bool:
+        """More failing tests passed alone than :data:`MAX_NOT_REPRODUCED`: no kill repeats alone."""
+        return len(self.not_reproduced) > MAX_NOT_REPRODUCED
 
 
 def run_of_several_files(run: Callable[[list[str], list[str], float], tuple[bool, dict[str, Any] | None, float]],
@@ -505,7 +514,7 @@ def run_of_several_files(run: Callable[[list[str], list[str], float], tuple[bool
     not_reproduced: list[str] = []
     seconds = 0.0
     while True:
-        limit = 3 * sum(durations.get(t, 1.0) for t in wanted) + 30
+        limit = time_limit(durations, wanted)
         finished, payload, took = run(files_to_run, wanted, limit)
         seconds += took
         broken = {c[0] for c in payload["record"]["collection_errors"]} if payload and payload["imports"] else set()
@@ -518,13 +527,13 @@ def run_of_several_files(run: Callable[[list[str], list[str], float], tuple[bool
         if failing is None or len(files_to_run) < 2:
             break
         nodeid = failing[0]
-        _, alone, took = run([nodeid.split("::")[0]], [nodeid], 3 * durations.get(nodeid, 1.0) + 30)
+        _, alone, took = run([nodeid.split("::")[0]], [nodeid], time_limit(durations, [nodeid]))
         seconds += took
         if reproduced(alone, nodeid):
             break
-        if len(not_reproduced) >= MAX_NOT_REPRODUCED:
-            return SeveralFiles(finished, payload, limit, wanted, left_out, not_reproduced + [nodeid], seconds, True)
         not_reproduced.append(nodeid)
+        if len(not_reproduced) > MAX_NOT_REPRODUCED:
+            break
         wanted = [t for t in wanted if t != nodeid]
         files_to_run = [f for f in files_to_run if any(t.startswith(f + "::") for t in wanted)]
     return SeveralFiles(finished, payload, limit, wanted, left_out, not_reproduced, seconds)
@@ -875,7 +884,7 @@ def run(selected: list[str], jobs: int, work: Path = WORK, keys: set[str] | None
             first = first_file(wanted)
             if first is not None:
                 first_wanted = [t for t in wanted if t.startswith(first + "::")]
-                limit = 3 * sum(tests.durations.get(t, 1.0) for t in first_wanted) + 30
+                limit = time_limit(tests.durations, first_wanted)
                 _, payload, spent = run_tests(mutant, [first], first_wanted, limit)
                 if payload is not None and payload["imports"]:
                     record = _record(payload)
