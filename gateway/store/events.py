@@ -90,8 +90,8 @@ def dedupe_key(source: str, source_id: str, integration_id: str | None) -> str:
     return f"{source}|{integration_id or ''}|{source_id}"
 
 
-_REMOVED_AMONG = DriverStatement(select(removed_event_keys.c.dedupe_key, removed_event_keys.c.event_id)
-                                 .where(removed_event_keys.c.dedupe_key == any_(bindparam("keys"))))
+_REMOVED_KEYS = select(removed_event_keys.c.dedupe_key, removed_event_keys.c.event_id)
+_REMOVED_AMONG = DriverStatement(_REMOVED_KEYS.where(removed_event_keys.c.dedupe_key == any_(bindparam("keys"))))
 """The look-up of every batch the intake writes, as one statement taking the keys as an array
 (an ``IN`` list would be rendered, and its execution set up by SQLAlchemy, per batch)."""
 
@@ -102,8 +102,7 @@ def removed_event_ids(connection, keys: list[str]) -> dict[str, str]:
         return {}
     if takes_arrays(connection.dialect):
         return dict(_REMOVED_AMONG.execute(connection, {"keys": keys}).all())
-    return dict(connection.execute(select(removed_event_keys.c.dedupe_key, removed_event_keys.c.event_id)
-                                   .where(removed_event_keys.c.dedupe_key.in_(keys))).all())
+    return dict(connection.execute(_REMOVED_KEYS.where(removed_event_keys.c.dedupe_key.in_(keys))).all())
 
 
 def _row(row, with_raw: bool = True) -> EventRow:
