@@ -302,6 +302,13 @@ def wrk(urls: list[str], seconds: float, connections: int) -> tuple[int, int, fl
     return total, failures, duration, cpu
 
 
+def wrk_with_cpu(processes: list[subprocess.Popen], urls: list[str], seconds: float, connections: int) -> tuple:
+    """:func:`wrk`'s figures for ``urls``, and the CPU seconds ``processes`` (and their children) used meanwhile."""
+    cpu = sum(bd.tree_cpu(p.pid) for p in processes)
+    run = wrk(urls, seconds, connections)
+    return (*run, sum(bd.tree_cpu(p.pid) for p in processes) - cpu)
+
+
 def intake(db: ScratchDatabase, workdir: str, args) -> dict[str, tuple]:
     results = {}
     url = db.schema("intake")
@@ -316,9 +323,9 @@ def intake(db: ScratchDatabase, workdir: str, args) -> dict[str, tuple]:
     nodes = [serve_node(os.path.join(workdir, f"intake-{n}"), env, workdir, f"intake-{n}") for n in range(2)]
     try:
         wrk([u for _, u in nodes], 2, args.connections)  # warm-up
-        cpu = sum(bd.tree_cpu(p.pid) for p, _ in nodes)
-        run = wrk([u + "/webhooks/launchdarkly" for _, u in nodes], args.seconds, args.connections)
-        results["gateway, two nodes"] = (*run, sum(bd.tree_cpu(p.pid) for p, _ in nodes) - cpu)
+        results["gateway, two nodes"] = wrk_with_cpu([p for p, _ in nodes],
+                                                     [u + "/webhooks/launchdarkly" for _, u in nodes],
+                                                     args.seconds, args.connections)
     finally:
         stop(*(p for p, _ in nodes))
     bare_url = db.schema("bare")
@@ -334,9 +341,9 @@ def intake(db: ScratchDatabase, workdir: str, args) -> dict[str, tuple]:
         time.sleep(0.5)  # the first creates the table
     try:
         wrk([u + "/webhooks/launchdarkly" for _, u in bares], 2, args.connections)
-        cpu = sum(bd.tree_cpu(p.pid) for p, _ in bares)
-        run = wrk([u + "/webhooks/launchdarkly" for _, u in bares], args.seconds, args.connections)
-        results["bare Flask, two processes"] = (*run, sum(bd.tree_cpu(p.pid) for p, _ in bares) - cpu)
+        results["bare Flask, two processes"] = wrk_with_cpu([p for p, _ in bares],
+                                                            [u + "/webhooks/launchdarkly" for _, u in bares],
+                                                            args.seconds, args.connections)
     finally:
         stop(*(p for p, _ in bares))
     return results
